@@ -1,0 +1,95 @@
+"""Every exception registry_widgets raises, in one place.
+
+Each message says what failed, on which registry and reference, and what to do next.
+Messages never contain credentials: build them from names, never from request objects
+or headers. This module imports nothing from the package (bottom layer).
+"""
+
+from __future__ import annotations
+
+LOGIN_HINT = (
+    "Log in first: run `docker login {registry}` (the guide's answer to "
+    "'unauthorized: authentication required'), or pass credentials explicitly."
+)
+
+
+class RegistryWidgetsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    def __init__(self, message: str, *, registry: str | None = None, reference: str | None = None):
+        super().__init__(message)
+        self.registry = registry
+        self.reference = reference
+
+
+class BadReference(RegistryWidgetsError, ValueError):
+    """A string that is not a valid image reference (also a ValueError).
+
+    The message says what is wrong and shows the expected form
+    ``registry/namespace/repository:tag``.
+    """
+
+
+class RegistryError(RegistryWidgetsError):
+    """A registry answered with an error, or could not be reached."""
+
+    status: int | None = None
+
+    def __init__(self, message: str, *, registry: str | None = None, reference: str | None = None,
+                 status: int | None = None, code: str | None = None):
+        super().__init__(message, registry=registry, reference=reference)
+        self.status = status
+        self.code = code
+
+
+class NotFound(RegistryError):
+    """The repository, tag, manifest or blob does not exist (404)."""
+
+
+class Unauthorized(RegistryError):
+    """The registry wants credentials, or refused the ones given (401)."""
+
+
+class Denied(RegistryError):
+    """Credentials were accepted but lack the permission for this action (403)."""
+
+
+class DeleteDisabled(RegistryError):
+    """The registry refuses deletes (405): distribution's default `delete: enabled: false`."""
+
+
+class Unreachable(RegistryError):
+    """No answer: unknown host, refused connection, timeout, or a TLS failure."""
+
+
+class InsecureRegistry(RegistryError):
+    """Plain HTTP was needed for a host that is neither loopback nor listed as insecure."""
+
+
+class ProtocolError(RegistryError):
+    """The registry answered something that is not the distribution API (HTML, bad JSON,
+    unknown media type, wrong digest)."""
+
+
+class DigestMismatch(ProtocolError):
+    """Downloaded or uploaded content does not match its digest; nothing was kept."""
+
+
+class RateLimited(RegistryError):
+    """429 Too Many Requests, still failing after the retries."""
+
+
+class EngineError(RegistryWidgetsError):
+    """The Docker engine failed, or reported an error inside its progress stream."""
+
+
+class EngineUnavailable(EngineError):
+    """No Docker engine answers, or its socket refuses this user."""
+
+
+class ConfirmationRequired(RegistryWidgetsError):
+    """A destructive action was asked for without its explicit confirmation."""
+
+
+class Protected(RegistryWidgetsError):
+    """A delete would break something else (a multi-arch index still references it)."""
