@@ -1,0 +1,177 @@
+"""Registry authentication: the Basic and Bearer challenge flows and the token cache.
+
+Layer 2, used only by ``transport``: imports ``errors`` and ``credentials``.
+The Bearer flow is the one Docker Hub, GHCR, Harbor and IBM Cloud Container Registry use:
+a 401 names a token ``realm``, ``service`` and ``scope``; we fetch a token there (with basic
+credentials, or an identity token as a refresh token) and cache it per scope set.
+Tokens and passwords are never logged, put in messages, or shown in a repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from .credentials import Credentials
+from .errors import LOGIN_HINT, ProtocolError, Unauthorized, Unreachable
+
+log = logging.getLogger("registry_widgets.auth")
+
+# distribution documents 60 s when the token server omits expires_in.
+DEFAULT_TOKEN_LIFETIME = 60.0
+# Refresh this long before expiry, so a token does not die between our check and the
+# registry's (and a long upload is less likely to outlive it).
+REFRESH_MARGIN = 10.0
+
+_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # "basic" or "bearer"
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def realm(self) -> str:
+        return self.params.get("realm", "")
+
+
+def parse_challenge(header: str | None) -> Challenge | None:
+    """Parse ``WWW-Authenticate: Bearer realm="...",service="...",scope="..."``."""
+    if not header:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+              for m in _PARAM.finditer(rest)}
+    return Challenge(scheme=scheme.lower(), params=params)
+
+
+def scopes_for(repository: str | None, actions: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Token scopes for an action on a repository (``repository:ns/app:pull,push``)."""
+    scopes = [f"repository:{repository}:{actions}"] if repository else []
+    return tuple(sorted(set(scopes) | set(extra)))
+
+
+@dataclass
+class _Token:
+    value: str
+    refresh_at: float  # monotonic time after which we fetch a new one
+
+    @classmethod
+    def issued(cls, value: str, lifetime: float) -> "_Token":
+        # Refresh REFRESH_MARGIN early, but never spend less than 3/4 of a short lifetime.
+        usable = max(lifetime - REFRESH_MARGIN, lifetime * 0.75)
+        return cls(value=value, refresh_at=time.monotonic() + usable)
+
+    def fresh(self) -> bool:
+        return time.monotonic() < self.refresh_at
+
+
+class Authenticator:
+    """Adds the right Authorization header to requests for one registry.
+
+    Thread-safe: copy and listing call it from several worker threads.
+    """
+
+    def __init__(self, registry: str, credentials: Credentials | None,
+                 fetch: Callable[..., requests.Response]):
+        self.registry = registry
+        self._credentials = credentials
+        self._fetch = fetch  # the transport's raw GET/POST, so tokens share its TLS settings
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, ...], _Token] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Authenticator({self.registry!r}, scheme={self.scheme!r})"
+
+    @property
+    def scheme(self) -> str | None:
+        return self._challenge.scheme if self._challenge else None
+
+    def learn(self, challenge: Challenge) -> None:
+        """Remember how this registry wants to be asked (from a 401)."""
+        if challenge.scheme not in ("basic", "bearer"):
+            raise ProtocolError(f"registry {self.registry} asks for unsupported auth scheme "
+                                f"{challenge.scheme!r}", registry=self.registry)
+        self._challenge = challenge
+
+    def header(self, scopes: tuple[str, ...]) -> dict[str, str]:
+        """The Authorization header for these scopes; empty before any challenge."""
+        if self._challenge is None:
+            return {}
+        if self._challenge.scheme == "basic":
+            basic = self._credentials.basic_auth() if self._credentials else None
+            if not basic:
+                return {}
+            return {"Authorization": requests.auth._basic_auth_str(*basic)}
+        token = self._token(scopes)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def invalidate(self, scopes: tuple[str, ...]) -> None:
+        """Forget a token the registry refused (expired early or revoked)."""
+        with self._lock:
+            self._tokens.pop(scopes, None)
+
+    def _token(self, scopes: tuple[str, ...]) -> str | None:
+        with self._lock:
+            cached = self._tokens.get(scopes)
+            if cached and cached.fresh():
+                return cached.value
+        token = self._request_token(scopes)
+        with self._lock:
+            self._tokens[scopes] = token
+        return token.value
+
+    def _request_token(self, scopes: tuple[str, ...]) -> _Token:
+        assert self._challenge is not None
+        realm = self._challenge.realm
+        if not realm:
+            raise ProtocolError(f"registry {self.registry} sent a Bearer challenge without a realm",
+                                registry=self.registry)
+        service = self._challenge.params.get("service")
+        creds = self._credentials
+        try:
+            if creds and creds.identity_token:
+                # docker login's identity tokens are OAuth2 refresh tokens (docker/cli).
+                form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
+                        "client_id": "registry-widgets", "scope": " ".join(scopes)}
+                if service:
+                    form["service"] = service
+                response = self._fetch("POST", realm, data=form)
+            else:
+                params: list[tuple[str, str]] = [("service", service)] if service else []
+                params += [("scope", s) for s in scopes]
+                basic = creds.basic_auth() if creds else None
+                response = self._fetch("GET", realm, params=params, auth=basic)
+        except requests.RequestException as e:
+            raise Unreachable(f"token server {realm} for registry {self.registry} did not answer "
+                              f"({type(e).__name__}); check the network", registry=self.registry) from e
+        if response.status_code in (401, 403):
+            who = f"as {creds.username!r}" if creds and creds.username else "anonymously"
+            raise Unauthorized(f"the token server of {self.registry} refused to log in {who}. "
+                               + LOGIN_HINT.format(registry=self.registry),
+                               registry=self.registry, status=response.status_code)
+        if response.status_code != 200:
+            raise ProtocolError(f"token server {realm} for registry {self.registry} answered "
+                                f"HTTP {response.status_code}", registry=self.registry,
+                                status=response.status_code)
+        try:
+            body = response.json()
+            value = body.get("token") or body.get("access_token")
+            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (ValueError, AttributeError) as e:
+            raise ProtocolError(f"token server {realm} for registry {self.registry} answered "
+                                "something that is not a token (JSON expected)",
+                                registry=self.registry) from e
+        if not value:
+            raise ProtocolError(f"token server {realm} answered without a token",
+                                registry=self.registry)
+        log.debug("token for %s scopes %s, %.0f s", self.registry, scopes, lifetime)
+        return _Token.issued(value, lifetime)

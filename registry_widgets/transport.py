@@ -1,0 +1,297 @@
+"""HTTP to one registry: the session, TLS, retries, auth, and status-to-exception.
+
+Layer 2, the only module (with ``auth``) that sends HTTP. ``registry`` builds on it.
+One ``requests.Session`` per registry with a connection pool sized for concurrent blob
+copies. The single place where an HTTP failure becomes an exception is ``error_for``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .auth import Authenticator, parse_challenge
+from .credentials import Credentials
+from .errors import (LOGIN_HINT, DeleteDisabled, Denied, DigestMismatch, InsecureRegistry,
+                     NotFound, ProtocolError, RateLimited, RegistryError, Unauthorized,
+                     Unreachable)
+
+log = logging.getLogger("registry_widgets.transport")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+MAX_RETRY_AFTER = 60.0
+DOCKER_HUB_API = "registry-1.docker.io"
+USER_AGENT = "registry-widgets/0.1"
+
+
+def hostname(host: str) -> str:
+    """The host without its port: ``[::1]:5000`` -> ``::1``, ``a.b:443`` -> ``a.b``."""
+    if host.startswith("["):
+        return host[1:host.index("]")]
+    return host.split(":")[0] if host.count(":") == 1 else host
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (a port is ignored)."""
+    name = hostname(host)
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_hosts_from_env() -> set[str]:
+    """Hosts the user allows over plain HTTP: ``REGISTRY_WIDGETS_INSECURE=a:5000,b``."""
+    value = os.environ.get("REGISTRY_WIDGETS_INSECURE", "")
+    return {h.strip() for h in value.split(",") if h.strip()}
+
+
+def docker_ca_bundle(host: str) -> str | None:
+    """Docker's per-registry CA convention: ``/etc/docker/certs.d/<host>/ca.crt``."""
+    for base in (os.environ.get("REGISTRY_WIDGETS_CERTS_D"), "/etc/docker/certs.d",
+                 os.path.expanduser("~/.docker/certs.d")):
+        if base:
+            candidate = Path(base) / host / "ca.crt"
+            if candidate.is_file():
+                return str(candidate)
+    return None
+
+
+class Transport:
+    """Sends requests to one registry, retrying and authenticating as needed."""
+
+    def __init__(self, registry: str, *, credentials: Credentials | None = None,
+                 ca_bundle: str | None = None, insecure: bool = False,
+                 insecure_hosts: Iterable[str] = (), timeout: float | tuple[float, float] = (10, 300),
+                 retries: int = 4, backoff: float = 0.5, pool_size: int = 16):
+        scheme, _, host = registry.rpartition("://")
+        self.registry = host  # as written in references: host[:port]
+        self.api_host = DOCKER_HUB_API if host in ("docker.io", "index.docker.io") else host
+        allowed = set(insecure_hosts) | insecure_hosts_from_env()
+        self.allow_http = insecure or is_loopback(host) or host in allowed
+        if scheme == "http" and not self.allow_http:
+            raise InsecureRegistry(
+                f"refusing plain HTTP to {host}: only loopback registries or hosts you list as "
+                f"insecure (insecure_hosts=[{host!r}] or REGISTRY_WIDGETS_INSECURE) may skip TLS",
+                registry=host)
+        self._scheme = scheme or None  # None: https, falling back to http where allowed
+        self.verify: str | bool = ca_bundle or os.environ.get("REGISTRY_WIDGETS_CA_BUNDLE") \
+            or docker_ca_bundle(host) or True
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.auth = Authenticator(host, credentials, self._raw)
+        self._lock = threading.Lock()
+        self.stats = {"requests": 0, "bytes_up": 0, "bytes_down": 0}
+
+    def __repr__(self) -> str:
+        return f"Transport({self.registry!r})"
+
+    def count(self, key: str, amount: int) -> None:
+        with self._lock:
+            self.stats[key] += amount
+
+    # -- URLs and scheme -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._scheme is None:
+            self._scheme = self._detect_scheme()
+        return f"{self._scheme}://{self.api_host}"
+
+    def url(self, path_or_url: str) -> str:
+        return urljoin(self.base_url + "/", path_or_url)
+
+    def _detect_scheme(self) -> str:
+        """HTTPS first, as docker does; plain HTTP only where allowed and TLS fails."""
+        try:
+            self._raw("GET", f"https://{self.api_host}/v2/")
+            return "https"
+        except requests.exceptions.SSLError as e:
+            if self.allow_http:
+                try:
+                    self._raw("GET", f"http://{self.api_host}/v2/")
+                    return "http"
+                except requests.RequestException:
+                    pass
+            raise self._connection_error(e, "/v2/") from e
+        except requests.RequestException as e:
+            if self.allow_http:
+                try:
+                    self._raw("GET", f"http://{self.api_host}/v2/")
+                    return "http"
+                except requests.RequestException:
+                    pass
+            raise self._connection_error(e, "/v2/") from e
+
+    def _raw(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("allow_redirects", True)
+        self.count("requests", 1)
+        return self.session.request(method, url, **kwargs)
+
+    # -- the one request path --------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, scopes: tuple[str, ...] = (), reference: str = "",
+                ok: Iterable[int] = (200,), retry: bool | None = None,
+                headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        """Send one request; return the response when its status is in ``ok``.
+
+        Retries dropped connections and 429/502/503/504 (honouring ``Retry-After``) for
+        idempotent requests with replayable bodies; answers a 401 challenge once.
+        """
+        ok = set(ok)
+        data = kwargs.get("data")
+        # A streamed body cannot be sent twice: no replay, not even after a 401. Uploads
+        # therefore open with a POST that answers any challenge before the body starts.
+        replayable = data is None or isinstance(data, (bytes, str, dict))
+        if retry is None:
+            retry = method in IDEMPOTENT and replayable
+        url = self.url(path)
+        answered_challenge = False
+        attempt = 0
+        while True:
+            try:
+                response = self._raw(method, url, headers={**(headers or {}),
+                                                           **self.auth.header(scopes)}, **kwargs)
+            except requests.exceptions.SSLError as e:
+                raise self._connection_error(e, reference) from e
+            except (requests.ConnectionError, requests.Timeout) as e:
+                if not retry or attempt >= self.retries:
+                    raise self._connection_error(e, reference) from e
+                self._sleep(attempt, None)
+                attempt += 1
+                continue
+            if response.status_code == 401 and not answered_challenge and replayable:
+                challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
+                if challenge is not None:
+                    self.auth.learn(challenge)
+                    self.auth.invalidate(scopes)
+                    wanted = challenge.params.get("scope")
+                    if wanted and challenge.scheme == "bearer":
+                        scopes = tuple(sorted(set(scopes) | set(wanted.split(" "))))
+                    answered_challenge = True
+                    response.close()
+                    continue
+            if response.status_code in RETRY_STATUSES and retry and attempt < self.retries:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                response.close()
+                attempt += 1
+                continue
+            break
+        if response.status_code not in ok:
+            raise error_for(response, registry=self.registry, reference=reference, method=method,
+                            authenticated=self.auth.scheme is not None)
+        return response
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = parse_retry_after(retry_after)
+        if delay is None:
+            delay = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
+        time.sleep(min(delay, MAX_RETRY_AFTER))
+
+    def _connection_error(self, error: Exception, reference: str) -> RegistryError:
+        where = f"{self.registry}" + (f" ({reference})" if reference else "")
+        text = str(error)
+        if isinstance(error, requests.exceptions.SSLError):
+            return Unreachable(
+                f"TLS verification failed for {where}. If the registry uses a private CA, pass "
+                f"ca_bundle=PATH or put the CA at /etc/docker/certs.d/{self.registry}/ca.crt; a "
+                "loopback registry on plain HTTP needs no TLS.", registry=self.registry,
+                reference=reference)
+        if "Name or service not known" in text or "NameResolution" in text or \
+                "nodename nor servname" in text or "Temporary failure in name resolution" in text:
+            return Unreachable(f"cannot resolve the registry host of {where}: check the spelling "
+                               "of the registry name", registry=self.registry, reference=reference)
+        if "Connection refused" in text or "ConnectionRefused" in text:
+            return Unreachable(f"connection refused by {where}: is the registry running and "
+                               "listening on that port?", registry=self.registry,
+                               reference=reference)
+        if isinstance(error, requests.Timeout):
+            return Unreachable(f"{where} did not answer in time; check the network or try again",
+                               registry=self.registry, reference=reference)
+        return Unreachable(f"lost the connection to {where} ({type(error).__name__}); check the "
+                           "network and try again", registry=self.registry, reference=reference)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _registry_error_text(response: requests.Response) -> tuple[str | None, str]:
+    """(code, message) from distribution's ``{"errors": [{"code", "message"}]}`` body."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return first.get("code"), first.get("message") or first.get("code") or ""
+    except (ValueError, AttributeError, IndexError, KeyError, TypeError):
+        return None, ""
+
+
+def error_for(response: requests.Response, *, registry: str, reference: str = "",
+              method: str = "GET", authenticated: bool = False) -> RegistryError:
+    """Turn a failed response into this package's error: the one place this happens."""
+    status = response.status_code
+    code, message = _registry_error_text(response)
+    what = f"{reference} on {registry}" if reference else registry
+    said = f" (registry said: {code or ''}{': ' if code and message else ''}{message})" \
+        if (code or message) else ""
+    kw = dict(registry=registry, reference=reference or None, status=status, code=code)
+    content_type = response.headers.get("Content-Type", "")
+    if code is None and "html" in content_type.lower():
+        return ProtocolError(f"{registry} answered HTTP {status} with an HTML page, not the registry "
+                             f"API, for {what}: is that address a registry (or a login portal / "
+                             "proxy in the way)?", **kw)
+    if status == 401:
+        return Unauthorized(f"unauthorized: authentication required for {what}{said}. "
+                            + LOGIN_HINT.format(registry=registry), **kw)
+    if status == 403:
+        return Denied(f"access denied to {what}{said}: your credentials work but lack permission; "
+                      "ask the namespace's owner for access", **kw)
+    if status == 404:
+        return NotFound(f"{what} not found{said}: check the repository, tag or digest", **kw)
+    if status == 405 and method == "DELETE":
+        return DeleteDisabled(f"{registry} does not allow deletes (HTTP 405) for {what}{said}. Its "
+                              "operator must enable them (CNCF distribution: storage: delete: "
+                              "enabled: true); nothing was changed", **kw)
+    if status == 429:
+        return RateLimited(f"{registry} is rate limiting requests for {what} (HTTP 429){said}; wait "
+                           "and try again later, or log in for a higher limit", **kw)
+    if status == 400 and code == "DIGEST_INVALID":
+        return DigestMismatch(f"{registry} rejected the content of {what}: its digest does not "
+                              f"match{said}; nothing was stored", **kw)
+    if status >= 500:
+        return RegistryError(f"{registry} failed with HTTP {status} for {what}{said}; the registry "
+                             "has a problem, try again later", **kw)
+    return RegistryError(f"{registry} answered HTTP {status} for {method} {what}{said}", **kw)
