@@ -1,0 +1,50 @@
+"""The record every verb returns: what was done, digests, bytes moved, duration."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Result:
+    """What a verb did. ``details`` holds verb-specific facts (tags removed, platforms...).
+
+    Never holds a secret: it is written to the journal and shown in notebooks as is.
+    """
+
+    action: str
+    source: str | None = None
+    target: str | None = None
+    digest: str | None = None
+    bytes_moved: int = 0
+    duration: float = 0.0
+    changed: bool = True
+    dry_run: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for a person: ``copy a -> b: sha256:... (12.3 MB moved, 1.20 s)``."""
+        where = " -> ".join(x for x in (self.source, self.target) if x)
+        what = "no change" if not self.changed else (self.digest or "done")
+        if self.dry_run:
+            what = "dry run, nothing changed"
+        return (f"{self.action} {where}: {what} "
+                f"({self.bytes_moved / 1e6:.1f} MB moved, {self.duration:.2f} s)")
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.elapsed``; monotonic, for durations."""
+
+    def __enter__(self) -> "Timer":
+        self._start = time.monotonic()
+        self.elapsed = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.elapsed = time.monotonic() - self._start
