@@ -1,0 +1,207 @@
+"""The package imports only downward, layer by layer (like go-containerregistry's depcheck).
+
+Every module under registry_widgets/ is parsed (never imported), and each import of
+registry_widgets.* it makes, absolute or relative, anywhere in the file, must go to a lower
+layer, or to the same layer when SAME_LAYER_ALLOWED says so. To add a module, give it a
+layer in LAYERS (or a pattern in LAYER_PATTERNS).
+"""
+
+from __future__ import annotations
+
+import ast
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "registry_widgets"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
+
+# A unit is a top-level module (errors.py -> "errors") or a subpackage with everything in
+# it (operations/pull.py -> "operations").
+LAYERS = {
+    "errors": 0,
+    "progress": 0,
+    "reference": 1,
+    "manifest": 1,
+    "credentials": 2,
+    "auth": 2,
+    "transport": 2,
+    "registry": 2,
+    "engine": 2,
+    "operations": 3,
+    "widgets": 4,
+    "__main__": 4,
+    "runner": 4,
+}
+LAYER_PATTERNS = {  # for units not named in LAYERS
+    "registry_*": 2,
+    "http*": 2,
+}
+# The package's __init__ re-exports the public API: it may import any library unit.
+TOP = "__init__"
+# Dev tooling that starts real services: it imports nothing of the library, and nothing
+# (not even __init__) imports it, so importing registry_widgets never pulls it in.
+ISOLATED = {"stack"}
+# (importer, imported) pairs allowed within one layer.
+SAME_LAYER_ALLOWED = {
+    ("operations", "operations"),
+    ("widgets", "widgets"),
+    # layer 2 is a small stack of its own: credentials <- auth <- transport <- registry
+    ("auth", "credentials"),
+    ("transport", "auth"),
+    ("transport", "credentials"),
+    ("registry", "transport"),
+    ("registry", "auth"),
+    ("registry", "credentials"),
+    ("engine", "credentials"),
+    ("__main__", "runner"),
+}
+
+
+def layer_of(unit: str) -> int | None:
+    if unit in LAYERS:
+        return LAYERS[unit]
+    for pattern, layer in LAYER_PATTERNS.items():
+        if fnmatch(unit, pattern):
+            return layer
+    return None
+
+
+def is_unit(name: str) -> bool:
+    """Is registry_widgets.<name> a module or subpackage (rather than a name in __init__)?"""
+    path = PACKAGE_DIR / name
+    return (
+        name in ISOLATED
+        or layer_of(name) is not None
+        or path.with_suffix(".py").is_file()
+        or (path / "__init__.py").is_file()
+    )
+
+
+def unit_of_file(relpath: Path) -> str:
+    """errors.py -> errors; operations/pull.py -> operations; __init__.py -> __init__."""
+    return relpath.parts[0] if len(relpath.parts) > 1 else relpath.stem
+
+
+def imported_units(relpath: Path, source: str) -> list[tuple[int, str, str]]:
+    """(line, import as written, unit) for each registry_widgets import in the source."""
+    # The package a relative import starts from: for pkg/__init__.py it is pkg itself.
+    module_parts = [PACKAGE, *relpath.with_suffix("").parts]
+    package = module_parts[:-1]
+    found = []
+
+    def add(node: ast.AST, written: str, dotted: list[str]) -> None:
+        if dotted[:1] != [PACKAGE]:
+            return
+        unit = dotted[1] if len(dotted) > 1 else TOP
+        found.append((node.lineno, written, unit))
+
+    for node in ast.walk(ast.parse(source, filename=str(relpath))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(node, f"import {alias.name}", alias.name.split("."))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+            else:
+                base = []
+            dotted = base + (node.module.split(".") if node.module else [])
+            names = ", ".join(a.name for a in node.names)
+            written = f"from {'.' * node.level}{node.module or ''} import {names}"
+            if dotted == [PACKAGE]:
+                # `from registry_widgets import errors` imports the errors module;
+                # `from registry_widgets import Reference` goes through __init__.
+                for alias in node.names:
+                    add(node, written, dotted + ([alias.name] if is_unit(alias.name) else []))
+            else:
+                add(node, written, dotted)
+    return found
+
+
+def violations(relpath: Path, source: str) -> list[str]:
+    """Why each of this file's registry_widgets imports breaks the layering, if it does."""
+    unit = unit_of_file(relpath)
+    where = f"{PACKAGE}/{relpath.as_posix()}"
+    problems = []
+    for line, written, target in imported_units(relpath, source):
+        here = f"{where}:{line}: `{written}`"
+        if target in ISOLATED or unit in ISOLATED:
+            if target != unit:
+                problems.append(
+                    f"{here}: {sorted(ISOLATED)} and the library must not import each other"
+                )
+            continue
+        if unit == TOP:
+            continue
+        if target == TOP:
+            problems.append(
+                f"{here} imports the package root; import from the module that defines the name"
+            )
+            continue
+        mine, theirs = layer_of(unit), layer_of(target)
+        if theirs is None:
+            problems.append(f"{here}: {target!r} has no layer; add it to LAYERS in {__name__}")
+        elif mine is not None and (
+            theirs > mine or (theirs == mine and (unit, target) not in SAME_LAYER_ALLOWED)
+        ):
+            problems.append(
+                f"{here}: {unit} (layer {mine}) may not import {target} (layer {theirs}); "
+                "imports go only downward (same layer: see SAME_LAYER_ALLOWED)"
+            )
+    return problems
+
+
+MODULE_FILES = sorted(
+    p.relative_to(PACKAGE_DIR) for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts
+)
+
+
+def test_package_has_modules():
+    assert Path("__init__.py") in MODULE_FILES
+
+
+@pytest.mark.parametrize("relpath", MODULE_FILES, ids=str)
+def test_module_is_classified(relpath):
+    unit = unit_of_file(relpath)
+    assert unit == TOP or unit in ISOLATED or layer_of(unit) is not None, (
+        f"{PACKAGE}/{relpath} ({unit!r}) has no layer: classify it in LAYERS or LAYER_PATTERNS "
+        f"at the top of tests/test_layers.py"
+    )
+
+
+@pytest.mark.parametrize("relpath", MODULE_FILES, ids=str)
+def test_imports_go_only_downward(relpath):
+    problems = violations(relpath, (PACKAGE_DIR / relpath).read_text())
+    assert not problems, "\n".join(problems)
+
+
+# The checker itself, on made-up files: each row is (file, source, allowed?).
+CASES = [
+    ("reference.py", "from .errors import InvalidReference", True),
+    ("reference.py", "from registry_widgets.progress import Event", True),
+    ("registry.py", "from . import reference, auth", True),
+    ("registry.py", "from .engine import Engine", False),
+    ("engine.py", "from .credentials import load", True),
+    ("auth.py", "from .registry import Client", False),
+    ("reference.py", "import registry_widgets.registry", False),
+    ("operations/pull.py", "from ..registry import Client\nfrom .result import Result", True),
+    ("operations/pull.py", "from ..widgets.table import images", False),
+    ("operations/pull.py", "def f():\n    from registry_widgets import widgets", False),
+    ("operations/__init__.py", "from .pull import pull", True),
+    ("widgets/table.py", "from ..operations import pull\nfrom . import common", True),
+    ("widgets/table.py", "from .. import Reference", False),
+    ("registry_http.py", "from .auth import Token", False),
+    ("registry_http.py", "from .reference import Reference", True),
+    ("__init__.py", "from .widgets import ImageTable\nfrom .operations import pull", True),
+    ("__init__.py", "from . import stack", False),
+    ("stack/__main__.py", "from .registry import serve", True),
+    ("stack/registry.py", "from ..errors import RegistryError", False),
+    ("engine.py", "from registry_widgets.stack import dockerd", False),
+    ("engine.py", "import docker\nfrom registry_widgetsx import y", True),
+]
+
+
+@pytest.mark.parametrize("relpath, source, allowed", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
+def test_checker(relpath, source, allowed):
+    assert (violations(Path(relpath), source) == []) == allowed
