@@ -1,0 +1,189 @@
+"""``copy``: registry to registry, no engine needed (works in JupyterHub or Binder).
+
+Order of work, so that an interrupted copy never leaves the target tag pointing at missing
+content and a rerun completes it: HEAD the target tag (stop if the digest already
+matches); copy blobs (skip those present, mount within one registry, otherwise stream GET
+into PUT, verifying the digest); push child manifests; push the top manifest by its tag
+last, as the exact source bytes, so the target digest equals the source digest.
+Like crane we copy 4 blobs at a time; like regclient, largest first, because the largest
+layer bounds the wall time (REGISTRY-NOTES: "How the best copy tools copy").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+from ..errors import DigestMismatch, NotFound, Unreachable
+from ..manifest import Descriptor, Manifest, platform_name
+from ..progress import ProgressCallback, ProgressEvent, emit
+from ..reference import Reference, parse_reference
+from ..registry import RegistryClient
+from . import journal
+from .clients import client_for
+from .result import Result, Timer
+
+log = logging.getLogger("registry_widgets.copy")
+
+DEFAULT_WORKERS = 4
+BLOB_ATTEMPTS = 3  # a broken blob restarts on its own; the rest of the copy goes on
+
+
+@dataclass
+class _Plan:
+    top: Manifest
+    children: list[Manifest]
+    blobs: list[Descriptor]
+    platforms: list[str]
+
+
+def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
+         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS) -> Result:
+    """Copy an image (or a whole multi-arch index) from one registry to another.
+
+    Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
+    ``platforms="all"`` the target digest equals the source digest. A list such as
+    ``["linux/amd64"]`` copies only those platforms of an index, which rewrites the index,
+    so its digest then differs (the result says so).
+    """
+    src, dst = parse_reference(source), parse_reference(target)
+    src_client, dst_client = client_for(src.registry), client_for(dst.registry)
+    result = Result(action="copy", source=str(src), target=str(dst))
+    with Timer() as timer:
+        head = src_client.head_manifest(src.repository, src.reference)
+        if head is None:
+            raise NotFound(f"{src} not found: nothing to copy; check the tag with images()",
+                           registry=src.registry, reference=str(src))
+        keep_digest = platforms == "all"
+        if keep_digest and dst.digest is None:
+            existing = dst_client.head_manifest(dst.repository, dst.reference)
+            if existing is not None and existing.digest == head.digest:
+                result.digest, result.changed = head.digest, False
+                result.details = {"reason": "target already has this digest"}
+                emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
+        if result.changed:
+            plan = _plan(src_client, src, head.digest, platforms)
+            counts = _copy_blobs(plan.blobs, src_client, src, dst_client, dst, progress, workers)
+            for child in plan.children:
+                if dst_client.head_manifest(dst.repository, child.digest) is None:
+                    dst_client.put_manifest(dst.repository, child.digest, child)
+            # The tag moves last: before this line the target tag is untouched.
+            result.digest = dst_client.put_manifest(dst.repository, dst.reference, plan.top)
+            result.bytes_moved = counts.pop("bytes")
+            result.details = {"blobs": counts, "platforms": plan.platforms,
+                              "manifests": len(plan.children) + 1,
+                              "source_digest": head.digest,
+                              "same_digest": result.digest == head.digest}
+            emit(progress, ProgressEvent("copy", status="done", message=str(dst),
+                                         current=result.bytes_moved))
+    result.duration = timer.elapsed
+    journal.append(result)
+    return result
+
+
+def _plan(client: RegistryClient, src: Reference, digest: str,
+          platforms: str | Sequence[str]) -> _Plan:
+    top = client.get_manifest(src.repository, digest)
+    if not top.is_index:
+        config = _platform_of_image(client, src, top)
+        return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[config])
+    wanted = top.children
+    if platforms != "all":
+        names = {platforms} if isinstance(platforms, str) else set(platforms)
+        wanted = [d for d in top.children if d.platform_name in names]
+        if not wanted:
+            available = ", ".join(d.platform_name for d in top.children)
+            raise NotFound(f"{src} has no platform {sorted(names)}; it has {available}",
+                           registry=src.registry, reference=str(src))
+        top = _filtered_index(top, wanted)
+    children = [client.get_manifest(src.repository, d.digest) for d in wanted]
+    blobs = _unique(b for child in children for b in child.blobs)
+    return _Plan(top=top, children=children, blobs=blobs,
+                 platforms=[d.platform_name for d in wanted])
+
+
+def _platform_of_image(client: RegistryClient, src: Reference, manifest: Manifest) -> str:
+    """The platform of a single image comes from its config blob (small)."""
+    config = manifest.config
+    if config is None:
+        return "unknown"
+    try:
+        data = json.loads(client.get_blob(src.repository, config.digest))
+    except (ValueError, NotFound):
+        return "unknown"
+    return platform_name({"os": data.get("os"), "architecture": data.get("architecture"),
+                          "variant": data.get("variant")}) if isinstance(data, dict) else "unknown"
+
+
+def _filtered_index(index: Manifest, keep: list[Descriptor]) -> Manifest:
+    wanted = {d.digest for d in keep}
+    body = dict(index.json)
+    body["manifests"] = [m for m in body.get("manifests", []) if m.get("digest") in wanted]
+    return Manifest(data=json.dumps(body, indent=3).encode(), media_type=index.media_type)
+
+
+def _unique(blobs: Iterable[Descriptor]) -> list[Descriptor]:
+    """Each blob once, largest first (the largest layer bounds the copy's wall time)."""
+    seen: dict[str, Descriptor] = {}
+    for blob in blobs:
+        seen.setdefault(blob.digest, blob)
+    return sorted(seen.values(), key=lambda b: b.size, reverse=True)
+
+
+def _copy_blobs(blobs: list[Descriptor], src_client: RegistryClient, src: Reference,
+                dst_client: RegistryClient, dst: Reference, progress: ProgressCallback | None,
+                workers: int) -> dict[str, int]:
+    counts = {"copied": 0, "skipped": 0, "mounted": 0, "bytes": 0}
+    if not blobs:
+        return counts
+
+    def one(blob: Descriptor) -> tuple[str, int]:
+        return _copy_blob(blob, src_client, src, dst_client, dst, progress)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(blobs))),
+                            thread_name_prefix="copy") as pool:
+        for status, moved in pool.map(one, blobs):
+            counts[status] += 1
+            counts["bytes"] += moved
+    return counts
+
+
+def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
+               dst_client: RegistryClient, dst: Reference,
+               progress: ProgressCallback | None) -> tuple[str, int]:
+    if dst_client.head_blob(dst.repository, blob.digest) is not None:
+        emit(progress, ProgressEvent("copy", blob.digest, "skipped", blob.size, blob.size))
+        return "skipped", 0
+    same_registry = src_client is dst_client
+    for attempt in range(1, BLOB_ATTEMPTS + 1):
+        location = None
+        if same_registry:
+            # 201: mounted, no bytes move. 202: not mountable; reuse the upload it opened.
+            location = dst_client.start_upload(dst.repository, mount=blob.digest,
+                                               from_repository=src.repository)
+            if location is None:
+                emit(progress, ProgressEvent("copy", blob.digest, "mounted", blob.size, blob.size))
+                return "mounted", 0
+        chunks = _reporting(src_client.iter_blob(src.repository, blob.digest), blob, progress)
+        try:
+            dst_client.upload_blob(dst.repository, blob.digest, chunks, blob.size, location=location)
+        except (Unreachable, DigestMismatch) as e:
+            if attempt == BLOB_ATTEMPTS:
+                raise
+            log.info("blob %s failed (%s); restarting it (attempt %d)", blob.digest, e, attempt + 1)
+            continue
+        emit(progress, ProgressEvent("copy", blob.digest, "copied", blob.size, blob.size))
+        return "copied", blob.size
+    raise AssertionError("unreachable")
+
+
+def _reporting(chunks: Iterator[bytes], blob: Descriptor,
+               progress: ProgressCallback | None) -> Iterator[bytes]:
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        emit(progress, ProgressEvent("copy", blob.digest, "copying", done, blob.size))
+        yield chunk
