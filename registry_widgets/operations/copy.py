@@ -88,8 +88,8 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
           platforms: str | Sequence[str]) -> _Plan:
     top = client.get_manifest(src.repository, digest)
     if not top.is_index:
-        config = _platform_of_image(client, src, top)
-        return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[config])
+        # A single image's platform lives in its config blob; copy does not need it.
+        return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[])
     wanted = top.children
     if platforms != "all":
         names = {platforms} if isinstance(platforms, str) else set(platforms)
@@ -103,19 +103,6 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
     blobs = _unique(b for child in children for b in child.blobs)
     return _Plan(top=top, children=children, blobs=blobs,
                  platforms=[d.platform_name for d in wanted])
-
-
-def _platform_of_image(client: RegistryClient, src: Reference, manifest: Manifest) -> str:
-    """The platform of a single image comes from its config blob (small)."""
-    config = manifest.config
-    if config is None:
-        return "unknown"
-    try:
-        data = json.loads(client.get_blob(src.repository, config.digest))
-    except (ValueError, NotFound):
-        return "unknown"
-    return platform_name({"os": data.get("os"), "architecture": data.get("architecture"),
-                          "variant": data.get("variant")}) if isinstance(data, dict) else "unknown"
 
 
 def _filtered_index(index: Manifest, keep: list[Descriptor]) -> Manifest:
