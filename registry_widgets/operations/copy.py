@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import DigestMismatch, NotFound, Unreachable
-from ..manifest import Descriptor, Manifest, platform_name
+from ..manifest import Descriptor, Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
