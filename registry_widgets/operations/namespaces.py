@@ -1,0 +1,168 @@
+"""Namespaces: the first path segment of repositories, as the IBM Cloud guide organises them.
+
+A plain registry (CNCF distribution and most others) has no namespace object: a namespace
+exists once an image is pushed under ``registry/<namespace>/...``. So that a namespace can be
+planned before its first push (the guide's ``ibmcloud cr namespace-add``),
+:func:`add_namespace` records it locally in ``<state_dir()>/namespaces.json``
+(``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
+Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
+
+Layer 3: imports ``errors``, ``progress``, the sibling ``inventory``, ``journal`` and
+``result``; never the widgets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..progress import ProgressCallback
+from . import journal
+from .inventory import DEFAULT_WORKERS, inventory, validate_namespace
+from .result import Result, Timer
+
+log = logging.getLogger("registry_widgets.namespaces")
+
+COLUMNS = ["namespace", "repositories", "tags", "size", "last_pushed", "declared"]
+_lock = threading.Lock()
+
+
+def namespaces_file() -> Path:
+    """``<state_dir()>/namespaces.json``: the declared namespaces, ``{registry: [names]}``."""
+    return journal.state_dir() / "namespaces.json"
+
+
+def _registry_key(registry: str) -> str:
+    # As clients.client_for keys registries: host[:port], any URL scheme dropped.
+    return registry.rpartition("://")[2].rstrip("/")
+
+
+def _read() -> dict[str, list[str]]:
+    path = namespaces_file()
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        log.warning("ignoring unreadable %s: %s", path, e)
+        return {}
+    if not isinstance(value, dict):
+        log.warning("ignoring %s: not a JSON object", path)
+        return {}
+    return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
+
+
+def _write(value: dict[str, list[str]]) -> None:
+    path = namespaces_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".namespaces-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({k: v for k, v in sorted(value.items()) if v}, handle, indent=2,
+                      sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)  # atomic: a reader sees the old list or the new one
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def declared_namespaces(registry: str) -> list[str]:
+    """The namespaces recorded for ``registry`` with :func:`add_namespace`, sorted."""
+    with _lock:
+        return list(_read().get(_registry_key(registry), []))
+
+
+def add_namespace(registry: str, namespace: str) -> Result:
+    """Declare ``namespace`` on ``registry`` so it is listed (with zeros) before its first push.
+
+    Similar to ``ibmcloud cr namespace-add``, but a plain registry has no namespace object,
+    so the declaration is kept locally in ``<state_dir()>/namespaces.json`` (``state_dir()``
+    is ``$REGISTRY_WIDGETS_STATE``, else ``$XDG_STATE_HOME/registry_widgets``). Nothing is
+    sent to the registry. Raises BadReference unless ``namespace`` is one path component of
+    the reference grammar. ``changed`` is False when it was already declared. Journaled.
+    """
+    validate_namespace(namespace)
+    key = _registry_key(registry)
+    result = Result(action="add_namespace", target=f"{key}/{namespace}")
+    with Timer() as timer, _lock:
+        declared = _read()
+        names = set(declared.get(key, []))
+        result.changed = namespace not in names
+        if result.changed:
+            declared[key] = sorted(names | {namespace})
+            _write(declared)
+    result.duration = timer.elapsed
+    result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
+    journal.append(result)
+    return result
+
+
+def forget_namespace(registry: str, namespace: str) -> Result:
+    """Drop the declaration of ``namespace``; its images, if any, stay (deleting them is
+    ``remove_namespace``). ``changed`` is False when it was not declared. Journaled."""
+    validate_namespace(namespace)
+    key = _registry_key(registry)
+    result = Result(action="forget_namespace", target=f"{key}/{namespace}")
+    with Timer() as timer, _lock:
+        declared = _read()
+        names = set(declared.get(key, []))
+        result.changed = namespace in names
+        if result.changed:
+            declared[key] = sorted(names - {namespace})
+            _write(declared)
+    result.duration = timer.elapsed
+    result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
+    journal.append(result)
+    return result
+
+
+def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
+               progress: ProgressCallback | None = None,
+               page_size: int | None = None) -> pd.DataFrame:
+    """One row per namespace: like ``ibmcloud cr namespace-list`` with counts and sizes.
+
+    Columns: ``namespace`` (first path segment; ``""`` gathers one-segment repositories),
+    ``repositories`` and ``tags`` (those with at least one tag), ``size`` (bytes stored: the
+    union of config and layer blobs of its images, so a layer shared by several images or
+    tags counts once), ``last_pushed`` and ``declared`` (recorded with :func:`add_namespace`).
+
+    ``last_pushed`` is the newest ``created`` time of the namespace's images: the registry
+    API records no push date, so the image creation time stands in (an old image pushed
+    today shows its old date). The listing is that of ``images()`` and shares its cache.
+    """
+    listing = inventory(registry, workers=workers, progress=progress, page_size=page_size)
+    declared = set(declared_namespaces(registry))
+    groups: dict[str, dict[str, Any]] = {}
+    for row in listing.rows:
+        group = groups.setdefault(row["namespace"], {"repositories": set(), "tags": 0,
+                                                     "blobs": {}, "created": []})
+        group["repositories"].add(row["repository"])
+        group["tags"] += 1
+        group["blobs"].update(listing.details[row["digest"]]["blobs"])
+        if row["created"]:
+            group["created"].append(row["created"])
+    rows = []
+    for name in sorted(set(groups) | declared):
+        group = groups.get(name, {"repositories": set(), "tags": 0, "blobs": {}, "created": []})
+        created = pd.to_datetime(pd.Series(group["created"], dtype=object), utc=True,
+                                 format="ISO8601", errors="coerce")
+        rows.append({"namespace": name, "repositories": len(group["repositories"]),
+                     "tags": group["tags"], "size": sum(group["blobs"].values()),
+                     "last_pushed": created.max() if len(created) else None,
+                     "declared": name in declared})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("repositories", "tags", "size"):
+        table[column] = table[column].astype("int64")
+    table["declared"] = table["declared"].astype(bool)
+    table["last_pushed"] = pd.to_datetime(table["last_pushed"].astype(object), utc=True,
+                                          errors="coerce").astype("datetime64[us, UTC]")
+    table.attrs["registry"] = listing.registry
+    return table
