@@ -1,12 +1,39 @@
 """registry_widgets: manage container images in OCI registries from Jupyter.
 
 The public API is re-exported here. Layers, imported only downward:
-``reference`` (pure) -> ``registry`` (HTTP) and ``engine`` (Docker SDK) -> operations
-(the verbs) -> ``widgets`` and the notebooks.
+``errors``/``progress`` -> ``reference``/``manifest`` (pure) -> ``registry`` (HTTP) and
+``engine`` (Docker SDK) -> ``operations`` (the verbs) -> ``widgets``, ``runner`` and the
+notebooks.
 """
 
 import logging
 
+from .credentials import Credentials
 from .errors import *  # noqa: F401,F403
+from .operations.clients import configure
+from .operations.copy import copy
+from .operations.inspection import check, inspect
+from .operations.inventory import images
+from .operations.journal import journal_path
+from .operations.local import build, local_images, pull, push, remove_local, run, tag
+from .operations.namespaces import add_namespace, declared_namespaces, forget_namespace, namespaces
+from .operations.remove import (plan_remove, plan_remove_namespace, remove, remove_namespace,
+                                restore)
+from .operations.result import Result
+from .progress import ProgressEvent
+from .reference import Reference, parse_reference
+from .registry import RegistryClient
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The widgets pull in ipywidgets and itables: load them only when asked for, so
+    # headless scripts and the verbs stay light.
+    if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel"):
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'registry_widgets' has no attribute {name!r}")

@@ -33,6 +33,7 @@ LAYERS = {
     "widgets": 4,
     "__main__": 4,
     "runner": 4,
+    "notebook_support": 4,
 }
 LAYER_PATTERNS = {  # for units not named in LAYERS
     "registry_*": 2,
@@ -56,6 +57,7 @@ SAME_LAYER_ALLOWED = {
     ("registry", "credentials"),
     ("engine", "credentials"),
     ("__main__", "runner"),
+    ("notebook_support", "widgets"),
 }
 
 
