@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import requests
 
@@ -55,7 +55,24 @@ def parse_challenge(header: str | None) -> Challenge | None:
 def scopes_for(repository: str | None, actions: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Token scopes for an action on a repository (``repository:ns/app:pull,push``)."""
     scopes = [f"repository:{repository}:{actions}"] if repository else []
-    return tuple(sorted(set(scopes) | set(extra)))
+    return merge_scopes(scopes, extra)
+
+
+def merge_scopes(*groups: Iterable[str]) -> tuple[str, ...]:
+    """One scope per resource, actions sorted: the canonical form tokens are cached under.
+
+    distribution's challenges list actions in no fixed order (``push,pull`` one time,
+    ``pull,push`` the next); unmerged, each spelling would cost its own token.
+    """
+    actions: dict[str, set[str]] = {}
+    for scope in (s for group in groups for s in group if s):
+        resource, sep, wanted = scope.rpartition(":")
+        if not sep or ":" not in resource:  # not type:name:actions; keep it verbatim
+            actions.setdefault(scope, set())
+            continue
+        actions.setdefault(resource, set()).update(a for a in wanted.split(",") if a)
+    return tuple(sorted(f"{resource}:{','.join(sorted(acts))}" if acts else resource
+                        for resource, acts in actions.items()))
 
 
 @dataclass
@@ -95,6 +112,11 @@ class Authenticator:
     def scheme(self) -> str | None:
         return self._challenge.scheme if self._challenge else None
 
+    @property
+    def has_credentials(self) -> bool:
+        """True when requests go out as a user (a 401 then means a refusal, not "log in")."""
+        return self._credentials is not None and not self._credentials.is_anonymous
+
     def learn(self, challenge: Challenge) -> None:
         """Remember how this registry wants to be asked (from a 401)."""
         if challenge.scheme not in ("basic", "bearer"):
@@ -102,8 +124,10 @@ class Authenticator:
                                 f"{challenge.scheme!r}", registry=self.registry)
         self._challenge = challenge
 
-    def header(self, scopes: tuple[str, ...]) -> dict[str, str]:
-        """The Authorization header for these scopes; empty before any challenge."""
+    def header(self, scopes: tuple[str, ...], reference: str = "") -> dict[str, str]:
+        """The Authorization header for these scopes; empty before any challenge.
+
+        ``reference`` only names what was being done in a token server's refusal."""
         if self._challenge is None:
             return {}
         if self._challenge.scheme == "basic":
@@ -111,7 +135,7 @@ class Authenticator:
             if not basic:
                 return {}
             return {"Authorization": requests.auth._basic_auth_str(*basic)}
-        token = self._token(scopes)
+        token = self._token(scopes, reference)
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def invalidate(self, scopes: tuple[str, ...]) -> None:
@@ -119,17 +143,17 @@ class Authenticator:
         with self._lock:
             self._tokens.pop(scopes, None)
 
-    def _token(self, scopes: tuple[str, ...]) -> str | None:
+    def _token(self, scopes: tuple[str, ...], reference: str = "") -> str | None:
         with self._lock:
             cached = self._tokens.get(scopes)
             if cached and cached.fresh():
                 return cached.value
-        token = self._request_token(scopes)
+        token = self._request_token(scopes, reference)
         with self._lock:
             self._tokens[scopes] = token
         return token.value
 
-    def _request_token(self, scopes: tuple[str, ...]) -> _Token:
+    def _request_token(self, scopes: tuple[str, ...], reference: str = "") -> _Token:
         assert self._challenge is not None
         realm = self._challenge.realm
         if not realm:
@@ -155,9 +179,11 @@ class Authenticator:
                               f"({type(e).__name__}); check the network", registry=self.registry) from e
         if response.status_code in (401, 403):
             who = f"as {creds.username!r}" if creds and creds.username else "anonymously"
-            raise Unauthorized(f"the token server of {self.registry} refused to log in {who}. "
+            what = f" for {reference}" if reference else ""
+            raise Unauthorized(f"the token server of {self.registry} refused to log in {who}{what}. "
                                + LOGIN_HINT.format(registry=self.registry),
-                               registry=self.registry, status=response.status_code)
+                               registry=self.registry, reference=reference or None,
+                               status=response.status_code)
         if response.status_code != 200:
             raise ProtocolError(f"token server {realm} for registry {self.registry} answered "
                                 f"HTTP {response.status_code}", registry=self.registry,

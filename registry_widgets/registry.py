@@ -35,6 +35,15 @@ _MID_BODY_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.Connectio
                     urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
 
 
+def _not_html(response: requests.Response, registry: str, reference: str) -> None:
+    """A 2xx HTML page where JSON belongs: a proxy, login portal or web server, not the API."""
+    if "html" in response.headers.get("Content-Type", "").lower():
+        raise ProtocolError(f"{registry} answered HTTP {response.status_code} with an HTML page, "
+                            f"not the registry API, for {reference}: is that address a registry "
+                            "(or a login portal / proxy in the way)?", registry=registry,
+                            reference=reference, status=response.status_code)
+
+
 def _hasher(digest: str) -> Any:
     algorithm, _, hex_part = digest.partition(":")
     if algorithm not in ("sha256", "sha512") or not hex_part:
@@ -116,11 +125,16 @@ class RegistryClient:
         url: str | None = path + (f"?n={n}" if n else "")
         while url:
             response = self.transport.request("GET", url, scopes=scopes, reference=reference)
+            _not_html(response, self.registry, reference)
             try:
                 items = response.json().get(key) or []
-            except (ValueError, AttributeError) as e:
-                raise ProtocolError(f"{self.registry} answered {path} with something that is not "
-                                    "the registry's JSON list", registry=self.registry) from e
+                if not isinstance(items, list):
+                    raise TypeError(key)
+            except (ValueError, AttributeError, TypeError) as e:
+                raise ProtocolError(f"{self.registry} answered the {key} list of {reference} with "
+                                    f"something that is not the registry's JSON list: "
+                                    f"{response.content[:60]!r}", registry=self.registry,
+                                    reference=reference) from e
             yield from items
             url = response.links.get("next", {}).get("url")
 
@@ -155,8 +169,12 @@ class RegistryClient:
         ref = self._ref(repository, reference)
         response = self._req("GET", f"/v2/{repository}/manifests/{reference}", repository, "pull",
                              ref, headers={"Accept": ACCEPT_MANIFESTS})
-        manifest = Manifest.from_bytes(response.content,
-                                       response.headers.get("Content-Type", "").split(";")[0])
+        _not_html(response, self.registry, ref)
+        try:
+            manifest = Manifest.from_bytes(response.content,
+                                           response.headers.get("Content-Type", "").split(";")[0])
+        except ProtocolError as e:
+            raise ProtocolError(f"{ref}: {e}", registry=self.registry, reference=ref) from e
         expected = reference if reference.startswith("sha256:") else \
             response.headers.get("Docker-Content-Digest")
         if expected and expected != manifest.digest:
@@ -280,6 +298,7 @@ class RegistryClient:
         """Upload a blob: one streamed ``PUT`` with ``Content-Length`` (a chunked ``PATCH``
         sequence when the registry refuses large single requests with 413)."""
         ref = self._ref(repository, digest)
+        given_location = location is not None
         location = location or self.start_upload(repository)
         assert location is not None
         if isinstance(data, bytes):
@@ -287,6 +306,11 @@ class RegistryClient:
             self.transport.count("bytes_up", len(data))
         else:
             body = _StreamBody(data, size, lambda n: self.transport.count("bytes_up", n))
+            if given_location:
+                # A streamed body cannot be replayed after a 401, and a caller's location
+                # (say from a mount attempt) was opened under other token scopes: ask for the
+                # upload's status first, so a stale token is refreshed before the body starts.
+                self._req("GET", location, repository, "pull,push", ref, ok=(204,))
         sep = "&" if "?" in location else "?"
         response = self._req("PUT", f"{location}{sep}digest={digest}", repository, "pull,push", ref,
                              ok=(201, 204, 413), data=body, retry=False,

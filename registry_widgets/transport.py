@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 import requests
 from requests.adapters import HTTPAdapter
 
-from .auth import Authenticator, parse_challenge
+from .auth import Authenticator, merge_scopes, parse_challenge
 from .credentials import Credentials
 from .errors import (LOGIN_HINT, DeleteDisabled, Denied, DigestMismatch, InsecureRegistry,
                      NotFound, ProtocolError, RateLimited, RegistryError, Unauthorized,
@@ -114,34 +114,37 @@ class Transport:
 
     @property
     def base_url(self) -> str:
+        return self._base_url()
+
+    def _base_url(self, reference: str = "") -> str:
         if self._scheme is None:
-            self._scheme = self._detect_scheme()
+            self._scheme = self._detect_scheme(reference)
         return f"{self._scheme}://{self.api_host}"
 
-    def url(self, path_or_url: str) -> str:
-        return urljoin(self.base_url + "/", path_or_url)
+    def url(self, path_or_url: str, reference: str = "") -> str:
+        return urljoin(self._base_url(reference) + "/", path_or_url)
 
-    def _detect_scheme(self) -> str:
-        """HTTPS first, as docker does; plain HTTP only where allowed and TLS fails."""
+    def _detect_scheme(self, reference: str = "") -> str:
+        """HTTPS first, as docker does; plain HTTP only where allowed and TLS fails.
+
+        A failed handshake means either a plain-HTTP server or a TLS server we do not trust.
+        Only a registry's answer over HTTP settles it for the former; a TLS server answers
+        plain HTTP with 400 ("Client sent an HTTP request to an HTTPS server") and must give
+        the TLS error, not a confusing HTTP 400 later.
+        """
         try:
             self._raw("GET", f"https://{self.api_host}/v2/")
             return "https"
-        except requests.exceptions.SSLError as e:
-            if self.allow_http:
-                try:
-                    self._raw("GET", f"http://{self.api_host}/v2/")
-                    return "http"
-                except requests.RequestException:
-                    pass
-            raise self._connection_error(e, "/v2/") from e
         except requests.RequestException as e:
             if self.allow_http:
                 try:
-                    self._raw("GET", f"http://{self.api_host}/v2/")
-                    return "http"
+                    probe = self._raw("GET", f"http://{self.api_host}/v2/")
+                    probe.close()
+                    if not isinstance(e, requests.exceptions.SSLError) or _speaks_registry(probe):
+                        return "http"
                 except requests.RequestException:
                     pass
-            raise self._connection_error(e, "/v2/") from e
+            raise self._connection_error(e, reference) from e
 
     def _raw(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
@@ -167,13 +170,13 @@ class Transport:
         replayable = data is None or isinstance(data, (bytes, str, dict))
         if retry is None:
             retry = method in IDEMPOTENT and replayable
-        url = self.url(path)
+        url = self.url(path, reference)
         answered_challenge = False
         attempt = 0
         while True:
             try:
-                response = self._raw(method, url, headers={**(headers or {}),
-                                                           **self.auth.header(scopes)}, **kwargs)
+                response = self._raw(method, url, headers={
+                    **(headers or {}), **self.auth.header(scopes, reference)}, **kwargs)
             except requests.exceptions.SSLError as e:
                 raise self._connection_error(e, reference) from e
             except (requests.ConnectionError, requests.Timeout) as e:
@@ -189,7 +192,7 @@ class Transport:
                     self.auth.invalidate(scopes)
                     wanted = challenge.params.get("scope")
                     if wanted and challenge.scheme == "bearer":
-                        scopes = tuple(sorted(set(scopes) | set(wanted.split(" "))))
+                        scopes = merge_scopes(scopes, wanted.split(" "))
                     answered_challenge = True
                     response.close()
                     continue
@@ -201,7 +204,7 @@ class Transport:
             break
         if response.status_code not in ok:
             raise error_for(response, registry=self.registry, reference=reference, method=method,
-                            authenticated=self.auth.scheme is not None)
+                            authenticated=self.auth.has_credentials)
         return response
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
@@ -234,6 +237,12 @@ class Transport:
                            "network and try again", registry=self.registry, reference=reference)
 
 
+def _speaks_registry(response: requests.Response) -> bool:
+    """False for a TLS port refusing plain HTTP: Go and nginx answer 400 without the
+    registry's ``Docker-Distribution-API-Version`` header."""
+    return "Docker-Distribution-API-Version" in response.headers or response.status_code != 400
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` as seconds: either a number or an HTTP date."""
     if not value:
@@ -259,6 +268,16 @@ def _registry_error_text(response: requests.Response) -> tuple[str | None, str]:
         return None, ""
 
 
+def _insufficient_scope(response: requests.Response) -> bool:
+    challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
+    return challenge is not None and challenge.params.get("error") == "insufficient_scope"
+
+
+def _wanted_scope(response: requests.Response) -> str:
+    challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
+    return (challenge.params.get("scope") if challenge else None) or "unknown scope"
+
+
 def error_for(response: requests.Response, *, registry: str, reference: str = "",
               method: str = "GET", authenticated: bool = False) -> RegistryError:
     """Turn a failed response into this package's error: the one place this happens."""
@@ -273,6 +292,12 @@ def error_for(response: requests.Response, *, registry: str, reference: str = ""
         return ProtocolError(f"{registry} answered HTTP {status} with an HTML page, not the registry "
                              f"API, for {what}: is that address a registry (or a login portal / "
                              "proxy in the way)?", **kw)
+    if status == 401 and authenticated and _insufficient_scope(response):
+        # distribution answers a valid token that lacks an action with 401, not 403:
+        # `error="insufficient_scope"` (docs/spec/auth/token.md). Logging in again won't help.
+        return Denied(f"access denied to {what}: the registry accepted your credentials "
+                      f"but they lack permission for this action ({_wanted_scope(response)}); ask "
+                      "the namespace's owner for access or use an account that has it", **kw)
     if status == 401:
         return Unauthorized(f"unauthorized: authentication required for {what}{said}. "
                             + LOGIN_HINT.format(registry=registry), **kw)
