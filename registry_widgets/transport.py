@@ -171,7 +171,9 @@ class Transport:
         if retry is None:
             retry = method in IDEMPOTENT and replayable
         url = self.url(path, reference)
-        answered_challenge = False
+        # One 401 is answered by fetching a fresh token; a client that has not yet learned
+        # the registry's scheme may need one more (learn, then a token that was refused).
+        challenges_left = 1 if self.auth.scheme else 2
         attempt = 0
         while True:
             try:
@@ -185,7 +187,7 @@ class Transport:
                 self._sleep(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code == 401 and not answered_challenge and replayable:
+            if response.status_code == 401 and challenges_left and replayable:
                 challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
                 if challenge is not None:
                     self.auth.learn(challenge)
@@ -193,7 +195,7 @@ class Transport:
                     wanted = challenge.params.get("scope")
                     if wanted and challenge.scheme == "bearer":
                         scopes = merge_scopes(scopes, wanted.split(" "))
-                    answered_challenge = True
+                    challenges_left -= 1
                     response.close()
                     continue
             if response.status_code in RETRY_STATUSES and retry and attempt < self.retries:
