@@ -17,8 +17,9 @@ from .operations.inventory import images
 from .operations.journal import journal_path
 from .operations.local import build, local_images, pull, push, remove_local, run, tag
 from .operations.namespaces import add_namespace, declared_namespaces, forget_namespace, namespaces
-from .operations.remove import (plan_remove, plan_remove_namespace, remove, remove_namespace,
-                                restore)
+from .operations.backup import restore
+from .operations.removal_plan import plan_remove
+from .operations.remove import plan_remove_namespace, remove, remove_namespace
 from .operations.result import Result
 from .progress import ProgressEvent
 from .reference import Reference, parse_reference

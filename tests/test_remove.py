@@ -17,7 +17,7 @@ import pytest
 from registry_widgets.errors import (ConfirmationRequired, DeleteDisabled, NotFound, Protected,
                                      RegistryError)
 from registry_widgets.operations import clients, journal
-from registry_widgets.operations import remove as remove_module
+from registry_widgets.operations import removal_plan
 from registry_widgets.operations.remove import (plan_remove, plan_remove_namespace, remove,
                                                 remove_namespace, restore)
 from registry_widgets.stack.images import push_image, push_index, random_layers
@@ -32,10 +32,10 @@ FIXED_TIME = "2024-01-01T00:00:00Z"
 @pytest.fixture(autouse=True)
 def fresh_state():
     clients.reset()
-    remove_module._tag_delete_supported.clear()
+    removal_plan._tag_delete_supported.clear()
     yield
     clients.reset()
-    remove_module._tag_delete_supported.clear()
+    removal_plan._tag_delete_supported.clear()
 
 
 # -- the oracle's view of a repository ------------------------------------------------------

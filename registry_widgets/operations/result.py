@@ -48,3 +48,12 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.elapsed = time.monotonic() - self._start
+
+
+def human_size(n: float) -> str:
+    """Bytes for people, in SI units as registries and docker show them: ``12.3 MB``."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
