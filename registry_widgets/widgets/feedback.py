@@ -1,0 +1,341 @@
+"""Where the widgets talk back: a message area (red errors that say what to do, status
+lines) and progress bars fed by ``ProgressEvent``s, plus the guard every callback runs in.
+
+ipywidgets' callback dispatcher swallows exceptions (they reach a log the user rarely sees),
+so every button callback goes through :func:`guarded`: it shows the error in red, keeps it in
+``owner.last_error`` and logs it to the ``registry_widgets.widgets`` logger. Messages come
+from ``errors``, which keep credentials out of them; nothing here stores a secret in a trait.
+
+Imports ipywidgets, the standard library and ``progress``.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+import ipywidgets as w
+
+from ..errors import RegistryWidgetsError
+from ..progress import ProgressEvent
+from .tables import human_size
+
+log = logging.getLogger("registry_widgets.widgets")
+
+ERROR_STYLE = "color:#b00020;font-weight:600;white-space:pre-wrap"
+STATUS_STYLE = "color:#1b5e20;white-space:pre-wrap"
+
+
+class MessageArea(w.HTML):
+    """One message at a time: ``error(...)`` in red, ``status(...)`` in green, ``clear()``.
+    ``kind`` is ``"error"``, ``"status"`` or ``""`` and ``text`` the plain message, for tests
+    and notebooks (the widget's ``value`` is their HTML)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.kind = ""
+        self.text = ""
+        self.add_class("rw-message")
+
+    def error(self, message: str | BaseException) -> None:
+        text = message if isinstance(message, str) else _error_text(message)
+        self._show("error", text, ERROR_STYLE)
+
+    def status(self, message: str) -> None:
+        self._show("status", message, STATUS_STYLE)
+
+    def clear(self) -> None:
+        self.kind, self.text, self.value = "", "", ""
+
+    def _show(self, kind: str, text: str, style: str) -> None:
+        self.kind, self.text = kind, text
+        self.value = f'<div class="rw-{kind}" style="{style}">{html.escape(text)}</div>'
+
+
+# Errors whose message already tells a person what to do: shown as they are, logged without
+# a traceback. Anything else is a bug somewhere: its type is shown and its traceback logged.
+_EXPECTED = (RegistryWidgetsError, ValueError)
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if isinstance(error, _EXPECTED) else f"{type(error).__name__}: {text}"
+
+
+def guarded(owner: Any, callback: Callable[..., Any], *, fresh: bool = True) -> Callable[..., Any]:
+    """``callback`` wrapped so that an exception never escapes into ipywidgets' dispatcher:
+    it is shown in ``owner.message`` in red, kept in ``owner.last_error`` and logged.
+
+    ``fresh`` (actions): the message and ``last_error`` are cleared when the callback
+    starts, so they describe the last action. Observers of a selection pass False: clicking
+    a row must not wipe the message of the action before."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if fresh:
+            owner.message.clear()
+            owner.last_error = None
+        try:
+            return callback(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - shown, kept and logged: never lost
+            owner.last_error = e
+            owner.message.error(e)
+            log.warning("%s failed: %s", getattr(callback, "__name__", "callback"), e,
+                        exc_info=not isinstance(e, _EXPECTED))
+            return None
+
+    return run
+
+
+def button(description: str, css: str, *, icon: str = "", style: str = "") -> w.Button:
+    """A button with the stable CSS class ``css`` (for browser tests)."""
+    b = w.Button(description=description, icon=icon, tooltip=description, button_style=style,
+                 layout=w.Layout(width="auto"))
+    b.add_class(css)
+    return b
+
+
+def show(widget: w.Widget, visible: bool) -> None:
+    """Show or hide ``widget`` (its layout's ``display``)."""
+    widget.layout.display = None if visible else "none"
+
+
+def text(placeholder: str, css: str, *, description: str = "", value: str = "",
+         width: str = "16em") -> w.Text:
+    """A Text field with the stable CSS class ``css``."""
+    t = w.Text(value=value, placeholder=placeholder, description=description,
+               layout=w.Layout(width=width), style={"description_width": "initial"})
+    t.add_class(css)
+    return t
+
+
+class ProgressView(w.VBox):
+    """Progress bars for one long operation: an overall bar and one bar per layer or blob
+    (``event.id``), created when an id first appears. Only the ``max_bars`` most recently
+    active bars are shown, in order of appearance (a 40-layer pull stays readable); the
+    overall bar counts them all.
+    Build log lines (status ``"log"``) go to ``log_area`` (last ``max_log_lines`` kept).
+
+    Call the view with each event (``progress=view``); verbs may call it from worker
+    threads, so updates take a lock. Bars hold percentages, and a trait is only written
+    when its value changes, which keeps a chatty copy from flooding the browser.
+    """
+
+    def __init__(self, *, max_bars: int = 20, max_log_lines: int = 200):
+        self.max_bars = max_bars
+        self.max_log_lines = max_log_lines
+        self.overall = w.IntProgress(value=0, min=0, max=100, description="overall",
+                                     layout=w.Layout(width="32em"))
+        self.overall.add_class("rw-progress-overall")
+        self.label = w.Label("")
+        self.label.add_class("rw-progress-label")
+        self.bars_box = w.VBox()
+        self.bars_box.add_class("rw-progress-bars")
+        self.log_area = w.Textarea(value="", disabled=True,
+                              layout=w.Layout(width="100%", height="10em", display="none"))
+        self.log_area.add_class("rw-progress-log")
+        self._lock = threading.RLock()
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._bars: dict[str, w.IntProgress] = {}
+        self._log_lines: list[str] = []
+        self.events = 0
+        self.action = ""
+        super().__init__([w.HBox([self.overall, self.label]), self.bars_box, self.log_area])
+        self.add_class("rw-progress")
+        self.layout.display = "none"
+
+    # -- what callers use ------------------------------------------------------------------
+
+    def start(self, action: str, message: str = "") -> None:
+        """Forget the previous operation and show an empty view for ``action``."""
+        with self._lock:
+            self.action = action
+            self._items.clear()
+            self._bars.clear()
+            self._log_lines = []
+            self.events = 0
+            self.bars_box.children = ()
+            self.log_area.value = ""
+            self.log_area.layout.display = "none"
+            self.overall.bar_style = ""
+            self.overall.value = 0
+            self.overall.description = action
+            self.label.value = message or f"{action}…"
+            self.layout.display = None
+
+    def finish(self, message: str = "", *, failed: bool = False) -> None:
+        with self._lock:
+            if not failed:
+                self.overall.value = 100
+                for item_id, bar in self._bars.items():
+                    bar.value = 100
+            self.overall.bar_style = "danger" if failed else "success"
+            self.label.value = message or ("failed" if failed else "done")
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.update(event)
+
+    def update(self, event: ProgressEvent) -> None:
+        with self._lock:
+            self.events += 1
+            if event.status == "log":
+                self._add_log(event.message)
+                return
+            if not event.id:
+                self._whole(event)
+                return
+            item = self._items.get(event.id)
+            if item is None:
+                item = self._items[event.id] = {"current": 0, "total": None, "status": ""}
+            self._items.move_to_end(event.id)
+            item["status"] = event.status
+            if event.total:
+                item["total"] = event.total
+                item["current"] = min(event.current, event.total)
+            elif event.current:
+                item["current"] = event.current
+            if event.status.lower() in _DONE_STATUSES and item["total"]:
+                item["current"] = item["total"]
+            self._draw(event.id, item)
+            self._draw_overall()
+
+    @property
+    def bars(self) -> dict[str, w.IntProgress]:
+        """The per-id bars shown now (at most ``max_bars``), in the order drawn."""
+        return {i: self._bars[i] for i in self._shown_ids()}
+
+    @property
+    def ids(self) -> list[str]:
+        """Every id seen in this operation, oldest first."""
+        return list(self._items)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def _whole(self, event: ProgressEvent) -> None:
+        if event.total:
+            _set(self.overall, "value", int(100 * min(event.current, event.total) / event.total))
+        text = event.message or event.status
+        if text:
+            _set(self.label, "value", text)
+
+    def _add_log(self, line: str) -> None:
+        self._log_lines.extend(line.rstrip("\n").splitlines() or [""])
+        del self._log_lines[:-self.max_log_lines]
+        self.log_area.layout.display = None
+        self.log_area.value = "\n".join(self._log_lines)
+
+    def _draw(self, item_id: str, item: dict[str, Any]) -> None:
+        bar = self._bars.get(item_id)
+        if bar is None:
+            bar = self._bars[item_id] = w.IntProgress(
+                value=0, min=0, max=100, description=_short(item_id),
+                layout=w.Layout(width="32em"), style={"description_width": "10em"})
+            bar.add_class("rw-progress-bar")
+        percent = int(100 * item["current"] / item["total"]) if item["total"] else 0
+        _set(bar, "value", percent)
+        _set(bar, "bar_style", "success" if percent >= 100 else "")
+        _set(bar, "tooltip", f"{item_id}: {item['status']}")
+        children = tuple(self._bars[i] for i in self._shown_ids())
+        if children != self.bars_box.children:
+            self.bars_box.children = children
+
+    def _shown_ids(self) -> list[str]:
+        # The most recently active ids, drawn in the order they first appeared, so bars do
+        # not jump around while several layers move at once.
+        recent = set(list(self._items)[-self.max_bars:])
+        return [i for i in self._bars if i in recent]
+
+    def _draw_overall(self) -> None:
+        known = [i for i in self._items.values() if i["total"]]
+        total = sum(i["total"] for i in known)
+        current = sum(i["current"] for i in known)
+        if total:
+            _set(self.overall, "value", int(100 * current / total))
+        done = sum(1 for i in self._items.values()
+                   if i["status"].lower() in _DONE_STATUSES
+                   or (i["total"] and i["current"] >= i["total"]))
+        _set(self.label, "value", f"{done}/{len(self._items)} layers, "
+                                  f"{human_size(current)} of {human_size(total)}")
+
+
+_DONE_STATUSES = {"pull complete", "already exists", "pushed", "layer already exists",
+                  "download complete", "skipped", "mounted", "copied", "done", "complete"}
+
+
+def _set(widget: w.Widget, name: str, value: Any) -> None:
+    if getattr(widget, name) != value:
+        setattr(widget, name, value)
+
+
+def _short(item_id: str) -> str:
+    return item_id.split(":", 1)[-1][:12]
+
+
+class Panel(w.VBox):
+    """Base of the widgets: a message area, ``last_error``, and ``on_click`` that wires a
+    button to a guarded callback."""
+
+    def __init__(self, children: tuple = (), **kwargs: Any):
+        self.message = MessageArea()
+        self.last_error: BaseException | None = None
+        super().__init__(children, **kwargs)
+
+    def on_click(self, btn: w.Button, callback: Callable[[], Any]) -> None:
+        safe = guarded(self, callback)
+        btn.on_click(lambda _button: safe())
+
+    def guard(self, callback: Callable[..., Any], *, fresh: bool = True) -> Callable[..., Any]:
+        return guarded(self, callback, fresh=fresh)
+
+
+class Confirmation(w.VBox):
+    """The second step of a destructive action: the plan (what goes), then Confirm or Cancel.
+
+    ``ask(plan, action)`` shows the plan and keeps ``action``; only ``confirm()`` (the
+    Confirm button) runs it, once. ``cancel()`` forgets it. ``pending`` says whether a plan
+    is waiting. The owner wires the buttons (through its guard), so a failing delete shows
+    its message like any other error.
+    """
+
+    def __init__(self, css_prefix: str):
+        self.plan = w.Textarea(value="", disabled=True,
+                               layout=w.Layout(width="100%", height="12em"))
+        self.plan.add_class(f"{css_prefix}-plan")
+        self.confirm_button = button("Confirm", f"{css_prefix}-confirm", icon="trash",
+                                     style="danger")
+        self.cancel_button = button("Cancel", f"{css_prefix}-cancel")
+        self.title = w.HTML("")
+        self._action: Callable[[], Any] | None = None
+        super().__init__([self.title, self.plan,
+                          w.HBox([self.confirm_button, self.cancel_button])])
+        self.add_class(f"{css_prefix}-confirmation")
+        self.layout.display = "none"
+
+    @property
+    def pending(self) -> bool:
+        return self._action is not None
+
+    def ask(self, title: str, plan: str, action: Callable[[], Any], *,
+            can_confirm: bool = True) -> None:
+        self.title.value = f"<b>{html.escape(title)}</b>"
+        self.plan.value = plan
+        self._action = action if can_confirm else None
+        self.confirm_button.disabled = not can_confirm
+        self.layout.display = None
+
+    def confirm(self) -> Any:
+        action, self._action = self._action, None
+        self.layout.display = "none"
+        if action is None:
+            raise ValueError("nothing to confirm: click Remove first to see the plan")
+        return action()
+
+    def cancel(self) -> None:
+        self._action = None
+        self.plan.value = ""
+        self.title.value = ""
+        self.layout.display = "none"
