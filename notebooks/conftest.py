@@ -1,0 +1,93 @@
+"""nbval for the tour's notebooks: ``pytest --nbval-lax notebooks/``.
+
+nbval runs every notebook top to bottom with its default parameters, and those point at the
+embedded registry of ``make lab``. So before the first kernel starts, this starts a private
+registry seeded exactly like that one (``seed_sample``), points ``REGISTRY_WIDGETS_REGISTRY``
+at it (kernels inherit the environment), and keeps journals, caches and Docker credentials
+in a temporary folder, never the developer's. Everything is stopped and removed when pytest
+ends. The notebooks that need a Docker engine are marked ``engine`` (so ``-m "not engine"``
+leaves them out) and get one (``ensure_engine``, as the test fixtures do), or are skipped
+with the reason when none can run. Nothing starts when no notebook is selected.
+
+Only cells marked ``# NBVAL_CHECK_OUTPUT`` compare outputs (``--nbval-lax``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ENGINE_NOTEBOOKS = {"01_pull.ipynb", "02_tag_and_push.ipynb", "04_build.ipynb"}
+_SERVICES = pytest.StashKey["_Services"]()
+_ENV = ("REGISTRY_WIDGETS_REGISTRY", "REGISTRY_WIDGETS_STATE", "XDG_CACHE_HOME",
+        "DOCKER_CONFIG")
+
+
+def _is_notebook(item: pytest.Item) -> bool:
+    return item.path.suffix == ".ipynb" and item.path.parent == HERE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _is_notebook(item) and item.path.name in ENGINE_NOTEBOOKS:
+            item.add_marker(pytest.mark.engine)
+
+
+class _Services:
+    """The registry (and engine check) behind the notebooks' defaults, started once."""
+
+    def __init__(self, config: pytest.Config):
+        from registry_widgets.stack import (EngineUnavailable, ensure_engine, seed_sample,
+                                            start_registry)
+        from registry_widgets.stack.services import state_root
+
+        self.scratch = Path(tempfile.mkdtemp(prefix="registry-widgets-nbval-"))
+        self.saved = {name: os.environ.get(name) for name in _ENV}
+        config.add_cleanup(self.close)
+        self.registry = start_registry("plain", state_dir=self.scratch / "registry",
+                                       name="nbval")
+        seed_sample(self.registry)
+        for name in ("state", "cache", "docker-config"):
+            (self.scratch / name).mkdir()
+        os.environ.update({"REGISTRY_WIDGETS_REGISTRY": self.registry.host,
+                           "REGISTRY_WIDGETS_STATE": str(self.scratch / "state"),
+                           "XDG_CACHE_HOME": str(self.scratch / "cache"),
+                           "DOCKER_CONFIG": str(self.scratch / "docker-config")})
+        self.no_engine: str | None = None
+        self.engine = None
+        try:
+            self.engine = ensure_engine(state_root())
+        except EngineUnavailable as e:
+            self.no_engine = str(e)
+
+    def close(self) -> None:
+        if self.engine is not None:  # the images the notebooks pulled, built and tagged
+            for image in self.engine.images.list():
+                for name in image.tags:
+                    if name.startswith(f"{self.registry.host}/"):
+                        self.engine.images.remove(name, force=True)
+            self.engine.close()
+        self.registry.close()
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before nbval's own setup, which starts the notebook's kernel.
+    if not _is_notebook(item):
+        return
+    services = item.config.stash.get(_SERVICES, None)
+    if services is None:
+        services = item.config.stash[_SERVICES] = _Services(item.config)
+    if services.no_engine and item.path.name in ENGINE_NOTEBOOKS:
+        pytest.skip(f"needs a Docker engine: {services.no_engine}")

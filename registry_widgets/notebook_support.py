@@ -1,0 +1,220 @@
+"""Small helpers the tour's notebooks share, so each notebook stays a few thin calls.
+
+``default_registry()`` (the embedded registry unless the environment says otherwise),
+``login()`` (reuse `docker login`, or ask for a password when a person is there),
+``engine_status()``, ``progress()`` (a progress widget for people, nothing when headless),
+``show()`` (one summary line), ``image_rows()`` and ``namespace_rows()`` (short tables for
+headless runs) and ``record()`` (the JSON that closes every executed notebook).
+
+Errors are never caught here to be printed: a headless run must fail loudly, so that
+papermill exits non-zero and puts the error at the top of the executed notebook.
+Nothing here prints or returns a secret.
+
+Layer 4 beside the widgets: imports the verbs (``operations``), ``credentials``, ``errors``,
+``reference`` and the widgets; never ``registry`` or ``transport``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .credentials import Credentials, credentials_for
+from .errors import EngineUnavailable, Unauthorized
+from .operations.clients import configure
+from .operations.inspection import check
+from .operations.journal import state_dir
+from .operations.local import local_images
+from .operations.result import Result
+from .reference import Reference, parse_reference
+
+REGISTRY_ENV = "REGISTRY_WIDGETS_REGISTRY"
+PORT_ENV = "REGISTRY_WIDGETS_PORT"  # the port `make lab` gives the embedded registry
+DEFAULT_PORT = 5000
+
+
+def default_registry() -> str:
+    """``$REGISTRY_WIDGETS_REGISTRY``, else the embedded registry of `make lab`
+    (``127.0.0.1:$REGISTRY_WIDGETS_PORT``, port 5000 by default)."""
+    return (os.environ.get(REGISTRY_ENV, "").strip()
+            or f"127.0.0.1:{os.environ.get(PORT_ENV, '').strip() or DEFAULT_PORT}")
+
+
+# -- before you begin ----------------------------------------------------------------------
+
+def engine_status() -> dict[str, Any]:
+    """Whether a Docker engine answers (pull, tag, push and build need one; copy, remove and
+    the listings do not). ``{"available": bool, "images": n}`` or ``{..., "reason": why}``."""
+    try:
+        frame = local_images()
+    except EngineUnavailable as e:  # optional: the registry-only notebooks still work
+        return {"available": False, "reason": str(e)}
+    return {"available": True, "images": len(frame)}
+
+
+def docker_config_file() -> Path:
+    """Where `docker login` keeps credentials: ``$DOCKER_CONFIG/config.json``, else
+    ``~/.docker/config.json``."""
+    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return Path(base) / "config.json"
+
+
+def _docker_config_source(registry: str) -> str:
+    """Where Docker's config says credentials for ``registry`` live (never what they are)."""
+    path = docker_config_file()
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"Docker's config ({path})"
+    host = registry.rpartition("://")[2].split("/", 1)[0]
+    helper = (config.get("credHelpers") or {}).get(host) or config.get("credsStore")
+    if helper:
+        return f"Docker's config ({path}, credential helper docker-credential-{helper})"
+    return f"Docker's config ({path})"
+
+
+def login(registry: str, *, ca_bundle: str | None = None, insecure: bool = False,
+          username: str | None = None, interactive: bool = True,
+          ask_username: Callable[[str], str] = input,
+          ask_password: Callable[[str], str] = getpass.getpass) -> dict[str, Any]:
+    """Log in to ``registry`` for this kernel, then ping it; returns what a person may see.
+
+    Credentials come from Docker's config (what `docker login` stored). When there are none
+    and the registry answers "unauthorized: authentication required", a person
+    (``interactive``) is asked for a username and a password (``getpass``: never echoed,
+    never stored on disk, kept in this kernel's memory by ``configure``); a headless run
+    raises the registry's Unauthorized error instead. The returned dict holds the registry,
+    the username, where the credentials came from and how the registry authenticates: never
+    a password or token.
+    """
+    options = {"ca_bundle": ca_bundle or None, "insecure": bool(insecure)}
+    found = credentials_for(registry)
+    creds = found if found is not None and not found.is_anonymous else None
+    source = _docker_config_source(registry) if creds else "nowhere (anonymous access)"
+    configure(registry, credentials=creds, **options)  # None: Docker's config, read again later
+    try:
+        answer = check(registry)
+    except Unauthorized:
+        if creds is not None or not interactive:
+            raise
+        user = username or ask_username(f"Username for {registry}: ").strip()
+        secret = ask_password(f"Password for {user} at {registry} (kept in memory only): ")
+        configure(registry, credentials=Credentials(username=user, password=secret), **options)
+        del secret
+        answer = check(registry)  # still refused: raise, a person reads why
+        creds = Credentials(username=user)
+        source = "typed in (kept in this kernel's memory only)"
+    return {"registry": answer["registry"], "url": answer["url"],
+            "username": creds.username if creds else None, "credentials_from": source,
+            "auth": answer["auth"], "api_version": answer["api_version"]}
+
+
+# -- the steps -----------------------------------------------------------------------------
+
+def progress(action: str, interactive: bool) -> Any:
+    """A ``ProgressView`` shown in the cell output for people; ``None`` when headless (no
+    per-layer output: the executed notebook stays small, the summary says what happened)."""
+    if not interactive:
+        return None
+    from IPython.display import display
+
+    from .widgets import ProgressView
+
+    view = ProgressView()
+    view.start(action)
+    display(view)
+    return view
+
+
+def show(result: Result, view: Any = None) -> None:
+    """Print the one-line summary of a verb's result (and close its progress view)."""
+    if view is not None:
+        view.finish(result.summary())
+    print(result.summary())
+
+
+def local_rows(ref: Reference | str) -> pd.DataFrame:
+    """The local images (``local_images()``) of ``ref``'s repository, every tag: repository,
+    tag, image id and the digest the registry served."""
+    wanted = parse_reference(ref).name
+    frame = local_images()
+    mine = [parse_reference(name).name == wanted for name in frame["repository"]]
+    return frame[mine][["repository", "tag", "image_id", "digest"]].reset_index(drop=True)
+
+
+def is_local(ref: Reference | str) -> bool:
+    """Whether the engine has ``ref`` (that tag, or that digest) already."""
+    ref = parse_reference(ref)
+    rows = local_rows(ref)
+    return bool((rows["digest"] == ref.digest).any() if ref.digest
+                else (rows["tag"] == ref.tag).any())
+
+
+def sample_build_context(directory: str | os.PathLike[str] | None = None) -> str:
+    """Write the tour's sample app (a Dockerfile and ``hello.txt``) and return its folder:
+    ``directory``, else ``sample-app`` in the state folder (``$REGISTRY_WIDGETS_STATE``).
+
+    The base image comes from the build argument ``BASE`` (a busybox in the embedded
+    registry), because nothing can be pulled from the internet here.
+    """
+    folder = Path(directory) if directory else state_dir() / "sample-app"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(
+        "# The tour's sample app: busybox plus a greeting.\n"
+        "ARG BASE\n"
+        "FROM ${BASE}\n"
+        "COPY hello.txt /hello.txt\n"
+        'CMD ["cat", "/hello.txt"]\n', encoding="utf-8")
+    (folder / "hello.txt").write_text("Hello from a freshly built image!\n", encoding="utf-8")
+    return str(folder)
+
+
+def image_rows(frame: pd.DataFrame, *, max_rows: int = 50) -> pd.DataFrame:
+    """``images()`` as a short table for headless output: reference, digest (short),
+    platforms, size, created; at most ``max_rows`` rows (the CSV export has them all)."""
+    from .widgets.tables import format_time, human_size, join_platforms, short_digest
+
+    out = pd.DataFrame({
+        "reference": frame["reference"].astype(str),
+        "digest": [short_digest(d) for d in frame["digest"]],
+        "platforms": [join_platforms(p) for p in frame["platforms"]],
+        "size": [human_size(s) for s in frame["size"]],
+        "created": [format_time(t) for t in frame["created"]],
+    })
+    return out.head(max_rows)
+
+
+def namespace_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``namespaces()`` as a short table: namespace, repositories, tags, size, last pushed."""
+    from .widgets.tables import namespace_display
+
+    return namespace_display(frame).drop(columns=["bytes"])
+
+
+# -- the record ----------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Result):
+        return value.to_dict()
+    if hasattr(value, "to_dict") and not isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record(value: Any) -> None:
+    """Print the JSON record of a run: a ``Result``, or a dict of them and other facts. It
+    is the last output of every notebook, what CI reads (``json.loads`` of the cell's text).
+    """
+    print(json.dumps(_plain(value), default=str, indent=1, sort_keys=True))

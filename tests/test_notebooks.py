@@ -1,0 +1,452 @@
+"""The tour's notebooks, run headless with papermill against real registries and a real engine.
+
+Each run uses parameters other than the defaults and then checks the registry (or the
+engine) with the independent oracle in ``registry_widgets.stack``, not just that the run
+finished. Also: every parameter documents itself (``papermill --help-notebook``), a failure
+exits non-zero with the error at the top of the executed notebook, and no executed notebook
+ever holds a password, in clear or base64.
+
+Kernels inherit this process's environment: the autouse ``state_dir`` fixture gives each
+test its own journal, cache and (empty) DOCKER_CONFIG, and ``_default_registry`` points the
+notebooks' default registry at a test registry, never at a developer's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import pytest
+
+from registry_widgets import notebook_support as nb
+from registry_widgets.errors import Unauthorized
+from registry_widgets.operations import clients
+from registry_widgets.runner import run_notebook
+from registry_widgets.stack import (LocalRegistry, busybox_layer, get_blob, get_manifest,
+                                    list_tags, push_image, push_index, seed_sample)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
+         "06_namespaces_and_images", "10_dashboard"]
+ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
+PARAMETERS = {
+    "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
+                 "interactive"],
+    "01_pull": ["ref", "interactive"],
+    "02_tag_and_push": ["source", "target", "interactive"],
+    "03_copy": ["source", "target", "platforms", "interactive"],
+    "04_build": ["context_dir", "ref", "dockerfile", "build_args", "labels", "test_run",
+                 "command", "push", "interactive"],
+    "05_remove": ["ref", "force", "dry_run", "interactive"],
+    "06_namespaces_and_images": ["registry", "namespace", "new_namespace", "export_csv",
+                                 "interactive"],
+    "10_dashboard": ["registries", "interactive"],
+}
+HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)
+
+
+@pytest.fixture(autouse=True)
+def _default_registry(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGISTRY_WIDGETS_REGISTRY", registry.host)
+    monkeypatch.delenv("REGISTRY_WIDGETS_CA_BUNDLE", raising=False)
+
+
+@pytest.fixture
+def fresh_clients():
+    """In-process tests of ``login`` configure shared clients: forget them afterwards."""
+    clients.reset()
+    yield
+    clients.reset()
+
+
+def execute(name: str, tmp_path: Path, **parameters: Any) -> tuple[nbformat.NotebookNode, dict]:
+    """Run a notebook headless as ``python -m registry_widgets run`` does; return the executed
+    notebook and the JSON its ``result`` cell printed."""
+    out = run_notebook(name, parameters, output=tmp_path / f"{name}.ipynb")
+    executed = nbformat.read(out, as_version=4)
+    return executed, recorded(executed)
+
+
+def recorded(executed: nbformat.NotebookNode) -> dict:
+    cell = executed.cells[-1]
+    assert "result" in cell.metadata.get("tags", []), "the last cell must be tagged result"
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return json.loads(text)
+
+
+def docker_login(registry: LocalRegistry) -> None:
+    """Write what `docker login` writes into this test's DOCKER_CONFIG: ``auths[host].auth``,
+    the base64 of ``user:password``."""
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    config = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+    config.write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
+
+
+def runnable_image(registry: LocalRegistry, repository: str, tag: str) -> str:
+    """Push a busybox image the engine can run; its digest."""
+    return push_image(registry, repository, tag, layers=[busybox_layer()]).digest
+
+
+# -- the notebooks themselves --------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_document_themselves(name: str) -> None:
+    found = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+    assert list(found) == PARAMETERS[name]
+    for parameter in found.values():
+        assert parameter["help"].strip(), f"{name}: {parameter['name']} has no help text"
+        assert parameter["inferred_type_name"] != "None", parameter
+    assert "password" not in found and "secret" not in found
+
+
+def test_help_notebook_lists_the_parameters() -> None:
+    papermill_cli = Path(sys.executable).with_name("papermill")
+    out = subprocess.run([str(papermill_cli), "--help-notebook", str(NOTEBOOKS / "03_copy.ipynb")],
+                         capture_output=True, text=True, check=True).stdout
+    for line in ("source: str", "target: str", "platforms: Union[str, list] (default \"all\")",
+                 "interactive: bool (default True)", "keeps the digest"):
+        assert line in out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_shape(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert "result" in notebook.cells[-1].metadata.get("tags", [])
+    assert "nb.record(" in notebook.cells[-1].source
+    text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    if name != "10_dashboard":  # served by Voila: the page is the dashboard, not a lesson
+        assert "## Before you begin" in text and "## What next" in text
+        assert "unauthorized: authentication required" in text and "docker login" in text
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell.outputs:
+            assert cell.source.startswith("# NBVAL_CHECK_OUTPUT"), \
+                f"{name}: only checked cells keep outputs"
+        if cell.cell_type == "code":
+            assert not re.search(r"^\s*(try|except)\b", cell.source, re.MULTILINE), \
+                f"{name}: headless runs must fail loudly, never catch and print"
+
+
+def test_notebooks_match_their_generator() -> None:
+    generator = ROOT / "scripts" / "make_notebooks.py"
+    if not generator.exists():
+        pytest.skip("no scripts/make_notebooks.py")
+    done = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+
+
+# -- 00 setup ------------------------------------------------------------------------------
+
+def test_setup_reuses_docker_login(basic_registry: LocalRegistry, tmp_path: Path) -> None:
+    docker_login(basic_registry)
+    executed, record = execute("00_setup", tmp_path, registry=basic_registry.host,
+                               ca_bundle=str(basic_registry.ca_file), interactive=False)
+    login = record["login"]
+    assert login["registry"] == basic_registry.host
+    assert login["username"] == basic_registry.username
+    assert login["auth"] == "basic" and login["url"].startswith("https://")
+    assert "config.json" in login["credentials_from"]
+    assert isinstance(record["engine"]["available"], bool)
+    assert basic_registry.password not in nbformat.writes(executed)
+
+
+def test_setup_headless_without_login_fails_loudly(basic_registry: LocalRegistry,
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(papermill.PapermillExecutionError) as failed:
+        execute("00_setup", tmp_path, registry=basic_registry.host,
+                ca_bundle=str(basic_registry.ca_file), interactive=False)
+    assert failed.value.ename == "Unauthorized"
+    assert "docker login" in failed.value.evalue
+
+
+def test_login_asks_a_person_when_there_is_no_docker_login(basic_registry: LocalRegistry,
+                                                          fresh_clients: None) -> None:
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return basic_registry.password
+
+    login = nb.login(basic_registry.host, ca_bundle=str(basic_registry.ca_file),
+                     username=basic_registry.username, interactive=True, ask_password=ask)
+    assert len(asked) == 1 and basic_registry.password not in asked[0]
+    assert login["username"] == basic_registry.username and login["auth"] == "basic"
+    assert "typed in" in login["credentials_from"]
+    assert basic_registry.password not in json.dumps(login)
+
+
+def test_login_never_prompts_headless(basic_registry: LocalRegistry, fresh_clients: None) -> None:
+    def refuse(prompt: str) -> str:
+        raise AssertionError("a headless run must not prompt")
+
+    with pytest.raises(Unauthorized, match="docker login"):
+        nb.login(basic_registry.host, ca_bundle=str(basic_registry.ca_file), interactive=False,
+                 ask_username=refuse, ask_password=refuse)
+
+
+# -- 01 pull and 02 tag and push (engine) ----------------------------------------------------
+
+def test_pull_puts_the_image_in_the_engine(registry: LocalRegistry, unique_repo: str,
+                                           docker_client, tmp_path: Path) -> None:
+    digest = runnable_image(registry, unique_repo, "1.0")
+    ref = f"{registry.host}/{unique_repo}:1.0"
+    try:
+        executed, record = execute("01_pull", tmp_path, ref=ref, interactive=False)
+        assert record["action"] == "pull" and record["digest"] == digest
+        image = docker_client.images.get(ref)
+        assert f"{registry.host}/{unique_repo}@{digest}" in image.attrs["RepoDigests"]
+    finally:
+        docker_client.images.remove(ref, force=True)
+
+
+def test_tag_and_push_moves_an_image_between_registries(registry: LocalRegistry,
+                                                        registry_b: LocalRegistry,
+                                                        unique_repo: str, docker_client,
+                                                        tmp_path: Path) -> None:
+    runnable_image(registry_b, unique_repo, "1.0")
+    source = f"{registry_b.host}/{unique_repo}:1.0"  # not local yet: the notebook pulls it
+    target = f"{registry.host}/{unique_repo}-pushed:2.0"
+    try:
+        executed, record = execute("02_tag_and_push", tmp_path, source=source, target=target,
+                                   interactive=False)
+        pushed = record["push"]["digest"]
+        assert record["tag"]["target"] == target
+        assert list_tags(registry, f"{unique_repo}-pushed") == ["2.0"]
+        assert get_manifest(registry, f"{unique_repo}-pushed", "2.0").digest == pushed
+        assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
+    finally:
+        for ref in (source, target):
+            docker_client.images.remove(ref, force=True)
+
+
+# -- 03 copy -------------------------------------------------------------------------------
+
+def _multiarch(registry: LocalRegistry, repository: str) -> str:
+    amd64 = push_image(registry, repository, None, seed=f"{repository}-amd64")
+    arm64 = push_image(registry, repository, None, seed=f"{repository}-arm64",
+                       platform=("linux", "arm64", "v8"))
+    return push_index(registry, repository, "1.0", [amd64, arm64])
+
+
+def test_copy_keeps_the_digest(registry: LocalRegistry, registry_b: LocalRegistry,
+                               unique_repo: str, tmp_path: Path) -> None:
+    digest = _multiarch(registry, unique_repo)
+    executed, record = execute("03_copy", tmp_path, source=f"{registry.host}/{unique_repo}:1.0",
+                               target=f"{registry_b.host}/{unique_repo}:copied",
+                               interactive=False)
+    assert get_manifest(registry_b, unique_repo, "copied").digest == digest
+    assert record["digest"] == digest and record["details"]["same_digest"] is True
+    assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
+
+
+def test_copy_of_one_platform_writes_a_smaller_index(registry: LocalRegistry,
+                                                     registry_b: LocalRegistry, unique_repo: str,
+                                                     tmp_path: Path) -> None:
+    digest = _multiarch(registry, unique_repo)
+    executed, record = execute("03_copy", tmp_path, source=f"{registry.host}/{unique_repo}:1.0",
+                               target=f"{registry_b.host}/{unique_repo}:amd64",
+                               platforms=["linux/amd64"], interactive=False)
+    copied = get_manifest(registry_b, unique_repo, "amd64")
+    assert copied.digest == record["digest"] != digest
+    platforms = [m["platform"]["architecture"] for m in json.loads(copied.data)["manifests"]]
+    assert platforms == ["amd64"]
+
+
+def test_a_failed_run_exits_non_zero_with_the_error_on_top(registry: LocalRegistry,
+                                                           registry_b: LocalRegistry,
+                                                           unique_repo: str,
+                                                           tmp_path: Path) -> None:
+    output = tmp_path / "failed.ipynb"
+    done = subprocess.run(
+        [sys.executable, "-m", "registry_widgets", "run", "copy",
+         "-p", "source", f"{registry.host}/{unique_repo}:missing",
+         "-p", "target", f"{registry_b.host}/{unique_repo}:never",
+         "-p", "interactive", "false", "--output", str(output)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "not found" in done.stderr
+    executed = nbformat.read(output, as_version=4)
+    top = executed.cells[0]
+    assert "papermill-error-cell-tag" in top.metadata.get("tags", [])
+    assert "An Exception was encountered" in top.source
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["NotFound"]
+    assert list_tags_or_none(registry_b, unique_repo) is None
+
+
+def list_tags_or_none(registry: LocalRegistry, repository: str) -> list[str] | None:
+    try:
+        return list_tags(registry, repository)
+    except Exception:  # 404: the repository was never created
+        return None
+
+
+# -- 04 build (engine) -----------------------------------------------------------------------
+
+def _context(tmp_path: Path, base_image: str) -> Path:
+    context = tmp_path / "app"
+    context.mkdir()
+    (context / "app.Dockerfile").write_text(
+        f"FROM {base_image}\nARG MESSAGE\nRUN echo \"$MESSAGE\" > /msg.txt\n")
+    return context
+
+
+def test_build_tests_and_pushes(registry: LocalRegistry, unique_repo: str, docker_client,
+                                base_image: str, tmp_path: Path) -> None:
+    ref = f"{registry.host}/{unique_repo}:1.0"
+    try:
+        executed, record = execute(
+            "04_build", tmp_path, context_dir=str(_context(tmp_path, base_image)), ref=ref,
+            dockerfile="app.Dockerfile", build_args={"MESSAGE": "built by papermill"},
+            labels={"org.example.notebook": "04_build"}, command="cat /msg.txt",
+            interactive=False)
+        assert record["run"]["details"] == {"command": "cat /msg.txt", "exit_code": 0,
+                                            "logs": "built by papermill\n"}
+        manifest = get_manifest(registry, unique_repo, "1.0")
+        assert manifest.digest == record["push"]["digest"]
+        config = json.loads(get_blob(registry, unique_repo,
+                                     json.loads(manifest.data)["config"]["digest"]))
+        assert config["config"]["Labels"]["org.example.notebook"] == "04_build"
+    finally:
+        docker_client.images.remove(ref, force=True)
+
+
+def test_build_whose_test_run_fails_is_not_pushed(registry: LocalRegistry, unique_repo: str,
+                                                  docker_client, base_image: str,
+                                                  tmp_path: Path) -> None:
+    ref = f"{registry.host}/{unique_repo}:broken"
+    try:
+        with pytest.raises(papermill.PapermillExecutionError, match="exited with 3"):
+            execute("04_build", tmp_path, context_dir=str(_context(tmp_path, base_image)),
+                    ref=ref, dockerfile="app.Dockerfile", build_args={"MESSAGE": "x"},
+                    labels={}, command="sh -c 'exit 3'", interactive=False)
+        assert list_tags_or_none(registry, unique_repo) is None
+    finally:
+        docker_client.images.remove(ref, force=True)
+
+
+# -- 05 remove -----------------------------------------------------------------------------
+
+def _co_tagged(registry: LocalRegistry, repository: str) -> str:
+    first = push_image(registry, repository, "1.0", seed=repository, created="2024-01-01T00:00:00Z")
+    again = push_image(registry, repository, "latest", seed=repository,
+                       created="2024-01-01T00:00:00Z")
+    assert first.digest == again.digest  # co-tags: two names, one image
+    return first.digest
+
+
+def test_remove_dry_run_changes_nothing(registry: LocalRegistry, unique_repo: str,
+                                        tmp_path: Path) -> None:
+    digest = _co_tagged(registry, unique_repo)
+    executed, record = execute("05_remove", tmp_path, ref=f"{registry.host}/{unique_repo}:latest",
+                               dry_run=True, interactive=False)
+    assert record["dry_run"] is True and record["changed"] is False
+    assert record["details"]["co_tags_kept"] == ["1.0"]
+    assert sorted(list_tags(registry, unique_repo)) == ["1.0", "latest"]
+    assert get_manifest(registry, unique_repo, "latest").digest == digest
+
+
+def test_remove_takes_exactly_that_tag(registry: LocalRegistry, unique_repo: str,
+                                       tmp_path: Path) -> None:
+    digest = _co_tagged(registry, unique_repo)
+    executed, record = execute("05_remove", tmp_path, ref=f"{registry.host}/{unique_repo}:latest",
+                               dry_run=False, interactive=False)
+    assert record["changed"] is True and record["details"]["tags_removed"] == ["latest"]
+    assert list_tags(registry, unique_repo) == ["1.0"]
+    assert get_manifest(registry, unique_repo, "1.0").digest == digest
+
+
+# -- 06 namespaces and images, 10 dashboard ----------------------------------------------------
+
+def test_namespaces_and_images_lists_and_exports(registry_factory, tmp_path: Path) -> None:
+    seeded = registry_factory()
+    seed_sample(seeded)
+    csv = tmp_path / "tutorial.csv"
+    executed, record = execute("06_namespaces_and_images", tmp_path, registry=seeded.host,
+                               namespace="tutorial", new_namespace="planned",
+                               export_csv=str(csv), interactive=False)
+    assert record["namespaces"] == ["demo", "planned", "tutorial"]
+    assert record["repositories"] == ["tutorial/busybox", "tutorial/hello", "tutorial/multiarch"]
+    assert record["added"]["changed"] is True and record["tags"] == 4
+    import pandas as pd
+
+    exported = pd.read_csv(csv)
+    assert sorted(exported["reference"]) == sorted(
+        f"{seeded.host}/tutorial/{name}" for name in
+        ("busybox:1.0", "busybox:latest", "hello:1.0", "multiarch:1.0"))
+    assert exported["digest"].str.startswith("sha256:").all()
+    assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> None:
+    seeded = registry_factory()
+    seed_sample(seeded)
+    executed, record = execute("10_dashboard", tmp_path, registries=[seeded.host],
+                               interactive=interactive)
+    assert record == {"registries": [seeded.host], "interactive": interactive}
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    if interactive:
+        assert any("Dashboard(" in o.get("data", {}).get("text/plain", "") for o in outputs)
+    else:
+        assert any("tutorial" in o.get("data", {}).get("text/plain", "") for o in outputs)
+        assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def secret_registry(tmp_path_factory: pytest.TempPathFactory):
+    """A seeded HTTPS + htpasswd registry whose password is easy to search for."""
+    from registry_widgets.stack import start_registry
+
+    password = f"Nb-Secret-{secrets.token_hex(8)}"
+    reg = start_registry("basic", state_dir=tmp_path_factory.mktemp("secret-registry"),
+                         users={"notebook-user": password}, name="secret")
+    seed_sample(reg)
+    yield reg
+    reg.close()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_secret_in_any_executed_notebook(name: str, secret_registry: LocalRegistry,
+                                            tmp_path: Path, request,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if name in ENGINE_NOTEBOOKS:
+        engine = request.getfixturevalue("docker_client")  # skips when no engine can run
+        request.addfinalizer(lambda: _forget_local_images(engine, secret_registry.host))
+    docker_login(secret_registry)
+    monkeypatch.setenv("REGISTRY_WIDGETS_REGISTRY", secret_registry.host)
+    monkeypatch.setenv("REGISTRY_WIDGETS_CA_BUNDLE", str(secret_registry.ca_file))
+    # Defaults (they point at the secret registry now), with widgets: their state is saved.
+    executed, record = execute(name, tmp_path, interactive=True)
+    password, user = secret_registry.password, secret_registry.username
+    text = (tmp_path / f"{name}.ipynb").read_text()
+    journal = Path(os.environ["REGISTRY_WIDGETS_STATE"]) / "journal.jsonl"
+    journal_text = journal.read_text() if journal.exists() else ""
+    for secret in (password, base64.b64encode(f"{user}:{password}".encode()).decode(),
+                   base64.b64encode(password.encode()).decode()):
+        assert secret not in text, f"{name}: the executed notebook holds a secret"
+        assert secret not in journal_text, f"{name}: the journal of its run holds a secret"
+    if name == "00_setup":
+        assert record["login"]["username"] == user and record["login"]["auth"] == "basic"
+
+
+def _forget_local_images(engine, host: str) -> None:
+    for image in engine.images.list():
+        for name in image.tags:
+            if name.startswith(f"{host}/"):
+                engine.images.remove(name, force=True)
