@@ -31,6 +31,17 @@ log = logging.getLogger("registry_widgets.transport")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# 500 is retried for reads only. distribution's own 500s are mostly persistent (a failing
+# storage driver), but proxies and load balancers in front of registries answer 500 for
+# passing trouble too, and a read has no side effect, so a few retries cost little either
+# way (crane retries 5xx). A write answered 500 may have taken effect (a DELETE replayed
+# would then report 404), so it is reported, not replayed.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_READ_STATUSES = RETRY_STATUSES | {500}
+# A connection lost before or while the response arrived. ChunkedEncodingError is how
+# requests reports a body cut short (urllib3 IncompleteRead) when it reads the body itself.
+_CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
+                      requests.exceptions.ChunkedEncodingError)
 MAX_RETRY_AFTER = 60.0
 DOCKER_HUB_API = "registry-1.docker.io"
 USER_AGENT = "registry-widgets/0.1"
@@ -101,6 +112,9 @@ class Transport:
         self.session.mount("http://", adapter)
         self.auth = Authenticator(host, credentials, self._raw)
         self._lock = threading.Lock()
+        # A Retry-After pauses every request to this registry, not only the one it answered:
+        # a rate limit is per client, and the other workers would only burn requests.
+        self._resume_at = 0.0  # time.monotonic()
         self.stats = {"requests": 0, "bytes_up": 0, "bytes_down": 0}
 
     def __repr__(self) -> str:
@@ -161,7 +175,9 @@ class Transport:
         """Send one request; return the response when its status is in ``ok``.
 
         Retries dropped connections and 429/502/503/504 (honouring ``Retry-After``) for
-        idempotent requests with replayable bodies; answers a 401 challenge once.
+        idempotent requests with replayable bodies, and 500 for reads; answers a 401
+        challenge once. A refused token is forgotten even when the request cannot be
+        replayed, so the caller's next attempt gets a fresh one.
         """
         ok = set(ok)
         data = kwargs.get("data")
@@ -170,50 +186,69 @@ class Transport:
         replayable = data is None or isinstance(data, (bytes, str, dict))
         if retry is None:
             retry = method in IDEMPOTENT and replayable
+        retry_statuses = RETRY_READ_STATUSES if method in SAFE_METHODS else RETRY_STATUSES
         url = self.url(path, reference)
         # One 401 is answered by fetching a fresh token; a client that has not yet learned
         # the registry's scheme may need one more (learn, then a token that was refused).
         challenges_left = 1 if self.auth.scheme else 2
         attempt = 0
         while True:
+            self._wait_for_retry_after()
             try:
                 response = self._raw(method, url, headers={
                     **(headers or {}), **self.auth.header(scopes, reference)}, **kwargs)
             except requests.exceptions.SSLError as e:
                 raise self._connection_error(e, reference) from e
-            except (requests.ConnectionError, requests.Timeout) as e:
+            except _CONNECTION_ERRORS as e:
                 if not retry or attempt >= self.retries:
                     raise self._connection_error(e, reference) from e
                 self._sleep(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code == 401 and challenges_left and replayable:
+            if response.status_code == 401 and challenges_left:
                 challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
                 if challenge is not None:
                     self.auth.learn(challenge)
                     self.auth.invalidate(scopes)
+                if challenge is not None and replayable:
                     wanted = challenge.params.get("scope")
                     if wanted and challenge.scheme == "bearer":
                         scopes = merge_scopes(scopes, wanted.split(" "))
                     challenges_left -= 1
                     response.close()
                     continue
-            if response.status_code in RETRY_STATUSES and retry and attempt < self.retries:
+            if response.status_code in retry_statuses and retry and attempt < self.retries:
                 self._sleep(attempt, response.headers.get("Retry-After"))
                 response.close()
                 attempt += 1
                 continue
             break
+        if response.status_code in RETRY_READ_STATUSES and response.status_code not in ok:
+            # Out of retries (or not ours to replay): whoever tries again waits as asked.
+            self._note_retry_after(response.headers.get("Retry-After"))
         if response.status_code not in ok:
             raise error_for(response, registry=self.registry, reference=reference, method=method,
                             authenticated=self.auth.has_credentials)
         return response
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        if self._note_retry_after(retry_after) is None:
+            time.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random() / 2))
+        # else: the next attempt waits in _wait_for_retry_after, with every other request
+
+    def _note_retry_after(self, retry_after: str | None) -> float | None:
         delay = parse_retry_after(retry_after)
-        if delay is None:
-            delay = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)
-        time.sleep(min(delay, MAX_RETRY_AFTER))
+        if delay is not None:
+            delay = min(delay, MAX_RETRY_AFTER)
+            with self._lock:
+                self._resume_at = max(self._resume_at, time.monotonic() + delay)
+        return delay
+
+    def _wait_for_retry_after(self) -> None:
+        with self._lock:
+            wait = self._resume_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
     def _connection_error(self, error: Exception, reference: str) -> RegistryError:
         where = f"{self.registry}" + (f" ({reference})" if reference else "")
