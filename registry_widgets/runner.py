@@ -61,14 +61,19 @@ def run_notebook(name: str, parameters: dict[str, Any] | None = None, *,
     """Execute a notebook with parameters; return the executed notebook's path.
 
     Raises papermill's ``PapermillExecutionError`` when a cell fails; the executed notebook
-    is still written, with the error at its top.
+    is still written, with the error at its top. ``interactive`` defaults to False here
+    (plain text and tables instead of widgets), unlike in JupyterLab.
     """
     import papermill
 
     notebook = notebook_path(name)
+    parameters = dict(parameters or {})
+    # Headless runs keep their record small: no widgets unless asked for.
+    if "interactive" in papermill.inspect_notebook(str(notebook)):
+        parameters.setdefault("interactive", False)
     target = Path(output) if output else output_path(notebook, output_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(target), parameters=parameters or {},
+    papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
                                kernel_name=kernel_name, log_output=log_output,
                                progress_bar=False, cwd=str(notebook.parent))
     return target
