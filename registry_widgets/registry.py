@@ -1,8 +1,8 @@
 """The registry client: the OCI distribution API over one pooled HTTP session.
 
-Layer 2: imports ``errors``, ``manifest``, ``credentials`` and ``transport`` (which owns
-retries, auth and the status-to-exception mapping). Operations build on this class and
-never build URLs themselves.
+Layer 2: imports ``errors``, ``reference``, ``manifest``, ``credentials`` and ``transport``
+(which owns retries, auth and the status-to-exception mapping). Operations build on this
+class and never build URLs themselves.
 
 Facts it relies on (REGISTRY-NOTES.md): lists paginate with ``Link: <...>; rel="next"``;
 manifests must be pushed as the exact bytes read; ``POST .../uploads/`` then one ``PUT``
@@ -24,13 +24,17 @@ import urllib3
 
 from .auth import scopes_for
 from .credentials import credentials_from
-from .errors import DigestMismatch, ProtocolError, Unreachable
-from .manifest import ACCEPT_MANIFESTS, Descriptor, Manifest
+from .errors import BadReference, DigestMismatch, ProtocolError, Unreachable
+from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, Descriptor, Manifest
+from .reference import validate_repository, validate_tag
 from .transport import Transport
 
 log = logging.getLogger("registry_widgets.registry")
 
 CHUNK = 1 << 20  # 1 MiB: few syscalls per blob, small enough to bound memory
+# What one read off the socket asks for. A connection that breaks mid-read loses the piece
+# being read (urllib3 raises without handing it over), so resuming re-fetches at most this.
+READ_SIZE = 256 << 10  # 64 KiB reads cost ~25% of GET throughput here; 256 KiB ~5%
 _MID_BODY_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.ConnectionError,
                     urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
 
@@ -42,6 +46,14 @@ def _not_html(response: requests.Response, registry: str, reference: str) -> Non
                             f"not the registry API, for {reference}: is that address a registry "
                             "(or a login portal / proxy in the way)?", registry=registry,
                             reference=reference, status=response.status_code)
+
+
+def _is_valid(validate: Callable[[str], Any], name: str) -> bool:
+    try:
+        validate(name)
+    except BadReference:
+        return False
+    return True
 
 
 def _hasher(digest: str) -> Any:
@@ -114,39 +126,56 @@ class RegistryClient:
     # -- base and lists --------------------------------------------------------------------
 
     def ping(self) -> dict[str, Any]:
-        """``GET /v2/`` with credentials: raises if the registry is unreachable or refuses us."""
+        """``GET /v2/`` with credentials: raises if the registry is unreachable or refuses us,
+        or if what answers is a web page (a login portal or proxy), not a registry."""
         response = self.transport.request("GET", "/v2/", reference="")
+        _not_html(response, self.registry, f"{self.registry} (GET /v2/)")
         return {"registry": self.registry, "url": self.transport.base_url,
                 "api_version": response.headers.get("Docker-Distribution-API-Version"),
                 "auth": self.transport.auth.scheme or "none"}
 
     def _paginate(self, path: str, key: str, scopes: tuple[str, ...], reference: str,
-                  n: int | None) -> Iterator[str]:
+                  n: int | None, valid: Callable[[str], Any]) -> Iterator[str]:
+        """The items of a paginated list. Names the grammar rejects are left out (and
+        logged): a name like ``../x`` would otherwise steer later requests to other paths."""
         url: str | None = path + (f"?n={n}" if n else "")
+        visited: set[str] = set()
         while url:
+            if url in visited:  # a broken registry or proxy; following it would never end
+                raise ProtocolError(f"{self.registry} sent the {key} list of {reference} in pages "
+                                    f"that lead back to {url}; the list cannot be read to its end",
+                                    registry=self.registry, reference=reference)
+            visited.add(url)
             response = self.transport.request("GET", url, scopes=scopes, reference=reference)
             _not_html(response, self.registry, reference)
             try:
                 items = response.json().get(key) or []
-                if not isinstance(items, list):
+                if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                     raise TypeError(key)
             except (ValueError, AttributeError, TypeError) as e:
                 raise ProtocolError(f"{self.registry} answered the {key} list of {reference} with "
                                     f"something that is not the registry's JSON list: "
-                                    f"{response.content[:60]!r}", registry=self.registry,
-                                    reference=reference) from e
-            yield from items
+                                    f"{response.content[:60]!r}. {NOT_THE_API}",
+                                    registry=self.registry, reference=reference) from e
+            names = [i for i in items if _is_valid(valid, i)]
+            if len(names) != len(items):
+                bad = next(i for i in items if not _is_valid(valid, i))
+                log.warning("%s: ignoring %d entries of the %s list of %s that are not valid "
+                            "names (such as %.80r)", self.registry, len(items) - len(names), key,
+                            reference, bad)
+            yield from names
             url = response.links.get("next", {}).get("url")
 
     def catalog(self, *, n: int | None = None) -> Iterator[str]:
         """Every repository name, following ``Link`` pagination to the end."""
         return self._paginate("/v2/_catalog", "repositories", ("registry:catalog:*",),
-                              f"{self.registry} catalog", n)
+                              f"{self.registry} catalog", n, validate_repository)
 
     def tags(self, repository: str, *, n: int | None = None) -> Iterator[str]:
         """Every tag of a repository, following ``Link`` pagination to the end."""
         return self._paginate(f"/v2/{repository}/tags/list", "tags",
-                              scopes_for(repository, "pull"), self._ref(repository), n)
+                              scopes_for(repository, "pull"), self._ref(repository), n,
+                              validate_tag)
 
     # -- manifests -------------------------------------------------------------------------
 
@@ -215,32 +244,41 @@ class RegistryClient:
 
         The last chunk is held back until the digest checks out, so a consumer never sees
         the complete content of a corrupt blob. A connection dropped mid-body resumes with
-        ``Range`` (or skips what it already has if the registry ignores ``Range``).
+        ``Range`` (or skips what it already has if the registry ignores ``Range``); only
+        breaks without progress since the previous one count against the retry budget, so
+        a long download over a flaky network gets through.
         """
         ref = self._ref(repository, digest)
         hasher = _hasher(digest)
-        received, failures, pending = 0, 0, None
+        received, failures, broke_at = 0, 0, 0
+        pending: bytes | None = None  # the chunk held back
+        pieces: list[bytes] = []  # read since `pending`, joined into the next chunk
+        buffered = 0
         while True:
             headers = {"Range": f"bytes={received}-"} if received else {}
             response = self._req("GET", f"/v2/{repository}/blobs/{digest}", repository, "pull", ref,
                                  ok=(200, 206), stream=True, headers=headers)
             skip = received if response.status_code == 200 else 0
             try:
-                for chunk in response.iter_content(chunk_size):
+                for piece in response.iter_content(min(chunk_size, READ_SIZE)):
                     if skip:
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                        if not chunk:
+                        dropped = min(skip, len(piece))
+                        piece, skip = piece[dropped:], skip - dropped
+                        if not piece:
                             continue
-                    hasher.update(chunk)
-                    received += len(chunk)
-                    self.transport.count("bytes_down", len(chunk))
-                    if pending is not None:
-                        yield pending
-                    pending = chunk
+                    hasher.update(piece)
+                    received += len(piece)
+                    self.transport.count("bytes_down", len(piece))
+                    pieces.append(piece)
+                    buffered += len(piece)
+                    if buffered >= chunk_size:
+                        if pending is not None:
+                            yield pending
+                        pending, pieces, buffered = b"".join(pieces), [], 0
                 break
             except _MID_BODY_ERRORS as e:
-                failures += 1
+                failures = 1 if received > broke_at else failures + 1
+                broke_at = received
                 if failures > self.transport.retries:
                     raise Unreachable(f"download of {ref} kept breaking after {received} bytes; "
                                       "check the network and try again", registry=self.registry,
@@ -254,6 +292,8 @@ class RegistryClient:
                                  "corrupt; nothing was kept", registry=self.registry, reference=ref)
         if pending is not None:
             yield pending
+        if pieces:
+            yield b"".join(pieces)
 
     def get_blob(self, repository: str, digest: str) -> bytes:
         """A small blob (a config) in memory, verified."""

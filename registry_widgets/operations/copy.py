@@ -15,13 +15,14 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Generator, Iterable, Iterator, Sequence
 
-from ..errors import DigestMismatch, NotFound, Unreachable
+from ..errors import DigestMismatch, NotFound, RegistryError, Unauthorized, Unreachable
 from ..manifest import Descriptor, Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
+from ..transport import RETRY_STATUSES
 from . import journal
 from .clients import client_for
 from .result import Result, Timer
@@ -157,18 +158,32 @@ def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
         chunks = _reporting(src_client.iter_blob(src.repository, blob.digest), blob, progress)
         try:
             dst_client.upload_blob(dst.repository, blob.digest, chunks, blob.size, location=location)
-        except (Unreachable, DigestMismatch) as e:
-            if attempt == BLOB_ATTEMPTS:
+        except RegistryError as e:
+            if attempt == BLOB_ATTEMPTS or not _restartable(e):
                 raise
             log.info("blob %s failed (%s); restarting it (attempt %d)", blob.digest, e, attempt + 1)
             continue
+        finally:
+            chunks.close()  # hands the source connection back now, not when collected
         emit(progress, ProgressEvent("copy", blob.digest, "copied", blob.size, blob.size))
         return "copied", blob.size
     raise AssertionError("unreachable")
 
 
+def _restartable(error: RegistryError) -> bool:
+    """Worth sending a blob again from byte 0 (a streamed body cannot be replayed).
+
+    The connection broke; the bytes were corrupt; the token expired during the upload (the
+    restart opens with a POST that fetches a fresh token, and a real refusal fails there
+    again); or the registry was briefly overloaded or rate limiting (the transport waits
+    out a ``Retry-After`` before the restart's first request).
+    """
+    return isinstance(error, (Unreachable, DigestMismatch, Unauthorized)) \
+        or error.status in RETRY_STATUSES
+
+
 def _reporting(chunks: Iterator[bytes], blob: Descriptor,
-               progress: ProgressCallback | None) -> Iterator[bytes]:
+               progress: ProgressCallback | None) -> Generator[bytes, None, None]:
     done = 0
     for chunk in chunks:
         done += len(chunk)
