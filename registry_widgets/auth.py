@@ -178,7 +178,9 @@ class Authenticator:
             raise Unreachable(f"token server {realm} for registry {self.registry} did not answer "
                               f"({type(e).__name__}); check the network", registry=self.registry) from e
         if response.status_code in (401, 403):
-            who = f"as {creds.username!r}" if creds and creds.username else "anonymously"
+            who = ("with the identity token `docker login` stored"
+                   if creds and creds.identity_token
+                   else f"as {creds.username!r}" if creds and creds.username else "anonymously")
             what = f" for {reference}" if reference else ""
             raise Unauthorized(f"the token server of {self.registry} refused to log in {who}{what}. "
                                + LOGIN_HINT.format(registry=self.registry),

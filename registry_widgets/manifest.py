@@ -29,6 +29,12 @@ MANIFEST_TYPES = IMAGE_TYPES + INDEX_TYPES
 ACCEPT_MANIFESTS = ", ".join(MANIFEST_TYPES)
 
 
+# What to do when a registry's answer is not the distribution API (garbage, cut short).
+NOT_THE_API = ("Something other than the registry API answered: check that the address is the "
+               "registry itself, not a proxy or web server in front of it, then try again or "
+               "tell the registry's operator")
+
+
 def digest_of(data: bytes) -> str:
     """The sha256 digest string of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -82,7 +88,8 @@ class Manifest:
         if self.media_type not in MANIFEST_TYPES:
             raise ProtocolError(
                 f"unsupported manifest media type {self.media_type!r}; registry_widgets "
-                f"handles {', '.join(MANIFEST_TYPES)}")
+                f"handles {', '.join(MANIFEST_TYPES)}. Re-push the image with a current docker, "
+                "skopeo or crane (they write these), or use a tool that reads this type")
 
     @classmethod
     def from_bytes(cls, data: bytes, media_type: str | None = None) -> "Manifest":
@@ -131,7 +138,7 @@ def _json(data: bytes) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ProtocolError(f"manifest is not JSON: {data[:80]!r}") from e
+        raise ProtocolError(f"manifest is not JSON: {data[:80]!r}. {NOT_THE_API}") from e
     if not isinstance(value, dict):
-        raise ProtocolError(f"manifest is not a JSON object: {data[:80]!r}")
+        raise ProtocolError(f"manifest is not a JSON object: {data[:80]!r}. {NOT_THE_API}")
     return value

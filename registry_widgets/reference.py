@@ -13,6 +13,7 @@ count from 1) and shows the expected form.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .errors import BadReference
 __all__ = [
     "DEFAULT_REGISTRY", "DEFAULT_TAG", "NAME_MAX_LENGTH", "EXPECTED_FORM", "Reference",
     "parse_reference", "validate_tag", "validate_digest", "validate_repository", "is_digest",
+    "validate_registry", "REGISTRY_FORM",
 ]
 
 DEFAULT_REGISTRY = "docker.io"
@@ -404,6 +406,53 @@ def validate_repository(path: str) -> str:
     too_long = (f"too long: the repository has {len(path)} characters, at most "
                 f"{NAME_MAX_LENGTH} are allowed" if len(path) > NAME_MAX_LENGTH else None)
     return _raise_if(_path_problem(path) or too_long, path)
+
+
+REGISTRY_FORM = ("host[:port], e.g. us.icr.io or localhost:5000 (https:// or http:// in front "
+                 "is allowed)")
+
+
+def _registry_name_problem(registry: str) -> str | None:
+    scheme, sep, host = registry.partition("://")
+    if sep and scheme not in ("http", "https"):
+        return f"unsupported URL scheme {scheme + '://'!r}: use https://, http:// or none"
+    host = host if sep else registry
+    host = host[:-1] if host.endswith("/") else host
+    if "/" in host:
+        return ("a registry has no path: give host[:port] alone and the namespace or "
+                "repository separately, e.g. images('us.icr.io', 'my_namespace')")
+    problem = _registry_problem(host)
+    if problem:
+        return problem.removeprefix(f"bad registry {host!r}: ")
+    if host.startswith("["):  # the grammar takes any hex and colons; a URL needs an address
+        address = host[1:host.index("]")]
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return f"[{address}] is not an IPv6 address"
+    port = host.rpartition("]")[2].partition(":")[2] if host.startswith("[") else \
+        host.partition(":")[2]
+    if port and not 1 <= int(port) <= 65535:
+        return f"port {port} is out of range (1 to 65535)"
+    return None
+
+
+def validate_registry(registry: str) -> str:
+    """Return ``registry`` (``host[:port]``, or ``http(s)://host[:port]``) without a trailing
+    '/', if it can name a registry, else raise BadReference saying why. Nothing is resolved
+    or contacted: this runs before any request."""
+    if not isinstance(registry, str):
+        problem: str | None = f"a registry is a string, not {type(registry).__name__}"
+    elif not registry:
+        problem = "it is empty"
+    else:
+        problem = _registry_name_problem(registry)
+    if problem:
+        shown = _quote(registry) if isinstance(registry, str) else f"{registry!r:.80}"
+        raise BadReference(f"Invalid registry {shown}: {problem}. A registry is {REGISTRY_FORM}: "
+                           f"the first part of {EXPECTED_FORM}",
+                           reference=registry if isinstance(registry, str) else None)
+    return registry[:-1] if registry.endswith("/") else registry
 
 
 def is_digest(text: object) -> bool:

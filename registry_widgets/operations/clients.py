@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ..reference import validate_registry
 from ..registry import RegistryClient
 
 _lock = threading.Lock()
@@ -28,6 +29,7 @@ def configure(registry: str, *, credentials: Any = None, **options: Any) -> None
     ``credentials`` may be a ``Credentials``, a ``(user, password)`` tuple or a dict; they
     stay in memory only.
     """
+    registry = validate_registry(registry)  # a typo fails here, before any request
     key = _key(registry)
     with _lock:
         _options[key] = {**options, "credentials": credentials, "_url": registry}
@@ -37,7 +39,9 @@ def configure(registry: str, *, credentials: Any = None, **options: Any) -> None
 
 
 def client_for(registry: str) -> RegistryClient:
-    """The shared client for a registry (``host[:port]`` as in a reference)."""
+    """The shared client for a registry (``host[:port]`` as in a reference). Raises
+    BadReference, before any request, when ``registry`` cannot name one."""
+    registry = validate_registry(registry)
     key = _key(registry)
     with _lock:
         client = _clients.get(key)

@@ -55,11 +55,15 @@ def namespace_of(repository: str) -> str:
 def validate_namespace(namespace: str) -> str:
     """Return ``namespace`` if it is one path component of the reference grammar
     (``my_namespace``, ``team-a``), else raise BadReference saying why."""
+    rule = ("a namespace is a single path component (lowercase letters and digits, joined by "
+            "'.', '_', '__' or dashes), e.g. my_namespace in registry/namespace/repository:tag")
     if not isinstance(namespace, str) or not namespace or "/" in namespace:
-        raise BadReference(f"Invalid namespace {namespace!r}: a namespace is a single path "
-                           "component (lowercase letters and digits, joined by '.', '_', '__' or "
-                           "dashes), e.g. my_namespace", reference=str(namespace))
-    return validate_repository(namespace)
+        raise BadReference(f"Invalid namespace {namespace!r}: {rule}", reference=str(namespace))
+    try:
+        return validate_repository(namespace)
+    except BadReference as e:
+        raise BadReference(f"Invalid namespace {namespace!r}: {e} Use a valid name: {rule}",
+                           reference=namespace) from None
 
 
 @dataclass
@@ -189,6 +193,10 @@ def _repositories(client: RegistryClient, repositories: Iterable[str] | None,
     try:
         return sorted(set(client.catalog(n=page_size)))
     except (NotFound, Unauthorized, Denied) as e:
+        if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
+            # The credentials were refused: logging in again is the fix (the message says
+            # so), not listing repositories by hand, which would be refused just the same.
+            raise
         # The catalog is not part of the OCI spec; some registries refuse it.
         raise type(e)(f"{client.registry} will not list its repositories (the catalog, HTTP "
                       f"{e.status}): pass them yourself, images(..., repositories=['ns/app'])"

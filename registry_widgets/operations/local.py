@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..engine import Engine
+from ..engine import Engine, _tagged as tagged_reference  # the engine's own tag rule
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from . import journal
@@ -73,7 +73,8 @@ def tag(source: Reference | str, target: Reference | str, *,
         engine: Engine | None = None) -> Result:
     """Similar to `docker tag SOURCE TARGET`: give a local image another name, e.g. the
     registry and namespace it will be pushed to."""
-    source, target = parse_reference(source), parse_reference(target)
+    # Names the engine writes need a tag: checked here, before the engine is contacted.
+    source, target = parse_reference(source), tagged_reference(target, "tag")
     engine = _engine(engine)
     with Timer() as timer:
         engine.tag(source, target)
@@ -83,7 +84,7 @@ def tag(source: Reference | str, target: Reference | str, *,
 def push(ref: Reference | str, *, credentials: Any = None,
          progress: ProgressCallback | None = None, engine: Engine | None = None) -> Result:
     """Similar to `docker push REF`: upload a local image to the registry its name says."""
-    ref = parse_reference(ref)
+    ref = tagged_reference(ref, "push")
     engine = _engine(engine)
     counter = _LayerBytes(progress)
     with Timer() as timer:
@@ -101,7 +102,7 @@ def build(context_dir: str | os.PathLike[str], ref: Reference | str,
     Build output reaches ``progress`` as events with status ``"log"``. The image id is in
     ``details["image_id"]`` (``digest`` is for registry manifests; a build makes none).
     """
-    ref = parse_reference(ref)
+    ref = tagged_reference(ref, "build")
     engine = _engine(engine)
     with Timer() as timer:
         image_id = engine.build(context_dir, ref, dockerfile=dockerfile, build_args=build_args,

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..progress import ProgressCallback
+from ..reference import validate_registry
 from . import journal
 from .inventory import DEFAULT_WORKERS, inventory, validate_namespace
 from .result import Result, Timer
@@ -89,6 +90,7 @@ def add_namespace(registry: str, namespace: str) -> Result:
     sent to the registry. Raises BadReference unless ``namespace`` is one path component of
     the reference grammar. ``changed`` is False when it was already declared. Journaled.
     """
+    validate_registry(registry)
     validate_namespace(namespace)
     key = _registry_key(registry)
     result = Result(action="add_namespace", target=f"{key}/{namespace}")
@@ -108,6 +110,7 @@ def add_namespace(registry: str, namespace: str) -> Result:
 def forget_namespace(registry: str, namespace: str) -> Result:
     """Drop the declaration of ``namespace``; its images, if any, stay (deleting them is
     ``remove_namespace``). ``changed`` is False when it was not declared. Journaled."""
+    validate_registry(registry)
     validate_namespace(namespace)
     key = _registry_key(registry)
     result = Result(action="forget_namespace", target=f"{key}/{namespace}")

@@ -1,8 +1,12 @@
 """Removal plans: exactly what ``remove`` would take out of a registry, computed first.
 
-A plan reads the registry (HEAD and GET only) and changes nothing. ``remove`` applies a plan
-and refuses one that no longer matches the registry (it drifted since it was shown).
-Indexes are found through tags only: distribution has no way to list untagged manifests.
+Two halves. Reading (:func:`read_index`: one HEAD, then the repository as its tags show it,
+HEAD and GET only) takes a :class:`RepositoryIndex` snapshot and changes nothing. Deciding
+(:func:`compute_plan`) is a pure function of the reference and that snapshot: no client, no
+clock, the same answer every time, so it is tested on hand-built snapshots. ``remove``
+applies a plan and refuses one that no longer matches the registry (it drifted since it
+was shown). Indexes are found through tags only: distribution has no way to list untagged
+manifests.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Literal, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar
 
 from ..errors import ConfirmationRequired, NotFound
 from ..manifest import Manifest
@@ -149,12 +153,14 @@ class RemovalPlan:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RepositoryIndex:
-    """A repository as its tags show it: tag -> digest, and every manifest reachable."""
+    """A snapshot of a repository as its tags show it: tag -> digest, and every manifest
+    reachable from those tags (plus any digest asked for), by digest. Plain data: build one
+    by hand to ask :func:`compute_plan` a question without a registry."""
 
-    tags: dict[str, str]
-    manifests: dict[str, Manifest]
+    tags: Mapping[str, str]
+    manifests: Mapping[str, Manifest]
 
     def tags_of(self, digest: str) -> tuple[str, ...]:
         return tuple(sorted(t for t, d in self.tags.items() if d == digest))
@@ -178,6 +184,9 @@ def parallel(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     with ThreadPoolExecutor(max_workers=min(HEAD_WORKERS, len(items)),
                             thread_name_prefix="remove") as pool:
         return list(pool.map(fn, items))
+
+
+# -- reading (I/O: HEAD and GET only) ------------------------------------------------------
 
 
 def read_repository(client: RegistryClient, repository: str, extra: Iterable[str] = ()) -> RepositoryIndex:
@@ -209,45 +218,73 @@ def read_repository(client: RegistryClient, repository: str, extra: Iterable[str
     return RepositoryIndex(tag_map, manifests)
 
 
-def make_plan(client: RegistryClient, ref: Reference, force: bool) -> tuple[RemovalPlan, RepositoryIndex]:
+def read_index(client: RegistryClient, ref: Reference) -> RepositoryIndex:
+    """The snapshot :func:`compute_plan` needs for ``ref``: one HEAD of the tag (or digest),
+    so that a missing one fails fast, then the whole repository, including that digest even
+    when no tag reaches it."""
+    head = client.head_manifest(ref.repository, ref.tag if ref.tag is not None else ref.reference)
+    if head is None:
+        raise _missing(ref)
+    return read_repository(client, ref.repository, [head.digest])
+
+
+# -- deciding (pure) -----------------------------------------------------------------------
+
+
+def _missing(ref: Reference, *, vanished: bool = False) -> NotFound:
+    where = f"{ref.registry}/{ref.repository}"
+    what = f"tag {where}:{ref.tag}" if ref.tag is not None else f"image {where}@{ref.digest}"
+    if vanished:
+        return NotFound(f"{what} disappeared while it was being read: nothing was changed; "
+                        "look at the repository again (images()) and retry",
+                        registry=ref.registry, reference=str(ref))
+    return NotFound(f"{what} not found on {ref.registry}: nothing to remove and nothing was "
+                    "changed; check the tag list (images())", registry=ref.registry,
+                    reference=str(ref))
+
+
+def compute_plan(ref: str | Reference, index: RepositoryIndex, *,
+                 tag_delete_unsupported: bool = False, force: bool = False) -> RemovalPlan:
+    """Exactly what removing ``ref`` takes out of the repository ``index`` shows. Pure.
+
+    A tag (``repo:tag``) goes alone: its co-tags stay, and ``method`` is ``"placeholder"``
+    when ``tag_delete_unsupported`` (the registry is known to lack a tag DELETE), else
+    ``"tag-delete"``. A digest (``repo@digest``) takes its manifest and every tag on it, and
+    is ``blocked_by`` the indexes that list it as a platform (``allowed`` only with
+    ``force``). ``repo:tag@digest`` is a tag removal that insists the tag still points at
+    that digest (ConfirmationRequired otherwise). Raises NotFound when the snapshot lacks
+    the tag or the manifest.
+    """
+    ref = parse_reference(ref)
     where = f"{ref.registry}/{ref.repository}"
     if ref.tag is not None:
-        head = client.head_manifest(ref.repository, ref.tag)
-        if head is None:
-            raise NotFound(f"tag {where}:{ref.tag} not found on {ref.registry}: nothing to "
-                           "remove and nothing was changed; check the tag list",
-                           registry=ref.registry, reference=str(ref))
-        if ref.digest is not None and head.digest != ref.digest:
+        digest = index.tags.get(ref.tag)
+        if digest is None:
+            raise _missing(ref)
+        if ref.digest is not None and digest != ref.digest:
             raise ConfirmationRequired(
-                f"{where}:{ref.tag} now points at {head.digest}, not {ref.digest} as asked: "
+                f"{where}:{ref.tag} now points at {digest}, not {ref.digest} as asked: "
                 "nothing was changed; check what the tag holds before removing it",
                 registry=ref.registry, reference=str(ref))
-        inventory = read_repository(client, ref.repository, [head.digest])
-        digest = inventory.tags.get(ref.tag)
-        if digest is None:
-            raise NotFound(f"tag {where}:{ref.tag} disappeared while it was being read: nothing "
-                           "was changed", registry=ref.registry, reference=str(ref))
-        co_tags = tuple(t for t in inventory.tags_of(digest) if t != ref.tag)
-        referenced_by = inventory.referrers(digest)
-        method = "placeholder" if tag_delete_known_unsupported(ref.registry) else "tag-delete"
-        freed = 0 if co_tags or referenced_by else inventory.bytes_freed(digest)
-        plan = RemovalPlan(ref.registry, ref.repository, "tag", digest, (ref.tag,), co_tags,
-                           method, (), freed, tag=ref.tag, media_type=head.media_type,
+        manifest = index.manifests.get(digest)
+        if manifest is None:
+            raise _missing(ref, vanished=True)
+        co_tags = tuple(t for t in index.tags_of(digest) if t != ref.tag)
+        referenced_by = index.referrers(digest)
+        method = "placeholder" if tag_delete_unsupported else "tag-delete"
+        freed = 0 if co_tags or referenced_by else index.bytes_freed(digest)
+        return RemovalPlan(ref.registry, ref.repository, "tag", digest, (ref.tag,), co_tags,
+                           method, (), freed, tag=ref.tag, media_type=manifest.media_type,
                            referenced_by=referenced_by, force=force)
-        return plan, inventory
     assert ref.digest is not None
-    head = client.head_manifest(ref.repository, ref.digest)
-    if head is None:
-        raise NotFound(f"image {where}@{ref.digest} not found on {ref.registry}: nothing to "
-                       "remove and nothing was changed", registry=ref.registry,
-                       reference=str(ref))
-    inventory = read_repository(client, ref.repository, [ref.digest])
-    referenced_by = inventory.referrers(ref.digest)
-    plan = RemovalPlan(ref.registry, ref.repository, "digest", ref.digest,
-                       inventory.tags_of(ref.digest), (), "manifest-delete", referenced_by,
-                       inventory.bytes_freed(ref.digest), media_type=head.media_type,
+    manifest = index.manifests.get(ref.digest)
+    if manifest is None:
+        raise _missing(ref)
+    referenced_by = index.referrers(ref.digest)
+    return RemovalPlan(ref.registry, ref.repository, "digest", ref.digest,
+                       index.tags_of(ref.digest), (), "manifest-delete", referenced_by,
+                       index.bytes_freed(ref.digest), media_type=manifest.media_type,
                        referenced_by=referenced_by, force=force)
-    return plan, inventory
 
 
 def plan_remove(ref: str | Reference, *, force: bool = False) -> RemovalPlan:
@@ -258,7 +295,9 @@ def plan_remove(ref: str | Reference, *, force: bool = False) -> RemovalPlan:
     still points at that digest. Raises NotFound if the tag or digest does not exist.
     """
     ref = parse_reference(ref)
-    return make_plan(client_for(ref.registry), ref, force)[0]
+    index = read_index(client_for(ref.registry), ref)
+    return compute_plan(ref, index, force=force,
+                        tag_delete_unsupported=tag_delete_known_unsupported(ref.registry))
 
 
 def _plan_key(plan: RemovalPlan) -> tuple[Any, ...]:

@@ -1,7 +1,9 @@
 """``remove``: take a tag or an image out of a registry, safely, plan first.
 
 Layer 3 (a verb): imports ``errors``, ``manifest``, ``progress``, ``reference``, and the
-operations' ``clients``, ``journal`` and ``result``; it never builds URLs (the client does).
+operations' ``clients``, ``journal``, ``namespaces`` (declared names), ``removal_plan`` and
+``result``; it never builds URLs (the client does). Plans are read, then computed by pure
+functions (``compute_plan``, ``compute_namespace_plan``), then applied.
 
 Facts it relies on (REGISTRY-NOTES.md, "Delete"):
 
@@ -31,9 +33,10 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
-from ..errors import (ConfirmationRequired, DeleteDisabled, NotFound, Protected, RegistryError)
+from ..errors import (BadReference, ConfirmationRequired, DeleteDisabled, NotFound, Protected,
+                      RegistryError)
 from ..manifest import OCI_MANIFEST, Manifest, digest_of
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference, validate_repository
@@ -41,10 +44,11 @@ from ..registry import RegistryClient
 from . import journal
 from .backup import children_first, restore, write_backup  # noqa: F401
 from .clients import client_for
+from .namespaces import declared_namespaces
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
 from .removal_plan import (IndexRef, RemovalPlan, RepositoryIndex, check_drift,  # noqa: F401
-                           make_plan, plan_remove, read_repository, remember_tag_delete,
-                           tag_delete_known_unsupported)
+                           compute_plan, plan_remove, read_index, read_repository,
+                           remember_tag_delete, tag_delete_known_unsupported)
 from .result import Result, Timer, human_size
 
 log = logging.getLogger("registry_widgets.remove")
@@ -66,12 +70,14 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     (``repo@digest``: the manifest and every tag on it). Similar to ``crane delete`` for a
     digest, and to ``regctl tag delete`` for a tag.
 
-    ``dry_run=True`` returns the plan as the Result and sends no DELETE or PUT. ``plan``: a
-    plan from :func:`plan_remove` that the user approved; the registry is read again and if it
-    no longer matches (the tag moved, the digest gained tags, an index appeared), nothing is
-    done and ConfirmationRequired is raised. Refuses (Protected) to delete a platform of a
-    multi-arch index unless ``force=True``. Raises DeleteDisabled (nothing changed) when the
-    registry does not allow deletes and NotFound when the tag or digest does not exist.
+    ``dry_run=True`` returns the plan as the Result and sends no DELETE, PUT, POST or PATCH.
+    ``plan``: a plan from :func:`plan_remove` that the user approved; the registry is read
+    again and the plan computed afresh (:func:`compute_plan`), and if it no longer matches
+    (the tag moved, the digest gained tags, an index appeared), nothing is done and
+    ConfirmationRequired is raised. Without ``plan`` one is computed the same way. Refuses
+    (Protected) to delete a platform of a multi-arch index unless ``force=True``. Raises
+    DeleteDisabled (nothing changed) when the registry does not allow deletes and NotFound
+    when the tag or digest does not exist.
 
     ``result.details``: ``tags_removed``, ``co_tags`` (the other tags on that digest: kept for
     a tag, removed with a digest), ``co_tags_kept``, ``method``, ``plan`` (text) and
@@ -81,7 +87,9 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     client = client_for(ref.registry)
     force = force or (plan.force if plan is not None else False)
     with Timer() as timer:
-        current, inventory = make_plan(client, ref, force)
+        inventory = read_index(client, ref)
+        current = compute_plan(ref, inventory, force=force,
+                               tag_delete_unsupported=tag_delete_known_unsupported(ref.registry))
         if plan is not None:
             check_drift(plan, current)
         result = Result(action="remove", target=current.target, digest=current.digest,
@@ -304,24 +312,64 @@ def plan_remove_namespace(registry: str, namespace: str) -> NamespacePlan:
     """Every repository under ``namespace/`` with its tags and manifests. Changes nothing.
 
     Manifests are those reachable from tags (and the platforms of tagged indexes):
-    distribution has no API that lists untagged manifests.
+    distribution has no API that lists untagged manifests. Raises NotFound when no
+    repository is under ``namespace/`` and it was not declared with ``add_namespace``.
     """
-    return _plan_namespace(client_for(registry), namespace)[0]
+    client = client_for(registry)
+    return compute_namespace_plan(client.registry, namespace, read_namespace(client, namespace))
+
+
+def _valid_namespace(namespace: str) -> str:
+    """The namespace without surrounding '/'; a path such as ``team/sub`` is allowed."""
+    text = namespace.strip("/") if isinstance(namespace, str) else namespace
+    try:
+        return validate_repository(text)
+    except (BadReference, TypeError) as e:
+        raise BadReference(f"Invalid namespace {namespace!r}: {e} A namespace is the first part "
+                           "of a repository path, e.g. my_namespace in "
+                           "registry/namespace/repository:tag", reference=str(namespace)) from None
+
+
+def read_namespace(client: RegistryClient, namespace: str) -> dict[str, RepositoryIndex]:
+    """The I/O half of a namespace plan: a snapshot of every repository under
+    ``namespace/`` (catalog, tag lists, HEAD and GET only)."""
+    namespace = _valid_namespace(namespace)
+    target = f"{client.registry}/{namespace}/"
+    try:
+        names = sorted(r for r in client.catalog() if r.startswith(namespace + "/"))
+        indexes = {name: read_repository(client, name) for name in names}
+    except RegistryError as e:
+        # Name the namespace: the failing request was only a catalog or a tag list.
+        raise type(e)(f"cannot read {target} to plan its removal, so nothing was changed: {e}",
+                      registry=e.registry or client.registry, reference=target,
+                      status=e.status, code=e.code) from e
+    if not names and namespace not in declared_namespaces(client.registry):
+        raise NotFound(f"namespace {namespace} not found on {client.registry}: no repository is "
+                       f"under {target}, so nothing was removed and nothing was changed. Check "
+                       f"the name: namespaces({client.registry!r}) lists them",
+                       registry=client.registry, reference=target)
+    return indexes
+
+
+def compute_namespace_plan(registry: str, namespace: str,
+                           indexes: Mapping[str, RepositoryIndex]) -> NamespacePlan:
+    """What deleting ``namespace`` takes, from snapshots of its repositories. Pure."""
+    namespace = _valid_namespace(namespace)
+    repos, freed = [], 0
+    for name in sorted(indexes):
+        index = indexes[name]
+        order = _deletion_order(dict(index.manifests))
+        repos.append(RepositoryContents(name, tuple(sorted(index.tags.items())), tuple(order)))
+        blobs = {b.digest: b.size for m in index.manifests.values() for b in m.blobs}
+        freed += sum(blobs.values()) + sum(m.size for m in index.manifests.values())
+    return NamespacePlan(registry, namespace, tuple(repos), freed)
 
 
 def _plan_namespace(client: RegistryClient, namespace: str
-                    ) -> tuple[NamespacePlan, dict[str, dict[str, Manifest]]]:
-    namespace = validate_repository(namespace.strip("/"))
-    names = sorted(r for r in client.catalog() if r.startswith(namespace + "/"))
-    repos, manifests, freed = [], {}, 0
-    for name in names:
-        inventory = read_repository(client, name)
-        order = _deletion_order(inventory.manifests)
-        repos.append(RepositoryContents(name, tuple(sorted(inventory.tags.items())), tuple(order)))
-        manifests[name] = inventory.manifests
-        blobs = {b.digest: b.size for m in inventory.manifests.values() for b in m.blobs}
-        freed += sum(blobs.values()) + sum(m.size for m in inventory.manifests.values())
-    return NamespacePlan(client.registry, namespace, tuple(repos), freed), manifests
+                    ) -> tuple[NamespacePlan, dict[str, Mapping[str, Manifest]]]:
+    indexes = read_namespace(client, namespace)
+    plan = compute_namespace_plan(client.registry, namespace, indexes)
+    return plan, {name: index.manifests for name, index in indexes.items()}
 
 
 def remove_namespace(registry: str, namespace: str, *, confirm: str | None = None,
@@ -362,7 +410,7 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
 
 
 def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
-                      manifests: dict[str, dict[str, Manifest]], result: Result,
+                      manifests: Mapping[str, Mapping[str, Manifest]], result: Result,
                       progress: ProgressCallback | None) -> None:
     target = f"{plan.registry}/{plan.namespace}/"
     first = next(r for r in plan.repositories if r.digests)
