@@ -53,7 +53,7 @@ def _local_name(ref: Reference) -> str:
     return f"{ref.name}@{ref.digest}" if ref.digest else f"{ref.name}:{ref.tag}"
 
 
-def _tagged(ref: Reference | str, action: str) -> Reference:
+def tagged_reference(ref: Reference | str, action: str) -> Reference:
     """``ref`` parsed, refusing a digest: a name the engine writes (push, tag, build) needs a
     tag, and the SDK would push EVERY tag of the repository when given none."""
     ref = parse_reference(ref)
@@ -219,7 +219,7 @@ class Engine:
     def push(self, ref: Reference | str, *, credentials: Any = None,
              progress: ProgressCallback | None = None) -> str:
         """Similar to `docker push`. Returns the digest of the pushed manifest."""
-        ref = _tagged(ref, "push")
+        ref = tagged_reference(ref, "push")
         with _engine_errors("push", ref, self.base_url):
             stream = self.api.push(ref.name, tag=ref.tag, stream=True, decode=True,
                                    auth_config=self._auth(ref, credentials))
@@ -232,7 +232,7 @@ class Engine:
 
     def tag(self, source: Reference | str, target: Reference | str) -> None:
         """Similar to `docker tag SOURCE TARGET`."""
-        source, target = parse_reference(source), _tagged(target, "tag")
+        source, target = parse_reference(source), tagged_reference(target, "tag")
         with _engine_errors("tag", source, self.base_url):
             if not self.api.tag(_local_name(source), target.name, tag=target.tag):
                 raise EngineError(f"the engine refused to tag {source} as {target}",
@@ -244,7 +244,7 @@ class Engine:
               progress: ProgressCallback | None = None) -> str:
         """Similar to `docker build -t REF CONTEXT`. Returns the image id. Build output
         reaches ``progress`` as events with status ``"log"``."""
-        ref = _tagged(ref, "build")
+        ref = tagged_reference(ref, "build")
         if not os.path.isdir(context_dir):
             raise EngineError(f"build {ref} failed: the build context {context_dir} is not a "
                               "folder", reference=str(ref))

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..engine import Engine, _tagged as tagged_reference  # the engine's own tag rule
+from ..engine import Engine, tagged_reference
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from . import journal
