@@ -553,7 +553,8 @@ def test_names_a_registry_lists_that_are_not_names_are_skipped_never_requested(
     assert dry.details["repositories"] == [unique_repo]
     assert dry.details["tags_removed"] == [f"{unique_repo}:1.0"]
     assert list(table["reference"]) == [f"{proxy.host}/{unique_repo}:1.0"]
-    requested = [e.path for e in proxy.log]
+    # Blob paths are digests, which may contain "bad" by chance: only names are checked.
+    requested = [e.path for e in proxy.log if "/blobs/" not in e.path]
     assert not [p for p in requested if "other" in p or "bad" in p.lower() or "xxxx" in p]
     assert state([(registry, unique_repo), (registry, other.repository)]) == before
 

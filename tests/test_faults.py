@@ -232,13 +232,14 @@ def test_a_token_expiring_mid_listing_is_refreshed_once(token_registry, fault_pr
         push_image(token_registry, unique_repo, tag, layer_sizes=(1024,), seed=tag)
     proxy = fault_proxy(token_registry,
                         credentials=(token_registry.username, token_registry.password))
-    proxy.add_rule("HEAD", r"/manifests/", ExpireToken(), skip=1)  # the second tag's HEAD
+    # A cold listing reads each manifest with one GET by tag: expire the token on the second.
+    proxy.add_rule("GET", r"/manifests/", ExpireToken(), skip=1)
     token_registry.token_server.reset_log()
 
     table = rw.images(proxy.host, repositories=[unique_repo], workers=1)
 
     assert sorted(table["tag"]) == ["1.0", "2.0", "3.0"]
-    assert [e.status for e in proxy.exchanges("HEAD", r"/manifests/")] == [200, 401, 200, 200]
+    assert [e.status for e in proxy.exchanges("GET", r"/manifests/")] == [200, 401, 200, 200]
     pull = f"repository:{unique_repo}:pull"
     assert [r.scopes for r in token_registry.token_server.requests].count((pull,)) == 2
 
@@ -278,7 +279,7 @@ def test_listing_survives_a_503_burst_on_tag_lists_and_manifest_heads(faulty_reg
             push_image(registry, repo, tag, layer_sizes=(1024,), seed=f"{repo}{tag}")
     faulty_registry.add_rule("GET", r"/_catalog", Respond(502))
     faulty_registry.add_rule("GET", r"/tags/list", Respond(503), times=retries)
-    faulty_registry.add_rule("HEAD", r"/manifests/", Respond(503), times=retries)
+    faulty_registry.add_rule("GET", r"/manifests/", Respond(503), times=retries)  # cold: GETs
 
     table = rw.images(faulty_registry.host)
 

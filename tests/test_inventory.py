@@ -438,6 +438,10 @@ def test_vanished_repositories_tags_and_manifests_are_skipped(registry_factory, 
     raw = RawClient(reg)
     client = clients.client_for(reg.host)
 
+    # A cold listing GETs each manifest by tag at once; once something is cached it HEADs
+    # then GETs by digest, and that gap is what this test exercises: warm the cache first.
+    images(reg.host, repositories=["ns/keep"])
+
     # A tag listed but deleted before its HEAD: the registry lists it, we ask for a ghost.
     real_tags = client.tags
     monkeypatch.setattr(client, "tags", lambda repo, n=None: [*real_tags(repo, n=n), "ghost"])

@@ -46,6 +46,14 @@ def path_for(digest: str) -> Path:
     return cache_dir() / algorithm / f"{hex_part}.json"
 
 
+def has_entries() -> bool:
+    """True once anything is cached (one directory entry is enough to know)."""
+    try:
+        return any(True for folder in cache_dir().iterdir() if any(folder.iterdir()))
+    except OSError:
+        return False
+
+
 def load(digest: str) -> dict[str, Any] | None:
     """The cached detail of ``digest``, or None when absent, unreadable or not about it."""
     try:

@@ -130,22 +130,34 @@ def inventory(registry: str, namespace: str | None = None, *,
             else:
                 pairs.extend((repo, tag) for tag in sorted(set(tags)))
 
-        heads = _run(pool, lambda pair: client.head_manifest(*pair), pairs, progress, "manifests")
+        # With nothing cached, every manifest must be read anyway: GET it by tag at once
+        # instead of a HEAD then a GET by digest (a third fewer requests on a cold listing).
+        # With a cache, a HEAD per tag is enough, and Docker Hub counts HEADs as no pull.
+        prefetched: dict[str, Manifest] = {}
+        if detail_cache.has_entries():
+            heads = _run(pool, lambda pair: client.head_manifest(*pair), pairs, progress,
+                         "manifests")
+            digests_of = [head.digest if head else None for head in heads]
+        else:
+            manifests = _run(pool, lambda pair: _manifest_or_none(client, *pair), pairs,
+                             progress, "manifests")
+            prefetched = {m.digest: m for m in manifests if m is not None}
+            digests_of = [m.digest if m else None for m in manifests]
         where: dict[str, str] = {}  # digest -> a repository that has it
         tagged = []
-        for (repo, tag), head in zip(pairs, heads):
-            if head is None:  # the tag went away between the list and the HEAD
+        for (repo, tag), digest in zip(pairs, digests_of):
+            if digest is None:  # the tag went away between the list and the HEAD/GET
                 result.skipped.append(str(Reference(client.registry, repo, tag)))
                 continue
-            where.setdefault(head.digest, repo)
-            tagged.append((repo, tag, head.digest))
+            where.setdefault(digest, repo)
+            tagged.append((repo, tag, digest))
 
         memo: dict[str, dict[str, Any]] = {}
         lock = threading.Lock()
 
         def detail_of(digest: str) -> dict[str, Any] | None:
             try:
-                return _detail(client, where[digest], digest, memo, lock)
+                return _detail(client, where[digest], digest, memo, lock, prefetched)
             except NotFound:  # deleted between the HEAD and the GET
                 return None
 
@@ -220,15 +232,23 @@ def _run(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T],
     return results
 
 
+def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:
+    try:
+        return client.get_manifest(repository, tag)
+    except NotFound:  # the tag went away since the list
+        return None
+
+
 def _detail(client: RegistryClient, repository: str, digest: str,
-            memo: dict[str, dict[str, Any]], lock: threading.Lock) -> dict[str, Any]:
+            memo: dict[str, dict[str, Any]], lock: threading.Lock,
+            prefetched: dict[str, Manifest] | None = None) -> dict[str, Any]:
     """What ``digest`` is, from memory, the disk cache, or the registry (then cached)."""
     with lock:
         known = memo.get(digest)
     if known is None:
         known = detail_cache.load(digest)
         if known is None:
-            manifest = client.get_manifest(repository, digest)
+            manifest = (prefetched or {}).get(digest) or client.get_manifest(repository, digest)
             if manifest.is_index:
                 known = _index_detail(client, repository, manifest, memo, lock)
             else:
