@@ -1,0 +1,16 @@
+"""Benchmarks: ``registry_widgets`` against the tools people use instead, side by side.
+
+``python -m benchmarks`` (``make bench``) starts its own registries (temporary storage, free
+ports), runs every scenario a few times, and prints a Markdown table of medians with ratios
+against the peer tool, the machine and the versions; the table also goes to
+``benchmarks/results/latest.md`` (and ``latest.json``). ``--quick`` shrinks every size and
+runs once: a smoke test of the scripts, not a measurement.
+
+Modules: ``harness`` (settings, timing, fresh registries, commands), ``seed`` (the images),
+``copy_bench`` (scenarios 1 and 2), ``memory_bench`` (3), ``inventory_bench`` (4),
+``widgets_bench`` (5), ``report`` (rows, targets, machine, Markdown and JSON).
+
+Imports ``registry_widgets`` (the verbs under test) and ``registry_widgets.stack`` (the
+registries and raw-HTTP image pushes the tests use as their oracle); the package never
+imports this one.
+"""
