@@ -181,8 +181,8 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
     else:
         naive.note = "measured on every repository; one keep-alive session"
     naive_warm.note = "has no cache: the same as cold"
-    cold.note = ("catalog in pages of 100, tag lists, a HEAD per tag, then manifest and config "
-                 "per digest (31,000 requests at 10,000 tags).")
+    cold.note = ("catalog in pages of 100, tag lists, a GET of each manifest by tag, then a "
+                 "config per digest (21,000 requests at 10,000 tags).")
     warm.note = "catalog, tag lists and a HEAD per tag; details from the disk cache."
     cold_floor.note = ("tag lists, GET manifest by tag, GET config: the least a fresh, full "
                        "listing asks.")
