@@ -90,37 +90,29 @@ def add_namespace(registry: str, namespace: str) -> Result:
     sent to the registry. Raises BadReference unless ``namespace`` is one path component of
     the reference grammar. ``changed`` is False when it was already declared. Journaled.
     """
-    validate_registry(registry)
-    validate_namespace(namespace)
-    key = _registry_key(registry)
-    result = Result(action="add_namespace", target=f"{key}/{namespace}")
-    with Timer() as timer, _lock:
-        declared = _read()
-        names = set(declared.get(key, []))
-        result.changed = namespace not in names
-        if result.changed:
-            declared[key] = sorted(names | {namespace})
-            _write(declared)
-    result.duration = timer.elapsed
-    result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
-    journal.append(result)
-    return result
+    return _declare(registry, namespace, declared=True)
 
 
 def forget_namespace(registry: str, namespace: str) -> Result:
     """Drop the declaration of ``namespace``; its images, if any, stay (deleting them is
     ``remove_namespace``). ``changed`` is False when it was not declared. Journaled."""
+    return _declare(registry, namespace, declared=False)
+
+
+def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
+    """Add (``declared``) or drop a namespace in the declarations file; journaled."""
     validate_registry(registry)
     validate_namespace(namespace)
     key = _registry_key(registry)
-    result = Result(action="forget_namespace", target=f"{key}/{namespace}")
+    result = Result(action="add_namespace" if declared else "forget_namespace",
+                    target=f"{key}/{namespace}")
     with Timer() as timer, _lock:
-        declared = _read()
-        names = set(declared.get(key, []))
-        result.changed = namespace in names
+        everything = _read()
+        names = set(everything.get(key, []))
+        result.changed = (namespace in names) != declared
         if result.changed:
-            declared[key] = sorted(names - {namespace})
-            _write(declared)
+            everything[key] = sorted(names | {namespace} if declared else names - {namespace})
+            _write(everything)
     result.duration = timer.elapsed
     result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
     journal.append(result)
