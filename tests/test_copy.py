@@ -199,3 +199,24 @@ def test_interrupted_copy_never_exposes_missing_blobs_and_a_rerun_completes(
     assert _consistent(target.host, unique_repo, "big") is True
     assert False not in observed  # at no point did the tag name a manifest with missing blobs
     assert skopeo_raw_digest(target.host, unique_repo, "big") == image.digest
+
+
+def test_a_target_blob_with_a_broken_link_is_sent_again(registry, registry_factory, unique_repo):
+    # What a registry killed while committing an upload can leave: an empty link file in
+    # the repository. distribution answers HEAD on that blob with 500.
+    target = registry_factory()
+    image = push_image(registry, unique_repo, "1.0", layer_sizes=(200_000,), seed="dangling")
+    push_image(target, unique_repo, "old", layers=[b"placeholder"])
+    layer = image.layers[0]
+    copy(image.reference, f"{target.host}/{unique_repo}:1.0")
+    link = target.storage / "docker/registry/v2/repositories" / unique_repo / \
+        "_layers/sha256" / layer.digest[7:] / "link"
+    link.write_bytes(b"")  # killed before the link's content was written
+    clients.reset()
+    clients.configure(target.host, retries=1, backoff=0.05)
+
+    result = copy(image.reference, f"{target.host}/{unique_repo}:2.0")
+
+    assert result.details["blobs"]["copied"] >= 1
+    assert link.read_text() == layer.digest
+    assert skopeo_raw_digest(target.host, unique_repo, "2.0") == image.digest

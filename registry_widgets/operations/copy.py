@@ -142,7 +142,7 @@ def _copy_blobs(blobs: list[Descriptor], src_client: RegistryClient, src: Refere
 def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
                dst_client: RegistryClient, dst: Reference,
                progress: ProgressCallback | None) -> tuple[str, int]:
-    if dst_client.head_blob(dst.repository, blob.digest) is not None:
+    if _present(dst_client, dst, blob):
         emit(progress, ProgressEvent("copy", blob.digest, "skipped", blob.size, blob.size))
         return "skipped", 0
     same_registry = src_client is dst_client
@@ -168,6 +168,20 @@ def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
         emit(progress, ProgressEvent("copy", blob.digest, "copied", blob.size, blob.size))
         return "copied", blob.size
     raise AssertionError("unreachable")
+
+
+def _present(client: RegistryClient, dst: Reference, blob: Descriptor) -> bool:
+    """Whether the target already has the blob. A registry killed while committing an
+    upload can leave a link to missing data, which distribution then answers with 500:
+    such a blob is sent again (the upload repairs it) rather than failing the rerun."""
+    try:
+        return client.head_blob(dst.repository, blob.digest) is not None
+    except RegistryError as e:
+        if e.status is None or e.status < 500:
+            raise
+        log.warning("%s/%s: HEAD of blob %s answered %s; uploading it again", client.registry,
+                    dst.repository, blob.digest, e.status)
+        return False
 
 
 def _restartable(error: RegistryError) -> bool:
