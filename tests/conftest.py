@@ -170,3 +170,15 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     return state
+
+
+@pytest.fixture
+def local_names(docker_client: docker.DockerClient) -> Iterator[list[str]]:
+    """Append engine image names a test creates; they are removed after it."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        try:
+            docker_client.images.remove(name, force=True)
+        except docker.errors.APIError:  # already gone
+            pass

@@ -417,15 +417,6 @@ def test_no_secret_reaches_logs_journal_errors_widgets_or_reprs(login: Login, re
 
 # -- the engine ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def local_names(docker_client) -> Iterator[list[str]]:
-    names: list[str] = []
-    yield names
-    for name in names:
-        try:
-            docker_client.images.remove(name, force=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
 
 @pytest.mark.parametrize("how", ["password in DOCKER_CONFIG", "identity token in DOCKER_CONFIG"])

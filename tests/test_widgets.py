@@ -480,16 +480,6 @@ def test_progress_view_makes_bars_lazily_caps_them_and_sums_the_overall():
 
 # -- the engine: Pull, Push, Build -------------------------------------------------------------
 
-@pytest.fixture
-def local_names(docker_client):
-    names: list[str] = []
-    yield names
-    for name in names:
-        try:
-            docker_client.images.remove(name, force=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-
 
 def test_push_button_pushes_a_local_image_into_this_namespace(registry, unique_repo, base_image,
                                                             docker_client, local_names):
