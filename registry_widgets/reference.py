@@ -458,3 +458,28 @@ def validate_registry(registry: str) -> str:
 def is_digest(text: object) -> bool:
     """True if ``text`` is a valid digest such as ``sha256:<64 lowercase hex>``; never raises."""
     return isinstance(text, str) and _digest_problem(text) is None
+
+
+# Signatures, attestations and SBOMs stored by tag when a registry has no referrers API
+# (cosign's tag schema, and the OCI 1.1 fallback tag `sha256-<hex>`): REGISTRY-NOTES.md.
+_ACCESSORY_TAG_RE = re.compile(r"(sha256)-([0-9a-f]{64})(?:\.(sig|att|sbom))?")
+ACCESSORY_KINDS = {"sig": "signature", "att": "attestation", "sbom": "sbom", None: "referrers"}
+
+
+def accessory_of(tag: str) -> tuple[str, str] | None:
+    """``(subject digest, kind)`` when ``tag`` names an accessory of another manifest, else None.
+
+    ``kind`` is "signature" (``.sig``), "attestation" (``.att``), "sbom" (``.sbom``) or
+    "referrers" (the bare OCI 1.1 fallback tag, an index of referrers).
+    """
+    match = _ACCESSORY_TAG_RE.fullmatch(tag)
+    if match is None:
+        return None
+    return f"{match[1]}:{match[2]}", ACCESSORY_KINDS[match[3]]
+
+
+def accessory_tags(digest: str) -> dict[str, str]:
+    """The tag-schema accessory tags that may exist for ``digest``: ``{tag: kind}``."""
+    algorithm, _, hex_ = digest.partition(":")
+    stem = f"{algorithm}-{hex_}"
+    return {stem + (f".{suffix}" if suffix else ""): kind for suffix, kind in ACCESSORY_KINDS.items()}

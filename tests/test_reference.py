@@ -434,3 +434,21 @@ def test_any_text_parses_or_raises_bad_reference_with_a_specific_message(text):
         assert "does not follow the reference grammar" not in str(error)  # the fallback
     else:
         assert parse_reference(str(ref)) == ref
+
+
+@pytest.mark.parametrize("tag, expected", [
+    ("sha256-" + "ab" * 32 + ".sig", ("sha256:" + "ab" * 32, "signature")),
+    ("sha256-" + "ab" * 32 + ".att", ("sha256:" + "ab" * 32, "attestation")),
+    ("sha256-" + "ab" * 32 + ".sbom", ("sha256:" + "ab" * 32, "sbom")),
+    ("sha256-" + "ab" * 32, ("sha256:" + "ab" * 32, "referrers")),
+    ("sha256-" + "ab" * 31 + ".sig", None),      # too short for a sha256
+    ("sha256-" + "AB" * 32 + ".sig", None),      # digests are lowercase hex
+    ("sha256-" + "ab" * 32 + ".sig2", None),
+    ("1.0", None),
+    ("latest", None),
+])
+def test_accessory_tags_are_recognised(tag, expected):
+    from registry_widgets.reference import accessory_of, accessory_tags
+    assert accessory_of(tag) == expected
+    if expected:
+        assert accessory_tags(expected[0])[tag] == expected[1]
