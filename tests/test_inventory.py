@@ -23,7 +23,8 @@ import pytest
 import requests
 
 from registry_widgets.errors import BadReference
-from registry_widgets.operations import clients, detail_cache, journal
+from registry_widgets.operations import clients, journal
+from registry_widgets.operations.index import Index, index_path
 from registry_widgets.operations.inventory import COLUMNS, images
 from registry_widgets.operations.namespaces import (add_namespace, declared_namespaces,
                                                     forget_namespace, namespaces,
@@ -323,39 +324,27 @@ def test_pagination_in_pages_of_two(seeded, paging_proxy, requests_made):
 
 def test_second_listing_costs_only_lists_and_heads(seeded, requests_made):
     cold = images(seeded.host)
-    cached = list(detail_cache.cache_dir().glob("sha256/*.json"))
-    # One file per distinct manifest: 29 tagged digests (one co-tag) + 2 index children.
-    assert len(cached) == len(set(cold["digest"])) + 2 == 32
+    with Index() as store:
+        # Every distinct manifest is described: 29 tagged digests (one co-tag) + 2 index children.
+        children = [c["digest"] for c in store.details(cold["digest"]).values()
+                    for c in c["children"]]
+        assert len(set(cold["digest"])) == 30 and len(children) == 2
+        assert set(store.details([*cold["digest"], *children])) == {*cold["digest"], *children}
 
     stats = clients.client_for(seeded.host).transport.stats
     before = stats["requests"]
     seen = requests_made(seeded.host)
     warm = images(seeded.host)
 
-    assert stats["requests"] - before == len(seen)
+    assert stats["requests"] - before == len(seen) == warm.attrs["requests"]
     kinds = Counter((m, "tags" if "/tags/list" in p else "catalog" if "_catalog" in p else
                      "manifests" if "/manifests/" in p else "blobs" if "/blobs/" in p else p)
                     for m, p in seen)
     assert kinds[("HEAD", "manifests")] == len(warm) == 31
     assert kinds[("GET", "manifests")] == 0 and kinds[("GET", "blobs")] == 0
     assert set(kinds) == {("GET", "catalog"), ("GET", "tags"), ("HEAD", "manifests")}
+    assert warm.attrs["from_index"] == 0
     pd.testing.assert_frame_equal(cold, warm)
-
-
-def test_corrupt_cache_entries_are_ignored_and_rewritten(seeded):
-    first = images(seeded.host, "gamma")
-    digest = first.set_index("tag").loc["1.0", "digest"]
-    path = detail_cache.path_for(digest)
-    path.write_text("{not json")
-    other = detail_cache.path_for(first.set_index("tag").loc["old", "digest"])
-    other.write_text(json.dumps({"version": detail_cache.VERSION,
-                                 "detail": {"digest": "sha256:" + "0" * 64}}))
-
-    again = images(seeded.host, "gamma")
-
-    pd.testing.assert_frame_equal(first, again)
-    assert detail_cache.load(digest)["size"] == first.set_index("tag").loc["1.0", "size"]
-    assert json.loads(other.read_text())["detail"]["digest"] != "sha256:" + "0" * 64
 
 
 def test_progress_reports_each_phase(seeded):
@@ -438,9 +427,11 @@ def test_vanished_repositories_tags_and_manifests_are_skipped(registry_factory, 
     raw = RawClient(reg)
     client = clients.client_for(reg.host)
 
-    # A cold listing GETs each manifest by tag at once; once something is cached it HEADs
-    # then GETs by digest, and that gap is what this test exercises: warm the cache first.
-    images(reg.host, repositories=["ns/keep"])
+    # A tag the index knows is confirmed with a HEAD; when the digest it answers is new, the
+    # manifest is then read by digest, and that gap is what this test exercises: list once,
+    # then push a new image under the same tag.
+    images(reg.host, repositories=["ns/keep", "ns/gone"])
+    gone = push_image(reg, "ns/gone", "1", layers=[b"gone again"])
 
     # A tag listed but deleted before its HEAD: the registry lists it, we ask for a ghost.
     real_tags = client.tags
@@ -457,4 +448,6 @@ def test_vanished_repositories_tags_and_manifests_are_skipped(registry_factory, 
     assert sorted(table.attrs["skipped"]) == sorted([
         f"{reg.host}/ns/never", f"{reg.host}/ns/keep:ghost", f"{reg.host}/ns/gone:ghost",
         gone.reference])
-    assert not detail_cache.path_for(gone.digest).exists()
+    with Index() as store:
+        assert store.details([gone.digest]) == {}
+        assert "1" not in store.tag_lists(reg.host, ["ns/gone"])["ns/gone"][1]

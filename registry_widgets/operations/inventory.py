@@ -1,11 +1,17 @@
 """``images``: what a registry holds, one row per tag, as a pandas DataFrame.
 
 Tag lists carry no digests, sizes or dates (REGISTRY-NOTES: "each row costs a manifest
-HEAD/GET and, for a date, the config blob"), so a listing is: the catalog (or the
-repositories given), every tag list, one manifest HEAD per tag, and then, once per distinct
-digest, the manifest and its config blob. That per-digest detail is content-addressed and
-kept on disk by ``detail_cache``: a second listing costs only the lists and the HEADs.
-Lists follow ``Link`` pagination; HEADs and details run ``workers`` at a time.
+HEAD/GET and, for a date, the config blob"), so a current listing is: the catalog (or the
+repositories given), every tag list, and a request per tag: a HEAD where the local ``index``
+already knows the tag's digest and what it is, else a GET of the manifest by tag. Once per
+distinct digest not yet in the index, the manifest (already read, or by digest) and its
+config blob. With ``max_age``, whatever the index verified within that age is used without
+asking the registry at all. Lists follow ``Link`` pagination; requests run ``workers`` at a
+time.
+
+Accessory tags of the cosign tag schema (``sha256-<hex>.sig``/``.att``/``.sbom`` and the OCI
+1.1 referrers fallback tag) are not images: they are shown in the ``accessories`` column of
+the image they belong to and cost no request.
 
 Layer 3: imports ``reference``, ``manifest``, ``registry`` (through ``clients``), ``errors``,
 ``progress`` and its sibling helpers; never the widgets.
@@ -15,7 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
@@ -25,21 +34,26 @@ import pandas as pd
 from ..errors import BadReference, Denied, NotFound, ProtocolError, Unauthorized
 from ..manifest import Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
-from ..reference import Reference, validate_repository
+from ..reference import Reference, accessory_of, validate_repository
 from ..registry import RegistryClient
-from . import detail_cache
 from .clients import client_for
+from .index import Index
 
 log = logging.getLogger("registry_widgets.inventory")
 
 DEFAULT_WORKERS = 16
 COLUMNS = ["namespace", "repository", "tag", "digest", "media_type", "platforms", "size",
-           "size_per_platform", "created", "labels", "reference"]
+           "size_per_platform", "created", "labels", "accessories", "reference"]
 # Config blobs we read for a date, labels and platform; anything else (an OCI artifact's
 # config, say) is counted in the size but not downloaded.
 IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json",
                       "application/vnd.docker.container.image.v1+json")
 MAX_CONFIG_BYTES = 4 << 20  # image configs are a few KiB; refuse to pull a huge blob for a date
+# With ``on_partial``, the repositories listed first, so a first page of rows shows early.
+FIRST_BATCH = 8
+CATALOG_REFUSED = ("{registry} will not list its repositories (the catalog, HTTP {status}); "
+                   "registries such as Docker Hub and GHCR never do. Name the repositories to "
+                   "list instead, e.g. images(..., repositories=['ns/app'])")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +80,16 @@ def validate_namespace(namespace: str) -> str:
                            reference=namespace) from None
 
 
+def parse_repositories(repositories: str | Iterable[str]) -> list[str]:
+    """Repositories as typed or pasted: a list, or one string with names separated by commas,
+    spaces or lines (a repository name holds none of those). Sorted, duplicates dropped;
+    BadReference names the first invalid one."""
+    if isinstance(repositories, str):
+        repositories = re.split(r"[,\s]+", repositories)
+    names = [str(repo).strip() for repo in repositories]
+    return sorted({validate_repository(name) for name in names if name})
+
+
 @dataclass
 class Inventory:
     """Everything a listing learned: the rows of ``images()`` and the detail per digest
@@ -75,11 +99,19 @@ class Inventory:
     rows: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # accessory tags whose image is not listed
+    verified: list[float] = field(default_factory=list)  # per row: when its digest was confirmed
+    from_index: int = 0  # rows served from the index without a request
+    requests: int = 0
+    max_age: float | None = None
+    repositories: list[str] = field(default_factory=list)
 
 
 def images(registry: str, namespace: str | None = None, *,
-           repositories: Iterable[str] | None = None, workers: int = DEFAULT_WORKERS,
-           progress: ProgressCallback | None = None, page_size: int | None = None) -> pd.DataFrame:
+           repositories: str | Iterable[str] | None = None, max_age: float | None = None,
+           workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+           page_size: int | None = None,
+           on_partial: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
     """One row per tag in a registry (or in one ``namespace`` of it), like the guide's
     ``ibmcloud cr image-list`` or ``crane ls`` with sizes and dates.
 
@@ -89,95 +121,185 @@ def images(registry: str, namespace: str | None = None, *,
     bytes, config plus layers; for an index the sum over its platforms, itemised in
     ``size_per_platform``), ``created`` (UTC, from the image config; for an index its newest
     platform), ``labels`` (the config's ``Labels``; for an index those all platforms agree
-    on) and ``reference`` (``registry/repository:tag``). Sorted by namespace, repository, tag.
+    on), ``accessories`` (``{"signature": tag, "sbom": tag, ...}``: cosign-style accessory
+    tags of this image, which are not rows of their own) and ``reference``
+    (``registry/repository:tag``). Sorted by namespace, repository, tag.
+
+    By default the answer is current: every tag's digest is confirmed by the registry now.
+    ``max_age=SECONDS`` serves what the local index verified within that age without a
+    request (``max_age=3600`` after a listing an hour ago: nothing is sent). Either way
+    ``frame.attrs`` says how current it is: ``as_of`` (the oldest confirmation among the
+    rows, UTC), ``from_index`` (rows served from the index) and ``requests`` (sent).
 
     ``repositories`` lists the repositories to look at instead of asking the catalog (which
-    some registries refuse). ``page_size`` is the ``n`` asked for per catalog or tag-list page.
-    A repository or tag deleted while listing is skipped (``frame.attrs["skipped"]`` names
-    them). Progress events (action ``"images"``) count tag lists, manifests and details.
+    Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
+    ``page_size`` is the ``n`` asked for per catalog or tag-list page. A repository or tag
+    deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
+    (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is
+    called with the rows of the first few repositories while the rest are listed.
     """
-    return frame(inventory(registry, namespace, repositories=repositories, workers=workers,
-                           progress=progress, page_size=page_size))
+    return frame(inventory(registry, namespace, repositories=repositories, max_age=max_age,
+                           workers=workers, progress=progress, page_size=page_size,
+                           on_partial=(lambda part: on_partial(frame(part))) if on_partial
+                           else None))
+
+
+@dataclass
+class _Tag:
+    repository: str
+    tag: str
+    digest: str | None  # as the index knows it
+    verified: float | None
 
 
 def inventory(registry: str, namespace: str | None = None, *,
-              repositories: Iterable[str] | None = None, workers: int = DEFAULT_WORKERS,
-              progress: ProgressCallback | None = None, page_size: int | None = None) -> Inventory:
+              repositories: str | Iterable[str] | None = None, max_age: float | None = None,
+              workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+              page_size: int | None = None,
+              on_partial: Callable[["Inventory"], Any] | None = None) -> Inventory:
     """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail."""
     if namespace:
         validate_namespace(namespace)
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, not {workers!r}")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
+                                or math.isnan(max_age) or max_age < 0):
+        raise ValueError(f"max_age is seconds (a number, 0 or more) or None for a current "
+                         f"listing, not {max_age!r}")
+    wanted = None if repositories is None else parse_repositories(repositories)
     client = client_for(registry)
-    result = Inventory(registry=client.registry)
-    repos = _repositories(client, repositories, page_size)
-    if namespace is not None:
-        repos = [repo for repo in repos if namespace_of(repo) == namespace]
+    now = time.time()
+    fresh_after = None if max_age is None else now - max_age
+    result = Inventory(registry=client.registry, max_age=max_age)
+    before = client.transport.stats["requests"]
+    with Index() as store, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
+        repos = _repositories(client, store, wanted, page_size, fresh_after, now)
+        if namespace is not None:
+            repos = [repo for repo in repos if namespace_of(repo) == namespace]
+        result.repositories = repos
+        batches = [repos]
+        if on_partial is not None and len(repos) > FIRST_BATCH:
+            batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
+        for number, batch in enumerate(batches):
+            _list(client, store, pool, batch, result, progress, page_size, fresh_after, now)
+            if number < len(batches) - 1:
+                result.requests = client.transport.stats["requests"] - before
+                on_partial(result)  # type: ignore[misc]
+    result.requests = client.transport.stats["requests"] - before
+    return result
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
-        def tags_of(repo: str) -> list[str] | None:
-            try:
-                return list(client.tags(repo, n=page_size))
-            except NotFound:  # deleted since the catalog was read
-                return None
 
-        tag_lists = _run(pool, tags_of, repos, progress, "tag lists")
-        pairs = []
-        for repo, tags in zip(repos, tag_lists):
-            if tags is None:
-                result.skipped.append(f"{client.registry}/{repo}")
-                log.info("skipping %s/%s: the repository is gone", client.registry, repo)
-            else:
-                pairs.extend((repo, tag) for tag in sorted(set(tags)))
+def _list(client: RegistryClient, store: Index, pool: ThreadPoolExecutor, repos: list[str],
+          result: Inventory, progress: ProgressCallback | None, page_size: int | None,
+          fresh_after: float | None, now: float) -> None:
+    """List ``repos`` into ``result``: tag lists, digests, details, rows."""
+    registry = client.registry
 
-        # With nothing cached, every manifest must be read anyway: GET it by tag at once
-        # instead of a HEAD then a GET by digest (a third fewer requests on a cold listing).
-        # With a cache, a HEAD per tag is enough, and Docker Hub counts HEADs as no pull.
-        prefetched: dict[str, Manifest] = {}
-        if detail_cache.has_entries():
-            heads = _run(pool, lambda pair: client.head_manifest(*pair), pairs, progress,
-                         "manifests")
-            digests_of = [head.digest if head else None for head in heads]
-        else:
-            manifests = _run(pool, lambda pair: _manifest_or_none(client, *pair), pairs,
-                             progress, "manifests")
-            prefetched = {m.digest: m for m in manifests if m is not None}
-            digests_of = [m.digest if m else None for m in manifests]
-        where: dict[str, str] = {}  # digest -> a repository that has it
-        tagged = []
-        for (repo, tag), digest in zip(pairs, digests_of):
-            if digest is None:  # the tag went away between the list and the HEAD/GET
-                result.skipped.append(str(Reference(client.registry, repo, tag)))
+    def fresh(verified: float | None) -> bool:
+        return fresh_after is not None and verified is not None and verified >= fresh_after
+
+    known = store.tag_lists(registry, repos)
+    stale = [repo for repo in repos if not fresh(known.get(repo, (None, {}))[0])]
+
+    def tags_of(repo: str) -> list[str] | None:
+        try:
+            return list(client.tags(repo, n=page_size))
+        except NotFound:  # deleted since the catalog was read
+            return None
+
+    lists = dict(zip(stale, _run(pool, tags_of, stale, progress, "tag lists")))
+    if lists:
+        store.store_tag_lists(registry, lists, now)
+
+    tags: list[_Tag] = []
+    accessories: dict[tuple[str, str], dict[str, str]] = {}  # (repo, subject) -> {kind: tag}
+    for repo in repos:
+        entries = known.get(repo, (None, {}))[1]
+        names = lists[repo] if repo in lists else list(entries)
+        if names is None:
+            result.skipped.append(f"{registry}/{repo}")
+            log.info("skipping %s/%s: the repository is gone", registry, repo)
+            continue
+        for name in sorted(set(names)):
+            accessory = accessory_of(name)
+            if accessory is not None:
+                accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
                 continue
-            where.setdefault(digest, repo)
-            tagged.append((repo, tag, digest))
+            digest, verified = entries.get(name, (None, None))
+            tags.append(_Tag(repo, name, digest, verified))
 
-        memo: dict[str, dict[str, Any]] = {}
-        lock = threading.Lock()
+    cached = store.details(t.digest for t in tags if t.digest)
+    served = [t for t in tags if t.digest in cached and fresh(t.verified)]
+    asked = [t for t in tags if not (t.digest in cached and fresh(t.verified))]
 
-        def detail_of(digest: str) -> dict[str, Any] | None:
-            try:
-                return _detail(client, where[digest], digest, memo, lock, prefetched)
-            except NotFound:  # deleted between the HEAD and the GET
-                return None
+    def confirm(entry: _Tag) -> tuple[str | None, Manifest | None]:
+        # What the index already describes needs only its digest confirmed: a HEAD (which
+        # Docker Hub does not count as a pull). Anything else is read at once by tag: one
+        # GET instead of a HEAD then a GET by digest.
+        if entry.digest in cached:
+            head = client.head_manifest(entry.repository, entry.tag)
+            return (head.digest if head else None), None
+        manifest = _manifest_or_none(client, entry.repository, entry.tag)
+        return (manifest.digest if manifest else None), manifest
 
-        digests = list(where)
-        details = _run(pool, detail_of, digests, progress, "details")
-    result.details = {d: detail for d, detail in zip(digests, details) if detail is not None}
+    answers = _run(pool, confirm, asked, progress, "manifests")
+    if asked:
+        store.store_digests(registry, [(t.repository, t.tag, digest)
+                                       for t, (digest, _) in zip(asked, answers)], now)
+    prefetched = {m.digest: m for _, m in answers if m is not None}
+    where: dict[str, str] = {}  # digest -> a repository that has it
+    tagged: list[tuple[_Tag, str, float]] = []
+    for entry in served:
+        tagged.append((entry, entry.digest, entry.verified))  # type: ignore[arg-type]
+    for entry, (digest, _) in zip(asked, answers):
+        if digest is None:  # the tag went away between the list and the HEAD/GET
+            result.skipped.append(str(Reference(registry, entry.repository, entry.tag)))
+            continue
+        tagged.append((entry, digest, now))
+    for entry, digest, _ in tagged:
+        where.setdefault(digest, entry.repository)
 
-    for repo, tag, digest in tagged:
-        detail = result.details.get(digest)
-        ref = Reference(client.registry, repo, tag)
+    memo: dict[str, dict[str, Any]] = dict(cached)
+    new: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def detail_of(digest: str) -> dict[str, Any] | None:
+        try:
+            return _detail(client, store, where[digest], digest, memo, new, lock, prefetched)
+        except NotFound:  # deleted between the HEAD and the GET
+            return None
+
+    missing = [d for d in where if d not in memo]
+    vanished = {digest for digest, detail in
+                zip(missing, _run(pool, detail_of, missing, progress, "details")) if detail is None}
+    if new:
+        store.store_details(new)
+    if vanished:  # the index must not keep pointing these tags at manifests that are gone
+        store.store_digests(registry, [(entry.repository, entry.tag, None)
+                                       for entry, digest, _ in tagged if digest in vanished], now)
+
+    for entry, digest, verified in sorted(tagged, key=lambda t: (t[0].repository, t[0].tag)):
+        detail = memo.get(digest)
+        ref = Reference(registry, entry.repository, entry.tag)
         if detail is None:
             result.skipped.append(str(ref))
             continue
+        result.details[digest] = detail
         result.rows.append({
-            "namespace": namespace_of(repo), "repository": repo, "tag": tag, "digest": digest,
-            "media_type": detail["media_type"], "platforms": list(detail["platforms"]),
-            "size": detail["size"], "size_per_platform": dict(detail["size_per_platform"]),
+            "namespace": namespace_of(entry.repository), "repository": entry.repository,
+            "tag": entry.tag, "digest": digest, "media_type": detail["media_type"],
+            "platforms": list(detail["platforms"]), "size": detail["size"],
+            "size_per_platform": dict(detail["size_per_platform"]),
             "created": detail["created"], "labels": dict(detail["labels"]),
+            "accessories": dict(accessories.get((entry.repository, digest), {})),
             "reference": str(ref)})
-    return result
+        result.verified.append(verified)
+        result.from_index += verified != now
+    listed = {(entry.repository, digest) for entry, digest, _ in tagged}
+    result.orphans += sorted(str(Reference(registry, repo, tag))
+                             for (repo, subject), kinds in accessories.items()
+                             if (repo, subject) not in listed for tag in kinds.values())
 
 
 def frame(listing: Inventory) -> pd.DataFrame:
@@ -191,28 +313,37 @@ def frame(listing: Inventory) -> pd.DataFrame:
     table = table.reset_index(drop=True)
     table.attrs["registry"] = listing.registry
     table.attrs["skipped"] = list(listing.skipped)
+    table.attrs["accessories_without_image"] = list(listing.orphans)
+    table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
+        if listing.verified else pd.Timestamp.now(tz="UTC")
+    table.attrs["from_index"] = listing.from_index
+    table.attrs["requests"] = listing.requests
+    table.attrs["max_age"] = listing.max_age
     return table
 
 
 # -- the requests --------------------------------------------------------------------------
 
-def _repositories(client: RegistryClient, repositories: Iterable[str] | None,
-                  page_size: int | None) -> list[str]:
-    if repositories is not None:
-        if isinstance(repositories, str):
-            repositories = [repositories]
-        return sorted({validate_repository(repo) for repo in repositories})
+def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None,
+                  page_size: int | None, fresh_after: float | None, now: float) -> list[str]:
+    if wanted is not None:
+        return wanted
+    when, known = store.catalog(client.registry)
+    if fresh_after is not None and when is not None and when >= fresh_after:
+        return known
     try:
-        return sorted(set(client.catalog(n=page_size)))
+        repos = sorted(set(client.catalog(n=page_size)))
     except (NotFound, Unauthorized, Denied) as e:
         if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
             # The credentials were refused: logging in again is the fix (the message says
             # so), not listing repositories by hand, which would be refused just the same.
             raise
-        # The catalog is not part of the OCI spec; some registries refuse it.
-        raise type(e)(f"{client.registry} will not list its repositories (the catalog, HTTP "
-                      f"{e.status}): pass them yourself, images(..., repositories=['ns/app'])"
-                      f". {e}", registry=client.registry, status=e.status, code=e.code) from e
+        # The catalog is not part of the OCI spec; many registries refuse it.
+        raise type(e)(CATALOG_REFUSED.format(registry=client.registry, status=e.status)
+                      + f". {e}", registry=client.registry, status=e.status,
+                      code=e.code) from e
+    store.store_catalog(client.registry, repos, now)
+    return repos
 
 
 def _run(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T],
@@ -239,23 +370,26 @@ def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Mani
         return None
 
 
-def _detail(client: RegistryClient, repository: str, digest: str,
-            memo: dict[str, dict[str, Any]], lock: threading.Lock,
-            prefetched: dict[str, Manifest] | None = None) -> dict[str, Any]:
-    """What ``digest`` is, from memory, the disk cache, or the registry (then cached)."""
+def _detail(client: RegistryClient, store: Index, repository: str, digest: str,
+            memo: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+            lock: threading.Lock, prefetched: dict[str, Manifest] | None = None
+            ) -> dict[str, Any]:
+    """What ``digest`` is, from memory, the index, or the registry (then kept in ``new`` for
+    the index)."""
     with lock:
         known = memo.get(digest)
     if known is None:
-        known = detail_cache.load(digest)
+        known = store.details([digest]).get(digest)
         if known is None:
             manifest = (prefetched or {}).get(digest) or client.get_manifest(repository, digest)
             if manifest.is_index:
-                known = _index_detail(client, repository, manifest, memo, lock)
+                known = _index_detail(client, store, repository, manifest, memo, new, lock)
             else:
                 known = _image_detail(client, repository, manifest)
-            # Only complete answers are cached: a missing child or config may come back.
+            # Only complete answers are kept: a missing child or config may come back.
             if not known.get("incomplete"):
-                detail_cache.store(digest, known)
+                with lock:
+                    new[digest] = known
         with lock:
             memo[digest] = known
     return known
@@ -296,8 +430,9 @@ def _image_detail(client: RegistryClient, repository: str, manifest: Manifest) -
     }
 
 
-def _index_detail(client: RegistryClient, repository: str, manifest: Manifest,
-                  memo: dict[str, dict[str, Any]], lock: threading.Lock) -> dict[str, Any]:
+def _index_detail(client: RegistryClient, store: Index, repository: str, manifest: Manifest,
+                  memo: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+                  lock: threading.Lock) -> dict[str, Any]:
     platforms: list[str] = []
     per_platform: dict[str, int] = {}
     blobs: dict[str, int] = {}
@@ -307,7 +442,7 @@ def _index_detail(client: RegistryClient, repository: str, manifest: Manifest,
     incomplete = False
     for child in manifest.children:
         try:
-            sub = _detail(client, repository, child.digest, memo, lock)
+            sub = _detail(client, store, repository, child.digest, memo, new, lock)
         except NotFound:
             log.info("child %s of %s@%s is missing", child.digest, repository, manifest.digest)
             incomplete = True
