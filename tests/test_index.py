@@ -1,0 +1,208 @@
+"""The local index behind images(): current by default, max_age served without a request,
+safe with two processes, rebuilt when corrupt; accessories shown with their image; a
+registry that refuses the catalog listed with ``repositories``.
+
+Every registry change is made with the stack's raw HTTP client (the independent oracle), and
+every expected value comes from what it reports, never from the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from registry_widgets.errors import Denied
+from registry_widgets.operations import clients
+from registry_widgets.operations.index import Index, index_path
+from registry_widgets.operations.inventory import images, parse_repositories
+from registry_widgets.stack import RawClient, push_image
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients():
+    clients.reset()
+    yield
+    clients.reset()
+
+
+def _rows(table: pd.DataFrame) -> dict[tuple[str, str], str]:
+    return dict(zip(zip(table["repository"], table["tag"]), table["digest"]))
+
+
+def _requests(host: str) -> int:
+    return clients.client_for(host).transport.stats["requests"]
+
+
+def test_a_retag_a_delete_and_a_new_tag_are_all_seen_by_a_current_listing(registry_factory):
+    reg = registry_factory()
+    one = push_image(reg, "ns/app", "1.0", layers=[b"one"])
+    two = push_image(reg, "ns/app", "2.0", layers=[b"two"])
+    old = push_image(reg, "ns/app", "old", layers=[b"old"])
+    assert _rows(images(reg.host)) == {("ns/app", "1.0"): one.digest,
+                                       ("ns/app", "2.0"): two.digest,
+                                       ("ns/app", "old"): old.digest}
+
+    # Between the listings: 1.0 now points at two's bytes, old is deleted, 3.0 is new.
+    raw = RawClient(reg)
+    raw.request("PUT", "/v2/ns/app/manifests/1.0", data=two.manifest, expect=(201,),
+                headers={"Content-Type": two.media_type})
+    raw.request("DELETE", f"/v2/ns/app/manifests/{old.digest}", expect=(202,))
+    three = push_image(reg, "ns/app", "3.0", layers=[b"three"])
+
+    current = images(reg.host)
+    assert _rows(current) == {("ns/app", "1.0"): two.digest, ("ns/app", "2.0"): two.digest,
+                              ("ns/app", "3.0"): three.digest}
+    assert current.attrs["from_index"] == 0
+    # A max_age listing right after sees the same, from the index alone.
+    again = images(reg.host, max_age=3600)
+    assert _rows(again) == _rows(current) and again.attrs["requests"] == 0
+
+
+def test_max_age_serves_from_the_index_without_a_request(registry_factory):
+    reg = registry_factory()
+    pushed = [push_image(reg, f"ns/app{i}", "1.0", layers=[b"x%d" % i]) for i in range(3)]
+    first = images(reg.host)
+    listed_at = first.attrs["as_of"]
+    reg.close()  # nothing answers any more: any request would fail the listing
+
+    clients.reset()
+    served = images(reg.host, max_age=3600)
+
+    assert _requests(reg.host) == 0 and served.attrs["requests"] == 0
+    assert served.attrs["from_index"] == len(served) == 3
+    assert served.attrs["as_of"] == listed_at and served.attrs["max_age"] == 3600
+    assert sorted(served["digest"]) == sorted(p.digest for p in pushed)
+    pd.testing.assert_frame_equal(served, first)
+    # max_age=0 (or the default) wants a current answer: that needs the registry.
+    with pytest.raises(Exception, match="connection refused"):
+        images(reg.host, max_age=0)
+
+
+def test_max_age_confirms_only_what_is_older(registry_factory, monkeypatch):
+    reg = registry_factory()
+    push_image(reg, "ns/a", "1", layers=[b"a"])
+    push_image(reg, "ns/b", "1", layers=[b"b"])
+    images(reg.host)
+    # Age the rows of ns/a by a day in the index: only they need asking again.
+    with sqlite3.connect(index_path()) as db:
+        db.execute("UPDATE tags SET verified = verified - 86400 WHERE repository = 'ns/a'")
+        db.execute("UPDATE repositories SET verified = verified - 86400 "
+                   "WHERE repository = 'ns/a'")
+    clients.reset()
+    clients.client_for(reg.host).ping()  # the scheme is learned before the listing
+    table = images(reg.host, max_age=3600)
+    assert table.attrs["from_index"] == 1  # ns/b
+    # No catalog (fresh), ns/a's tag list and one HEAD for ns/a:1.
+    assert table.attrs["requests"] == 2
+    assert table.attrs["as_of"] > pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=1)
+
+
+@pytest.mark.parametrize("bad", [-1, "3600", True, float("nan")])
+def test_max_age_must_be_seconds(bad):
+    with pytest.raises(ValueError, match="max_age"):
+        images("127.0.0.1:9", max_age=bad)
+
+
+def test_two_processes_listing_at_once_share_one_index(registry_factory, tmp_path):
+    reg = registry_factory()
+    pushed = {f"ns/app{i}": push_image(reg, f"ns/app{i}", "1.0", layers=[b"p%d" % i]).digest
+              for i in range(8)}
+    script = textwrap.dedent(f"""
+        import json, registry_widgets as rw
+        out = []
+        for _ in range(3):
+            t = rw.images({reg.host!r})
+            out.append(sorted(zip(t["repository"], t["digest"])))
+        print(json.dumps(out))
+    """)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+        assert "could not update the index" not in err and "damaged" not in err, err
+        for listing in json.loads(out):
+            assert listing == [list(pair) for pair in sorted(pushed.items())]
+    # What both wrote is one consistent index: served from it alone, it is the registry.
+    served = images(reg.host, max_age=3600)
+    assert served.attrs["requests"] == 0
+    assert dict(zip(served["repository"], served["digest"])) == pushed
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other schema"])
+def test_a_corrupt_index_is_rebuilt_not_fatal(registry_factory, damage):
+    reg = registry_factory()
+    image = push_image(reg, "ns/app", "1.0", layers=[b"app"])
+    first = images(reg.host)
+    path = index_path()
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        data = path.read_bytes()
+        with sqlite3.connect(path) as db:  # fold the WAL in, so the file holds it all
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 3] + b"\xff" * 512)
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version=999")
+    for extra in ("-wal", "-shm"):
+        if damage == "garbage" and os.path.exists(f"{path}{extra}"):
+            os.unlink(f"{path}{extra}")
+
+    clients.reset()
+    again = images(reg.host)
+
+    assert list(again["digest"]) == [image.digest]
+    pd.testing.assert_frame_equal(again.drop(columns=[]), first)
+    assert any(p.name.startswith("index.sqlite3.corrupt-") for p in path.parent.iterdir())
+    with Index() as store:  # the rebuilt file works again
+        assert set(store.details([image.digest])) == {image.digest}
+
+
+def test_accessory_tags_are_shown_with_their_image(registry_factory):
+    reg = registry_factory()
+    app = push_image(reg, "ns/app", "1.0", layers=[b"app"])
+    hex_ = app.digest.split(":")[1]
+    sig = push_image(reg, "ns/app", f"sha256-{hex_}.sig", layers=[b"a signature"])
+    push_image(reg, "ns/app", f"sha256-{hex_}.sbom", layers=[b"an sbom"])
+    orphan = "sha256-" + "0" * 64 + ".att"
+    push_image(reg, "ns/app", orphan, layers=[b"an attestation of nothing here"])
+
+    table = images(reg.host)
+
+    assert list(table["tag"]) == ["1.0"]
+    assert table["accessories"].iloc[0] == {"signature": f"sha256-{hex_}.sig",
+                                            "sbom": f"sha256-{hex_}.sbom"}
+    assert table.attrs["accessories_without_image"] == [f"{reg.host}/ns/app:{orphan}"]
+    assert sig.digest not in set(table["digest"])
+
+
+def test_repositories_typed_or_pasted():
+    assert parse_repositories("ns/b, ns/a\nsolo  ns/a") == ["ns/a", "ns/b", "solo"]
+    assert parse_repositories(["ns/a", " ns/b "]) == ["ns/a", "ns/b"]
+    with pytest.raises(Exception, match="NS/A|ns/A|invalid|Invalid"):
+        parse_repositories("ns/A")
+
+
+def test_a_registry_refusing_the_catalog_is_listed_with_repositories(token_registry):
+    reg = token_registry
+    app = push_image(reg, "team/app", "1.0", layers=[b"team app"])
+    clients.configure(reg.host, credentials=("bob", reg.token_server.users["bob"]))
+
+    with pytest.raises(Denied) as refused:
+        images(reg.host)
+    message = str(refused.value)
+    assert "will not list its repositories" in message and "repositories=" in message
+    assert reg.token_server.users["bob"] not in message
+
+    table = images(reg.host, repositories="team/app")
+    assert _rows(table) == {("team/app", "1.0"): app.digest}
