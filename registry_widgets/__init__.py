@@ -16,7 +16,8 @@ from .operations.inspection import check, inspect
 from .operations.inventory import images
 from .operations.journal import journal_path
 from .operations.local import build, local_images, pull, push, remove_local, run, tag
-from .operations.namespaces import add_namespace, declared_namespaces, forget_namespace, namespaces
+from .operations.namespaces import (add_namespace, declared_namespaces, forget_namespace, namespaces,
+                                    remember_repositories, remembered_repositories)
 from .operations.backup import restore
 from .operations.removal_plan import plan_remove
 from .operations.remove import plan_remove_namespace, remove, remove_namespace

@@ -21,7 +21,7 @@ import pytest
 from registry_widgets.errors import Denied
 from registry_widgets.operations import clients
 from registry_widgets.operations.index import Index, index_path
-from registry_widgets.operations.inventory import images, parse_repositories
+from registry_widgets.operations.inventory import images, indexed, parse_repositories
 from registry_widgets.stack import RawClient, push_image
 
 
@@ -206,3 +206,17 @@ def test_a_registry_refusing_the_catalog_is_listed_with_repositories(token_regis
 
     table = images(reg.host, repositories="team/app")
     assert _rows(table) == {("team/app", "1.0"): app.digest}
+
+
+def test_indexed_is_the_index_alone_whatever_its_age(registry_factory):
+    reg = registry_factory()
+    assert indexed(reg.host) is None  # never listed
+    app = push_image(reg, "ns/app", "1.0", layers=[b"indexed"])
+    images(reg.host)
+    with sqlite3.connect(index_path()) as db:  # a week old
+        db.execute("UPDATE tags SET verified = verified - 604800")
+    reg.close()
+    clients.reset()
+    table = indexed(reg.host)
+    assert list(table["digest"]) == [app.digest] and table.attrs["requests"] == 0
+    assert table.attrs["as_of"] < pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=6)

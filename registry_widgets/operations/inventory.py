@@ -156,8 +156,10 @@ def inventory(registry: str, namespace: str | None = None, *,
               repositories: str | Iterable[str] | None = None, max_age: float | None = None,
               workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
               page_size: int | None = None,
-              on_partial: Callable[["Inventory"], Any] | None = None) -> Inventory:
-    """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail."""
+              on_partial: Callable[["Inventory"], Any] | None = None,
+              offline: bool = False) -> Inventory:
+    """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail.
+    ``offline``: only what the index holds, whatever its age, and no request at all."""
     if namespace:
         validate_namespace(namespace)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -169,12 +171,13 @@ def inventory(registry: str, namespace: str | None = None, *,
     wanted = None if repositories is None else parse_repositories(repositories)
     client = client_for(registry)
     now = time.time()
-    fresh_after = None if max_age is None else now - max_age
+    fresh_after = -math.inf if offline else None if max_age is None else now - max_age
     result = Inventory(registry=client.registry, max_age=max_age)
     before = client.transport.stats["requests"]
     with Index() as store, \
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
-        repos = _repositories(client, store, wanted, page_size, fresh_after, now)
+        repos = wanted if wanted is not None else store.catalog(client.registry)[1] \
+            if offline else _repositories(client, store, wanted, page_size, fresh_after, now)
         if namespace is not None:
             repos = [repo for repo in repos if namespace_of(repo) == namespace]
         result.repositories = repos
@@ -182,7 +185,8 @@ def inventory(registry: str, namespace: str | None = None, *,
         if on_partial is not None and len(repos) > FIRST_BATCH:
             batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
         for number, batch in enumerate(batches):
-            _list(client, store, pool, batch, result, progress, page_size, fresh_after, now)
+            _list(client, store, pool, batch, result, progress, page_size, fresh_after, now,
+                  offline)
             if number < len(batches) - 1:
                 result.requests = client.transport.stats["requests"] - before
                 on_partial(result)  # type: ignore[misc]
@@ -190,10 +194,22 @@ def inventory(registry: str, namespace: str | None = None, *,
     return result
 
 
+def indexed(registry: str, namespace: str | None = None, *,
+            repositories: str | Iterable[str] | None = None) -> pd.DataFrame | None:
+    """What the local index holds of ``registry`` (or ``namespace``), at once and without a
+    request, whatever its age (``attrs["as_of"]`` says how old); None when the index has
+    never seen a listing of it. The widgets show this while :func:`images` revalidates."""
+    listing = inventory(registry, namespace, repositories=repositories, offline=True)
+    if not listing.rows and not listing.repositories:
+        return None
+    return frame(listing)
+
+
 def _list(client: RegistryClient, store: Index, pool: ThreadPoolExecutor, repos: list[str],
           result: Inventory, progress: ProgressCallback | None, page_size: int | None,
-          fresh_after: float | None, now: float) -> None:
-    """List ``repos`` into ``result``: tag lists, digests, details, rows."""
+          fresh_after: float | None, now: float, offline: bool = False) -> None:
+    """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
+    the index lacks is left out instead of asked for."""
     registry = client.registry
 
     def fresh(verified: float | None) -> bool:
@@ -201,6 +217,8 @@ def _list(client: RegistryClient, store: Index, pool: ThreadPoolExecutor, repos:
 
     known = store.tag_lists(registry, repos)
     stale = [repo for repo in repos if not fresh(known.get(repo, (None, {}))[0])]
+    if offline:
+        repos, stale = [repo for repo in repos if repo not in stale], []
 
     def tags_of(repo: str) -> list[str] | None:
         try:
@@ -231,7 +249,7 @@ def _list(client: RegistryClient, store: Index, pool: ThreadPoolExecutor, repos:
 
     cached = store.details(t.digest for t in tags if t.digest)
     served = [t for t in tags if t.digest in cached and fresh(t.verified)]
-    asked = [t for t in tags if not (t.digest in cached and fresh(t.verified))]
+    asked = [] if offline else [t for t in tags if not (t.digest in cached and fresh(t.verified))]
 
     def confirm(entry: _Tag) -> tuple[str | None, Manifest | None]:
         # What the index already describes needs only its digest confirmed: a HEAD (which

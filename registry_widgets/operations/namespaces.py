@@ -7,6 +7,10 @@ planned before its first push (the guide's ``ibmcloud cr namespace-add``),
 (``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
 Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
 
+Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by naming the
+repositories; :func:`remember_repositories` keeps those names per registry in
+``<state_dir()>/repositories.json``, so the widgets and notebooks need them typed only once.
+
 Layer 3: imports ``errors``, ``progress``, the sibling ``inventory``, ``journal`` and
 ``result``; never the widgets.
 """
@@ -19,14 +23,14 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from ..progress import ProgressCallback
 from ..reference import validate_registry
 from . import journal
-from .inventory import DEFAULT_WORKERS, inventory, validate_namespace
+from .inventory import DEFAULT_WORKERS, inventory, parse_repositories, validate_namespace
 from .result import Result, Timer
 
 log = logging.getLogger("registry_widgets.namespaces")
@@ -45,8 +49,35 @@ def _registry_key(registry: str) -> str:
     return registry.rpartition("://")[2].rstrip("/")
 
 
-def _read() -> dict[str, list[str]]:
-    path = namespaces_file()
+def repositories_file() -> Path:
+    """``<state_dir()>/repositories.json``: repositories to list where the catalog is
+    refused, ``{registry: [names]}``."""
+    return journal.state_dir() / "repositories.json"
+
+
+def remembered_repositories(registry: str) -> list[str]:
+    """The repositories remembered for ``registry`` (:func:`remember_repositories`), sorted;
+    empty when none are: then the catalog is asked."""
+    with _lock:
+        return list(_read(repositories_file()).get(_registry_key(registry), []))
+
+
+def remember_repositories(registry: str, repositories: str | Iterable[str]) -> list[str]:
+    """Remember the repositories to list on ``registry`` instead of its catalog: a list, or
+    names separated by commas or lines, as typed or pasted. An empty value forgets them (the
+    catalog is asked again). Raises BadReference, changing nothing, for an invalid name.
+    Returns the names kept. Nothing is sent to the registry."""
+    validate_registry(registry)
+    names = parse_repositories(repositories)
+    with _lock:
+        everything = _read(repositories_file())
+        everything[_registry_key(registry)] = names
+        _write(everything, repositories_file())
+    return names
+
+
+def _read(path: Path | None = None) -> dict[str, list[str]]:
+    path = path or namespaces_file()
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -60,8 +91,8 @@ def _read() -> dict[str, list[str]]:
     return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
 
 
-def _write(value: dict[str, list[str]]) -> None:
-    path = namespaces_file()
+def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
+    path = path or namespaces_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".namespaces-", suffix=".json")
     try:
@@ -119,7 +150,8 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
     return result
 
 
-def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
+def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None,
+               max_age: float | None = None, workers: int = DEFAULT_WORKERS,
                progress: ProgressCallback | None = None,
                page_size: int | None = None) -> pd.DataFrame:
     """One row per namespace: like ``ibmcloud cr namespace-list`` with counts and sizes.
@@ -131,9 +163,12 @@ def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
 
     ``last_pushed`` is the newest ``created`` time of the namespace's images: the registry
     API records no push date, so the image creation time stands in (an old image pushed
-    today shows its old date). The listing is that of ``images()`` and shares its cache.
+    today shows its old date). The listing is that of ``images()`` and shares its index:
+    ``repositories`` and ``max_age`` mean what they mean there (``attrs["as_of"]`` says how
+    current the table is).
     """
-    listing = inventory(registry, workers=workers, progress=progress, page_size=page_size)
+    listing = inventory(registry, repositories=repositories, max_age=max_age, workers=workers,
+                        progress=progress, page_size=page_size)
     declared = set(declared_namespaces(registry))
     groups: dict[str, dict[str, Any]] = {}
     for row in listing.rows:
@@ -160,4 +195,7 @@ def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
     table["last_pushed"] = pd.to_datetime(table["last_pushed"].astype(object), utc=True,
                                           errors="coerce").astype("datetime64[us, UTC]")
     table.attrs["registry"] = listing.registry
+    table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
+        if listing.verified else pd.Timestamp.now(tz="UTC")
+    table.attrs["from_index"] = listing.from_index
     return table
