@@ -220,3 +220,85 @@ def test_indexed_is_the_index_alone_whatever_its_age(registry_factory):
     table = indexed(reg.host)
     assert list(table["digest"]) == [app.digest] and table.attrs["requests"] == 0
     assert table.attrs["as_of"] < pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=6)
+
+
+def test_the_widgets_list_a_catalog_refusing_registry_with_typed_repositories(token_registry):
+    from registry_widgets.operations.namespaces import remembered_repositories
+    from registry_widgets.widgets import ImageTable, NamespaceTable
+
+    reg = token_registry
+    app = push_image(reg, "team/app", "1.0", layers=[b"widget app"])
+    db = push_image(reg, "team/db", "2.0", layers=[b"widget db"])
+    clients.configure(reg.host, credentials=("bob", reg.token_server.users["bob"]))
+
+    table = ImageTable(reg.host)
+    assert table.frame.empty and table.repositories_box.layout.display != "none"
+    assert "does not list its repositories" in table.message.text
+    assert "Repositories" in table.message.text or "repositories" in table.message.text
+    spaces = NamespaceTable(reg.host)
+    assert "does not list its repositories" in spaces.message.text
+
+    table.repositories_text.value = "team/app\nteam/db"  # pasted, one a line
+    table.repositories_button.click()
+    assert table.last_error is None, table.message.text
+    assert dict(zip(table.frame["tag"], table.frame["digest"])) == {"1.0": app.digest,
+                                                                  "2.0": db.digest}
+    assert remembered_repositories(reg.host) == ["team/app", "team/db"]
+    assert "as of" in table.as_of.value
+
+    # Remembered: a new table and the namespace table list them without being told.
+    again = ImageTable(reg.host, "team")
+    assert len(again.frame) == 2 and again.last_error is None
+    spaces.refresh_button.click()
+    assert spaces.last_error is None, spaces.message.text
+    assert spaces.frame.set_index("namespace").loc["team", "tags"] == 2
+    assert reg.token_server.users["bob"] not in repr(table.get_state())
+
+
+def test_the_image_table_shows_the_index_at_once_without_the_registry(registry_factory):
+    from registry_widgets.widgets import ImageTable
+
+    reg = registry_factory()
+    one = push_image(reg, "ns/app", "1.0", layers=[b"bg one"])
+    images(reg.host)
+    reg.close()  # only the index can answer now
+
+    table = ImageTable(reg.host, "ns", background=True)
+    assert list(table.frame["digest"]) == [one.digest]  # at once, before any answer
+    assert "from the local index; checking the registry" in table.as_of.value
+    table.wait(60)
+    assert "connection refused" in table.message.text  # the revalidation says why it failed
+    assert list(table.frame["digest"]) == [one.digest]  # and the rows stay
+
+
+def test_the_image_table_revalidates_in_place_keeping_the_selection(registry_factory):
+    from registry_widgets.widgets import ImageTable
+
+    reg = registry_factory()
+    one = push_image(reg, "ns/app", "1.0", layers=[b"bg one"])
+    table = ImageTable(reg.host, "ns", background=True)
+    table.wait(60)
+    table.select(one.reference)
+    two = push_image(reg, "ns/app", "2.0", layers=[b"bg two"])
+
+    table.refresh_button.click()
+    table.wait(60)
+
+    assert table.last_error is None, table.message.text
+    assert dict(zip(table.frame["tag"], table.frame["digest"])) == {"1.0": one.digest,
+                                                                  "2.0": two.digest}
+    assert table.selected_references == [one.reference]
+    assert "checking" not in table.as_of.value and "as of" in table.as_of.value
+
+
+def test_a_cold_listing_shows_its_first_rows_before_the_rest(registry_factory):
+    from registry_widgets.operations.inventory import FIRST_BATCH
+
+    reg = registry_factory()
+    for i in range(FIRST_BATCH + 3):
+        push_image(reg, f"ns/app{i:02d}", "1.0", layers=[b"cold %d" % i])
+    partial = []
+    table = images(reg.host, on_partial=partial.append)
+    assert len(partial) == 1 and len(partial[0]) == FIRST_BATCH
+    assert list(partial[0]["reference"]) == list(table["reference"][:FIRST_BATCH])
+    assert len(table) == FIRST_BATCH + 3

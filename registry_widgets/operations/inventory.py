@@ -80,6 +80,12 @@ def validate_namespace(namespace: str) -> str:
                            reference=namespace) from None
 
 
+def catalog_refused(error: BaseException) -> bool:
+    """True when ``error`` is a registry refusing its catalog: naming the repositories
+    (``repositories=``) is then the way to list it."""
+    return bool(getattr(error, "catalog_refused", False))
+
+
 def parse_repositories(repositories: str | Iterable[str]) -> list[str]:
     """Repositories as typed or pasted: a list, or one string with names separated by commas,
     spaces or lines (a repository name holds none of those). Sorted, duplicates dropped;
@@ -357,9 +363,10 @@ def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None
             # so), not listing repositories by hand, which would be refused just the same.
             raise
         # The catalog is not part of the OCI spec; many registries refuse it.
-        raise type(e)(CATALOG_REFUSED.format(registry=client.registry, status=e.status)
-                      + f". {e}", registry=client.registry, status=e.status,
-                      code=e.code) from e
+        refused = type(e)(CATALOG_REFUSED.format(registry=client.registry, status=e.status)
+                          + f". {e}", registry=client.registry, status=e.status, code=e.code)
+        refused.catalog_refused = True  # type: ignore[attr-defined]
+        raise refused from e
     store.store_catalog(client.registry, repos, now)
     return repos
 

@@ -10,12 +10,19 @@ back to references, digests and sizes with ``tables.rows_at``. Rows are short st
 Remove tag and Delete digest show the plan (``plan_remove`` per row) first; Confirm
 deletes exactly what was planned. Pull, Push and Copy report to a ``ProgressView``.
 
+With ``background=True`` a listing shows what the local index holds at once ("as of …"),
+then revalidates with the registry in a background thread and updates the rows in place
+(the selection follows its references). A cold listing shows its first rows while the rest
+load. A registry that refuses the catalog gets a Repositories box (typed or pasted,
+remembered per registry) and a plain sentence saying why.
+
 Imports the ``operations`` verbs, ``reference`` and the sibling widget modules only.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -23,9 +30,11 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
+from ..errors import Unauthorized
 from ..operations.copy import copy
 from ..operations.inspection import inspect
-from ..operations.inventory import COLUMNS, images
+from ..operations.inventory import COLUMNS, catalog_refused, images, indexed
+from ..operations.namespaces import remember_repositories, remembered_repositories
 from ..operations.local import pull, push, tag
 from ..operations.remove import plan_remove, remove
 from ..reference import parse_reference
@@ -53,7 +62,10 @@ class ImageTable(Panel):
     namespace = traitlets.Unicode(None, allow_none=True,
                                   help="the namespace listed; None lists them all")
 
-    def __init__(self, registry: str = "", namespace: str | None = None):
+    background = traitlets.Bool(False, help="show the index at once, revalidate in a thread")
+
+    def __init__(self, registry: str = "", namespace: str | None = None, *,
+                 repositories: str | list[str] | None = None, background: bool = False):
         self.frame = pd.DataFrame(columns=COLUMNS)
         self.shown = self.frame
         empty = image_display(self.frame)
@@ -88,7 +100,21 @@ class ImageTable(Panel):
         self.output = w.Textarea(value="", disabled=True,
                                  layout=w.Layout(width="100%", height="10em", display="none"))
         self.output.add_class("rw-img-output")
+        self.as_of = w.HTML("")
+        self.as_of.add_class("rw-img-as-of")
+        self.repositories_text = w.Textarea(
+            placeholder="repositories to list, e.g. team/app, team/db (commas or lines)",
+            layout=w.Layout(width="40em", height="4em"))
+        self.repositories_text.add_class("rw-img-repositories")
+        self.repositories_button = button("List these repositories", "rw-img-repositories-list",
+                                          icon="list")
+        self.repositories_box = w.HBox([self.repositories_text, self.repositories_button])
+        self.repositories_box.add_class("rw-img-repositories-box")
+        show(self.repositories_box, False)
         super().__init__()
+        self.background = background
+        self._generation = 0  # a newer refresh makes older background results stale
+        self._thread: threading.Thread | None = None
         self._quiet = False
         self._listed: tuple[str, str | None] | None = None  # what the table holds
         self.children = [
@@ -99,7 +125,8 @@ class ImageTable(Panel):
             w.HBox([self.copy_registry, self.copy_namespace, self.copy_tag, self.copy_button,
                     self.push_source, self.push_button, self.export_path,
                     self.export_button], layout=w.Layout(flex_flow="row wrap")),
-            self.confirmation, self.message, self.progress, self.output, self.table]
+            self.repositories_box, self.as_of, self.confirmation, self.message, self.progress,
+            self.output, self.table]
         self.add_class("rw-image-table")
 
         for btn, action in ((self.refresh_button, self.refresh), (self.pull_button, self.pull),
@@ -110,12 +137,15 @@ class ImageTable(Panel):
                             (self.cancel_button, self.confirmation.cancel),
                             (self.inspect_button, self.inspect),
                             (self.pull_command_button, self.pull_commands),
-                            (self.export_button, self.export_csv)):
+                            (self.export_button, self.export_csv),
+                            (self.repositories_button, self.list_repositories)):
             self.on_click(btn, action)
         self.filter_text.observe(self.guard(lambda change: self.apply_filter()), names="value")
         self.table.observe(self.guard(lambda change: self.confirmation.cancel(), fresh=False),
                            names="selected_rows")
         self.observe(self.guard(self._source_changed), names=["registry", "namespace"])
+        self._given_repositories = (repositories if isinstance(repositories, str) else
+                                    ", ".join(repositories or [])) or None
         self.browse(registry, namespace)
 
     # -- what is listed ------------------------------------------------------------------
@@ -125,6 +155,10 @@ class ImageTable(Panel):
         nothing is asked of the registry when the table already holds that listing."""
         self._quiet = True
         try:
+            if registry != self.registry:  # each registry has its own repositories, if any
+                given, self._given_repositories = self._given_repositories, None
+                self.repositories_text.value = given or ", ".join(
+                    remembered_repositories(registry) if registry else [])
             self.registry, self.namespace = registry, namespace
         finally:
             self._quiet = False
@@ -136,20 +170,110 @@ class ImageTable(Panel):
             self.refresh()
 
     def refresh(self) -> None:
-        """List the registry again and redraw (the selection is cleared)."""
+        """List the registry again and redraw (the selection is cleared). With
+        ``background``, the index's rows show at once and the registry's answer follows."""
         self.confirmation.cancel()
+        self._generation += 1
+        generation = self._generation
         listing = (self.registry, self.namespace)
         if not self.registry:
             self.show_frame(pd.DataFrame(columns=COLUMNS))
+            self.as_of.value = ""
             self._listed = listing
             return
         where = self.registry + (f"/{self.namespace}" if self.namespace else "")
         self.title.value = f"<b>Images in {where}</b>"
-        self.show_frame(images(self.registry, self.namespace))
+        repositories = self.repositories_text.value.strip() or None
+        if repositories:
+            show(self.repositories_box, True)
+        if not self.background:
+            self._revalidate(generation, listing, repositories, in_place=False)
+            return
+        known = indexed(self.registry, self.namespace, repositories=repositories)
+        if known is not None:
+            self._update(known)
+            self._listed = listing
+            self._say_as_of(known, checking=True)
+        self._thread = threading.Thread(
+            target=self.guard(self._revalidate, fresh=False),
+            args=(generation, listing, repositories, True), daemon=True, name="rw-image-table")
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background revalidation to finish (notebooks and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _revalidate(self, generation: int, listing: tuple[str, str | None],
+                    repositories: str | None, in_place: bool) -> None:
+        registry, namespace = listing
+        where = registry + (f"/{namespace}" if namespace else "")
+
+        def first_rows(part: pd.DataFrame) -> None:
+            if generation == self._generation and self.frame.empty:
+                self._update(part)
+                self.message.status(f"first {len(part)} tag(s) of {where}; listing the rest…")
+
+        try:
+            table = images(registry, namespace, repositories=repositories,
+                           on_partial=first_rows)
+        except Exception as e:
+            if not catalog_refused(e) or generation != self._generation:
+                raise
+            show(self.repositories_box, True)
+            if isinstance(e, Unauthorized):  # anonymous: logging in may be the answer
+                raise
+            self.as_of.value = ""
+            self.message.error(
+                f"{registry} does not list its repositories to you (the registry's catalog is "
+                "refused: Docker Hub, GHCR and many others never give it). Type or paste the "
+                "repositories you want to see in the box above, e.g. team/app, and press "
+                "'List these repositories'; they are remembered for this registry.")
+            return
+        if generation != self._generation:  # a newer refresh is under way
+            return
+        if in_place:
+            self._update(table)
+        else:
+            self.show_frame(table)
         self._listed = listing
-        skipped = self.frame.attrs.get("skipped") or []
+        self._say_as_of(table, checking=False)
+        skipped = table.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
-        self.message.status(f"{len(self.frame)} tag(s) in {where}{note}")
+        self.message.status(f"{len(table)} tag(s) in {where}{note}")
+
+    def _update(self, table: pd.DataFrame) -> None:
+        """Show ``table`` in place of ``frame``: nothing is redrawn when the rows are the same,
+        and the selection follows its references."""
+        before = self.frame
+        self.frame = table
+        if len(before) == len(table) and before["reference"].tolist() == \
+                table["reference"].tolist() and before["digest"].tolist() == \
+                table["digest"].tolist():
+            self.shown = filter_frame(table, self.filter_text.value)
+            return
+        chosen = set(self.selected_references) if self.table.selected_rows else set()
+        self.apply_filter()
+        if chosen:
+            self.table.selected_rows = [i for i, ref in enumerate(self.shown["reference"])
+                                        if ref in chosen]
+
+    def _say_as_of(self, table: pd.DataFrame, *, checking: bool) -> None:
+        when = table.attrs.get("as_of")
+        if when is None:
+            self.as_of.value = ""
+            return
+        text = f"as of {when:%Y-%m-%d %H:%M:%S} UTC"
+        text += " (from the local index; checking the registry…)" if checking else \
+            ("" if not table.attrs.get("from_index") else " (partly from the local index)")
+        self.as_of.value = f'<span class="rw-as-of">{text}</span>'
+
+    def list_repositories(self) -> None:
+        """List the repositories typed or pasted in ``repositories_text`` (for registries
+        that refuse the catalog) and remember them for this registry; empty: the catalog."""
+        kept = remember_repositories(self.registry, self.repositories_text.value)
+        self.repositories_text.value = ", ".join(kept)
+        self.refresh()
 
     def show_frame(self, frame: pd.DataFrame) -> None:
         """Show an ``images()`` frame (what Refresh does after listing)."""
@@ -161,6 +285,10 @@ class ImageTable(Panel):
         self.confirmation.cancel()
         self.shown = filter_frame(self.frame, self.filter_text.value)
         display = image_display(self.shown)
+        if "accessories" in self.shown and any(self.shown["accessories"].map(bool)):
+            # Signatures, attestations and SBOMs belong to their image: a column, not rows.
+            display.insert(display.columns.get_loc("labels"), "accessories",
+                           [", ".join(sorted(a)) if a else "" for a in self.shown["accessories"]])
         self.table.update(display, **table_options(display), column_filters="footer")
 
     @property

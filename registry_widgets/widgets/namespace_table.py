@@ -17,8 +17,10 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
+from ..errors import Unauthorized
+from ..operations.inventory import catalog_refused
 from ..operations.namespaces import (COLUMNS, add_namespace, declared_namespaces,
-                                     forget_namespace, namespaces)
+                                     forget_namespace, namespaces, remembered_repositories)
 from ..operations.remove import remove_namespace
 from .feedback import Confirmation, Panel, button, text
 from .tables import namespace_display, namespace_plan_text, table_options
@@ -78,7 +80,19 @@ class NamespaceTable(Panel):
         if not self.registry:
             return
         self.title.value = f"<b>Namespaces of {self.registry}</b>"
-        self.frame = namespaces(self.registry)
+        # A registry that refuses the catalog is listed through the repositories remembered
+        # for it (typed in the image table's Repositories box).
+        try:
+            self.frame = namespaces(self.registry,
+                                    repositories=remembered_repositories(self.registry) or None)
+        except Exception as e:
+            if not catalog_refused(e) or isinstance(e, Unauthorized):
+                raise  # anonymous: logging in may be the answer, and the message says so
+            raise ValueError(
+                f"{self.registry} does not list its repositories to you (its catalog is refused: "
+                "Docker Hub, GHCR and many others never give it). Type or paste the repositories "
+                "in the image table's Repositories box; the namespaces of those are shown "
+                "here.") from e
         display = namespace_display(self.frame)
         keep = [i for i, name in enumerate(self.frame["namespace"]) if name == self.selected]
         options = table_options(display, select={"style": "single"})
