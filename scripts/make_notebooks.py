@@ -666,13 +666,21 @@ def namespaces_nb() -> nbformat.NotebookNode:
           it is listed with zero images until something arrives.
         * Sizes are compressed (what is stored and downloaded). A layer shared by several
           images counts once in the namespace's size.
+        * **Registries that will not list their repositories.** Docker Hub, GHCR and many
+          others refuse the catalog (the list of every repository), so nothing can be listed
+          until you name the repositories: set `repositories` to them, e.g.
+          `"team/app, team/db"`. They are remembered for that registry, and the widgets use
+          them too.
+        * The tables are current: every tag is checked with the registry. A local index
+          remembers what each digest is, so a second listing costs one small request per tag.
 
         {UNAUTHORIZED}
         """),
         code("""
         from typing import Optional
 
-        from registry_widgets import ImageTable, NamespaceTable, add_namespace, images, namespaces
+        from registry_widgets import (ImageTable, NamespaceTable, add_namespace, images, namespaces,
+                                      remember_repositories, remembered_repositories)
         from registry_widgets import notebook_support as nb
         from registry_widgets.widgets.tables import export_frame
 
@@ -683,12 +691,20 @@ def namespaces_nb() -> nbformat.NotebookNode:
             "(default: $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000)",
             'namespace: Optional[str] = "tutorial"  # whose images to list; None lists every '
             "namespace",
+            "repositories: Optional[str] = None  # for registries that refuse the catalog "
+            "(Docker Hub, GHCR): the repositories to list, comma-separated; None asks the "
+            "catalog (or uses those remembered)",
             "new_namespace: Optional[str] = None  # declare this namespace before its first "
             "push; None skips",
             "export_csv: Optional[str] = None  # write the image list to this CSV file; None "
             "skips",
             INTERACTIVE,
         ),
+        code("""
+        if repositories:
+            remember_repositories(registry, repositories)  # the widgets list them too
+        repositories = repositories or ", ".join(remembered_repositories(registry)) or None
+        """),
         md("""
         ## 1. Add a namespace (optional)
         """),
@@ -705,7 +721,7 @@ def namespaces_nb() -> nbformat.NotebookNode:
         it (you see the plan first).
         """),
         code("""
-        spaces = namespaces(registry)
+        spaces = namespaces(registry, repositories=repositories)
         if interactive:
             display(NamespaceTable(registry))
         else:
@@ -718,9 +734,10 @@ def namespaces_nb() -> nbformat.NotebookNode:
         inspect or remove them.
         """),
         code("""
-        listing = images(registry, namespace)
+        listing = images(registry, namespace, repositories=repositories)
+        print(f"as of {listing.attrs['as_of']:%Y-%m-%d %H:%M:%S} UTC")
         if interactive:
-            display(ImageTable(registry, namespace))
+            display(ImageTable(registry, namespace, repositories=repositories, background=True))
         else:
             display(nb.image_rows(listing))
         """),
@@ -748,6 +765,7 @@ def namespaces_nb() -> nbformat.NotebookNode:
         The cell below records this run as JSON.
         """),
         result('{"registry": registry, "namespace": namespace, "added": added, '
+               '"repositories_given": repositories, '
                '"namespaces": list(spaces["namespace"]), '
                '"repositories": sorted(set(listing["repository"])), '
                '"tags": len(listing), "csv": export_csv}'),

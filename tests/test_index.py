@@ -302,3 +302,31 @@ def test_a_cold_listing_shows_its_first_rows_before_the_rest(registry_factory):
     assert len(partial) == 1 and len(partial[0]) == FIRST_BATCH
     assert list(partial[0]["reference"]) == list(table["reference"][:FIRST_BATCH])
     assert len(table) == FIRST_BATCH + 3
+
+
+def test_notebook_06_lists_a_catalog_refusing_registry_with_repositories(token_registry,
+                                                                         tmp_path):
+    import base64
+
+    import nbformat
+
+    from registry_widgets.runner import run_notebook
+
+    reg = token_registry
+    app = push_image(reg, "team/app", "1.0", layers=[b"notebook app"])
+    password = reg.token_server.users["bob"]
+    auth = base64.b64encode(f"bob:{password}".encode()).decode()  # as `docker login` writes
+    (tmp_path / "docker-config" / "config.json").write_text(
+        json.dumps({"auths": {reg.host: {"auth": auth}}}))
+
+    out = run_notebook("06_namespaces_and_images",
+                       {"registry": reg.host, "namespace": "team", "repositories": "team/app",
+                        "interactive": False}, output=tmp_path / "06.ipynb")
+    executed = nbformat.read(out, as_version=4)
+    last = executed.cells[-1]
+    record = json.loads("".join(o.get("text", "") for o in last.outputs
+                                if o.output_type == "stream"))
+    assert record["repositories"] == ["team/app"] and record["tags"] == 1
+    assert record["namespaces"] == ["team"]
+    assert app.digest[7:19] in nbformat.writes(executed)  # the short digest of the row
+    assert password not in nbformat.writes(executed)

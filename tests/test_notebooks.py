@@ -48,8 +48,8 @@ PARAMETERS = {
     "04_build": ["context_dir", "ref", "dockerfile", "build_args", "labels", "test_run",
                  "command", "push", "interactive"],
     "05_remove": ["ref", "force", "dry_run", "interactive"],
-    "06_namespaces_and_images": ["registry", "namespace", "new_namespace", "export_csv",
-                                 "interactive"],
+    "06_namespaces_and_images": ["registry", "namespace", "repositories", "new_namespace",
+                                 "export_csv", "interactive"],
     "10_dashboard": ["registries", "interactive"],
 }
 HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)
