@@ -106,7 +106,7 @@ class RegistryClient:
         return f"RegistryClient({self.registry!r})"
 
     def close(self) -> None:
-        self.transport.session.close()
+        self.transport.close()
 
     def __enter__(self) -> "RegistryClient":
         return self
@@ -298,6 +298,22 @@ class RegistryClient:
     def get_blob(self, repository: str, digest: str) -> bytes:
         """A small blob (a config) in memory, verified."""
         return b"".join(self.iter_blob(repository, digest))
+
+    def get_small_blob(self, repository: str, digest: str) -> bytes:
+        """A blob known to be small (an image config, a few KiB) in memory, verified: one
+        plain GET on the transport's cheap path for small requests (a break is retried
+        whole), not the resumable stream of :meth:`iter_blob`. Listings read one per image."""
+        ref = self._ref(repository, digest)
+        hasher = _hasher(digest)
+        data = self._req("GET", f"/v2/{repository}/blobs/{digest}", repository, "pull",
+                         ref).content
+        self.transport.count("bytes_down", len(data))
+        hasher.update(data)
+        if f"{digest.partition(':')[0]}:{hasher.hexdigest()}" != digest:
+            raise DigestMismatch(f"blob {ref} downloaded with a different digest: the content "
+                                 "is corrupt; nothing was kept", registry=self.registry,
+                                 reference=ref)
+        return data
 
     def download_blob(self, repository: str, digest: str, path: str | Path) -> Path:
         """Save a blob to ``path``; a corrupt download leaves no file behind."""

@@ -3,23 +3,38 @@
 Layer 2, the only module (with ``auth``) that sends HTTP. ``registry`` builds on it.
 One ``requests.Session`` per registry with a connection pool sized for concurrent blob
 copies. The single place where an HTTP failure becomes an exception is ``error_for``.
+
+Small metadata requests (tag lists, manifest HEADs and GETs, configs: a bodiless GET or
+HEAD, not streamed) take a cheaper path: ``http.client`` over a pool of keep-alive
+connections (``_FastPool``). Measured on one small manifest GET over keep-alive, requests
+costs about 2 ms of client CPU, this path a few tenths of a millisecond, and a listing is
+one such request per tag. Everything above ``_raw`` (auth, retries, Retry-After, the
+status-to-exception mapping) is the same for both paths; a redirect, a proxy from the
+environment or anything unusual goes through requests.
 """
 
 from __future__ import annotations
 
+import collections
 import email.utils
+import http.client
 import ipaddress
+import json
 import logging
 import os
 import random
+import socket
+import ssl
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_environ_proxies, parse_header_links
 
 from .auth import Authenticator, merge_scopes, parse_challenge
 from .credentials import Credentials
@@ -111,6 +126,8 @@ class Transport:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.auth = Authenticator(host, credentials, self._raw)
+        self._fast: _FastPool | None = None  # made on first use, once the scheme is known
+        self._fast_checked = False
         self._lock = threading.Lock()
         # A Retry-After pauses every request to this registry, not only the one it answered:
         # a rate limit is per client, and the other workers would only burn requests.
@@ -161,11 +178,42 @@ class Transport:
             raise self._connection_error(e, reference) from e
 
     def _raw(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if method in ("GET", "HEAD") and kwargs.keys() <= {"headers"}:
+            pool = self._fast_pool(url)
+            if pool is not None:
+                self.count("requests", 1)
+                response = pool.request(method, url, kwargs.get("headers") or {})
+                if response is not None:
+                    for hook in self.session.hooks.get("response") or ():
+                        hook(response)  # observers see both paths alike
+                    return response  # type: ignore[return-value]
+                # a redirect (blobs in object storage): requests follows it
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("verify", self.verify)
         kwargs.setdefault("allow_redirects", True)
         self.count("requests", 1)
         return self.session.request(method, url, **kwargs)
+
+    def _fast_pool(self, url: str) -> "_FastPool | None":
+        """The http.client pool for this registry's API origin, or None where requests must
+        do the work: another origin (a token realm, a redirect), or a proxy set for it in
+        the environment (requests honours those, so must we)."""
+        if self._scheme is None or not url.startswith(f"{self._scheme}://{self.api_host}/"):
+            return None
+        with self._lock:
+            if not self._fast_checked:
+                self._fast_checked = True
+                if not (self.session.trust_env and get_environ_proxies(url)):
+                    self._fast = _FastPool(self._scheme, self.api_host, self.verify,
+                                           self.timeout)
+            return self._fast
+
+    def close(self) -> None:
+        """Close every connection (both paths)."""
+        self.session.close()
+        with self._lock:
+            if self._fast is not None:
+                self._fast.close()
 
     # -- the one request path --------------------------------------------------------------
 
@@ -272,6 +320,128 @@ class Transport:
                                registry=self.registry, reference=reference)
         return Unreachable(f"lost the connection to {where} ({type(error).__name__}); check the "
                            "network and try again", registry=self.registry, reference=reference)
+
+
+class _FastResponse:
+    """The part of ``requests.Response`` the registry client reads, for a response that
+    ``_FastPool`` read in full: ``status_code``, ``headers`` (case-insensitive), ``content``,
+    ``text``, ``json()``, ``links``, ``url``, ``close()``."""
+
+    __slots__ = ("status_code", "reason", "headers", "content", "url", "method")
+
+    def __init__(self, status: int, reason: str, headers: CaseInsensitiveDict, content: bytes,
+                 url: str, method: str):
+        self.status_code, self.reason, self.headers = status, reason, headers
+        self.content, self.url, self.method = content, url, method
+
+    @property
+    def request(self) -> "_FastResponse":
+        return self  # ``response.request.method`` and ``.url``, as requests has them
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        header = self.headers.get("Link")
+        if not header:
+            return {}
+        return {link.get("rel") or link.get("url"): link for link in parse_header_links(header)}
+
+    def close(self) -> None:
+        pass  # already read to the end; its connection is back in the pool
+
+
+_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionResetError,
+          BrokenPipeError, ConnectionAbortedError)
+
+
+class _FastPool:
+    """Keep-alive ``http.client`` connections to one origin, shared by all threads (an idle
+    connection is taken by whichever request comes next). A request on a reused connection
+    that the server had closed meanwhile is sent once more on a new one, as urllib3 does;
+    failures are raised as the ``requests`` exceptions ``Transport.request`` retries on."""
+
+    def __init__(self, scheme: str, host: str, verify: str | bool,
+                 timeout: float | tuple[float, float]):
+        self.scheme, self.host = scheme, host
+        self.connect_timeout, self.read_timeout = timeout if isinstance(timeout, tuple) \
+            else (timeout, timeout)
+        self._idle: collections.deque[http.client.HTTPConnection] = collections.deque()
+        self._context: ssl.SSLContext | None = None
+        if scheme == "https":
+            if verify is False:
+                context = ssl._create_unverified_context()  # noqa: S323 - the user asked
+            else:
+                cafile = verify if isinstance(verify, str) else (
+                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                    or requests.certs.where())
+                if os.path.isdir(cafile):
+                    context = ssl.create_default_context(capath=cafile)
+                else:
+                    context = ssl.create_default_context(cafile=cafile)
+            self._context = context
+
+    def _new(self) -> http.client.HTTPConnection:
+        if self._context is not None:
+            return http.client.HTTPSConnection(self.host, timeout=self.connect_timeout,
+                                               context=self._context)
+        return http.client.HTTPConnection(self.host, timeout=self.connect_timeout)
+
+    def request(self, method: str, url: str, headers: dict[str, str]) -> _FastResponse | None:
+        """Send and read the whole response; None for a redirect (the caller uses requests)."""
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
+        for attempt in (0, 1):
+            try:
+                connection, reused = self._idle.popleft(), True
+            except IndexError:
+                connection, reused = self._new(), False
+            try:
+                if connection.sock is None:
+                    connection.connect()
+                    connection.sock.settimeout(self.read_timeout)
+                connection.request(method, target, headers=sent)
+                answer = connection.getresponse()
+                content = answer.read()
+            except _STALE as e:
+                connection.close()
+                if reused and attempt == 0:
+                    continue  # the server closed it while idle: a new connection, once
+                raise requests.ConnectionError(f"{type(e).__name__}: {e}") from e
+            except socket.timeout as e:
+                connection.close()
+                raise requests.Timeout(str(e)) from e
+            except (ssl.SSLError, ssl.CertificateError) as e:
+                connection.close()
+                raise requests.exceptions.SSLError(str(e)) from e
+            except (OSError, http.client.HTTPException) as e:
+                connection.close()
+                raise requests.ConnectionError(f"{type(e).__name__}: {e}") from e
+            if answer.will_close:
+                connection.close()
+            else:
+                self._idle.append(connection)
+            if 300 <= answer.status < 400 and answer.getheader("Location"):
+                return None
+            merged: CaseInsensitiveDict = CaseInsensitiveDict()
+            for key, value in answer.getheaders():
+                merged[key] = f"{merged[key]}, {value}" if key in merged else value
+            return _FastResponse(answer.status, answer.reason, merged, content, url, method)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.popleft().close()
 
 
 def _speaks_registry(response: requests.Response) -> bool:

@@ -150,14 +150,14 @@ def requests_made(monkeypatch):
     sends to ``host`` and returns the list it fills."""
     def start(host: str) -> list[tuple[str, str]]:
         seen: list[tuple[str, str]] = []
-        session = clients.client_for(host).transport.session
-        send = session.request
+        transport = clients.client_for(host).transport
+        send = transport._raw  # where both request paths start
 
         def recording(method, url, *args, **kwargs):
             seen.append((method.upper(), url.split(host, 1)[-1]))
             return send(method, url, *args, **kwargs)
 
-        monkeypatch.setattr(session, "request", recording)
+        monkeypatch.setattr(transport, "_raw", recording)
         return seen
     return start
 

@@ -428,7 +428,7 @@ def _image_detail(client: RegistryClient, repository: str, manifest: Manifest) -
     if config is not None and config.media_type in IMAGE_CONFIG_TYPES \
             and config.size <= MAX_CONFIG_BYTES:
         try:
-            settings = json.loads(client.get_blob(repository, config.digest))
+            settings = json.loads(client.get_small_blob(repository, config.digest))
         except NotFound:
             log.info("config %s of %s@%s is missing", config.digest, repository, manifest.digest)
             incomplete = True
