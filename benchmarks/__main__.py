@@ -36,6 +36,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-sample", type=int, default=None,
                         help="repositories the naive lister reads before extrapolating "
                              "(default 100; 0 reads all 1,000)")
+    parser.add_argument("--large", type=int, default=0, metavar="TAGS_PER_REPOSITORY",
+                        help="scenario 4 also at 1,000 repositories x this many tags "
+                             "(100: 100,000 tags; default: not)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"where latest.md/.json go (default {RESULTS}; quick.md/.json "
                              "with --quick)")
@@ -61,6 +64,8 @@ def settings_from(args: argparse.Namespace, work_dir: Path) -> Settings:
         changes["engine"] = False
     if args.no_browser:
         changes["browser"] = False
+    if args.large:
+        changes["large_tags_per_repository"] = args.large
     if args.naive_sample is not None:
         changes["naive_sample"] = args.naive_sample
     return settings.but(**changes)
@@ -78,14 +83,22 @@ def run_all(settings: Settings, results: report.Report) -> None:
                 memory_bench.memory_scenario(settings, results, source)
     table = None
     if "inventory" in wanted:
-        with fresh_registry(settings, "inventory") as registry:
-            log(f"scenario 4: seeding {settings.repositories} repositories x "
-                f"{settings.tags_per_repository} tags")
-            seed = seed_inventory(registry, repositories=settings.repositories,
-                                  tags=settings.tags_per_repository, workers=settings.seed_workers)
-            results.notes.append(inventory_bench.describe_seed(seed.seconds, settings.repositories,
-                                                               seed.tags))
-            table = inventory_bench.inventory_scenario(settings, results, registry, seed)
+        per = settings.tags_per_repository
+        sizes = [(settings.small_repositories, per, False), (settings.repositories, per, True)]
+        if settings.large_tags_per_repository:
+            sizes.append((settings.repositories, settings.large_tags_per_repository, False))
+        for repositories, tags, main in sizes:
+            with fresh_registry(settings, f"inventory-{repositories * tags}") as registry:
+                log(f"scenario 4: seeding {repositories} repositories x {tags} tags")
+                seed = seed_inventory(registry, repositories=repositories, tags=tags,
+                                      workers=settings.seed_workers)
+                results.notes.append(inventory_bench.describe_seed(seed.seconds, repositories,
+                                                                   seed.tags))
+                listed = inventory_bench.inventory_scenario(settings, results, registry, seed,
+                                                            main=main)
+                if main:
+                    table = listed
+                    inventory_bench.cpu_scenario(settings, results, registry, seed)
     if "widgets" in wanted:
         widgets_bench.widgets_scenario(settings, results, table)
 

@@ -39,7 +39,9 @@ class Settings:
     memory_layer: int = 1 * GiB
     repositories: int = 1000
     tags_per_repository: int = 10
-    naive_sample: int = 100  # repositories the naive lister reads; 0 = all of them
+    naive_sample: int = 100  # unused since the listing is compared with curl only
+    small_repositories: int = 100  # scenario 4 at 1,000 tags as well
+    large_tags_per_repository: int = 0  # scenario 4 at repositories x this too (0: not)
     seed_workers: int = 16
     scenarios: tuple[str, ...] = SCENARIOS
 
@@ -48,7 +50,8 @@ class Settings:
         """Tiny sizes, one run: checks that the scripts work, measures nothing."""
         return cls(work_dir=work_dir, runs=1, quick=True, copy_layer=1 * MiB,
                    multiarch_layer=256 * KiB, memory_layer=4 * MiB, repositories=20,
-                   tags_per_repository=5, naive_sample=0, seed_workers=8)
+                   tags_per_repository=5, naive_sample=0, seed_workers=8,
+                   small_repositories=4)
 
     def but(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,31 +1,42 @@
-"""Scenario 4: the full image table of a registry with 1,000 repositories and 10,000 tags.
+"""Scenario 4: the image table of a registry at 1,000 and 10,000 tags (100,000 optional),
+side by side with curl sending the same requests, and the client CPU per request.
 
-``registry_widgets.images`` cold (an empty detail cache) and warm (the cache the cold run
-left), each with new clients, against a naive lister: plain ``requests`` (one keep-alive
-session), one request at a time: the catalog (following ``Link``: distribution pages by
-100), each tag list (not paginated by distribution 2.8), then each tag's manifest and config.
-When ``naive_sample`` is less than the repositories, the naive lister reads the whole catalog
-but only that many repositories, and its time is extrapolated (the table says so).
+For each size, in one run and with new clients for every call (as a fresh kernel would):
 
-Floors: the same requests sent by ``curl --parallel`` (16 at a time, keep-alive, bodies
-thrown away): what the registry alone needs to answer them. A fresh listing cannot avoid one
-request per tag (tag lists carry no digests), so these bound any client.
+- **cold**: ``images()`` with an empty index: catalog, tag lists, a GET of each manifest by
+  tag, a GET of each config. Floor: the same GETs from ``curl --parallel`` (16 at a time,
+  keep-alive, bodies thrown away): what the registry alone needs to answer them.
+- **warm, current**: ``images()`` with the index the cold run left: catalog, tag lists and a
+  HEAD per tag (every tag verified now). Floor: curl sending those requests.
+- **max_age=3600**: ``images(max_age=3600)`` in a new Python process, timed after the import:
+  the index alone, no request.
+- **first rows**: a cold ``ImageTable(background=True)`` (empty index): seconds until its
+  first rows are in the table (``on_partial``), then until all are.
+- **CPU per request**: this process's CPU over the requests it sent, for the cold and warm
+  listings; curl's CPU over its requests; and one small manifest GET sent 2,000 times over
+  keep-alive by requests, urllib3, http.client and the package's transport.
 
-The seeded registry is kept for all runs of one benchmark run.
+The seeded registries are kept for all runs of one benchmark run.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
+import resource
 import shutil
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import requests
+import urllib3
 
 import registry_widgets
+from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry
 
 from .copy_bench import ACCEPT
@@ -33,49 +44,11 @@ from .harness import CpuMeter, Settings, Stopwatch, fresh_clients, log, run
 from .report import Report
 from .seed import InventorySeed
 
-COLD_TARGET, WARM_TARGET = 20.0, 2.0  # seconds, at 10,000 tags
-
-
-def naive_images(registry: LocalRegistry, *, limit: int | None = None
-                 ) -> tuple[pd.DataFrame, int, float]:
-    """The image table the simple way; also how many repositories the catalog listed and
-    the seconds the catalog took.
-
-    ``limit`` reads the tags of only the first ``limit`` repositories.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    base = registry.url
-    repositories: list[str] = []
-    start = time.perf_counter()
-    url: str | None = f"{base}/v2/_catalog"
-    while url:
-        response = session.get(url, timeout=30)
-        response.raise_for_status()
-        repositories += response.json()["repositories"]
-        url = response.links.get("next", {}).get("url")
-        url = base + url if url and url.startswith("/") else url
-    catalog_seconds = time.perf_counter() - start
-    rows: list[dict[str, Any]] = []
-    for repository in repositories[:limit]:
-        tags = session.get(f"{base}/v2/{repository}/tags/list", timeout=30).json()["tags"] or []
-        for tag in tags:
-            response = session.get(f"{base}/v2/{repository}/manifests/{tag}", timeout=30,
-                                   headers={"Accept": ACCEPT})
-            manifest = response.json()
-            config = session.get(f"{base}/v2/{repository}/blobs/{manifest['config']['digest']}",
-                                 timeout=30).json()
-            rows.append({"repository": repository, "tag": tag,
-                         "digest": response.headers["Docker-Content-Digest"],
-                         "size": manifest["config"]["size"] + sum(
-                             layer["size"] for layer in manifest["layers"]),
-                         "platforms": [f"{config['os']}/{config['architecture']}"],
-                         "created": config.get("created")})
-    session.close()
-    frame = pd.DataFrame(rows)
-    if len(frame):
-        frame["created"] = pd.to_datetime(frame["created"], utc=True)
-    return frame, len(repositories), catalog_seconds
+RATIO_TARGET = 1.15  # cold and warm, to the curl floor of the same requests
+MAX_AGE_TARGET = 0.5  # seconds, at 10,000 tags, in a new process after the import
+FIRST_ROWS_TARGET = 2.0  # seconds, cold, 10,000 tags
+CPU_TARGET_MS = 0.3  # client CPU per metadata request
+MICRO_REQUESTS = 2000
 
 
 def curl_floor(registry: LocalRegistry, urls: list[str], config: Path, *,
@@ -97,9 +70,11 @@ def curl_floor(registry: LocalRegistry, urls: list[str], config: Path, *,
 
 
 def floor_urls(seed: InventorySeed) -> tuple[list[str], list[str]]:
-    """(cold, warm) request paths: tag lists plus, cold, GET manifest by tag and its config;
-    warm, HEAD manifest by tag."""
-    lists = [f"/v2/{repository}/tags/list" for repository in seed.repositories]
+    """(cold, warm) request paths: catalog pages and tag lists plus, cold, GET manifest by
+    tag and its config; warm, HEAD manifest by tag."""
+    pages = [f"/v2/_catalog?n=100&last={seed.repositories[i - 1]}" if i else "/v2/_catalog"
+             for i in range(0, len(seed.repositories), 100)]
+    lists = pages + [f"/v2/{repository}/tags/list" for repository in seed.repositories]
     manifests = [f"/v2/{repository}/manifests/{tag}" for repository, tag, _ in seed.images]
     configs = [f"/v2/{repository}/blobs/{config}" for repository, _, config in seed.images]
     return lists + manifests + configs, lists + manifests
@@ -115,28 +90,111 @@ def _complete(frame: pd.DataFrame, tags: int) -> str:
     return ""
 
 
+def _own_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def max_age_in_new_process(host: str) -> tuple[float, int, int]:
+    """(seconds for ``images(max_age=3600)`` after the import, rows, requests sent)."""
+    script = textwrap.dedent(f"""
+        import time
+        import registry_widgets
+        start = time.perf_counter()
+        table = registry_widgets.images({host!r}, max_age=3600)
+        print(time.perf_counter() - start, len(table), table.attrs["requests"])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ), check=True)
+    seconds, rows, sent = done.stdout.split()
+    return float(seconds), int(rows), int(sent)
+
+
+def first_rows(host: str) -> tuple[float, float, int]:
+    """A cold ``ImageTable(background=True)``: (seconds to its first rows, to all, rows)."""
+    from registry_widgets.widgets import ImageTable
+
+    start = time.perf_counter()
+    table = ImageTable(host, background=True)
+    first = None
+    while table._thread is not None and table._thread.is_alive():
+        if first is None and len(table.frame):
+            first = time.perf_counter() - start
+        time.sleep(0.005)
+    table.wait()
+    total = time.perf_counter() - start
+    if table.last_error is not None:
+        raise table.last_error
+    return (first if first is not None else total), total, len(table.frame)
+
+
+def micro(registry: LocalRegistry, repository: str, tag: str) -> dict[str, float]:
+    """Client CPU (ms) per small manifest GET, sent ``MICRO_REQUESTS`` times in a row over
+    one keep-alive connection, by each client."""
+    path = f"/v2/{repository}/manifests/{tag}"
+    headers = {"Accept": ACCEPT}
+    host, port = registry.host.rsplit(":", 1)
+    out: dict[str, float] = {}
+
+    def timed(name: str, send) -> None:
+        send()  # connect, warm up
+        start = _own_cpu()
+        for _ in range(MICRO_REQUESTS):
+            send()
+        out[name] = (_own_cpu() - start) * 1000 / MICRO_REQUESTS
+
+    session = requests.Session()
+    session.trust_env = False
+    timed("requests", lambda: session.get(registry.url + path, headers=headers).content)
+    session.close()
+    pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=1)
+    timed("urllib3", lambda: pool.request("GET", path, headers=headers).data)
+    pool.close()
+    connection = http.client.HTTPConnection(host, int(port))
+
+    def plain() -> bytes:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().read()
+
+    timed("http.client", plain)
+    connection.close()
+    fresh_clients()
+    client = clients.client_for(registry.host)
+    timed("registry_widgets transport", lambda: client.transport.request(
+        "GET", path, headers=headers, scopes=()).content)
+    timed("registry_widgets get_manifest (+ parse, digest check)",
+          lambda: client.get_manifest(repository, tag))
+    fresh_clients()
+    return out
+
+
 def inventory_scenario(settings: Settings, report: Report, registry: LocalRegistry,
-                       seed: InventorySeed) -> pd.DataFrame | None:
-    """Returns the last full ``images()`` table (scenario 5 renders it)."""
+                       seed: InventorySeed, *, size_label: str | None = None,
+                       main: bool = True) -> pd.DataFrame | None:
+    """One size of scenario 4. ``main``: the 10,000-tag size, where the targets apply.
+    Returns the last full ``images()`` table (scenario 5 renders it)."""
     tags = seed.tags
-    label = f"{tags:,} tags, {settings.repositories:,} repositories"
-    cold_name, warm_name = f"4 image table, {label}: cold", f"4 image table, {label}: warm cache"
-    cold = report.add(cold_name, "registry_widgets.images (16 workers, empty cache)")
-    warm = report.add(warm_name, "registry_widgets.images (cache from the cold run)")
-    sample = settings.naive_sample if 0 < settings.naive_sample < settings.repositories else None
-    naive_case = "naive sequential requests (manifest + config per tag)" + (
-        " (extrapolated)" if sample else "")
-    naive = report.add(cold_name, naive_case, peer=True)
-    naive_warm = report.add(warm_name, naive_case, peer=True)
+    label = size_label or f"{tags:,} tags, {len(seed.repositories):,} repositories"
+    names = {kind: f"4 image table, {label}: {kind}" for kind in
+             ("cold", "warm, current", "max_age=3600", "first rows")}
     cold_urls, warm_urls = floor_urls(seed)
-    cold_floor = report.add(cold_name, f"floor: curl --parallel 16, {len(cold_urls):,} GETs")
-    warm_floor = report.add(warm_name, f"floor: curl --parallel 16, {len(warm_urls):,} requests")
-    cache = settings.work_dir / "inventory-cache"
+    cold_floor = report.add(names["cold"], f"floor: curl --parallel 16, {len(cold_urls):,} "
+                            "GETs", peer=True)
+    cold = report.add(names["cold"], "registry_widgets.images (16 workers, empty index)")
+    warm_floor = report.add(names["warm, current"], f"floor: curl --parallel 16, "
+                            f"{len(warm_urls):,} requests", peer=True)
+    warm = report.add(names["warm, current"], "registry_widgets.images (index from the cold "
+                      "run; every tag verified now)")
+    aged = report.add(names["max_age=3600"], "registry_widgets.images(max_age=3600), new "
+                      "process, after import")
+    first = report.add(names["first rows"], "ImageTable(background=True), cold: first rows")
+    full = report.add(names["first rows"], "ImageTable(background=True), cold: all rows")
+    cache = settings.work_dir / f"inventory-cache-{tags}"
     pid = registry._popen.pid if getattr(registry, "_popen", None) else None
-    cpu: dict[int, list[tuple[float, float]]] = {}  # id(row) -> [(registry, client) per run]
+    cpu: dict[int, list[tuple[float, float, int]]] = {}  # id(row) -> (registry, client, n)
     table: pd.DataFrame | None = None
     for number in range(settings.runs):
-        log(f"scenario 4 run {number + 1}")
+        log(f"scenario 4 ({label}) run {number + 1}")
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
         os.environ["XDG_CACHE_HOME"] = str(cache)
@@ -146,63 +204,82 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
                 with CpuMeter(pid) as meter, Stopwatch() as watch:
                     frame = registry_widgets.images(registry.host)
                 row.samples.append(watch.seconds)
-                cpu.setdefault(id(row), []).append((meter.registry, meter.client))
+                cpu.setdefault(id(row), []).append((meter.registry, meter.client,
+                                                    frame.attrs["requests"]))
                 row.error = row.error or _complete(frame, tags)
                 table = frame
             except Exception as e:  # noqa: BLE001 - report and go on
                 row.error = f"{type(e).__name__}: {e}"[:300]
         try:
-            with Stopwatch() as watch:
-                frame, listed, catalog = naive_images(registry, limit=sample)
-            seconds = watch.seconds
-            if sample:
-                # The catalog was read in full; the rest scales with the repositories.
-                seconds = catalog + (seconds - catalog) * listed / sample
-            naive.samples.append(seconds)
-            naive_warm.samples.append(seconds)
-            expected = tags if not sample else tags * sample // settings.repositories
-            naive.error = naive.error or _complete(frame, expected)
+            seconds, rows, sent = max_age_in_new_process(registry.host)
+            aged.samples.append(seconds)
+            if rows != tags or sent:
+                aged.error = aged.error or f"{rows} rows, {sent} requests"
         except Exception as e:  # noqa: BLE001
-            naive.error = f"{type(e).__name__}: {e}"[:300]
+            aged.error = f"{type(e).__name__}: {e}"[:300]
         for row, urls, head in ((cold_floor, cold_urls, False), (warm_floor, warm_urls, True)):
             try:
                 with CpuMeter(pid) as meter:
                     row.samples.append(curl_floor(registry, urls,
                                                   settings.work_dir / "urls.curl", head=head))
-                cpu.setdefault(id(row), []).append((meter.registry, meter.client))
+                cpu.setdefault(id(row), []).append((meter.registry, meter.client, len(urls)))
             except Exception as e:  # noqa: BLE001
                 row.error = f"{type(e).__name__}: {e}"[:300]
+        shutil.rmtree(cache, ignore_errors=True)  # first rows: cold again
+        cache.mkdir(parents=True)
+        fresh_clients()
+        try:
+            seconds, total, rows = first_rows(registry.host)
+            first.samples.append(seconds)
+            full.samples.append(total)
+            if rows != tags:
+                full.error = full.error or f"{rows} rows, expected {tags}"
+        except Exception as e:  # noqa: BLE001
+            first.error = f"{type(e).__name__}: {e}"[:300]
+        fresh_clients()
 
-    if sample:
-        naive.note = (f"measured on {sample} of {settings.repositories} repositories "
-                      f"({sample * settings.tags_per_repository:,} tags) after the whole "
-                      f"catalog, scaled by {settings.repositories / sample:g}; one keep-alive "
-                      "session")
-    else:
-        naive.note = "measured on every repository; one keep-alive session"
-    naive_warm.note = "has no cache: the same as cold"
-    cold.note = ("catalog in pages of 100, tag lists, a GET of each manifest by tag, then a "
-                 "config per digest (21,000 requests at 10,000 tags).")
-    warm.note = "catalog, tag lists and a HEAD per tag; details from the disk cache."
-    cold_floor.note = ("tag lists, GET manifest by tag, GET config: the least a fresh, full "
-                       "listing asks.")
-    warm_floor.note = ("tag lists and HEAD manifest by tag: the least a listing that is current "
-                       "must ask (tag lists carry no digests).")
+    cold.note = ("catalog, tag lists, a GET of each manifest by tag, then a config per "
+                 "digest; requests over pooled http.client connections.")
+    warm.note = "catalog, tag lists and a HEAD per tag; what each digest is from the index."
+    cold_floor.note = "catalog pages, tag lists, GET manifest by tag, GET config."
+    warm_floor.note = ("catalog pages, tag lists and HEAD manifest by tag: the least a listing "
+                       "that is current must ask (tag lists carry no digests).")
+    aged.note = "the index alone: no request is sent (checked)."
+    first.note = "a cold listing lists the first 8 repositories first and shows them."
     for row in (cold, warm, cold_floor, warm_floor):
         used = sorted(cpu.get(id(row), []))
-        if used and pid:
-            registry_cpu, client_cpu = used[len(used) // 2]
-            row.note += f" CPU: registry {registry_cpu:.1f} s, client {client_cpu:.1f} s."
-    if not settings.quick:  # the targets are for 10,000 tags
-        cold.target, warm.target = f"< {COLD_TARGET:g} s", f"< {WARM_TARGET:g} s"
-        cold.met = cold.median is not None and cold.median < COLD_TARGET
-        warm.met = warm.median is not None and warm.median < WARM_TARGET
-        for row, floor, target in ((cold, cold_floor, COLD_TARGET),
-                                   (warm, warm_floor, WARM_TARGET)):
-            if not row.met and floor.median is not None and floor.median >= target:
-                row.note += (f" Out of reach here: the registry alone needs "
-                             f"{floor.median:.1f} s for the requests (the curl floor).")
+        if used:
+            registry_cpu, client_cpu, sent = used[len(used) // 2]
+            row.note += (f" CPU: registry {registry_cpu:.1f} s, client {client_cpu:.1f} s "
+                         f"({client_cpu * 1000 / max(sent, 1):.2f} ms per request, {sent:,} "
+                         "requests).")
+    if main and not settings.quick:
+        for row in (cold, warm):
+            row.target = f"≤ {RATIO_TARGET:g} × curl"
+            ratio = report.ratio(row)
+            row.met = ratio is not None and ratio <= RATIO_TARGET
+        aged.target, aged.met = f"≤ {MAX_AGE_TARGET:g} s", \
+            aged.median is not None and aged.median <= MAX_AGE_TARGET and not aged.error
+        first.target, first.met = f"≤ {FIRST_ROWS_TARGET:g} s", \
+            first.median is not None and first.median <= FIRST_ROWS_TARGET
     return table
+
+
+def cpu_scenario(settings: Settings, report: Report, registry: LocalRegistry,
+                 seed: InventorySeed) -> None:
+    """Client CPU per small manifest GET, each client alone over keep-alive."""
+    repository, tag, _ = seed.images[0]
+    name = f"4 client CPU per small manifest GET ({MICRO_REQUESTS:,} in a row, keep-alive)"
+    rows: dict[str, object] = {}
+    for _ in range(settings.runs):
+        for case, ms in micro(registry, repository, tag).items():
+            row = rows.get(case) or report.add(name, case, unit="ms")
+            rows[case] = row
+            row.samples.append(ms)  # type: ignore[attr-defined]
+    target = rows.get("registry_widgets transport")
+    if target is not None and not settings.quick:
+        target.target = f"≤ {CPU_TARGET_MS:g} ms"  # type: ignore[attr-defined]
+        target.met = target.median <= CPU_TARGET_MS  # type: ignore[attr-defined]
 
 
 def describe_seed(seconds: float, repositories: int, tags: int) -> str:
@@ -210,4 +287,3 @@ def describe_seed(seconds: float, repositories: int, tags: int) -> str:
             f"{max(1, repositories // 25)} namespaces, {tags:,} tags, each its own image "
             f"(own config, {tags:,} distinct manifests) sharing 6 tiny layers; seeded over HTTP "
             f"in {seconds:.0f} s (not measured).")
-
