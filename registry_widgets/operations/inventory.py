@@ -25,7 +25,7 @@ import math
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -373,18 +373,47 @@ def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None
 
 def _run(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T],
          progress: ProgressCallback | None, what: str) -> list[R]:
-    """``work`` over ``items`` on the pool, results in item order, a progress event per item."""
-    futures = {pool.submit(work, item): i for i, item in enumerate(items)}
+    """``work`` over ``items`` on the pool, results in item order, a progress event per item.
+
+    A few long-lived workers take the next item from a shared iterator: one future per
+    worker, not per item (a listing is thousands of sub-millisecond requests, and a future
+    with its condition variable per request costs CPU the registry needs). The first error
+    stops the workers and is raised; progress events are emitted one at a time.
+    """
+    if not items:
+        return []
     results: list[Any] = [None] * len(items)
-    try:
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            emit(progress, ProgressEvent("images", status=what, current=done, total=len(items),
-                                         message=f"{done}/{len(items)} {what}"))
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
+    queue = iter(enumerate(items))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+    done = 0
+
+    def worker() -> None:
+        nonlocal done
+        while not failures:
+            with lock:
+                try:
+                    number, item = next(queue)
+                except StopIteration:
+                    return
+            try:
+                results[number] = work(item)
+            except BaseException as e:  # noqa: BLE001 - raised by _run in the caller's thread
+                with lock:
+                    failures.append(e)
+                return
+            with lock:
+                done += 1
+                if progress is not None:
+                    emit(progress, ProgressEvent("images", status=what, current=done,
+                                                 total=len(items),
+                                                 message=f"{done}/{len(items)} {what}"))
+
+    workers = [pool.submit(worker) for _ in range(min(pool._max_workers, len(items)))]
+    for future in workers:
+        future.result()
+    if failures:
+        raise failures[0]
     return results
 
 
