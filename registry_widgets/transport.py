@@ -153,6 +153,8 @@ class Transport:
         return f"{self._scheme}://{self.api_host}"
 
     def url(self, path_or_url: str, reference: str = "") -> str:
+        if path_or_url.startswith("/") and not path_or_url.startswith("//"):
+            return self._base_url(reference) + path_or_url  # the common case, without urljoin
         return urljoin(self._base_url(reference) + "/", path_or_url)
 
     def _detect_scheme(self, reference: str = "") -> str:
