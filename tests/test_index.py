@@ -22,7 +22,7 @@ from registry_widgets.errors import Denied
 from registry_widgets.operations import clients
 from registry_widgets.operations.index import Index, index_path
 from registry_widgets.operations.inventory import images, indexed, parse_repositories
-from registry_widgets.stack import RawClient, push_image
+from tests.support import RawClient, push_image
 
 
 @pytest.fixture(autouse=True)
