@@ -36,7 +36,7 @@ import requests
 import urllib3
 
 import registry_widgets
-from registry_widgets.operations import clients
+from registry_widgets.operations import clients, index
 from registry_widgets.stack import LocalRegistry
 
 from .copy_bench import ACCEPT
@@ -195,6 +195,7 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
     table: pd.DataFrame | None = None
     for number in range(settings.runs):
         log(f"scenario 4 ({label}) run {number + 1}")
+        index.close_shared()
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
         os.environ["XDG_CACHE_HOME"] = str(cache)
@@ -225,6 +226,7 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
                 cpu.setdefault(id(row), []).append((meter.registry, meter.client, len(urls)))
             except Exception as e:  # noqa: BLE001
                 row.error = f"{type(e).__name__}: {e}"[:300]
+        index.close_shared()
         shutil.rmtree(cache, ignore_errors=True)  # first rows: cold again
         cache.mkdir(parents=True)
         fresh_clients()

@@ -20,6 +20,7 @@ import pytest
 
 from registry_widgets.errors import Denied
 from registry_widgets.operations import clients
+from registry_widgets.operations import index
 from registry_widgets.operations.index import Index, index_path
 from registry_widgets.operations.inventory import images, indexed, parse_repositories
 from tests.support import RawClient, push_image
@@ -142,6 +143,7 @@ def test_a_corrupt_index_is_rebuilt_not_fatal(registry_factory, damage):
     reg = registry_factory()
     image = push_image(reg, "ns/app", "1.0", layers=[b"app"])
     first = images(reg.host)
+    index.close_shared()  # as a new kernel finds the file
     path = index_path()
     if damage == "garbage":
         path.write_bytes(b"this is not a database" * 100)

@@ -284,6 +284,33 @@ class Index:
                      for table in ("catalogs", "repositories", "tags")])
 
 
+_shared_lock = threading.Lock()
+_shared: Index | None = None
+
+
+def shared() -> Index:
+    """This process's open index at :func:`index_path` (reopened when that path changes).
+    Kept open: closing the last connection of a WAL database checkpoints it, which costs a
+    listing served from the index more than reading it."""
+    global _shared
+    path = index_path()
+    with _shared_lock:
+        if _shared is None or _shared.path != path:
+            if _shared is not None:
+                _shared.close()
+            _shared = Index(path)
+        return _shared
+
+
+def close_shared() -> None:
+    """Close the shared index (tests; or before deleting the cache folder)."""
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()
+            _shared = None
+
+
 class _transaction:
     """``with _transaction(db):`` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error. IMMEDIATE
     takes the write lock up front, so two writers queue on the busy timeout instead of one

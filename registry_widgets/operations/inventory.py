@@ -37,6 +37,7 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, accessory_of, validate_repository
 from ..registry import RegistryClient
 from .clients import client_for
+from . import index
 from .index import Index
 
 log = logging.getLogger("registry_widgets.inventory")
@@ -180,8 +181,8 @@ def inventory(registry: str, namespace: str | None = None, *,
     fresh_after = -math.inf if offline else None if max_age is None else now - max_age
     result = Inventory(registry=client.registry, max_age=max_age)
     before = client.transport.stats["requests"]
-    with Index() as store, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
+    store = index.shared()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
         repos = wanted if wanted is not None else store.catalog(client.registry)[1] \
             if offline else _repositories(client, store, wanted, page_size, fresh_after, now)
         if namespace is not None:
