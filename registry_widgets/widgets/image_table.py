@@ -247,9 +247,9 @@ class ImageTable(Panel):
         and the selection follows its references."""
         before = self.frame
         self.frame = table
-        if len(before) == len(table) and before["reference"].tolist() == \
-                table["reference"].tolist() and before["digest"].tolist() == \
-                table["digest"].tolist():
+        if len(before) == len(table) and all(
+                before[column].tolist() == table[column].tolist()
+                for column in ("reference", "digest", "accessories")):
             self.shown = filter_frame(table, self.filter_text.value)
             return
         chosen = set(self.selected_references) if self.table.selected_rows else set()
