@@ -1,0 +1,370 @@
+"""``scan``: an image's packages matched against an OSV feed, plus its configuration audit.
+
+Similar to ``ibmcloud cr va <image>`` or ``trivy image --offline-scan``: the SBOM (``sbom``)
+is matched with each ecosystem's own version order (``univers``: dpkg with epochs and ``~``,
+apk, PEP 440, semver), so ``3.0.14-1~deb12u1 < 3.0.14-1`` and ``2.9.0 < 2.31.0`` hold although
+plain string order says otherwise. Debian and Alpine advisories name *source* packages, so OS
+packages are matched by their source name and version.
+
+Each finding says which package, installed and fixed versions, the advisory id and aliases
+(CVE), severity (CVSS base score via the ``cvss`` package where the record gives a vector),
+and the layer that brought the package. Exempt findings stay in the report, marked.
+
+Layer 3: imports ``errors``, ``reference`` and the other operations (sbom, feeds, audit,
+exemptions).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Sequence
+
+from ..errors import BadReference, ScanFailed
+from ..reference import Reference, parse_reference
+from .audit import audit
+from .exemptions import Exemption, exemption_for, load_exemptions
+from .feeds import SEVERITIES, Feed, normal_name, open_feed
+from .sbom import ImageContents, Package, os_ecosystem, read_image
+
+log = logging.getLogger("registry_widgets.scan")
+
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+# --- version order per ecosystem ------------------------------------------------------------
+
+def _version_class(ecosystem: str) -> Any:
+    from univers import versions
+
+    base = ecosystem.split(":")[0]
+    return {"Debian": versions.DebianVersion, "Ubuntu": versions.DebianVersion,
+            "Alpine": versions.AlpineLinuxVersion, "PyPI": versions.PypiVersion,
+            "npm": versions.SemverVersion}.get(base)
+
+
+SUPPORTED_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "PyPI", "npm")
+
+
+@lru_cache(maxsize=262144)
+def parse_version(ecosystem: str, text: str) -> Any:
+    """The version object of ``text`` in ``ecosystem``'s order (cached: feeds repeat them)."""
+    cls = _version_class(ecosystem)
+    if cls is None:
+        raise ValueError(f"no version order for ecosystem {ecosystem!r}")
+    return cls(text)
+
+
+@lru_cache(maxsize=262144)
+def _less(ecosystem: str, a: str, b: str) -> bool:
+    return parse_version(ecosystem, a) < parse_version(ecosystem, b)
+
+
+def compare(ecosystem: str, a: str, b: str) -> int:
+    """-1, 0 or 1 as ``a`` sorts before, with or after ``b`` in ``ecosystem``'s order."""
+    if a == b:
+        return 0
+    return -1 if _less(ecosystem, a, b) else (1 if _less(ecosystem, b, a) else 0)
+
+
+def affected_by(ecosystem: str, version: str, ranges: Sequence[dict[str, Any]],
+                versions: Sequence[str] = ()) -> tuple[bool, str]:
+    """Is ``version`` affected by an OSV ``affected`` entry? And the first fixed version after it.
+
+    OSV's evaluation: events sorted by version; ``introduced`` at or below the version turns
+    it on, ``fixed`` at or below turns it off, ``last_affected`` below turns it off.
+    """
+    if version in versions:
+        return True, _next_fixed(ecosystem, version, ranges)
+    for rng in ranges:
+        events = []
+        for event in rng.get("events") or []:
+            for kind in ("introduced", "fixed", "last_affected"):
+                if kind in event:
+                    events.append((kind, str(event[kind])))
+        try:
+            key = _sort_key(ecosystem)
+            events.sort(key=lambda e: key(e[1]))
+            hit = False
+            for kind, at in events:
+                if kind == "introduced":
+                    if at == "0" or compare(ecosystem, version, at) >= 0:
+                        hit = True
+                elif kind == "fixed":
+                    if compare(ecosystem, version, at) >= 0:
+                        hit = False
+                elif compare(ecosystem, version, at) > 0:
+                    hit = False
+        except ValueError as e:  # a version the ecosystem's rules cannot read
+            log.info("skipping a range for %s %s: %s", ecosystem, version, e)
+            continue
+        if hit:
+            return True, _next_fixed(ecosystem, version, [rng])
+    return False, ""
+
+
+def _sort_key(ecosystem: str) -> Callable[[str], Any]:
+    from functools import cmp_to_key
+
+    def cmp(a: str, b: str) -> int:
+        if a == "0" or b == "0":
+            return (b == "0") - (a == "0") if a != b else 0
+        return compare(ecosystem, a, b)
+    return cmp_to_key(cmp)
+
+
+def _next_fixed(ecosystem: str, version: str, ranges: Sequence[dict[str, Any]]) -> str:
+    fixed = [str(e["fixed"]) for r in ranges for e in r.get("events") or [] if "fixed" in e]
+    later = [f for f in fixed if _safe_cmp(ecosystem, f, version) > 0]
+    if not later:
+        return ""
+    best = later[0]
+    for f in later[1:]:
+        if _safe_cmp(ecosystem, f, best) < 0:
+            best = f
+    return best
+
+
+def _safe_cmp(ecosystem: str, a: str, b: str) -> int:
+    try:
+        return compare(ecosystem, a, b)
+    except ValueError:
+        return 0
+
+
+# --- findings ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One known vulnerability of one package (``kind="vulnerability"``), or one
+    configuration issue (``kind="configuration"``, package fields empty)."""
+
+    id: str
+    kind: str
+    severity: str
+    summary: str = ""
+    aliases: tuple[str, ...] = ()
+    package: str = ""
+    installed: str = ""
+    fixed: str = ""
+    ecosystem: str = ""
+    source: str = ""
+    purl: str = ""
+    score: float | None = None
+    vector: str = ""
+    layer: str = ""
+    layer_index: int = -1
+    path: str = ""
+    exempt: bool = False
+    exemption: str = ""  # the scope and reason of the exemption that applies
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
+
+
+def match(packages: Iterable[Package], feed: Feed | str) -> list[Finding]:
+    """Every (package, advisory) pair where the installed version is affected."""
+    feed = open_feed(feed)
+    db = feed.connect()
+    try:
+        findings: list[Finding] = []
+        advisory_cache: dict[str, tuple] = {}
+        for pkg in packages:
+            base = pkg.ecosystem.split(":")[0]
+            if base not in SUPPORTED_ECOSYSTEMS:
+                continue
+            name = normal_name(base, pkg.match_name)
+            rows = db.execute("SELECT advisory, ecosystem, ranges, versions FROM affected "
+                              "WHERE name = ? AND (ecosystem = ? OR ecosystem = ?)",
+                              (name, pkg.ecosystem, base)).fetchall()
+            seen = set()
+            for advisory, _eco, ranges, versions in rows:
+                if advisory in seen:
+                    continue
+                hit, fixed = affected_by(pkg.ecosystem, pkg.match_version, json.loads(ranges),
+                                         json.loads(versions))
+                if not hit:
+                    continue
+                seen.add(advisory)
+                if advisory not in advisory_cache:
+                    advisory_cache[advisory] = db.execute(
+                        "SELECT aliases, summary, severity, score, vector FROM advisories "
+                        "WHERE id = ?", (advisory,)).fetchone()
+                aliases, summary, severity, score, vector = advisory_cache[advisory]
+                findings.append(Finding(
+                    id=advisory, kind="vulnerability", severity=severity, summary=summary or "",
+                    aliases=tuple(json.loads(aliases)), package=pkg.name, installed=pkg.version,
+                    fixed=fixed, ecosystem=pkg.ecosystem, source=pkg.source, purl=pkg.purl,
+                    score=score, vector=vector or "", layer=pkg.layer, layer_index=pkg.layer_index,
+                    path=pkg.path))
+        return findings
+    finally:
+        db.close()
+
+
+@dataclass
+class ScanReport:
+    """What ``scan`` found for one image."""
+
+    reference: str
+    digest: str
+    distro: str
+    os_supported: bool
+    packages: int
+    feed: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.exempt]
+
+    @property
+    def status(self) -> str:
+        """The Security status column: "No issues", "N issues" or "unsupported OS"."""
+        if not self.os_supported:
+            return "unsupported OS"
+        n = len(self.open_findings)
+        return "No issues" if n == 0 else f"{n} issue{'s' if n != 1 else ''}"
+
+    def counts(self) -> dict[str, int]:
+        """Open findings per severity, highest first."""
+        out = {s: 0 for s in reversed(SEVERITIES)}
+        for f in self.open_findings:
+            out[f.severity] = out.get(f.severity, 0) + 1
+        return out
+
+    def at_or_above(self, threshold: str) -> list[Finding]:
+        rank = severity_rank(threshold)
+        return [f for f in self.open_findings if SEVERITY_RANK.get(f.severity, 0) >= rank]
+
+    def check(self, fail_on: str | None) -> "ScanReport":
+        """Raise ``ScanFailed`` when open findings reach ``fail_on`` (low, medium, high,
+        critical; ``unknown`` counts every finding); else return the report."""
+        if fail_on is None:
+            return self
+        failing = self.at_or_above(fail_on)
+        if failing:
+            ids = ", ".join(sorted({f.id for f in failing})[:10])
+            ref = parse_reference(self.reference)
+            raise ScanFailed(f"{self.reference}: {len(failing)} open finding(s) at or above "
+                             f"{fail_on} ({ids}). Update the packages named in the report, or "
+                             "exempt an accepted issue with add_exemption", report=self,
+                             registry=ref.registry, reference=self.reference)
+        return self
+
+    def table(self) -> Any:
+        """The findings as a DataFrame, worst first (exempt ones last)."""
+        return findings_table(self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest, "distro": self.distro,
+                "os_supported": self.os_supported, "packages": self.packages, "feed": self.feed,
+                "status": self.status, "counts": self.counts(),
+                "findings": [asdict(f) for f in self.findings]}
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def to_sarif(self) -> str:
+        """SARIF 2.1.0, as CI systems (GitHub code scanning, GitLab) read it: one rule per
+        issue id, one result per finding; exempt findings carry a suppression."""
+        return json.dumps(sarif(self), indent=2)
+
+
+TABLE_COLUMNS = ["severity", "score", "id", "aliases", "package", "installed", "fixed", "kind",
+                 "summary", "layer", "exempt", "exemption"]
+
+
+def findings_table(findings: Sequence[Finding]) -> Any:
+    import pandas as pd
+
+    rows = [{**{c: getattr(f, c) for c in TABLE_COLUMNS}, "aliases": ", ".join(f.aliases),
+             "layer": f"{f.layer_index + 1}: {f.layer[:19]}" if f.layer else ""}
+            for f in findings]
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    if frame.empty:
+        return frame
+    frame["_rank"] = [-SEVERITY_RANK.get(s, 0) for s in frame["severity"]]
+    frame = frame.sort_values(["exempt", "_rank", "id", "package"], kind="stable")
+    return frame.drop(columns="_rank").reset_index(drop=True)
+
+
+_SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note",
+                "unknown": "warning"}
+
+
+def sarif(report: ScanReport) -> dict[str, Any]:
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for f in report.findings:
+        rules.setdefault(f.id, {
+            "id": f.id, "shortDescription": {"text": f.summary or f.id},
+            "properties": {"security-severity": f"{f.score:.1f}" if f.score is not None else "",
+                           "tags": ["security", f.kind]}})
+        where = f"{f.package} {f.installed}" if f.package else "image configuration"
+        text = f"{f.id} in {where}" + (f" (fixed in {f.fixed})" if f.fixed else "")
+        result: dict[str, Any] = {
+            "ruleId": f.id, "level": _SARIF_LEVEL.get(f.severity, "warning"),
+            "message": {"text": text},
+            "locations": [{"physicalLocation": {"artifactLocation": {
+                "uri": f"{report.reference}{f.path}" if f.path else report.reference}}}],
+            "properties": {"severity": f.severity, "aliases": list(f.aliases), "layer": f.layer},
+        }
+        if f.exempt:
+            result["suppressions"] = [{"kind": "external", "justification": f.exemption}]
+        results.append(result)
+    return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+            "runs": [{"tool": {"driver": {"name": "registry_widgets", "rules": list(rules.values()),
+                                          "informationUri": "https://ossf.github.io/osv-schema/"}},
+                      "results": results}]}
+
+
+def severity_rank(level: str) -> int:
+    text = str(level).lower()
+    if text == "any":
+        return 0
+    if text not in SEVERITY_RANK:
+        raise BadReference(f"unknown severity {level!r} for fail_on; use one of "
+                           f"{', '.join(SEVERITIES)} (or 'any')")
+    return SEVERITY_RANK[text]
+
+
+def _mark_exempt(findings: list[Finding], ref: Reference, digest: str,
+                 exemptions: Sequence[Exemption]) -> list[Finding]:
+    out = []
+    for f in findings:
+        rule = exemption_for(f.ids, ref, digest, exemptions)
+        if rule is not None:
+            f = Finding(**{**asdict(f), "aliases": f.aliases, "exempt": True,
+                           "exemption": f"{rule.scope}: {rule.reason}".rstrip(": ")})
+        out.append(f)
+    return out
+
+
+def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[Exemption] | None = None,
+         fail_on: str | None = None, platform: str | None = None,
+         progress: Callable[[dict[str, Any]], None] | None = None) -> ScanReport:
+    """Scan an image: known vulnerabilities of its packages from ``feed`` (a folder, zip or
+    artifact reference of OSV records) and its configuration audit.
+
+    ``exemptions`` is an exemptions file (or a list of ``Exemption``): matching findings are
+    kept and marked exempt. With ``fail_on`` (low/medium/high/critical), open findings at or
+    above it raise ``ScanFailed`` (the report is on the exception), so a headless run exits
+    non-zero.
+    """
+    ref = parse_reference(ref)
+    if fail_on is not None:
+        severity_rank(fail_on)  # a typo fails before any download
+    rules = load_exemptions(exemptions) if isinstance(exemptions, (str, bytes)) or \
+        hasattr(exemptions, "__fspath__") else list(exemptions or [])
+    indexed = open_feed(feed)
+    contents: ImageContents = read_image(ref, platform=platform, progress=progress)
+    findings = match(contents.packages, indexed) + audit(contents)
+    findings = _mark_exempt(findings, ref, contents.digest, rules)
+    report = ScanReport(reference=str(ref), digest=contents.digest, distro=contents.distro,
+                        os_supported=not contents.os or os_ecosystem(contents.os) is not None,
+                        packages=len(contents.packages), feed=indexed.source, findings=findings)
+    return report.check(fail_on)
