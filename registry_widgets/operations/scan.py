@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
@@ -41,8 +42,29 @@ def _version_class(ecosystem: str) -> Any:
 
     base = ecosystem.split(":")[0]
     return {"Debian": versions.DebianVersion, "Ubuntu": versions.DebianVersion,
-            "Alpine": versions.AlpineLinuxVersion, "PyPI": versions.PypiVersion,
+            "Alpine": apk_version_key, "PyPI": versions.PypiVersion,
             "npm": versions.SemverVersion}.get(base)
+
+
+_APK = re.compile(r"^(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
+                  r"(?:-r(\d+))?$")
+_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
+# apk-tools' suffix order: pre-releases before the plain version, post-release ones after
+_APK_RANK = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1, "cvs": 1, "svn": 2, "git": 3, "hg": 4,
+             "p": 5}
+
+
+def apk_version_key(text: str) -> tuple:
+    """A sort key in apk-tools' order: numbers, a letter, suffixes (``_rc1 < "" < _git2023
+    < _p1``), then ``-rN``. Written here because univers' Alpine order (Gentoo's) rejects
+    ``_git``/``_svn``/``_cvs``/``_hg`` versions such as musl's ``1.2.4_git20230717-r4``."""
+    match = _APK.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an apk version")
+    numbers, letter, suffixes, revision = match.groups()
+    parts = [(_APK_RANK[name], int(number or 0)) for name, number in _APK_SUFFIX.findall(suffixes)]
+    return (tuple(int(n) for n in numbers.split(".")), ord(letter) if letter else 0,
+            tuple(parts) + ((0, 0),), int(revision or 0))
 
 
 SUPPORTED_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "PyPI", "npm")
