@@ -41,7 +41,7 @@ from .clients import client_for
 
 log = logging.getLogger("registry_widgets.feeds")
 
-INDEX_VERSION = 1  # bump when the schema changes: older indexes are then rebuilt
+INDEX_VERSION = 2  # bump when the schema changes: older indexes are then rebuilt
 FEED_ARTIFACT_TYPE = "application/vnd.osv.feed.v1"
 ZIP_LAYER = "application/zip"
 JSON_LAYER = "application/json"
@@ -188,7 +188,11 @@ SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE advisories (id TEXT PRIMARY KEY, aliases TEXT, summary TEXT, severity TEXT,
                          score REAL, vector TEXT, modified TEXT);
-CREATE TABLE affected (advisory TEXT, ecosystem TEXT, name TEXT, ranges TEXT, versions TEXT);
+-- clustered by name (WITHOUT ROWID): a scan's lookups read neighbouring pages, and each row
+-- carries its advisory's fields so no join is needed
+CREATE TABLE affected (name TEXT, ecosystem TEXT, advisory TEXT, seq INTEGER, ranges TEXT,
+                       versions TEXT, aliases TEXT, summary TEXT, severity TEXT, score REAL,
+                       vector TEXT, PRIMARY KEY (name, ecosystem, advisory, seq)) WITHOUT ROWID;
 """
 
 
@@ -205,26 +209,27 @@ def _build(records: Iterator[dict[str, Any]], target: Path, source: str, fingerp
             if record.get("withdrawn"):
                 continue
             level, score, vector = severity_of(record)
-            aliases = list(dict.fromkeys((record.get("aliases") or []) + (record.get("upstream") or [])))
-            advisories.append((record["id"], json.dumps(aliases), (record.get("summary") or
-                               (record.get("details") or "")[:200]), level, score, vector,
+            aliases = json.dumps(list(dict.fromkeys((record.get("aliases") or []) +
+                                                    (record.get("upstream") or []))))
+            summary = record.get("summary") or (record.get("details") or "")[:200]
+            advisories.append((record["id"], aliases, summary, level, score, vector,
                                record.get("modified", "")))
-            for entry in record.get("affected") or []:
+            for seq, entry in enumerate(record.get("affected") or []):
                 package = entry.get("package") or {}
                 eco, name = package.get("ecosystem", ""), package.get("name", "")
                 if not eco or not name:
                     continue
                 ranges = [r for r in entry.get("ranges") or [] if r.get("type") in ("ECOSYSTEM", "SEMVER")]
-                affected.append((record["id"], eco, normal_name(eco.split(":")[0], name),
-                                 json.dumps(ranges), json.dumps(entry.get("versions") or [])))
+                affected.append((normal_name(eco.split(":")[0], name), eco, record["id"], seq,
+                                 json.dumps(ranges), json.dumps(entry.get("versions") or []),
+                                 aliases, summary, level, score, vector))
             count += 1
             if len(advisories) >= 5000:
                 db.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?)", advisories)
-                db.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", affected)
+                db.executemany("INSERT OR REPLACE INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)", affected)
                 advisories, affected = [], []
         db.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?)", advisories)
-        db.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", affected)
-        db.execute("CREATE INDEX affected_name ON affected (name, ecosystem)")
+        db.executemany("INSERT OR REPLACE INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)", affected)
         db.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("version", str(INDEX_VERSION)), ("source", source), ("fingerprint", fingerprint),
             ("records", str(count))])
