@@ -255,6 +255,8 @@ class ScanReport:
     packages: int
     feed: str
     findings: list[Finding] = field(default_factory=list)
+    # what the layers held (for the SBOM outputs without reading them again); not serialised
+    contents: ImageContents | None = field(default=None, repr=False, compare=False)
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -405,5 +407,6 @@ def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[E
     findings = _mark_exempt(findings, ref, contents.digest, rules)
     report = ScanReport(reference=str(ref), digest=contents.digest, distro=contents.distro,
                         os_supported=not contents.os or os_ecosystem(contents.os) is not None,
-                        packages=len(contents.packages), feed=indexed.source, findings=findings)
+                        packages=len(contents.packages), feed=indexed.source, findings=findings,
+                        contents=contents)
     return report.check(fail_on)
