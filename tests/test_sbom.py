@@ -181,3 +181,63 @@ def test_a_missing_platform_is_named(registry):
     assert contents.packages
     with pytest.raises(NotFound):
         sbom(f"{registry.host}/scan/plain:no-such-tag")
+
+
+def _tar(files: dict[str, bytes], fmt: int) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["pax", "gnu"])
+def test_long_paths_in_pax_and_gnu_tars(registry, fmt):
+    import gzip
+    import tarfile
+
+    deep = "usr/local/lib/python3.11/site-packages/" + "x" * 90 + "/requests-2.28.1.dist-info/METADATA"
+    files = {deep: data("requests-2.28.1-METADATA"), "big.bin": b"\1" * 700_001}
+    layer = gzip.compress(_tar(files, tarfile.PAX_FORMAT if fmt == "pax" else tarfile.GNU_FORMAT))
+    image = push(registry, f"scan/long-{fmt}", "1", [layer])
+    [pkg] = sbom(image["reference"]).packages
+    assert (pkg.name, pkg.path) == ("requests", "/" + deep)
+
+
+def test_plain_tar_and_multi_member_gzip_layers(registry):
+    import gzip
+    import tarfile
+
+    from registry_widgets.stack import RawClient
+    from registry_widgets.stack.images import put_manifest, upload_blob
+
+    tar = _tar({"lib/apk/db/installed": data("alpine319-apk-installed"),
+                "etc/os-release": data("alpine319-os-release")}, tarfile.PAX_FORMAT)
+    half = len(tar) // 2
+    two_members = gzip.compress(tar[:half]) + gzip.compress(tar[half:])  # as pigz may write
+    client = RawClient(registry)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    for media_type, blob in (("application/vnd.oci.image.layer.v1.tar", tar),
+                             ("application/vnd.oci.image.layer.v1.tar+gzip", two_members)):
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": upload_blob(client, "scan/kinds", config),
+                                          "size": len(config)},
+                               "layers": [{"mediaType": media_type, "size": len(blob),
+                                           "digest": upload_blob(client, "scan/kinds", blob)}]}).encode()
+        put_manifest(client, "scan/kinds", "t", manifest, "application/vnd.oci.image.manifest.v1+json")
+        contents = sbom(f"{registry.host}/scan/kinds:t")
+        assert len(contents.packages) == 4 and contents.distro == "alpine 3.19.1", media_type
+
+
+def test_a_cut_short_gzip_layer_is_an_error(registry):
+    layer = alpine_layers()[0]
+    image = push_image(registry, "scan/cut", "1", layers=[layer[: len(layer) // 2]])
+    with pytest.raises(ProtocolError, match="cut short|not a readable tar"):
+        sbom(image.reference)
