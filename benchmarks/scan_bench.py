@@ -100,7 +100,8 @@ def sbom_scenario(settings: Settings, report: Report, registry: LocalRegistry, *
     work = Path(tempfile.mkdtemp(prefix="scan-bench-", dir=settings.work_dir))
     for number in range(settings.runs):
         log(f"scenario 6a run {number + 1}")
-        for row, rss, code in ((stream, stream_rss, STREAM_CHILD), (ours, ours_rss, SBOM_CHILD)):
+        cases = [(stream, stream_rss, STREAM_CHILD), (ours, ours_rss, SBOM_CHILD)]
+        for row, rss, code in cases[number % 2:] + cases[:number % 2]:  # take turns going first
             try:
                 os.sync()
                 seconds, peak, what = _child(code, image.reference, work)
@@ -112,7 +113,8 @@ def sbom_scenario(settings: Settings, report: Report, registry: LocalRegistry, *
                 row.error = f"{type(e).__name__}: {e}"[:300]
     if ours.samples and stream.samples:
         ratio = ours.median / stream.median
-        ours.target, ours.met = f"<= {RATIO_LIMIT}x the stream", ratio <= RATIO_LIMIT
+        ours.target = f"<= {RATIO_LIMIT}x the stream"
+        ours.met = ratio <= RATIO_LIMIT if not settings.quick else None
         ours.note = f"{ratio:.2f}x the stream"
     if ours_rss.samples:
         ours_rss.target = f"<= {RSS_LIMIT_MIB} MiB"
