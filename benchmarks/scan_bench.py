@@ -25,8 +25,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from registry_widgets.stack import LocalRegistry, push_image
-from registry_widgets.stack.images import files_layer
+from registry_widgets.stack import LocalRegistry
+from tests.support import files_layer, push_image
 
 from .harness import GiB, MiB, Settings, fresh_clients, fresh_registry, log
 from .memory_bench import peak_of

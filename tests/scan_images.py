@@ -11,9 +11,9 @@ import json
 import tarfile
 from pathlib import Path
 
-from registry_widgets.stack import RawClient
-from registry_widgets.stack.images import files_layer, put_manifest, upload_blob
 from registry_widgets.stack.rootfs import gzip_deterministic
+from tests.support import RawClient, files_layer
+from tests.support.images import put_manifest, upload_blob
 
 DATA = Path(__file__).resolve().parent / "scan_data"
 OSV = DATA / "osv"

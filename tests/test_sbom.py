@@ -19,8 +19,8 @@ from registry_widgets.operations.sbom import (cyclonedx_json, database_kind, os_
                                               parse_apk_installed, parse_dpkg_status,
                                               parse_os_release, parse_python_metadata, sbom,
                                               sbom_table)
-from registry_widgets.stack import push_image
-from scan_images import alpine_layers, data, debian_layers, distroless_layers, push, tar_layer
+from tests.support import push_image
+from tests.scan_images import alpine_layers, data, debian_layers, distroless_layers, push, tar_layer
 
 
 @pytest.fixture(autouse=True)
@@ -213,8 +213,8 @@ def test_plain_tar_and_multi_member_gzip_layers(registry):
     import gzip
     import tarfile
 
-    from registry_widgets.stack import RawClient
-    from registry_widgets.stack.images import put_manifest, upload_blob
+    from tests.support import RawClient
+    from tests.support.images import put_manifest, upload_blob
 
     tar = _tar({"lib/apk/db/installed": data("alpine319-apk-installed"),
                 "etc/os-release": data("alpine319-os-release")}, tarfile.PAX_FORMAT)

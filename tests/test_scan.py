@@ -23,8 +23,8 @@ from registry_widgets.operations.exemptions import (add_exemption, load_exemptio
                                                     remove_exemption)
 from registry_widgets.operations.feeds import open_feed, publish_feed
 from registry_widgets.operations.scan import affected_by, compare, scan
-from registry_widgets.stack import get_manifest
-from scan_images import OSV, alpine_layers, debian_layers, push, tar_layer
+from tests.scan_images import OSV, alpine_layers, debian_layers, push, tar_layer
+from tests.support import get_manifest
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from registry_widgets.runner import run_notebook
-from scan_images import OSV, debian_layers, push
+from tests.scan_images import OSV, debian_layers, push
 
 
 def test_headless_scan_writes_json_sarif_and_cyclonedx(registry, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from registry_widgets.operations import clients
 from registry_widgets.operations.exemptions import add_exemption
 from registry_widgets.widgets.scan_panel import ScanPanel, findings_display, security_status
-from scan_images import OSV, alpine_layers, push, tar_layer
+from tests.scan_images import OSV, alpine_layers, push, tar_layer
 
 
 @pytest.fixture(autouse=True)
