@@ -186,16 +186,24 @@ def test_a_zip_feed_as_osv_exports_it(tmp_path, images):
     assert ("GHSA-j8r2-6x86-q33q", "requests", "2.28.1", "2.31.0") in vulnerabilities(report)
 
 
-def test_a_feed_artifact_mirrored_with_copy(registry, registry_b, images):
-    digest = publish_feed(OSV, f"{registry.host}/security/osv-feed:2026-12-01")
+def test_a_feed_artifact_mirrored_with_copy(registry, registry_b, images, tmp_path):
+    # a folder as downloaded: one ecosystem's zip beside loose records
+    shutil.copytree(OSV, tmp_path / "osv")
+    with zipfile.ZipFile(tmp_path / "osv" / "PyPI.zip", "w") as z:
+        z.write(OSV / "GHSA-j8r2-6x86-q33q.json", "GHSA-j8r2-6x86-q33q.json")
+    (tmp_path / "osv" / "GHSA-j8r2-6x86-q33q.json").unlink()
+    digest = publish_feed(tmp_path / "osv", f"{registry.host}/security/osv-feed:2026-12-01")
     mirror = f"{registry_b.host}/security/osv-feed:2026-12-01"
     copy(f"{registry.host}/security/osv-feed:2026-12-01", mirror)
-    assert get_manifest(registry_b, "security/osv-feed", "2026-12-01").digest == digest
+    stored = get_manifest(registry_b, "security/osv-feed", "2026-12-01")
+    assert stored.digest == digest
+    assert [layer["annotations"]["org.opencontainers.image.title"]
+            for layer in json.loads(stored.data)["layers"]] == ["PyPI.zip", "osv.zip"]
     feed = open_feed(mirror)
     assert feed.records == 4 and feed.source.endswith(digest)
-    report = scan(images["debian"]["reference"], feed=mirror)
-    assert ("DEBIAN-CVE-2024-2511", "openssl", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1") in \
-        vulnerabilities(report)
+    found = vulnerabilities(scan(images["debian"]["reference"], feed=mirror))
+    assert ("DEBIAN-CVE-2024-2511", "openssl", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1") in found
+    assert ("GHSA-j8r2-6x86-q33q", "requests", "2.28.1", "2.31.0") in found  # from the zip layer
 
 
 @pytest.mark.parametrize("make, message", [

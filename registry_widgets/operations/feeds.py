@@ -302,37 +302,45 @@ def open_feed(feed: str | os.PathLike[str] | Feed) -> Feed:
 
 
 def publish_feed(source: str | os.PathLike[str], ref: str | Reference) -> str:
-    """Push a feed (a zip, or a folder that is zipped here) as an OCI artifact; its digest.
+    """Push a feed as an OCI artifact; its manifest digest.
 
-    ``copy`` then mirrors it like any image, so an air-gapped registry gets the feed in one
-    step and ``scan(..., feed="mirror/security/osv-feed:2026-12-01")`` reads it there.
+    ``source`` is a zip (one layer), a JSON file, or a folder: each ``.zip`` in it becomes a
+    layer as it is (OSV's per-ecosystem downloads), and loose ``.json`` records are zipped
+    into one more. ``copy`` then mirrors the artifact like any image, so an air-gapped
+    registry gets the feed in one step and ``scan(..., feed="mirror/security/osv-feed:tag")``
+    reads it there.
     """
     ref = parse_reference(ref)
     path = Path(os.fspath(source)).expanduser()
+    layers: list[tuple[bytes, str, str]] = []  # (data, media type, title)
     if path.is_dir():
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for file in sorted(path.rglob("*.json")):
-                archive.write(file, file.relative_to(path).as_posix())
-        data = buffer.getvalue()
+        for archive in sorted(path.rglob("*.zip")):
+            layers.append((archive.read_bytes(), ZIP_LAYER, archive.relative_to(path).as_posix()))
+        records = sorted(path.rglob("*.json"))
+        if records:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+                for file in records:
+                    bundle.write(file, file.relative_to(path).as_posix())
+            layers.append((buffer.getvalue(), ZIP_LAYER, f"{path.name}.zip"))
     elif path.is_file():
         data = path.read_bytes()
-    else:
+        layers.append((data, ZIP_LAYER if data[:2] == b"PK" else JSON_LAYER, path.name))
+    if not layers:
         raise FeedError(f"no feed at {path}: give a folder or zip of OSV JSON to publish")
-    media = ZIP_LAYER if data[:2] == b"PK" else JSON_LAYER
     client = client_for(ref.registry)
     config = b"{}"
-    blobs = [(config, "application/vnd.oci.empty.v1+json"), (data, media)]
-    for blob, _ in blobs:
+    for blob in [config] + [data for data, _, _ in layers]:
         digest = digest_of(blob)
         if client.head_blob(ref.repository, digest) is None:
             client.upload_blob(ref.repository, digest, blob, len(blob))
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": FEED_ARTIFACT_TYPE,
-        "config": {"mediaType": blobs[0][1], "digest": digest_of(config), "size": len(config)},
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(config),
+                   "size": len(config)},
         "layers": [{"mediaType": media, "digest": digest_of(data), "size": len(data),
-                    "annotations": {"org.opencontainers.image.title": path.name +
-                                    (".zip" if path.is_dir() else "")}}],
+                    "annotations": {"org.opencontainers.image.title": title}}
+                   for data, media, title in layers],
     }, separators=(",", ":")).encode()
     return client.put_manifest(ref.repository, ref.tag or ref.reference,
                                Manifest(manifest, OCI_MANIFEST))
