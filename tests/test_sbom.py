@@ -241,3 +241,18 @@ def test_a_cut_short_gzip_layer_is_an_error(registry):
     image = push_image(registry, "scan/cut", "1", layers=[layer[: len(layer) // 2]])
     with pytest.raises(ProtocolError, match="cut short|not a readable tar"):
         sbom(image.reference)
+
+
+def test_whiteouts_hide_lower_layers_only_wherever_they_sit_in_the_tar(registry):
+    site = "usr/lib/python3/dist-packages"
+    meta = b"Metadata-Version: 2.1\nName: six\nVersion: %s\n"
+    lower = tar_layer([(f"{site}/six-1.15.0.dist-info/METADATA", meta % b"1.15.0", 0o644, None)])
+    # the upgrade writes the new version first, then the whiteout of the old one's folder,
+    # and makes a folder opaque after adding to it
+    upper = tar_layer([
+        (f"{site}/six-1.16.0.dist-info/METADATA", meta % b"1.16.0", 0o644, None),
+        (f"{site}/.wh.six-1.15.0.dist-info", b"", 0o644, None),
+        (f"{site}/.wh.six-1.16.0.dist-info", b"", 0o644, None),  # hides nothing of this layer
+    ])
+    image = push(registry, "scan/upgrade", "1", [lower, upper])
+    assert [(p.name, p.version) for p in sbom(image["reference"]).packages] == [("six", "1.16.0")]

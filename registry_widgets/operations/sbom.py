@@ -531,35 +531,60 @@ def iter_tar(reader: _ChunkReader) -> Iterator[tuple[TarEntry, Callable[[], byte
             reader.skip(padded)
 
 
+def _self_and_parents(path: str) -> Iterator[str]:
+    while path:
+        yield path
+        path = posixpath.dirname(path)
+
+
 def read_layer(overlay: _Overlay, reader: _ChunkReader, index: int, digest: str,
                world_writable: list[str] | None = None) -> None:
-    """Apply one layer's tar to ``overlay``: whiteouts first, as the OCI layer spec says
-    (they apply to lower layers only), then the files it adds."""
+    """Apply one layer's tar to ``overlay``. As the OCI layer spec says, its whiteouts
+    (``.wh.<name>``, ``.wh..wh..opq``) and the files replacing directories hide what lower
+    layers put there, never what this layer adds, wherever they sit in the tar."""
+    hidden: list[str] = []  # paths whose lower-layer content goes
+    opaque: list[str] = []  # directories whose lower-layer content goes
+    files: dict[str, tuple[int, str, bytes]] = {}
+    links: dict[str, str] = {}
+    # every lower path that matters and its parent folders: what a member here can hide
+    below = {p for name in (*overlay.files, *overlay.links) for p in _self_and_parents(name)}
     for member, content in iter_tar(reader):
         path = _normal(member.name)
         parent, base = posixpath.split(path)
         if base == ".wh..wh..opq":
-            overlay.remove(parent) if parent else overlay.files.clear()
+            opaque.append(parent)
             continue
         if base.startswith(".wh."):
-            overlay.remove(posixpath.join(parent, base[4:]))
+            if posixpath.join(parent, base[4:]) in below:
+                hidden.append(posixpath.join(parent, base[4:]))
             continue
         if world_writable is not None and member.mode & 0o002 and not member.issym() \
                 and not (member.isdir() and member.mode & 0o1000):  # sticky dirs (/tmp) are fine
             world_writable.append("/" + path)
+        if member.isdir():
+            continue
+        if path in below:
+            hidden.append(path)  # a file (or link) here replaces whatever was below
         kind = database_kind(path)
         if kind is None:
-            if member.isdir():
-                continue
-            # a file replacing a directory hides what was under it
-            if path in overlay.files or any(n.startswith(path + "/") for n in overlay.files):
-                overlay.remove(path)
             continue
-        overlay.remove(path)
         if member.issym() and kind == "os-release":
-            overlay.links[path] = _normal(posixpath.join(parent, member.linkname))
+            links[path] = _normal(posixpath.join(parent, member.linkname))
         elif member.isfile() and member.size <= MAX_DB_BYTES:
-            overlay.files[path] = (index, digest, content())
+            files[path] = (index, digest, content())
+    for directory in opaque:
+        if directory:
+            prefix = directory + "/"
+            for table in (overlay.files, overlay.links):
+                for name in [n for n in table if n.startswith(prefix)]:
+                    del table[name]
+        else:
+            overlay.files.clear()
+            overlay.links.clear()
+    for path in hidden:
+        overlay.remove(path)
+    overlay.files.update(files)
+    overlay.links.update(links)
 
 
 def _pick_image(client: Any, ref: Reference, platform: str | None) -> tuple[Manifest, Manifest]:

@@ -204,6 +204,17 @@ def _candidates(db: Any, keys: set[str]) -> dict[tuple[str, str], list[tuple]]:
     return out
 
 
+def _ecosystems(ecosystem: str) -> tuple[str, ...]:
+    """The feed ecosystems that apply to a package's: itself, its base name (a record for
+    all of Debian), and OSV's Ubuntu variants (``Ubuntu:22.04:LTS``, ``Ubuntu:Pro:22.04:LTS``)."""
+    base = ecosystem.split(":")[0]
+    out = [ecosystem] + ([base] if base != ecosystem else [])
+    if base == "Ubuntu" and ecosystem != base:
+        release = ecosystem.split(":", 1)[1]
+        out += [f"Ubuntu:{release}:LTS", f"Ubuntu:Pro:{release}:LTS"]
+    return tuple(out)
+
+
 def match(packages: Iterable[Package], feed: Feed | str) -> list[Finding]:
     """Every (package, advisory) pair where the installed version is affected."""
     feed = open_feed(feed)
@@ -224,9 +235,8 @@ def match(packages: Iterable[Package], feed: Feed | str) -> list[Finding]:
 
     findings: list[Finding] = []
     for pkg in packages:
-        name, base = names[pkg], pkg.ecosystem.split(":")[0]
-        rows = candidates.get((name, pkg.ecosystem), []) + (
-            candidates.get((name, base), []) if base != pkg.ecosystem else [])
+        name = names[pkg]
+        rows = [row for eco in _ecosystems(pkg.ecosystem) for row in candidates.get((name, eco), [])]
         seen = set()
         for advisory, ranges, versions, aliases, summary, severity, score, vector in rows:
             if advisory in seen:
