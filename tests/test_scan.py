@@ -54,7 +54,11 @@ def is_affected(name: str, ecosystem: str, version: str) -> tuple[bool, str]:
     ("Debian:12", "3.0.14-1", "1:1.0-1"),  # the epoch wins
     ("Debian:12", "2.3.3-1", "2.3.3-1+b1"),
     ("Alpine:v3.19", "3.1.4-r6", "3.1.4-r10"),
-    ("Alpine:v3.19", "1.2.4_git20230717-r4", "1.2.5-r0"),
+    ("Alpine:v3.19", "1.2.4_git20230717-r4", "1.2.5-r0"),  # musl's: univers rejects _git
+    ("Alpine:v3.19", "1.2.4-r9", "1.2.4_git20230717-r4"),  # post-release suffix
+    ("Alpine:v3.19", "1.2_rc1-r0", "1.2-r0"),  # pre-release suffix
+    ("Alpine:v3.19", "1.2-r0", "1.2_p1-r0"),
+    ("Alpine:v3.19", "9.3_p2-r1", "9.6_p1-r0"),
     ("PyPI", "2.9.0", "2.31.0"),
     ("PyPI", "2.31.0rc1", "2.31.0"),
     ("npm", "7.5.2", "7.10.0"),
@@ -98,6 +102,14 @@ def test_each_ecosystem_orders_versions_its_own_way(ecosystem, lower, higher):
 ])
 def test_both_sides_of_each_fixed_version(advisory, ecosystem, version, affected, fixed):
     assert is_affected(advisory, ecosystem, version) == (affected, fixed)
+
+
+def test_ubuntu_packages_match_osv_lts_records():
+    from registry_widgets.operations.scan import _ecosystems
+
+    assert _ecosystems("Ubuntu:22.04") == ("Ubuntu:22.04", "Ubuntu", "Ubuntu:22.04:LTS",
+                                           "Ubuntu:Pro:22.04:LTS")
+    assert _ecosystems("PyPI") == ("PyPI",)
 
 
 def test_last_affected_and_explicit_versions():
