@@ -330,3 +330,41 @@ def test_a_well_configured_image_has_no_config_findings(registry):
                          "ExposedPorts": {"8080/tcp": {}}})
     report = scan(image["reference"], feed=OSV)
     assert report.findings == [] and report.status == "No issues"
+
+
+DPKG_CASES = ["3.0.14-1~deb12u1", "3.0.14-1", "3.0.14", "3.0.14-0", "1:3.0.1-1", "3.0.9-1",
+              "3.0.14-1+b1", "3.0.14-1~", "3.0.14~rc1-1", "3.0.14a-1", "3.0.14.0-1",
+              "2.36-9+deb12u4", "2.36-9+deb12u10", "1.2.13.dfsg-1", "0:1.0-1", "1.0+dfsg-1",
+              "1.0-1.1", "1.0-1ubuntu0.1", "1.0-1ubuntu0.10", "10.0-1", "1.0~~-1", "1.0~-1"]
+
+
+@pytest.mark.parametrize("a", DPKG_CASES)
+def test_dpkg_order_agrees_with_univers(a):
+    from univers.versions import DebianVersion
+
+    from registry_widgets.operations.scan import dpkg_version_key
+
+    for b in DPKG_CASES:
+        expected = (DebianVersion(a) > DebianVersion(b)) - (DebianVersion(a) < DebianVersion(b))
+        got = (dpkg_version_key(a) > dpkg_version_key(b)) - (dpkg_version_key(a) < dpkg_version_key(b))
+        assert got == expected, (a, b)
+
+
+def test_dpkg_order_agrees_with_univers_on_generated_versions():
+    from hypothesis import assume, given, settings, strategies as st
+    from univers.debian import Version
+    from univers.versions import DebianVersion
+
+    from registry_widgets.operations.scan import dpkg_version_key
+
+    version = st.from_regex(r"\A([0-9]:)?[0-9][0-9a-z.+~]{0,6}(-[0-9a-z.+~]{1,4})?\Z")
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(version, version)
+    def agree(a: str, b: str) -> None:
+        assume(Version.is_valid(a) and Version.is_valid(b))
+        expected = (DebianVersion(a) > DebianVersion(b)) - (DebianVersion(a) < DebianVersion(b))
+        got = (dpkg_version_key(a) > dpkg_version_key(b)) - (dpkg_version_key(a) < dpkg_version_key(b))
+        assert got == expected, (a, b)
+
+    agree()

@@ -37,13 +37,81 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 # --- version order per ecosystem ------------------------------------------------------------
 
-def _version_class(ecosystem: str) -> Any:
-    from univers import versions
+def _univers(name: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        from univers import versions
 
+        # the wrapped value (packaging's Version, semantic_version's) compares without
+        # univers' attrs layer, several times faster
+        return getattr(versions, name)(text).value
+    return parse
+
+
+def pep440_version(text: str) -> Any:
+    """PEP 440 order by ``packaging`` (the reference implementation, which univers wraps)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(text)
+    except InvalidVersion as e:
+        raise ValueError(str(e)) from e
+
+
+def semver_version(text: str) -> Any:
+    """Semantic Versioning 2.0 order; npm's strict versions parse directly, anything looser
+    goes through univers' coercion."""
+    import semantic_version
+
+    try:
+        return semantic_version.Version(text)
+    except ValueError:
+        return _univers("SemverVersion")(text)
+
+
+@lru_cache(maxsize=None)
+def _version_class(ecosystem: str) -> Any:
     base = ecosystem.split(":")[0]
-    return {"Debian": versions.DebianVersion, "Ubuntu": versions.DebianVersion,
-            "Alpine": apk_version_key, "PyPI": versions.PypiVersion,
-            "npm": versions.SemverVersion}.get(base)
+    return {"Debian": dpkg_version_key, "Ubuntu": dpkg_version_key, "Alpine": apk_version_key,
+            "PyPI": pep440_version, "npm": semver_version}.get(base)
+
+
+def _dpkg_order(char: str) -> int:
+    # dpkg's order(): letters, then everything else; "~" before the end of the string
+    if char.isalpha():
+        return ord(char)
+    return -1 if char == "~" else ord(char) + 256
+
+
+_DPKG_PART = re.compile(r"([^0-9]*)([0-9]*)")
+_DPKG_END = ((0,), 0)
+
+
+def _dpkg_string_key(text: str) -> tuple:
+    parts = []
+    for letters, digits in _DPKG_PART.findall(text):
+        if not letters and not digits:
+            continue
+        parts.append((tuple(_dpkg_order(c) for c in letters) + (0,), int(digits or 0)))
+    return tuple(parts) + (_DPKG_END,)
+
+
+def dpkg_version_key(text: str) -> tuple:
+    """A sort key in dpkg's order (``dpkg --compare-versions``): epoch, then upstream and
+    revision, each compared as alternating non-digit parts (``~`` first, then the end, then
+    letters, then other characters) and numbers. Equal to univers' Debian order (a test
+    checks both on the same cases) and a tuple comparison instead of a Python call per
+    comparison, which keeps a 10,000-package scan under a second."""
+    from univers.debian import Version
+
+    if not Version.is_valid(text):
+        raise ValueError(f"{text!r} is not a dpkg version")
+    epoch, colon, rest = text.partition(":")
+    if not colon:
+        epoch, rest = "0", text
+    upstream, dash, revision = rest.rpartition("-")
+    if not dash:
+        upstream, revision = rest, "0"
+    return (int(epoch), _dpkg_string_key(upstream), _dpkg_string_key(revision or "0"))
 
 
 _APK = re.compile(r"^(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
@@ -91,6 +159,24 @@ def compare(ecosystem: str, a: str, b: str) -> int:
     return -1 if _less(ecosystem, a, b) else (1 if _less(ecosystem, b, a) else 0)
 
 
+_EVENT_KINDS = ("introduced", "fixed", "last_affected")
+
+
+def _events(ecosystem: str, rng: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """A range's events as (kind, version, parsed), sorted in the ecosystem's order with
+    ``introduced: "0"`` (parsed None) first."""
+    events = []
+    for event in rng.get("events") or []:
+        for kind in _EVENT_KINDS:
+            if kind in event:
+                at = str(event[kind])
+                key = None if kind == "introduced" and at == "0" else parse_version(ecosystem, at)
+                events.append((kind, at, key))
+    if len(events) > 1:
+        events.sort(key=lambda e: (e[2] is not None, e[2]) if e[2] is not None else (False,))
+    return events
+
+
 def affected_by(ecosystem: str, version: str, ranges: Sequence[dict[str, Any]],
                 versions: Sequence[str] = ()) -> tuple[bool, str]:
     """Is ``version`` affected by an OSV ``affected`` entry? And the first fixed version after it.
@@ -100,60 +186,41 @@ def affected_by(ecosystem: str, version: str, ranges: Sequence[dict[str, Any]],
     """
     if version in versions:
         return True, _next_fixed(ecosystem, version, ranges)
+    try:
+        installed = parse_version(ecosystem, version)
+    except ValueError as e:
+        log.info("cannot order %s version %r: %s", ecosystem, version, e)
+        return False, ""
     for rng in ranges:
-        events = []
-        for event in rng.get("events") or []:
-            for kind in ("introduced", "fixed", "last_affected"):
-                if kind in event:
-                    events.append((kind, str(event[kind])))
         try:
-            key = _sort_key(ecosystem)
-            events.sort(key=lambda e: key(e[1]))
-            hit = False
-            for kind, at in events:
-                if kind == "introduced":
-                    if at == "0" or compare(ecosystem, version, at) >= 0:
-                        hit = True
-                elif kind == "fixed":
-                    if compare(ecosystem, version, at) >= 0:
-                        hit = False
-                elif compare(ecosystem, version, at) > 0:
-                    hit = False
+            events = _events(ecosystem, rng)
         except ValueError as e:  # a version the ecosystem's rules cannot read
             log.info("skipping a range for %s %s: %s", ecosystem, version, e)
             continue
+        hit = False
+        for kind, _at, key in events:
+            if kind == "introduced":
+                if key is None or installed >= key:
+                    hit = True
+            elif kind == "fixed":
+                if installed >= key:
+                    hit = False
+            elif installed > key:
+                hit = False
         if hit:
-            return True, _next_fixed(ecosystem, version, [rng])
+            fixed = next((at for kind, at, key in events if kind == "fixed" and key > installed), "")
+            return True, fixed
     return False, ""
 
 
-def _sort_key(ecosystem: str) -> Callable[[str], Any]:
-    from functools import cmp_to_key
-
-    def cmp(a: str, b: str) -> int:
-        if a == "0" or b == "0":
-            return (b == "0") - (a == "0") if a != b else 0
-        return compare(ecosystem, a, b)
-    return cmp_to_key(cmp)
-
-
 def _next_fixed(ecosystem: str, version: str, ranges: Sequence[dict[str, Any]]) -> str:
-    fixed = [str(e["fixed"]) for r in ranges for e in r.get("events") or [] if "fixed" in e]
-    later = [f for f in fixed if _safe_cmp(ecosystem, f, version) > 0]
-    if not later:
-        return ""
-    best = later[0]
-    for f in later[1:]:
-        if _safe_cmp(ecosystem, f, best) < 0:
-            best = f
-    return best
-
-
-def _safe_cmp(ecosystem: str, a: str, b: str) -> int:
     try:
-        return compare(ecosystem, a, b)
-    except ValueError:
-        return 0
+        installed = parse_version(ecosystem, version)
+        fixed = sorted((parse_version(ecosystem, str(e["fixed"])), str(e["fixed"]))
+                       for r in ranges for e in r.get("events") or [] if "fixed" in e)
+    except (ValueError, TypeError):
+        return ""
+    return next((text for key, text in fixed if key > installed), "")
 
 
 # --- findings ------------------------------------------------------------------------------
