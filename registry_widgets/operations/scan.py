@@ -147,16 +147,10 @@ def parse_version(ecosystem: str, text: str) -> Any:
     return cls(text)
 
 
-@lru_cache(maxsize=262144)
-def _less(ecosystem: str, a: str, b: str) -> bool:
-    return parse_version(ecosystem, a) < parse_version(ecosystem, b)
-
-
 def compare(ecosystem: str, a: str, b: str) -> int:
     """-1, 0 or 1 as ``a`` sorts before, with or after ``b`` in ``ecosystem``'s order."""
-    if a == b:
-        return 0
-    return -1 if _less(ecosystem, a, b) else (1 if _less(ecosystem, b, a) else 0)
+    x, y = parse_version(ecosystem, a), parse_version(ecosystem, b)
+    return -1 if x < y else (1 if y < x else 0)
 
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected")
