@@ -26,7 +26,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from .credentials import Credentials, credentials_for
-from .errors import EngineUnavailable, Unauthorized
+from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
 from .operations.clients import configure
 from .operations.inspection import check
 from .operations.journal import state_dir
@@ -130,6 +130,23 @@ def progress(action: str, interactive: bool) -> Any:
     view.start(action)
     display(view)
     return view
+
+
+def check_target(ref: Reference | str, *, example: str, dry_run: bool,
+                 interactive: bool) -> None:
+    """Refuse a headless deletion of the notebook's own example (``example``, a
+    ``namespace/repository:tag`` in the default registry): headless, a notebook that deletes
+    has no default target, so a run that forgot ``-p ref`` deletes nothing. A dry run, or a
+    person in JupyterLab, may use the example. ``python -m registry_widgets run`` already
+    refuses this before the kernel starts; this guards plain papermill runs."""
+    if dry_run is True or interactive is True:
+        return
+    if parse_reference(ref) == parse_reference(f"{default_registry()}/{example}"):
+        raise ConfirmationRequired(
+            f"{ref} is this notebook's example, not a target you named: a headless run with "
+            "dry_run False removes only what it is told, so nothing was removed. Pass the "
+            "image to remove (-p ref REGISTRY/NAMESPACE/REPOSITORY:TAG)",
+            reference=str(ref))
 
 
 def show(result: Result, view: Any = None) -> None:

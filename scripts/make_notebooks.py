@@ -553,7 +553,7 @@ def build_nb() -> nbformat.NotebookNode:
 
 
 def remove_nb() -> nbformat.NotebookNode:
-    return notebook("""
+    nb = notebook("""
         # 5. Remove images, then check the list
 
         Images you no longer need cost storage and clutter the list. This notebook shows
@@ -609,11 +609,15 @@ def remove_nb() -> nbformat.NotebookNode:
         ## 2. Remove
 
         With `dry_run = True` this only confirms the plan. To remove, set `dry_run = False`
-        in the parameters (or `-p dry_run False` headless). The removal is checked against
+        in the parameters (or `-p dry_run False` headless, where `-p ref ...` must be given
+        too: a headless removal has no default target). The removal is checked against
         the plan: if the registry changed since, nothing is removed and the error says what
         changed; run the notebook again for a fresh plan.
         """),
         code("""
+        # Headless, a real removal needs a ref you named: never the tour's example.
+        nb.check_target(ref, example="tutorial/busybox:latest", dry_run=dry_run,
+                        interactive=interactive)
         removed = remove(ref, force=force, dry_run=dry_run, plan=plan)
         nb.show(removed)
         if dry_run:
@@ -647,6 +651,10 @@ def remove_nb() -> nbformat.NotebookNode:
         """),
         result("removed"),
     ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name ref (registry_widgets.runner.METADATA_KEY).
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}
+    return nb
 
 
 def namespaces_nb() -> nbformat.NotebookNode:
