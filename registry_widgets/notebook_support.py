@@ -27,6 +27,7 @@ import pandas as pd
 
 from .credentials import Credentials, credentials_for
 from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
+from .operations.arguments import check_bool
 from .operations.clients import configure
 from .operations.inspection import check
 from .operations.journal import state_dir
@@ -93,7 +94,9 @@ def login(registry: str, *, ca_bundle: str | None = None, insecure: bool = False
     the username, where the credentials came from and how the registry authenticates: never
     a password or token.
     """
-    options = {"ca_bundle": ca_bundle or None, "insecure": bool(insecure)}
+    # bool("no") is True: a flag must be a real bool, or "insecure" would switch TLS off.
+    options = {"ca_bundle": ca_bundle or None, "insecure": check_bool("insecure", insecure)}
+    check_bool("interactive", interactive)
     found = credentials_for(registry)
     creds = found if found is not None and not found.is_anonymous else None
     source = _docker_config_source(registry) if creds else "nowhere (anonymous access)"

@@ -17,6 +17,7 @@ from ..manifest import Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..registry import RegistryClient
 from . import journal
+from .arguments import check_bool
 from .clients import client_for
 from .result import Result, Timer
 
@@ -85,6 +86,8 @@ def restore(journal_record_or_id: str | Result | dict[str, Any], *, force: bool 
     another digest (someone pushed since) is not moved unless ``force=True``: Protected is
     raised first and nothing is changed.
     """
+    check_bool("force", force)
+    check_bool("dry_run", dry_run)
     backup = find_backup(journal_record_or_id)
     registry = backup["registry"]
     client = client_for(registry)

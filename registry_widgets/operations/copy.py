@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Generator, Iterable, Iterator, Sequence
 
 from ..errors import DigestMismatch, NotFound, RegistryError, Unauthorized, Unreachable
-from ..manifest import Descriptor, Manifest
+from ..manifest import Descriptor, Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
+from .arguments import check_platforms, check_positive_int
 from .clients import client_for
 from .result import Result, Timer
 
@@ -48,8 +49,12 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
     ``platforms="all"`` the target digest equals the source digest. A list such as
     ``["linux/amd64"]`` copies only those platforms of an index, which rewrites the index,
-    so its digest then differs (the result says so).
+    so its digest then differs (the result says so); a single-platform image is copied
+    as is when it is of a requested platform, else NotFound says what it is.
+    ``linux/arm64`` also matches ``linux/arm64/v8``. ``workers``: blobs copied at a time.
     """
+    platforms = check_platforms("platforms", platforms)
+    workers = check_positive_int("workers", workers)
     src, dst = parse_reference(source), parse_reference(target)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
     result = Result(action="copy", source=str(src), target=str(dst))
@@ -89,12 +94,20 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
           platforms: str | Sequence[str]) -> _Plan:
     top = client.get_manifest(src.repository, digest)
     if not top.is_index:
-        # A single image's platform lives in its config blob; copy does not need it.
+        if platforms != "all":
+            # A single image's platform lives in its config blob.
+            actual = _image_platform(client, src, top)
+            if not any(_matches(p, actual) for p in platforms):
+                raise NotFound(f"{src} is a single-platform image of {actual}, not of "
+                               f"{', '.join(platforms)}: nothing was copied. Pass "
+                               f'platforms="all" (or ["{actual}"]) to copy it',
+                               registry=src.registry, reference=str(src))
+            return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[actual])
         return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[])
     wanted = top.children
     if platforms != "all":
-        names = {platforms} if isinstance(platforms, str) else set(platforms)
-        wanted = [d for d in top.children if d.platform_name in names]
+        names = set(platforms)
+        wanted = [d for d in top.children if any(_matches(p, d.platform_name) for p in names)]
         if not wanted:
             available = ", ".join(d.platform_name for d in top.children)
             raise NotFound(f"{src} has no platform {sorted(names)}; it has {available}",
@@ -104,6 +117,19 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
     blobs = _unique(b for child in children for b in child.blobs)
     return _Plan(top=top, children=children, blobs=blobs,
                  platforms=[d.platform_name for d in wanted])
+
+
+def _matches(requested: str, actual: str) -> bool:
+    """``linux/arm64`` matches ``linux/arm64`` and ``linux/arm64/v8``; a variant must match."""
+    return actual == requested or (requested.count("/") == 1 and actual.startswith(requested + "/"))
+
+
+def _image_platform(client: RegistryClient, src: Reference, image: Manifest) -> str:
+    if image.config is None:
+        return "unknown"
+    config = json.loads(client.get_blob(src.repository, image.config.digest))
+    return platform_name({k: config.get(k) for k in ("os", "architecture", "variant")
+                          if config.get(k)})
 
 
 def _filtered_index(index: Manifest, keep: list[Descriptor]) -> Manifest:

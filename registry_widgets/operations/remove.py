@@ -42,6 +42,7 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference, validate_repository
 from ..registry import RegistryClient
 from . import journal
+from .arguments import check_bool, check_optional_str
 from .backup import children_first, restore, write_backup  # noqa: F401
 from .clients import client_for
 from .namespaces import declared_namespaces
@@ -83,6 +84,11 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     a tag, removed with a digest), ``co_tags_kept``, ``method``, ``plan`` (text) and
     ``backup_id`` (for :func:`restore`).
     """
+    check_bool("force", force)
+    check_bool("dry_run", dry_run)
+    if plan is not None and not isinstance(plan, RemovalPlan):
+        raise TypeError(f"plan must be a RemovalPlan from plan_remove(), not {plan!r}; nothing "
+                        "was done")
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     force = force or (plan.force if plan is not None else False)
@@ -381,6 +387,8 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     and needs no confirmation. Indexes go before their platforms. Everything is backed up to
     the journal first; ``restore(result)`` puts it back until garbage collection runs.
     """
+    check_bool("dry_run", dry_run)
+    check_optional_str("confirm", confirm)
     client = client_for(registry)
     with Timer() as timer:
         plan, manifests = _plan_namespace(client, namespace)
