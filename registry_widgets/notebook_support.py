@@ -157,6 +157,8 @@ def show(result: Result, view: Any = None) -> None:
     if view is not None:
         view.finish(result.summary())
     print(result.summary())
+    for warning in result.details.get("warnings", []):
+        print("warning:", warning)
 
 
 def local_rows(ref: Reference | str) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import RegistryWidgetsError
+from .errors import ParameterError  # noqa: F401  (raised here; part of the runner's API)
 
 NOTEBOOKS = Path(os.environ.get("REGISTRY_WIDGETS_NOTEBOOKS")
                  or Path(__file__).resolve().parent.parent / "notebooks")
@@ -40,12 +40,6 @@ TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
 NONE_WORDS = ("none", "null")
 _INT = re.compile(r"[+-]?\d+")
-
-
-class ParameterError(RegistryWidgetsError, ValueError):
-    """A headless run was told something the notebook cannot take (an unknown or repeated
-    name, a value of the wrong type, no explicit target for a delete, an unwritable output).
-    Raised before any kernel starts: nothing was run."""
 
 
 def notebook_path(name: str) -> Path:

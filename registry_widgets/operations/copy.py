@@ -86,7 +86,7 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)  # the copy is done: a journal that cannot be written is a warning
     return result
 
 

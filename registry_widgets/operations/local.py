@@ -33,7 +33,7 @@ def _engine(engine: Engine | None) -> Engine:
 
 def _record(result: Result, timer: Timer) -> Result:
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)
     return result
 
 

@@ -106,7 +106,7 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
             _apply(client, current, inventory, result, progress)
     result.duration = timer.elapsed
     if not dry_run:
-        journal.append(result)
+        journal.record(result)  # the delete is done and backed up: a warning, not an error
     return result
 
 
@@ -132,7 +132,8 @@ def _apply(client: RegistryClient, plan: RemovalPlan, inventory: RepositoryIndex
     original = inventory.manifests.get(plan.digest) or client.get_manifest(plan.repository,
                                                                           plan.digest)
     tags = [(t, plan.digest) for t in plan.tags_removed]
-    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)])
+    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)],
+                             undone=f"{plan.target} was not removed: nothing was changed")
     result.details["backup_id"] = backup_id
     emit(progress, ProgressEvent("remove", id=plan.digest, status="removing", message=plan.target))
     if plan.kind == "digest":
@@ -413,7 +414,7 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
         else:
             _delete_namespace(client, plan, manifests, result, progress)
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)
     return result
 
 
@@ -425,7 +426,7 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
     _ensure_deletes_enabled(client, first.repository, target)
     result.details["backup_id"] = write_backup(plan.registry, target, [
         (r.repository, [manifests[r.repository][d] for d in r.digests], r.tags)
-        for r in plan.repositories])
+        for r in plan.repositories], undone=f"{target} was not removed: nothing was changed")
     deleted: list[str] = []
     result.details["deleted"] = deleted
     total = plan.digest_count
@@ -442,7 +443,7 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
                                              message=f"{repo.repository}@{digest}"))
     except RegistryError as e:
         result.details["failed"] = str(e)
-        journal.append(result)
+        journal.record(result)
         raise type(e)(f"deleting {target} stopped after {len(deleted)} of {total} manifests: "
                       f"{e}. restore({result.details['backup_id']!r}) puts them back",
                       registry=plan.registry, reference=target, status=e.status,
