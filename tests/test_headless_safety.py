@@ -4,7 +4,6 @@ read back with the independent oracle (raw HTTP), never with the package's own c
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,25 +12,10 @@ import pytest
 
 from registry_widgets import runner
 from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack.images import push_image, push_index, seed_sample
-from registry_widgets.stack.oracle import get_manifest, list_repositories, list_tags
+from tests.support import get_manifest, push_image, push_index, seed_sample
+from tests.support.headless import cli, state
 
 EXAMPLE = "tutorial/busybox"  # 05_remove's default target is tutorial/busybox:latest
-
-
-def state(registry: LocalRegistry, *repositories: str) -> dict[str, dict[str, str]]:
-    """{repository: {tag: digest}} as the registry serves it (raw HTTP)."""
-    present = set(list_repositories(registry))
-    out: dict[str, dict[str, str]] = {}
-    for repo in repositories:
-        tags = list_tags(registry, repo) if repo in present else []
-        out[repo] = {t: get_manifest(registry, repo, t).digest for t in sorted(tags)}
-    return out
-
-
-def cli(cwd: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry_widgets", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout, env=dict(os.environ))
 
 
 @pytest.fixture

@@ -18,10 +18,8 @@ import registry_widgets as rw
 from registry_widgets.errors import JournalError
 from registry_widgets.operations import journal
 from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack.images import push_image
-from registry_widgets.stack.oracle import get_manifest, list_repositories, list_tags
-
-from test_headless_safety import cli
+from tests.support import get_manifest, list_repositories, list_tags, push_image
+from tests.support.headless import cli
 
 
 @pytest.fixture

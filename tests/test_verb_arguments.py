@@ -13,10 +13,8 @@ import registry_widgets as rw
 from registry_widgets.errors import NotFound
 from registry_widgets.operations.arguments import check_platforms
 from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack.images import push_image, push_index
-from registry_widgets.stack.oracle import get_manifest, list_repositories, list_tags
-
-from test_headless_safety import cli, state
+from tests.support import get_manifest, list_repositories, list_tags, push_image, push_index
+from tests.support.headless import cli, state
 
 
 @pytest.mark.parametrize("value", ["all", ["linux/amd64"], ("linux/arm64/v8", "linux/amd64"),
