@@ -29,6 +29,7 @@ from .credentials import Credentials, credentials_for
 from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
 from .operations.arguments import check_bool
 from .operations.clients import configure
+from .operations.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
 from .operations.inspection import check
 from .operations.journal import state_dir
 from .operations.local import local_images

@@ -372,7 +372,7 @@ def copy_nb() -> nbformat.NotebookNode:
         code("""
         from typing import Union
 
-        from registry_widgets import ImageTable, copy, images, parse_reference
+        from registry_widgets import ImageTable, copy, images, parse_reference, plan_copy
         from registry_widgets import notebook_support as nb
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
@@ -387,7 +387,17 @@ def copy_nb() -> nbformat.NotebookNode:
             INTERACTIVE,
         ),
         md("""
-        ## 1. Copy
+        ## 1. See the plan
+
+        Nothing changes in this step. If the target tag already points at another image,
+        the plan says which one it replaces: that image is backed up to the journal before
+        the copy, and `restore(copied)` puts the tag back on it.
+        """),
+        code("""
+        print(nb.describe_copy(plan_copy(source, target, platforms=platforms)))
+        """),
+        md("""
+        ## 2. Copy
 
         Similar to `skopeo copy --all` or `crane copy`. Blobs the target already has are
         skipped, and the tag at the target moves last, so an interrupted copy never leaves
@@ -404,7 +414,7 @@ def copy_nb() -> nbformat.NotebookNode:
         print("The target has the source's digest:", same)
         """, expect="The target has the source's digest: True\n"),
         md("""
-        ## 2. Check the target
+        ## 3. Check the target
 
         The target's namespace, as its registry lists it.
         """),
