@@ -190,6 +190,8 @@ def _from_python(value: Any, declared: Declared) -> Any:
         if declared.allows("none"):
             return None
         raise ValueError(f"None is not allowed here; {_expected(declared)}")
+    if isinstance(value, os.PathLike) and declared.allows("str"):
+        value = os.fspath(value)  # a folder or file name given as a Path
     if isinstance(value, str):
         return _from_text(value, declared)
     if isinstance(value, bool):

@@ -73,6 +73,10 @@ def test_python_values_must_already_fit(declared, value):
         runner.convert(value, runner.declared_type(declared))
 
 
+def test_a_path_is_text(tmp_path):
+    assert runner.convert(tmp_path, runner.declared_type("Optional[str]")) == str(tmp_path)
+
+
 @pytest.mark.parametrize("name", ["copy", "03_copy", "03_copy.ipynb"])
 def test_notebooks_are_found_by_short_or_full_name(name):
     assert runner.notebook_path(name).name == "03_copy.ipynb"
