@@ -2,7 +2,8 @@
 
 Order of work, so that an interrupted copy never leaves the target tag pointing at missing
 content and a rerun completes it: HEAD the target tag (stop if the digest already
-matches); copy blobs (skip those present, mount within one registry, otherwise stream GET
+matches; if it holds another image, back that manifest up to the journal, so the copy can
+be undone with ``restore``); copy blobs (skip those present, mount within one registry, otherwise stream GET
 into PUT, verifying the digest); push child manifests; push the top manifest by its tag
 last, as the exact source bytes, so the target digest equals the source digest.
 Like crane we copy 4 blobs at a time; like regclient, largest first, because the largest
