@@ -256,3 +256,10 @@ def test_whiteouts_hide_lower_layers_only_wherever_they_sit_in_the_tar(registry)
     ])
     image = push(registry, "scan/upgrade", "1", [lower, upper])
     assert [(p.name, p.version) for p in sbom(image["reference"]).packages] == [("six", "1.16.0")]
+
+
+def test_progress_events_per_layer(debian_image):
+    events = []
+    sbom(debian_image["reference"], progress=events.append)
+    assert [(e.action, e.id, e.status) for e in events] == [
+        ("sbom", digest, status) for digest in debian_image["layers"] for status in ("Reading", "Read")]

@@ -18,7 +18,7 @@ the SBOM. Each package records the layer that brought it.
 Output: a list of ``Package``, ``sbom_table`` (a DataFrame) and ``cyclonedx_json`` (CycloneDX
 1.6 via cyclonedx-python-lib, package URLs via packageurl-python).
 
-Layer 3: imports ``errors``, ``reference``, ``manifest`` and the shared clients.
+Layer 3: imports ``errors``, ``progress``, ``reference``, ``manifest`` and the shared clients.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import NotFound, ProtocolError
 from ..manifest import Descriptor, Manifest
+from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from .clients import client_for
 
@@ -44,7 +45,6 @@ log = logging.getLogger("registry_widgets.sbom")
 MAX_DB_BYTES = 64 << 20
 OUT_MAX = 4 << 20  # most bytes one inflate step may produce
 
-Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -604,7 +604,7 @@ def _pick_image(client: Any, ref: Reference, platform: str | None) -> tuple[Mani
 
 
 def read_image(ref: str | Reference, *, platform: str | None = None,
-               progress: Progress | None = None) -> ImageContents:
+               progress: ProgressCallback | None = None) -> ImageContents:
     """Stream every layer of ``ref`` and return its packages, os-release, config and the
     world-writable paths of its top layer (what ``scan`` and the config audit need)."""
     ref = parse_reference(ref)
@@ -622,9 +622,8 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
     writable: list[str] = []
     for index, layer in enumerate(layers):
         where = f"layer {index + 1} ({layer.digest[:19]}) of {ref}"
-        if progress:
-            progress({"event": "layer", "index": index, "of": len(layers), "digest": layer.digest,
-                      "size": layer.size})
+        emit(progress, ProgressEvent("sbom", id=layer.digest, status="Reading", total=layer.size,
+                                     message=f"layer {index + 1} of {len(layers)}"))
         stream = _ChunkReader(prefetch(client.iter_blob(ref.repository, layer.digest)),
                               layer.media_type, where)
         top_layer = index == len(layers) - 1
@@ -634,6 +633,8 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
             raise ProtocolError(f"{where} is not a readable tar ({e}); is this an image rather "
                                 "than another kind of artifact?", registry=ref.registry,
                                 reference=str(ref)) from e
+        emit(progress, ProgressEvent("sbom", id=layer.digest, status="Read", current=layer.size,
+                                     total=layer.size))
     os_release = _os_release(overlay)
     packages = _packages(overlay, os_release)
     return ImageContents(reference=str(ref), digest=top.digest, packages=packages,
@@ -697,7 +698,7 @@ def _with_purl(pkg: Package, distro_id: str, os_release: dict[str, str]) -> Pack
 # --- the verb and its outputs -------------------------------------------------------------
 
 def sbom(ref: str | Reference, *, platform: str | None = None,
-         progress: Progress | None = None) -> ImageContents:
+         progress: ProgressCallback | None = None) -> ImageContents:
     """The packages inside an image, read from its layers through the registry.
 
     Similar to ``syft <image>`` or ``trivy image --format cyclonedx``, without an engine. For a

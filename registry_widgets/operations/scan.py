@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import BadReference, ScanFailed
+from ..progress import ProgressCallback
 from ..reference import Reference, parse_reference
 from .audit import audit
 from .exemptions import Exemption, exemption_for, load_exemptions
@@ -458,7 +459,7 @@ def _mark_exempt(findings: list[Finding], ref: Reference, digest: str,
 
 def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[Exemption] | None = None,
          fail_on: str | None = None, platform: str | None = None,
-         progress: Callable[[dict[str, Any]], None] | None = None) -> ScanReport:
+         progress: ProgressCallback | None = None) -> ScanReport:
     """Scan an image: known vulnerabilities of its packages from ``feed`` (a folder, zip or
     artifact reference of OSV records) and its configuration audit.
 
