@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from registry_widgets.errors import BadReference, FeedError, ScanFailed
+from registry_widgets.errors import BadReference, FeedError, ScanFailed, Unauthorized
 from registry_widgets.operations import clients
 from registry_widgets.operations.copy import copy
 from registry_widgets.operations.exemptions import (add_exemption, load_exemptions, parse_scope,
@@ -368,3 +368,20 @@ def test_dpkg_order_agrees_with_univers_on_generated_versions():
         assert got == expected, (a, b)
 
     agree()
+
+
+def test_scan_through_https_and_basic_auth_keeps_the_password_out(basic_registry, tmp_path, caplog):
+    import logging
+
+    image = push(basic_registry, "secure/app", "1.0", debian_layers())
+    clients.configure(basic_registry.host, credentials=(basic_registry.username, basic_registry.password),
+                      ca_bundle=str(basic_registry.ca_file))
+    with caplog.at_level(logging.DEBUG):
+        report = scan(image["reference"], feed=OSV)
+    assert ("GHSA-j8r2-6x86-q33q", "requests", "2.28.1", "2.31.0") in vulnerabilities(report)
+    for text in (report.to_json(), report.to_sarif(), caplog.text, repr(report)):
+        assert basic_registry.password not in text
+    clients.configure(basic_registry.host, ca_bundle=str(basic_registry.ca_file))
+    with pytest.raises(Unauthorized) as refused:  # no credentials now: one clear error, no secret
+        scan(image["reference"], feed=OSV)
+    assert "docker login" in str(refused.value) and basic_registry.password not in str(refused.value)
