@@ -1,17 +1,25 @@
 """``scan``: an image's packages matched against an OSV feed, plus its configuration audit.
 
 Similar to ``ibmcloud cr va <image>`` or ``trivy image --offline-scan``: the SBOM (``sbom``)
-is matched with each ecosystem's own version order (``univers``: dpkg with epochs and ``~``,
-apk, PEP 440, semver), so ``3.0.14-1~deb12u1 < 3.0.14-1`` and ``2.9.0 < 2.31.0`` hold although
-plain string order says otherwise. Debian and Alpine advisories name *source* packages, so OS
-packages are matched by their source name and version.
+is matched with each ecosystem's own version order, so ``3.0.14-1~deb12u1 < 3.0.14-1`` and
+``2.9.0 < 2.31.0`` hold although plain string order says otherwise:
 
-Each finding says which package, installed and fixed versions, the advisory id and aliases
-(CVE), severity (CVSS base score via the ``cvss`` package where the record gives a vector),
-and the layer that brought the package. Exempt findings stay in the report, marked.
+- dpkg (Debian, Ubuntu): epochs, ``~``, letters before other characters; a tuple key checked
+  against univers' implementation (tests/test_scan.py), because it is compared thousands of
+  times per scan;
+- apk (Alpine): apk-tools' order, including ``_git``/``_svn``/``_p`` suffixes that univers
+  (which uses Gentoo's rules) rejects;
+- PEP 440 (PyPI): ``packaging``, the reference implementation (univers wraps it too);
+- semver (npm): ``semantic_version`` (univers' own backend), univers for looser versions.
 
-Layer 3: imports ``errors``, ``reference`` and the other operations (sbom, feeds, audit,
-exemptions).
+Debian and Alpine advisories name *source* packages, so OS packages are matched by their
+source name and version. Each finding says which package, installed and fixed versions, the
+advisory id and aliases (CVE), severity (CVSS base score via the ``cvss`` package where the
+record gives a vector), and the layer that brought the package. Exempt findings stay in the
+report, marked.
+
+Layer 3: imports ``errors``, ``progress``, ``reference`` and the other operations (sbom,
+feeds, audit, exemptions).
 """
 
 from __future__ import annotations
