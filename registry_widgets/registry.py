@@ -239,14 +239,16 @@ class RegistryClient:
             return None
         return int(response.headers.get("Content-Length") or 0)
 
-    def iter_blob(self, repository: str, digest: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def iter_blob(self, repository: str, digest: str, *, chunk_size: int = CHUNK,
+                  check: Callable[[], None] | None = None) -> Iterator[bytes]:
         """Stream a blob and verify its digest.
 
         The last chunk is held back until the digest checks out, so a consumer never sees
         the complete content of a corrupt blob. A connection dropped mid-body resumes with
         ``Range`` (or skips what it already has if the registry ignores ``Range``); only
         breaks without progress since the previous one count against the retry budget, so
-        a long download over a flaky network gets through.
+        a long download over a flaky network gets through. ``check`` is called before every
+        read off the socket: raising there (a cancelled copy) stops the download at once.
         """
         ref = self._ref(repository, digest)
         hasher = _hasher(digest)
@@ -261,6 +263,8 @@ class RegistryClient:
             skip = received if response.status_code == 200 else 0
             try:
                 for piece in response.iter_content(min(chunk_size, READ_SIZE)):
+                    if check is not None:
+                        check()
                     if skip:
                         dropped = min(skip, len(piece))
                         piece, skip = piece[dropped:], skip - dropped
