@@ -99,6 +99,7 @@ def test_a_cancel_event_set_from_another_thread_stops_the_copy(throttled_copy, u
 
     button = threading.Thread(target=press_cancel)
     button.start()
+    before = set(threading.enumerate())
     with pytest.raises(Cancelled) as caught:
         rw.copy(image.reference, target, cancel=cancel)
     stopped_after = time.monotonic() - set_at[0]
@@ -111,7 +112,9 @@ def test_a_cancel_event_set_from_another_thread_stops_the_copy(throttled_copy, u
     assert stopped_after < 2.0, f"the cancelled copy took {stopped_after:.1f} s to return"
     # No worker goes on uploading after the call returned (what the proxy still reads
     # after this is the kernel's socket buffer draining, not a sender).
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("copy")]
+    def workers_gone() -> bool:
+        return not [t for t in set(threading.enumerate()) - before if t.name.startswith("copy")]
+    wait_until(workers_gone, timeout=1.0, what="the copy's worker threads to end")
     assert proxy.exchanges("PUT", image.layers[0].digest)[0].bytes_in < BIG
     assert _tag_digest(proxy.registry, unique_repo, "1.0") == old.digest
     assert RawClient(proxy.registry).request(
