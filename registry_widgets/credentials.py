@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 # Docker Hub's credentials are stored under its v1 index URL, whatever name the image used.
 HUB_SERVER = "https://index.docker.io/v1/"
-HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# Only these name Docker Hub when credentials are looked up (moby normalizeIndexName,
+# docker-py resolve_index_name); registry-1.docker.io is a registry of its own there.
+HUB_ALIASES = frozenset({"docker.io", "index.docker.io"})
 # A helper answering this Username holds an identity (refresh) token in Secret
 # (docker/cli cli/config/credentials/native_store.go).
 TOKEN_USERNAME = "<token>"
@@ -178,12 +180,14 @@ def docker_auth_config(creds: Credentials | None) -> dict[str, str] | None:
 # --- registry names ------------------------------------------------------------------------
 
 def _host(registry: str) -> str:
-    """host[:port] of a registry name or config key: scheme and path dropped, Docker Hub's
-    aliases folded into ``docker.io`` (docker/cli ConvertToHostname; hostnames ignore case)."""
+    """host[:port] of a registry name or config key as Docker compares them: scheme and path
+    dropped, ``index.docker.io`` read as ``docker.io``, case kept (moby ResolveAuthConfig
+    with ConvertToHostname; docker-py resolve_authconfig, which the tests consult). So the
+    credentials used are the ones ``docker pull`` would use, no more."""
     if not isinstance(registry, str) or not registry.strip():
         raise ValueError(f"a registry host is required, got {registry!r}")
     rest = registry.strip().split("://", 1)[-1]
-    host = rest.split("/", 1)[0].lower().rpartition("@")[2]  # never a user:password@
+    host = rest.split("/", 1)[0].rpartition("@")[2]  # never a user:password@
     return "docker.io" if host in HUB_ALIASES else host
 
 
