@@ -78,12 +78,14 @@ def configure(registry: str, *, credentials: Any = None, **options: Any) -> None
     ``pool_size``, ``config_dir``. ``credentials`` may be a ``Credentials``, a
     ``(user, password)`` tuple or a dict; they stay in memory only.
 
-    Everything is checked here, at once, before any request: an unknown option, a value of
+    An option given as None keeps its default. Everything is checked here, at once, before any request: an unknown option, a value of
     the wrong type, a missing or non-PEM CA file or a malformed credentials value raises
     one :class:`ConfigurationError` listing every problem, and the old configuration stays.
     """
     registry = validate_registry(registry)  # a typo fails here, before any request
     _, host = _split(registry)
+    # None is "the default" for every option (notebook parameters pass ca_bundle=None).
+    options = {name: value for name, value in options.items() if value is not None}
     problems = []
     for name in sorted(options):
         if name not in OPTIONS:
