@@ -19,8 +19,8 @@ import pytest
 
 import registry_widgets as rw
 from registry_widgets.errors import Cancelled
-from registry_widgets.stack import RawClient, get_manifest, push_image
-from registry_widgets.stack.faultproxy import Hold, Throttle
+from tests.support import RawClient, get_manifest, push_image
+from tests.support.faultproxy import Hold, Throttle
 
 pytest_plugins = ["faults_fixtures"]
 

@@ -26,8 +26,8 @@ from registry_widgets.errors import (ConfigurationError, ProtocolError, Unauthor
                                      Unreachable)
 from registry_widgets.operations import clients
 from registry_widgets.registry import RegistryClient
-from registry_widgets.stack import push_image
-from registry_widgets.stack.faultproxy import Respond, Throttle
+from tests.support import push_image
+from tests.support.faultproxy import Respond, Throttle
 
 pytest_plugins = ["faults_fixtures"]
 

@@ -21,8 +21,8 @@ import pytest
 
 from registry_widgets.errors import Unauthorized
 from registry_widgets.operations import clients
-from registry_widgets.stack import push_image
-from registry_widgets.stack.faultproxy import Respond
+from tests.support import push_image
+from tests.support.faultproxy import Respond
 
 pytest_plugins = ["faults_fixtures"]
 
