@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
@@ -34,6 +35,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from .auth import Authenticator, merge_scopes, parse_challenge
@@ -71,6 +73,71 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 DOCKER_HUB_API = "registry-1.docker.io"
 USER_AGENT = "registry-widgets/0.1"
+
+
+# -- stopping a request from another thread ---------------------------------------------------
+# A cancelled copy must not wait for a worker that is blocked in a socket call: sending the
+# last bytes of a body the kernel has buffered, or waiting minutes for a registry to answer
+# an upload. A pool worker's connections are noted while it runs an item (a copy uses two
+# at once: the source GET streams inside the target PUT), so the pool can cut them.
+
+_in_flight: dict[int, list[Any]] = {}  # worker thread ident -> connections of its item
+
+
+def _note(connection: Any) -> None:
+    noted = _in_flight.get(threading.get_ident())
+    if noted is not None:  # only threads that asked (pool workers); others leave no trace
+        noted.append(connection)
+
+
+class _NotedHTTPConnection(urllib3.connection.HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _note(self)
+        super().request(*args, **kwargs)
+
+
+class _NotedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _note(self)
+        super().request(*args, **kwargs)
+
+
+class _NotedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _NotedHTTPConnection
+
+
+class _NotedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _NotedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _NotedHTTPConnectionPool,
+                                                   "https": _NotedHTTPSConnectionPool}
+
+
+def abort_requests(threads: Iterable[int]) -> None:
+    """Cut the connections ``threads`` are using, so that a thread blocked sending or
+    waiting for an answer fails at once with a connection error (a stopped worker)."""
+    for ident in threads:
+        for connection in list(_in_flight.get(ident) or ()):
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def note_requests() -> None:
+    """From now on, note the connections the calling thread uses (a pool worker's item)."""
+    _in_flight[threading.get_ident()] = []
+
+
+def forget_requests() -> None:
+    """The calling thread is done with its item: stop noting its connections."""
+    _in_flight.pop(threading.get_ident(), None)
 
 
 def hostname(host: str) -> str:
@@ -197,7 +264,7 @@ class Transport:
         self.backoff = backoff
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         # Other origins: no cookie jar (a registry's cookies are domain- not port-bound in
@@ -205,7 +272,7 @@ class Transport:
         self._foreign = requests.Session()
         self._foreign.headers["User-Agent"] = USER_AGENT
         self._foreign.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        foreign_adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        foreign_adapter = _Adapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
         self._foreign.mount("https://", foreign_adapter)
         self._foreign.mount("http://", foreign_adapter)
         self.auth = Authenticator(host, credentials, self.fetch_token, reload=reload_credentials)

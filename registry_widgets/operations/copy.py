@@ -182,6 +182,7 @@ def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
         return "skipped", 0
     same_registry = src_client is dst_client
     for attempt in range(1, BLOB_ATTEMPTS + 1):
+        stop.check()
         location = None
         if same_registry:
             # 201: mounted, no bytes move. 202: not mountable; reuse the upload it opened.
@@ -196,6 +197,7 @@ def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
         try:
             dst_client.upload_blob(dst.repository, blob.digest, chunks, blob.size, location=location)
         except RegistryError as e:
+            stop.check()  # a connection cut by a stop is no reason to restart the blob
             if attempt == BLOB_ATTEMPTS or not _restartable(e):
                 raise
             log.info("blob %s failed (%s); restarting it (attempt %d)", blob.digest, e, attempt + 1)

@@ -1,13 +1,16 @@
 """Worker pools that stop when asked: a ``cancel`` event, or Ctrl-C / a kernel interrupt.
 
-Layer 3, used by ``copy`` and the listing (``inventory``): imports only ``errors``.
+Layer 3, used by ``copy`` and the listing (``inventory``): imports ``errors`` and
+``transport`` (to cut the connection of a worker blocked in a socket call).
 
 A plain ``ThreadPoolExecutor`` cannot be interrupted: KeyboardInterrupt reaches only the
 calling thread, and leaving the ``with`` block then waits for every worker to finish its
 upload (18 s for 400 MiB at 20 MB/s), in Jupyter after the interrupt was "handled". Here
 the calling thread waits in short slices (so an interrupt or a set ``cancel`` event is seen
 at once), and the workers check a shared :class:`Stop` between requests and between the
-pieces of a blob, so each stops within about a second of being told.
+pieces of a blob; a worker blocked in a socket call (the kernel still sending a buffered
+body, or a registry taking its time to answer an upload) has its connection cut. So each
+stops within about a second of being told.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, TypeVar
 
 from ..errors import Cancelled
+from ..transport import abort_requests, forget_requests, note_requests
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,6 +65,7 @@ class Pool:
         self.stop = stop
         self._executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=name)
         self._futures: list[Future[Any]] = []
+        self._busy: set[int] = set()  # idents of the worker threads running an item
 
     def __enter__(self) -> "Pool":
         return self
@@ -71,6 +76,7 @@ class Pool:
             return
         self.stop.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        abort_requests(list(self._busy))
         running = [f for f in self._futures if not f.done()]
         if running:
             wait(running, timeout=GRACE)
@@ -80,11 +86,18 @@ class Pool:
         """``work`` over ``items``; ``each(done, total)`` after every finished item (in the
         calling thread). The first failure is raised once the others are dropped."""
         items = list(items)
-        stop = self.stop
+        stop, busy = self.stop, self._busy
 
         def guarded(item: T) -> R:
             stop.check()  # an item not yet started when the stop came is not started
-            return work(item)
+            me = threading.get_ident()
+            busy.add(me)
+            note_requests()
+            try:
+                return work(item)
+            finally:
+                busy.discard(me)
+                forget_requests()
 
         futures = {self._executor.submit(guarded, item): i for i, item in enumerate(items)}
         self._futures.extend(futures)
