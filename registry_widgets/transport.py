@@ -440,9 +440,15 @@ class Transport:
         while True:
             self._wait_for_retry_after()
             try:
+                credentials = self.auth.header(scopes, reference) if own else None
+            except Unauthorized:  # the token server refused them
+                if reloaded or not self.auth.reload_credentials():
+                    raise
+                reloaded = True  # `docker login` ran since they were read: once more
+                continue
+            try:
                 response = self.send(method, url, headers=headers, reference=reference,
-                                     credentials=self.auth.header(scopes, reference) if own
-                                     else None, **kwargs)
+                                     credentials=credentials, **kwargs)
             except requests.exceptions.SSLError as e:
                 raise self._connection_error(e, reference) from e
             except _CONNECTION_ERRORS as e:

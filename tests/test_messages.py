@@ -120,6 +120,19 @@ def test_docker_login_after_a_refusal_works_without_a_restart(basic_registry, un
     assert list(table["tag"]) == ["1"]
 
 
+def test_docker_login_after_a_token_server_refusal_works_without_a_restart(
+        token_registry, unique_repo, monkeypatch):
+    monkeypatch.setattr(auth, "RELOAD_INTERVAL", 0.5)
+    push_image(token_registry, unique_repo, "1", layer_sizes=(100,), seed="relogin-token")
+    docker_config({"auths": {token_registry.host: {"auth": b64(f"alice:{WRONG}")}}})
+    with pytest.raises(Unauthorized, match="refused to log in"):
+        rw.images(token_registry.host, repositories=[unique_repo])
+    time.sleep(0.6)
+    user, password = token_registry.auth
+    docker_config({"auths": {token_registry.host: {"auth": b64(f"{user}:{password}")}}})
+    assert list(rw.images(token_registry.host, repositories=[unique_repo])["tag"]) == ["1"]
+
+
 # -- TLS: what the user supplied ---------------------------------------------------------------
 
 def test_a_missing_ca_file_is_refused_at_configure(basic_registry, tmp_path):
