@@ -188,3 +188,18 @@ def test_a_challenge_from_another_origin_is_not_answered(authed, recorder, uniqu
     # Its "realm" was never asked for a token: the password would have gone with it.
     assert [p for _, p, _ in recorder.requests] == ["/challenge"]
     assert recorder.leaked() == []
+
+
+def test_leaving_tls_for_plain_http_on_another_host_is_refused():
+    # No request is needed to see the rule: an HTTPS registry's hop to plain HTTP elsewhere
+    # (a non-loopback host nobody listed as insecure) is refused before it is sent.
+    from registry_widgets.errors import InsecureRegistry
+    from registry_widgets.transport import Transport
+
+    transport = Transport("https://registry.example.com")
+    with pytest.raises(InsecureRegistry, match="refusing to leave TLS.*storage.example.com"):
+        transport._check_foreign("http://storage.example.com/blob?sig=x",  # noqa: SLF001
+                                 "https://registry.example.com/v2/a/blobs/sha256:0", "")
+    allowed = Transport("https://registry.example.com", insecure_hosts=["storage.example.com"])
+    allowed._check_foreign("http://storage.example.com/blob",  # noqa: SLF001
+                           "https://registry.example.com/v2/a/blobs/sha256:0", "")
