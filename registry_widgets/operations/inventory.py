@@ -27,6 +27,7 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, validate_repository
 from ..registry import RegistryClient
 from . import detail_cache
+from .arguments import check_positive_int
 from .clients import client_for
 from .workers import Pool, Stop
 
@@ -124,8 +125,7 @@ def _inventory(registry: str, namespace: str | None, repositories: Iterable[str]
                stop: Stop) -> Inventory:
     if namespace:
         validate_namespace(namespace)
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+    check_positive_int("workers", workers)
     client = client_for(registry)
     result = Inventory(registry=client.registry)
     repos = _repositories(client, repositories, page_size, stop)
