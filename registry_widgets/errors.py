@@ -117,3 +117,14 @@ class ScanFailed(RegistryWidgetsError):
                  reference: str | None = None):
         super().__init__(message, registry=registry, reference=reference)
         self.report = report
+
+
+class Cancelled(RegistryWidgetsError):
+    """The caller cancelled a long operation (its ``cancel`` event was set). The message says
+    what was left unchanged and that running the same call again completes the work."""
+
+
+class ConfigurationError(RegistryWidgetsError, ValueError, TypeError):
+    """An option or credentials given to ``configure()`` or a client are not usable: an
+    unknown option name, a value of the wrong type, a CA file that is missing or not PEM.
+    Raised at once, before any request (also a ValueError and a TypeError)."""

@@ -486,3 +486,53 @@ def test_the_sweep_finds_a_secret_planted_in_each_place(haystack, registry, tmp_
     assert {"log registry_widgets.planted", "planted error.reference", "journal",
             "planted result Result.to_dict()"} <= where
     assert any(w_.startswith("state of Label") for w_ in where)
+
+
+# -- credentials written into a reference -------------------------------------------------------
+
+def test_a_password_written_into_a_reference_is_never_echoed(haystack, capfd, basic_secret,
+                                                            unique_repo):
+    # urllib3's own debug logging to stderr, as `urllib3.add_stderr_logger()` turns it on, on
+    # top of the DEBUG records the haystack collects from every logger.
+    import urllib3
+
+    handler = urllib3.add_stderr_logger(logging.DEBUG)
+    host = basic_secret.host
+    userinfo = f"{USER}:{SECRET}@"
+    attempts = {
+        "images(https://user:pw@host)": lambda: rw.images(f"https://{userinfo}{host}"),
+        "images(user:pw@host)": lambda: rw.images(f"{userinfo}{host}"),
+        "inspect(user:pw@host/repo:tag)": lambda: rw.inspect(f"{userinfo}{host}/{unique_repo}:1"),
+        "copy(to user:pw@host/...)": lambda: rw.copy(f"{host}/{unique_repo}:1",
+                                                    f"{userinfo}{host}/{unique_repo}:2"),
+        "remove(https://user:pw@host/...)": lambda: rw.remove(
+            f"https://{userinfo}{host}/{unique_repo}:1", dry_run=True),
+        "configure(https://user:pw@host)": lambda: rw.configure(f"https://{userinfo}{host}"),
+        "RegistryClient(http://user:pw@host)": lambda: rw.RegistryClient(
+            f"http://{userinfo}{host}"),
+        "a password with '/' and '@'": lambda: rw.inspect(
+            f"{USER}:a/{SECRET}@b@{host}/{unique_repo}:1"),
+    }
+    try:
+        for where, call in attempts.items():
+            before = haystack.exceptions
+            attempt(haystack, where, call)
+            assert haystack.exceptions == before + 1, f"{where} did not fail"
+            where_, text = next((w_, t) for w_, t in reversed(haystack.texts)
+                                if w_ == f"str({where})")
+            assert "credentials do not go in a reference" in text, (where, text)
+        # The same password used the right way, and a wrong one: real requests for urllib3
+        # to log (connections, request lines, retries).
+        configure_password(SECRET)(basic_secret, "")
+        push_image(basic_secret, unique_repo, "1", layer_sizes=(100,), seed="userinfo")
+        attempt(haystack, "images with the password", lambda: rw.images(host))
+        configure_password(WRONG)(basic_secret, "")
+        attempt(haystack, "images with a wrong password", lambda: rw.images(host))
+        sweep_everything(haystack, [host])
+    finally:
+        logging.getLogger("urllib3").removeHandler(handler)
+    out, err = capfd.readouterr()  # urllib3's stderr logger wrote here
+    assert f'"GET /v2/{unique_repo}/tags/list' in err  # it did log the requests
+    haystack.add("stdout", out)
+    haystack.add("stderr", err)
+    assert haystack.hits(needles(SECRET, WRONG)) == []

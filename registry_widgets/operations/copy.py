@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from ..errors import BadReference, DigestMismatch, NotFound, RegistryError, Unauthorized, Unreachable
+from ..errors import (BadReference, Cancelled, DigestMismatch, NotFound, RegistryError,
+                      Unauthorized, Unreachable)
 from ..manifest import Descriptor, Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
@@ -29,11 +30,15 @@ from .arguments import check_platforms, check_positive_int
 from .backup import write_backup
 from .clients import client_for
 from .result import Result, Timer
+from .workers import Pool, Stop
 
 log = logging.getLogger("registry_widgets.copy")
 
 DEFAULT_WORKERS = 4
 BLOB_ATTEMPTS = 3  # a broken blob restarts on its own; the rest of the copy goes on
+# An upload body goes to the socket in pieces this big, and the stop flag is checked between
+# them: a throttled upload stops within a piece's send time, not a 1 MiB chunk's.
+SEND_PIECE = 128 << 10
 
 
 @dataclass
@@ -45,7 +50,8 @@ class _Plan:
 
 
 def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
-         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS) -> Result:
+         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS,
+         cancel: threading.Event | None = None) -> Result:
     """Copy an image (or a whole multi-arch index) from one registry to another.
 
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
@@ -54,13 +60,40 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     so its digest then differs (the result says so); a single-platform image is copied
     as is when it is of a requested platform, else NotFound says what it is.
     ``linux/arm64`` also matches ``linux/arm64/v8``. ``workers``: blobs copied at a time.
+
+    ``cancel``: a ``threading.Event``; setting it (say from a widget's Cancel button) stops
+    every worker within about a second and raises :class:`Cancelled`. Ctrl-C or a kernel
+    interrupt does the same and raises KeyboardInterrupt. Either way the target tag is not
+    moved, and running the same copy again completes it (blobs already copied are skipped).
     """
     platforms = check_platforms("platforms", platforms)
     workers = check_positive_int("workers", workers)
     src, dst = parse_reference(source), parse_reference(target)
     _check_target_digest(dst, platforms)
+    stop = Stop(cancel, f"copy of {src} to {dst}")
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
     result = Result(action="copy", source=str(src), target=str(dst))
+    done: list[str] = []  # blobs finished, for the message if the copy is stopped
+    try:
+        _copy(src, dst, src_client, dst_client, result, platforms, progress, workers, stop, done)
+    except Cancelled:
+        raise Cancelled(_stopped_message(src, dst, done, "was cancelled"), registry=dst.registry,
+                        reference=str(dst)) from None
+    except KeyboardInterrupt as e:
+        e.add_note(_stopped_message(src, dst, done, "was interrupted"))
+        raise
+    journal.record(result)  # the copy is done: a journal that cannot be written is a warning
+    return result
+
+
+def _stopped_message(src: Reference, dst: Reference, done: list[str], how: str) -> str:
+    return (f"copy of {src} to {dst} {how} after {len(done)} blob(s); the tag {dst} was not "
+            "moved. Run the same copy again to complete it: what was copied is not sent again.")
+
+
+def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client: RegistryClient,
+          result: Result, platforms: str | Sequence[str], progress: ProgressCallback | None,
+          workers: int, stop: Stop, done: list[str]) -> None:
     with Timer() as timer:
         head = _source_head(src_client, src, dst)
         if platforms == "all":
@@ -74,10 +107,14 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
             # Plan first, as remove does: what the tag points at now is backed up before
             # anything is uploaded, so restore() can put it back.
             replaces, backup_id = _back_up_replaced(dst_client, dst, plan.top.digest)
-            counts = _copy_blobs(plan.blobs, src_client, src, dst_client, dst, progress, workers)
+            stop.check()
+            counts = _copy_blobs(plan.blobs, src_client, src, dst_client, dst, progress, workers,
+                                 stop, done)
             for child in plan.children:
+                stop.check()
                 if dst_client.head_manifest(dst.repository, child.digest) is None:
                     dst_client.put_manifest(dst.repository, child.digest, child)
+            stop.check()
             # The tag moves last: before this line the target tag is untouched.
             result.digest = dst_client.put_manifest(dst.repository, dst.tag or dst.reference,
                                                     plan.top)
@@ -92,8 +129,6 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
     result.duration = timer.elapsed
-    journal.record(result)  # the copy is done: a journal that cannot be written is a warning
-    return result
 
 
 def plan_copy(source: str | Reference, target: str | Reference, *,
@@ -225,16 +260,17 @@ def _unique(blobs: Iterable[Descriptor]) -> list[Descriptor]:
 
 def _copy_blobs(blobs: list[Descriptor], src_client: RegistryClient, src: Reference,
                 dst_client: RegistryClient, dst: Reference, progress: ProgressCallback | None,
-                workers: int) -> dict[str, int]:
+                workers: int, stop: Stop, done: list[str]) -> dict[str, int]:
     counts = {"copied": 0, "skipped": 0, "mounted": 0, "bytes": 0}
     if not blobs:
         return counts
 
     def one(blob: Descriptor) -> tuple[str, int]:
-        return _copy_blob(blob, src_client, src, dst_client, dst, progress)
+        outcome = _copy_blob(blob, src_client, src, dst_client, dst, progress, stop)
+        done.append(blob.digest)  # list.append is atomic
+        return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(blobs))),
-                            thread_name_prefix="copy") as pool:
+    with Pool(min(workers, len(blobs)), "copy", stop) as pool:
         for status, moved in pool.map(one, blobs):
             counts[status] += 1
             counts["bytes"] += moved
@@ -243,12 +279,13 @@ def _copy_blobs(blobs: list[Descriptor], src_client: RegistryClient, src: Refere
 
 def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
                dst_client: RegistryClient, dst: Reference,
-               progress: ProgressCallback | None) -> tuple[str, int]:
+               progress: ProgressCallback | None, stop: Stop) -> tuple[str, int]:
     if _present(dst_client, dst, blob):
         emit(progress, ProgressEvent("copy", blob.digest, "skipped", blob.size, blob.size))
         return "skipped", 0
     same_registry = src_client is dst_client
     for attempt in range(1, BLOB_ATTEMPTS + 1):
+        stop.check()
         location = None
         if same_registry:
             # 201: mounted, no bytes move. 202: not mountable; reuse the upload it opened.
@@ -257,10 +294,13 @@ def _copy_blob(blob: Descriptor, src_client: RegistryClient, src: Reference,
             if location is None:
                 emit(progress, ProgressEvent("copy", blob.digest, "mounted", blob.size, blob.size))
                 return "mounted", 0
-        chunks = _reporting(src_client.iter_blob(src.repository, blob.digest), blob, progress)
+        stop.check()
+        chunks = _reporting(src_client.iter_blob(src.repository, blob.digest, check=stop.check),
+                            blob, progress, stop)
         try:
             dst_client.upload_blob(dst.repository, blob.digest, chunks, blob.size, location=location)
         except RegistryError as e:
+            stop.check()  # a connection cut by a stop is no reason to restart the blob
             if attempt == BLOB_ATTEMPTS or not _restartable(e):
                 raise
             log.info("blob %s failed (%s); restarting it (attempt %d)", blob.digest, e, attempt + 1)
@@ -298,10 +338,16 @@ def _restartable(error: RegistryError) -> bool:
         or error.status in RETRY_STATUSES
 
 
-def _reporting(chunks: Iterator[bytes], blob: Descriptor,
-               progress: ProgressCallback | None) -> Generator[bytes, None, None]:
+def _reporting(chunks: Iterator[bytes], blob: Descriptor, progress: ProgressCallback | None,
+               stop: Stop) -> Generator[bytes | memoryview, None, None]:
+    """The upload body: the chunks in ``SEND_PIECE`` pieces, stopping between any two.
+    Raising here aborts the PUT (urllib3 closes its connection): the registry keeps an
+    unfinished upload, never a blob, so the target is unchanged."""
     done = 0
     for chunk in chunks:
         done += len(chunk)
         emit(progress, ProgressEvent("copy", blob.digest, "copying", done, blob.size))
-        yield chunk
+        view = memoryview(chunk)
+        for start in range(0, len(view), SEND_PIECE):
+            stop.check()
+            yield view[start:start + SEND_PIECE]

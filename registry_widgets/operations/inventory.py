@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
 
 import pandas as pd
 
-from ..errors import BadReference, Denied, NotFound, ProtocolError, Unauthorized
+from ..errors import BadReference, Cancelled, Denied, NotFound, ProtocolError, Unauthorized
 from ..manifest import Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, validate_repository
@@ -30,6 +29,7 @@ from ..registry import RegistryClient
 from . import detail_cache
 from .arguments import check_positive_int
 from .clients import client_for
+from .workers import Pool, Stop
 
 log = logging.getLogger("registry_widgets.inventory")
 
@@ -80,7 +80,8 @@ class Inventory:
 
 def images(registry: str, namespace: str | None = None, *,
            repositories: Iterable[str] | None = None, workers: int = DEFAULT_WORKERS,
-           progress: ProgressCallback | None = None, page_size: int | None = None) -> pd.DataFrame:
+           progress: ProgressCallback | None = None, page_size: int | None = None,
+           cancel: threading.Event | None = None) -> pd.DataFrame:
     """One row per tag in a registry (or in one ``namespace`` of it), like the guide's
     ``ibmcloud cr image-list`` or ``crane ls`` with sizes and dates.
 
@@ -96,25 +97,42 @@ def images(registry: str, namespace: str | None = None, *,
     some registries refuse). ``page_size`` is the ``n`` asked for per catalog or tag-list page.
     A repository or tag deleted while listing is skipped (``frame.attrs["skipped"]`` names
     them). Progress events (action ``"images"``) count tag lists, manifests and details.
+
+    ``cancel``: a ``threading.Event``; setting it stops every worker within about a second
+    and raises :class:`Cancelled` (Ctrl-C or a kernel interrupt: KeyboardInterrupt). A
+    listing changes nothing, so there is nothing to undo.
     """
     return frame(inventory(registry, namespace, repositories=repositories, workers=workers,
-                           progress=progress, page_size=page_size))
+                           progress=progress, page_size=page_size, cancel=cancel))
 
 
 def inventory(registry: str, namespace: str | None = None, *,
               repositories: Iterable[str] | None = None, workers: int = DEFAULT_WORKERS,
-              progress: ProgressCallback | None = None, page_size: int | None = None) -> Inventory:
+              progress: ProgressCallback | None = None, page_size: int | None = None,
+              cancel: threading.Event | None = None) -> Inventory:
     """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail."""
+    stop = Stop(cancel, f"the listing of {registry}")
+    try:
+        return _inventory(registry, namespace, repositories, workers, progress, page_size, stop)
+    except Cancelled:
+        raise Cancelled(f"the listing of {registry} was cancelled; it changed nothing. Run it "
+                        "again for the full table (manifest details already read are cached).",
+                        registry=registry) from None
+
+
+def _inventory(registry: str, namespace: str | None, repositories: Iterable[str] | None,
+               workers: int, progress: ProgressCallback | None, page_size: int | None,
+               stop: Stop) -> Inventory:
     if namespace:
         validate_namespace(namespace)
     check_positive_int("workers", workers)
     client = client_for(registry)
     result = Inventory(registry=client.registry)
-    repos = _repositories(client, repositories, page_size)
+    repos = _repositories(client, repositories, page_size, stop)
     if namespace is not None:
         repos = [repo for repo in repos if namespace_of(repo) == namespace]
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
+    with Pool(workers, "images", stop) as pool:
         def tags_of(repo: str) -> list[str] | None:
             try:
                 return list(client.tags(repo, n=page_size))
@@ -197,13 +215,17 @@ def frame(listing: Inventory) -> pd.DataFrame:
 # -- the requests --------------------------------------------------------------------------
 
 def _repositories(client: RegistryClient, repositories: Iterable[str] | None,
-                  page_size: int | None) -> list[str]:
+                  page_size: int | None, stop: Stop) -> list[str]:
     if repositories is not None:
         if isinstance(repositories, str):
             repositories = [repositories]
         return sorted({validate_repository(repo) for repo in repositories})
     try:
-        return sorted(set(client.catalog(n=page_size)))
+        names = set()
+        for name in client.catalog(n=page_size):  # one page per request: stop between them
+            stop.check()
+            names.add(name)
+        return sorted(names)
     except (NotFound, Unauthorized, Denied) as e:
         if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
             # The credentials were refused: logging in again is the fix (the message says
@@ -215,21 +237,14 @@ def _repositories(client: RegistryClient, repositories: Iterable[str] | None,
                       f". {e}", registry=client.registry, status=e.status, code=e.code) from e
 
 
-def _run(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T],
+def _run(pool: Pool, work: Callable[[T], R], items: list[T],
          progress: ProgressCallback | None, what: str) -> list[R]:
     """``work`` over ``items`` on the pool, results in item order, a progress event per item."""
-    futures = {pool.submit(work, item): i for i, item in enumerate(items)}
-    results: list[Any] = [None] * len(items)
-    try:
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            emit(progress, ProgressEvent("images", status=what, current=done, total=len(items),
-                                         message=f"{done}/{len(items)} {what}"))
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
-    return results
+    def each(done: int, total: int) -> None:
+        emit(progress, ProgressEvent("images", status=what, current=done, total=total,
+                                     message=f"{done}/{total} {what}"))
+
+    return pool.map(work, items, each)
 
 
 def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:

@@ -121,7 +121,8 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
 
 def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
                progress: ProgressCallback | None = None,
-               page_size: int | None = None) -> pd.DataFrame:
+               page_size: int | None = None,
+               cancel: threading.Event | None = None) -> pd.DataFrame:
     """One row per namespace: like ``ibmcloud cr namespace-list`` with counts and sizes.
 
     Columns: ``namespace`` (first path segment; ``""`` gathers one-segment repositories),
@@ -131,9 +132,11 @@ def namespaces(registry: str, *, workers: int = DEFAULT_WORKERS,
 
     ``last_pushed`` is the newest ``created`` time of the namespace's images: the registry
     API records no push date, so the image creation time stands in (an old image pushed
-    today shows its old date). The listing is that of ``images()`` and shares its cache.
+    today shows its old date). The listing is that of ``images()`` and shares its cache;
+    ``cancel`` stops it as it stops ``images()``.
     """
-    listing = inventory(registry, workers=workers, progress=progress, page_size=page_size)
+    listing = inventory(registry, workers=workers, progress=progress, page_size=page_size,
+                        cancel=cancel)
     declared = set(declared_namespaces(registry))
     groups: dict[str, dict[str, Any]] = {}
     for row in listing.rows:
