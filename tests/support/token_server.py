@@ -106,6 +106,9 @@ class TokenServer:
         self._lock = threading.Lock()
         self._log: list[TokenRequest] = []
         self._expire_next = 0
+        # True: exp is back-dated by the registry's leeway, so the registry itself refuses a
+        # token `lifetime` seconds after issue (a 2 s lifetime is really 2 s, not 62).
+        self.strict_lifetime = False
         self._log_requests = log_requests
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -177,9 +180,11 @@ class TokenServer:
             self.identity_tokens[token] = user
         return token
 
-    def token_for(self, user: str | None, scopes: list[str] | tuple[str, ...]) -> str:
-        """Mint a token directly (same grant rules as over HTTP), without logging it."""
-        return self._mint(user, list(scopes))[0]
+    def token_for(self, user: str | None, scopes: list[str] | tuple[str, ...], *,
+                  expires_in: int | None = None) -> str:
+        """Mint a token directly (same grant rules as over HTTP), without logging it;
+        ``expires_in`` sets its ``exp`` claim relative to now (negative: in the past)."""
+        return self._mint(user, list(scopes), expires_in=expires_in)[0]
 
     # -- the work ----------------------------------------------------------------------------
     def _authenticate(self, username: str, password: str) -> str:
@@ -202,12 +207,15 @@ class TokenServer:
                 merged.extend(a for a in actions if a not in merged)
         return [{"type": k, "name": n, "actions": a} for (k, n), a in access.items()]
 
-    def _mint(self, user: str | None, scopes: list[str]) -> tuple[str, int]:
+    def _mint(self, user: str | None, scopes: list[str], *,
+              expires_in: int | None = None) -> tuple[str, int]:
         with self._lock:
             expired = self._expire_next > 0
             self._expire_next -= expired
         now = int(time.time())
-        exp = now - LEEWAY - _EXPIRED_MARGIN if expired else now + self.lifetime
+        if expires_in is None:
+            expires_in = self.lifetime - (LEEWAY if self.strict_lifetime else 0)
+        exp = now - LEEWAY - _EXPIRED_MARGIN if expired else now + expires_in
         claims = {
             "iss": self.issuer, "sub": user or "", "aud": self.service,
             "exp": exp, "nbf": min(now, exp) - 10, "iat": min(now, exp) - 10,
