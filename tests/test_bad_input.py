@@ -40,7 +40,7 @@ from registry_widgets.operations.inventory import COLUMNS
 from registry_widgets.reference import EXPECTED_FORM, parse_reference
 from registry_widgets.stack import LocalRegistry
 from registry_widgets.stack._process import free_port
-from tests.support import RawClient, get_manifest, push_image
+from tests.support import RawClient, get_manifest, list_repositories, push_image
 from tests.support.faultproxy import FaultProxy, Respond
 
 pytest_plugins = ["faults_fixtures"]  # fault_proxy, and fresh package clients for every test
@@ -58,12 +58,13 @@ SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 @dataclass
 class Act:
     """What a row does: ``call`` must fail naming ``registry`` and every one of ``names``;
-    ``watch`` lists the (registry, repository) pairs that must not change."""
+    ``watch`` lists the (registry, repository) pairs that must not change (repository None:
+    the registry's whole catalog)."""
 
     call: Callable[[], Any]
     registry: str
     names: tuple[str, ...] = ()
-    watch: list[tuple[LocalRegistry, str]] = field(default_factory=list)
+    watch: list[tuple[LocalRegistry, str | None]] = field(default_factory=list)
     proxy: FaultProxy | None = None
 
 
@@ -89,10 +90,13 @@ class World:
         return proxy
 
 
-def state(watch: list[tuple[LocalRegistry, str]]) -> dict[tuple[str, str], dict[str, str]]:
-    """tag -> digest for each watched repository, as raw HTTP sees it."""
-    seen = {}
+def state(watch: list[tuple[LocalRegistry, str | None]]) -> dict[tuple[str, str], Any]:
+    """tag -> digest for each watched repository (the catalog for None), as raw HTTP sees it."""
+    seen: dict[tuple[str, str], Any] = {}
     for reg, repo in watch:
+        if repo is None:
+            seen[(reg.host, "_catalog")] = sorted(list_repositories(reg))
+            continue
         r = RawClient(reg).request("GET", f"/v2/{repo}/tags/list",
                                    scope=f"repository:{repo}:pull")
         tags = (r.json().get("tags") or []) if r.status_code == 200 else []
@@ -343,12 +347,16 @@ MISSING_ROWS = rows(
     "a namespace that does not exist", NotFound, ("not found", "nothing was changed",
                                                   "namespaces("),
     {verb: act for verb, act in registry_verbs(
-        lambda world: (world.fixture("registry").host, [])).items()
-     if verb in ("remove_namespace", "plan_remove_namespace")}
+        lambda world: (world.fixture("registry").host, [(world.fixture("registry"), None)])
+    ).items() if verb in ("remove_namespace", "plan_remove_namespace")}
     | {"remove_namespace (dry run)": lambda world: Act(
         lambda: rw.remove_namespace(world.fixture("registry").host, world.namespace,
                                     dry_run=True),
-        world.fixture("registry").host, (f"{world.namespace}/",))})
+        world.fixture("registry").host, (f"{world.namespace}/",),
+        [(world.fixture("registry"), None)])})
+
+# No registry answers there, so there is nothing whose state could change.
+NOTHING_TO_WATCH = {"unknown host", "connection refused"}
 
 
 def offline(verb: str, text: str, call: Callable[[], Any], quoted: str | None = None) -> Row:
@@ -404,6 +412,8 @@ def world(request: pytest.FixtureRequest, unique_repo: str) -> World:
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_bad_input_gives_one_clear_error_and_changes_nothing(row: Row, world: World):
     act = row.act(world)
+    assert row.offline or act.watch or act.proxy or row.condition in NOTHING_TO_WATCH, \
+        f"{row.id} watches nothing: give it a watched repository, the catalog or a proxy"
     before = state(act.watch)
 
     if row.offline:
