@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -519,7 +519,7 @@ def test_random_text_is_a_reference_or_bad_reference_before_any_request(text):
 
 # -- what is not an error ------------------------------------------------------------------------
 
-def test_a_huge_tag_list_is_read_in_bounded_time_without_a_crash(fault_proxy, registry,
+def test_a_huge_tag_list_is_read_with_bounded_work_without_a_crash(fault_proxy, registry,
                                                                   unique_repo):
     proxy = fault_proxy(registry)
     image = push_image(registry, unique_repo, "1.0", layer_sizes=(512,), seed=unique_repo)
@@ -529,16 +529,17 @@ def test_a_huge_tag_list_is_read_in_bounded_time_without_a_crash(fault_proxy, re
     proxy.add_rule("GET", r"/tags/list", Respond.json(body), times=None)
     before = state([(registry, unique_repo)])
 
-    started = time.monotonic()
     table = rw.images(proxy.host, repositories=[unique_repo])
-    listed = time.monotonic() - started
-    started = time.monotonic()
     plan = rw.plan_remove(f"{proxy.host}/{unique_repo}:1.0")
-    planned = time.monotonic() - started
 
     assert list(table["tag"]) == ["1.0"] and len(table.attrs["skipped"]) == len(fake)
     assert plan.digest == image.digest and plan.co_tags_kept == ()
-    assert listed < 60 and planned < 60, (listed, planned)
+    # Bounded work, not a stopwatch: one tag list per verb, each tag asked for at most once.
+    assert len(proxy.exchanges("GET", r"/tags/list")) == 2
+    asked = Counter(e.path for e in proxy.exchanges(None, r"/manifests/"))
+    per_tag = [asked.pop(f"/v2/{unique_repo}/manifests/{tag}", 0) for tag in fake + ["1.0"]]
+    assert max(per_tag) <= 2 * 2  # at most HEAD + GET, in each of the two verbs
+    assert list(asked) == [f"/v2/{unique_repo}/manifests/{image.digest}"]  # and one by digest
     assert state([(registry, unique_repo)]) == before
     assert not [e for e in proxy.log if e.method in WRITES]
 
