@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ci import fail_missing_parts
+
 HERE = Path(__file__).resolve().parent
 ENGINE_NOTEBOOKS = {"01_pull.ipynb", "02_tag_and_push.ipynb", "04_build.ipynb"}
 _SERVICES = pytest.StashKey["_Services"]()
@@ -36,6 +38,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _is_notebook(item) and item.path.name in ENGINE_NOTEBOOKS:
             item.add_marker(pytest.mark.engine)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # With CI=true a missing engine, browser or root fails instead of skipping (tests/support/ci.py).
+    outcome = yield
+    fail_missing_parts(outcome.get_result())
 
 
 class _Services:
