@@ -93,3 +93,8 @@ class ConfirmationRequired(RegistryWidgetsError):
 
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
+
+
+class BadBackup(RegistryWidgetsError, ValueError):
+    """A journal record that ``restore`` cannot use: not a backup, or damaged (also a
+    ValueError). Nothing is sent to the registry."""

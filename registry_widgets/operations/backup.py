@@ -8,11 +8,12 @@ their index, as long as the registry still has the blobs (until its garbage coll
 from __future__ import annotations
 
 import base64
+import binascii
 import time
 import uuid
 from typing import Any, Sequence
 
-from ..errors import NotFound, Protected, RegistryError
+from ..errors import BadBackup, NotFound, Protected, RegistryError
 from ..manifest import Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..registry import RegistryClient
@@ -50,7 +51,10 @@ def find_backup(record: str | Result | dict[str, Any]) -> dict[str, Any]:
             return record
         backup_id = (record.get("details") or {}).get("backup_id")
         if not backup_id:
-            raise ValueError("this record has no backup: only applied removes have one")
+            raise BadBackup(f"this {record.get('action') or 'journal'} record has no backup: only "
+                            "an applied remove has one. Nothing was changed; pass the remove's "
+                            "Result, its backup id, or its journal record",
+                            reference=record.get("target"))
     else:
         backup_id = record
     for entry in journal.read():
@@ -93,12 +97,8 @@ def restore(journal_record_or_id: str | Result | dict[str, Any], *, force: bool 
     with Timer() as timer:
         repos = []
         for repo in backup["repositories"]:
-            manifests = [Manifest(data=base64.b64decode(m["data"]), media_type=m["media_type"])
+            manifests = [_decoded(backup, registry, repo["repository"], m)
                          for m in repo["manifests"]]
-            for m, stored in zip(manifests, repo["manifests"]):
-                if m.digest != stored["digest"]:
-                    raise ValueError(f"backup {backup['id']} is corrupt: {stored['digest']} "
-                                     f"decodes to {m.digest}")
             by_digest = {m.digest: m for m in manifests}
             tags = [(t["tag"], t["digest"]) for t in repo["tags"]]
             moved = []
@@ -129,6 +129,27 @@ def restore(journal_record_or_id: str | Result | dict[str, Any], *, force: bool 
     if not dry_run:
         journal.append(result)
     return result
+
+
+def _decoded(backup: dict[str, Any], registry: str, repository: str,
+             stored: dict[str, Any]) -> Manifest:
+    """The backed-up manifest, checked against its digest before anything is sent."""
+    problem = None
+    try:
+        manifest = Manifest(data=base64.b64decode(stored["data"], validate=True),
+                            media_type=stored["media_type"])
+    except (binascii.Error, ValueError) as e:
+        problem = f"its data is not base64 ({e})"
+    else:
+        if manifest.digest != stored["digest"]:
+            problem = f"its bytes have digest {manifest.digest}"
+    if problem:
+        raise BadBackup(f"backup {backup['id']} is corrupt: the manifest {repository}@"
+                        f"{stored['digest']} in it cannot be trusted: {problem}. Nothing was "
+                        f"changed; restore from an intact copy of the journal "
+                        f"({journal.journal_path()})", registry=registry,
+                        reference=f"{repository}@{stored['digest']}")
+    return manifest
 
 
 def _put_back(client: RegistryClient, repository: str, reference: str, manifest: Manifest) -> None:
