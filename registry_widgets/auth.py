@@ -174,6 +174,10 @@ class Authenticator:
                 params += [("scope", s) for s in scopes]
                 basic = creds.basic_auth() if creds else None
                 response = self._fetch("GET", realm, params=params, auth=basic)
+        except requests.exceptions.SSLError as e:
+            raise Unreachable(f"TLS verification failed for token server {realm} of registry "
+                              f"{self.registry}: if it uses a private CA, pass ca_bundle= with "
+                              "that CA's certificate", registry=self.registry) from e
         except requests.RequestException as e:
             raise Unreachable(f"token server {realm} for registry {self.registry} did not answer "
                               f"({type(e).__name__}); check the network", registry=self.registry) from e
