@@ -109,3 +109,16 @@ class Protected(RegistryWidgetsError):
 class BadBackup(RegistryWidgetsError, ValueError):
     """A journal record that ``restore`` cannot use: not a backup, or damaged (also a
     ValueError). Nothing is sent to the registry."""
+
+
+class FeedError(RegistryWidgetsError):
+    """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
+
+
+class ScanFailed(RegistryWidgetsError):
+    """A scan found issues at or above the ``fail_on`` severity (the report is ``.report``)."""
+
+    def __init__(self, message: str, *, report: object = None, registry: str | None = None,
+                 reference: str | None = None):
+        super().__init__(message, registry=registry, reference=reference)
+        self.report = report
