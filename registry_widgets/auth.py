@@ -235,6 +235,10 @@ class Authenticator:
                                        if basic else None)
         except RegistryError:
             raise
+        except requests.exceptions.SSLError as e:
+            raise Unreachable(f"TLS verification failed for token server {realm} of registry "
+                              f"{self.registry}: if it uses a private CA, pass ca_bundle= with "
+                              "that CA's certificate", registry=self.registry) from e
         except requests.RequestException as e:
             raise Unreachable(f"token server {realm.split('?')[0]} for registry {self.registry} "
                               f"did not answer ({type(e).__name__}); check the network",

@@ -106,6 +106,11 @@ class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
 
 
+class BadBackup(RegistryWidgetsError, ValueError):
+    """A journal record that ``restore`` cannot use: not a backup, or damaged (also a
+    ValueError). Nothing is sent to the registry."""
+
+
 class FeedError(RegistryWidgetsError):
     """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
 

@@ -8,8 +8,8 @@ tagged ``parameters`` written ``name: type = value  # help`` (so ``papermill
 --help-notebook`` documents it; help text must not contain "=" or papermill skips the line),
 thin calls into registry_widgets, and a last cell tagged ``result`` that prints the run's
 JSON record. Cells whose output is the same on every machine start with
-``# NBVAL_CHECK_OUTPUT`` and carry their expected output here, because nbval compares
-against the output stored in the notebook.
+``# NBVAL_CHECK_OUTPUT`` and carry their expected output here, because notebooks/conftest.py
+compares against the output stored in the notebook.
 """
 
 from __future__ import annotations

