@@ -427,7 +427,9 @@ class Panel(w.VBox):
     def update_buttons(self) -> None:
         """Enable or disable the action buttons (busy, and whatever the panel adds)."""
         for btn in self._action_buttons:
-            btn.disabled = self.busy or not self.button_allowed(btn)
+            # ``_rw_allowed``: a button's own veto (Confirm of a plan that is all blocked)
+            btn.disabled = self.busy or not self.button_allowed(btn) or \
+                not getattr(btn, "_rw_allowed", True)
 
     def button_allowed(self, btn: w.Button) -> bool:
         """Panels say here which buttons need something (rows, a selection) when idle."""
@@ -504,6 +506,7 @@ class Confirmation(w.VBox):
         self.title.value = f"<b>{html.escape(title)}</b>"
         self.plan.value = plan
         self._action = action if can_confirm else None
+        self.confirm_button._rw_allowed = can_confirm
         self.confirm_button.disabled = not can_confirm
         self.layout.display = None
 

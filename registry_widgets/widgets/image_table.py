@@ -372,7 +372,8 @@ class ImageTable(Panel):
                 try:
                     check_drift(plan, plan_remove(ref, force=plan.force))
                 except ConfirmationRequired as e:
-                    changes.append(str(e).split(": ", 1)[-1].split(". Nothing was changed")[0])
+                    detail = str(e).split(" was made: ", 1)[-1].split(". Nothing was changed")[0]
+                    changes.append(f"{plan.target}: {detail}")
                 except Exception as e:  # noqa: BLE001 - e.g. NotFound: it is gone
                     changes.append(f"{ref}: {e}")
             if changes:

@@ -75,6 +75,7 @@ class NamespaceTable(Panel):
         self.title.add_class("rw-ns-title")
         self._select_callbacks: list[Callable[[str | None], Any]] = []
         self._changed_callbacks: list[Callable[[str], Any]] = []
+        self._keep: str | None = None
         super().__init__()
         self.cancel_action_button.add_class("rw-ns-cancel-action")
         self.children = [
@@ -91,14 +92,16 @@ class NamespaceTable(Panel):
         self.on_click(self.confirm_button, self.confirmation.confirm, background=True)
         self.on_click(self.cancel_button, self.confirmation.cancel)
         self.table.observe(self.guard(self._rows_selected, fresh=False), names="selected_rows")
-        self.observe(self.guard(lambda change: self._registry_changed()), names="registry")
+        self.observe(self.guard(lambda change: self._registry_set()), names="registry")
         self.observe(self.guard(self._notify, fresh=False), names="selected")
         self.registry = registry  # lists it (an error shows in the widget, not here)
 
     # -- actions -------------------------------------------------------------------------
 
-    def _registry_changed(self) -> None:
-        # The old rows go now, with their selection: nothing may act on them meanwhile.
+    def _registry_set(self) -> None:
+        # The old rows go now, with their selection: nothing may act on them meanwhile. A
+        # namespace of the same name in the new registry is selected again once listed.
+        self._keep = self.selected or self._keep
         self._show(pd.DataFrame(columns=COLUMNS), None)
         self.refresh()
 
@@ -132,7 +135,10 @@ class NamespaceTable(Panel):
         self.frame = frame
         self.set_trait("rows_registry", registry)
         display = namespace_display(frame)
-        keep = [i for i, name in enumerate(frame["namespace"]) if name == self.selected]
+        wanted = self.selected or (self._keep if registry else None)
+        keep = [i for i, name in enumerate(frame["namespace"]) if name == wanted]
+        if registry:
+            self._keep = None
         options = table_options(display, select={"style": "single"})
         options["selected_rows"] = keep
         self.table.update(display, **options)
