@@ -790,3 +790,114 @@ def test_dashboard_build_tab_pushes_into_the_chosen_namespace_and_refreshes(
     assert tags_of(registry, f"{ns}/built") == ["2"]
     assert set(dash.image_table.frame["repository"]) == {unique_repo, f"{ns}/built"}
     assert dash.namespace_table.frame.set_index("namespace").loc[ns, "repositories"] == 2
+
+
+# -- the one rule, across panels ---------------------------------------------------------------
+
+def test_namespace_confirm_refuses_when_a_repository_was_pushed_after_the_plan(registry, app):
+    table = ready(NamespaceTable(registry.host))
+    table.select(app["ns"])
+    click(table, table.remove_button)
+    assert table.confirmation.pending
+    late = push_image(registry, f"{app['ns']}/late", "1", layer_sizes=(100,), seed="late")
+
+    error = click(table, table.confirm_button)
+
+    assert isinstance(error, ConfirmationRequired)
+    assert "changed since the plan: new repositories: " + f"{app['ns']}/late" in \
+        table.message.text
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert digest_at(registry, f"{app['ns']}/late", "1") == late.digest
+
+
+def test_switching_to_an_unreachable_registry_empties_both_tables_and_back(registry, app):
+    dead = f"127.0.0.1:{free_port()}"
+    clients.configure(dead, retries=1, backoff=0.05)
+    dash = ready(Dashboard([registry.host, dead], remember_added=False))
+    dash.namespace_table.select(app["ns"])
+    settle(dash)
+    dash.image_table.table.selected_rows = [0]
+
+    dash.registry_chooser.value = dead
+    settle(dash)
+
+    for table in (dash.namespace_table, dash.image_table):
+        assert table.frame.empty and table.rows_registry is None
+        assert isinstance(table.last_error, Unreachable)
+    assert dash.image_table.remove_tag_button.disabled
+    assert dash.namespace_table.remove_button.disabled
+    assert "Unreachable" in dash.registry_bar.state.value
+
+    dash.registry_chooser.value = registry.host
+    settle(dash)
+    assert dash.namespace_table.rows_registry == registry.host
+    assert app["ns"] in set(dash.namespace_table.frame["namespace"])
+    assert "reachable" in dash.registry_bar.state.value
+
+
+def test_a_remove_in_the_image_table_refreshes_the_namespace_table_and_trash(registry, app):
+    dash = ready(Dashboard([registry.host], remember_added=False))
+    dash.namespace_table.select(app["ns"])
+    settle(dash)
+    dash.image_table.select(f"{registry.host}/{app['repo']}:2.0")
+    click(dash, dash.image_table.remove_tag_button)
+    click(dash, dash.image_table.confirm_button)
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "latest"]
+    row = dash.namespace_table.frame.set_index("namespace").loc[app["ns"]]
+    assert row["tags"] == 2  # refreshed after the remove
+    assert dash.namespace_table.selected == app["ns"]
+    trash_rows = dash.trash_panel.frame
+    assert list(trash_rows["tags"]) == [["2.0"]]
+
+    dash.trash_panel.select(trash_rows["reference"].iloc[0])
+    click(dash, dash.trash_panel.restore_button)
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert digest_at(registry, app["repo"], "2.0") == app["two"].digest
+    assert "restored" in dash.trash_panel.message.text
+    assert "2.0" in shown_tags(dash.image_table)  # the image table followed
+
+
+def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b):
+    bar = ready(Dashboard([registry.host])).registry_bar
+    bar.new_registry.value = registry_b.host
+    bar.add_button.click()
+    settle(bar)
+    assert bar.value == registry_b.host and "reachable" in bar.state.value
+    again = ready(Dashboard([registry.host]))  # a new kernel, the same user
+    assert again.registry_bar.registries == [registry.host, registry_b.host]
+    saved = (again.registry_bar.registries, bar.registries)
+    assert saved[0] == saved[1]
+    again.registry_chooser.value = registry_b.host
+    again.registry_bar.remove_button.click()
+    assert again.registry_bar.registries == [registry.host]
+    assert ready(Dashboard([registry.host])).registry_bar.registries == [registry.host]
+    bar.new_registry.value = "not a registry!"
+    bar.add_button.click()
+    assert bar.message.kind == "error"
+
+
+def test_log_in_panel_configures_in_memory_and_keeps_no_secret(basic_registry, unique_repo,
+                                                               state_dir, tmp_path):
+    push_image(basic_registry, unique_repo, "1", layer_sizes=(100,), seed="login")
+    dash = ready(Dashboard([basic_registry.host], remember_added=False))
+    assert dash.image_table.frame.empty  # no CA, no login: refused
+    login = dash.login_panel
+    login.username.value, _ = basic_registry.auth
+    login.password.value = basic_registry.password
+    login.ca_file.value = str(basic_registry.ca_file)
+
+    click(login, login.login_button)
+    settle(dash)
+
+    assert_ok(login)
+    assert login.password.value == ""
+    assert "1" in shown_tags(dash.image_table)
+    assert f"logged in as {basic_registry.username}" in dash.registry_bar.state.value
+    assert "TLS verified" in dash.registry_bar.state.value
+    from ipywidgets.widgets.widget import _instances
+    states = json.dumps([widget.get_state() for widget in list(_instances.values())], default=str)
+    assert basic_registry.password not in states
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any(basic_registry.password.encode() in data for data in written)

@@ -119,7 +119,8 @@ class NamespaceTable(Panel):
         self.title.value = f"<b>Namespaces of {registry}</b> (listing…)"
         self.progress.start("listing", f"listing {registry}")
         try:
-            frame = namespaces(registry, progress=self.watching(self.progress))
+            frame = namespaces(registry, progress=self.watching(self.progress),
+                               **self.cancel_kwargs(namespaces))
         except BaseException:
             self._show(pd.DataFrame(columns=COLUMNS), None)
             self.title.value = f"<b>Namespaces of {registry}</b>: could not be listed"
