@@ -758,11 +758,21 @@ def dashboard_nb() -> nbformat.NotebookNode:
     return notebook("""
         # Registry dashboard
 
-        Namespaces, images and builds of your registries on one page. Choose a registry,
-        select a namespace to list its images, select images to pull, copy, inspect or
-        remove them (removals show their plan first), or build and push on the Build tab.
-        If a registry says "unauthorized: authentication required", run `docker login
-        <registry>` and press Refresh.
+        Your registries on one page. The bar at the top chooses a registry (add your own:
+        they are remembered for you, without passwords) and shows whether it answers, who you
+        are logged in as and whether TLS is used. Then:
+
+        * **Images**: select a namespace to list its images; select images to pull, copy,
+          inspect, copy their pull commands or remove them. Removals show their plan first,
+          and Confirm deletes only if the registry still matches it. Search the table, then
+          export exactly those rows as CSV or JSON.
+        * **Build**: build from a folder, test-run, push (a failed test run blocks the push).
+        * **Trash**: what was deleted from here, and Restore while the registry still has it.
+        * **Log in**: a username and password kept in memory only. If a registry says
+          "unauthorized: authentication required", log in there, or run `docker login
+          <registry>` in a terminal and press Refresh.
+
+        Long actions run in the background with a Cancel button; the notebook stays usable.
         """, [
         code("""
         from registry_widgets import Dashboard, namespaces
@@ -778,7 +788,8 @@ def dashboard_nb() -> nbformat.NotebookNode:
         ),
         code("""
         if interactive:
-            display(Dashboard(registries))
+            dashboard = Dashboard(registries)
+            display(dashboard)
         else:
             for registry in registries:
                 print(registry)

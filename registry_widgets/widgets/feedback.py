@@ -421,6 +421,8 @@ class Panel(w.VBox):
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
+        # for browser tests and CSS: a panel at work carries rw-busy
+        (self.add_class if busy else self.remove_class)("rw-busy")
         show(self.cancel_action_button, busy)
         self.update_buttons()
 
