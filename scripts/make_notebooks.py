@@ -758,21 +758,11 @@ def dashboard_nb() -> nbformat.NotebookNode:
     return notebook("""
         # Registry dashboard
 
-        Your registries on one page. The bar at the top chooses a registry (add your own:
-        they are remembered for you, without passwords) and shows whether it answers, who you
-        are logged in as and whether TLS is used. Then:
-
-        * **Images**: select a namespace to list its images; select images to pull, copy,
-          inspect, copy their pull commands or remove them. Removals show their plan first,
-          and Confirm deletes only if the registry still matches it. Search the table, then
-          export exactly those rows as CSV or JSON.
-        * **Build**: build from a folder, test-run, push (a failed test run blocks the push).
-        * **Trash**: what was deleted from here, and Restore while the registry still has it.
-        * **Log in**: a username and password kept in memory only. If a registry says
-          "unauthorized: authentication required", log in there, or run `docker login
-          <registry>` in a terminal and press Refresh.
-
-        Long actions run in the background with a Cancel button; the notebook stays usable.
+        Choose a registry in the bar (add your own; it shows whether it answers and who you
+        are), select a namespace, then act on the selected images: removals show their plan
+        first and Confirm deletes only what it showed. Build, Trash (restore what was deleted)
+        and Log in are tabs. Told "unauthorized"? Log in there, or run `docker login
+        <registry>` in a terminal and press Refresh.
         """, [
         code("""
         from registry_widgets import Dashboard, namespaces

@@ -60,7 +60,7 @@ class NamespaceTable(Panel):
     def __init__(self, registry: str = ""):
         self.frame = pd.DataFrame(columns=COLUMNS)
         empty = namespace_display(self.frame)
-        self.table = ITable(empty, **table_options(empty, select={"style": "single"}))
+        self.table = ITable(empty, **table_options(empty, select={"style": "single"}, page_length=5))
         self.table.add_class("rw-namespace-grid")
         self.refresh_button = button("Refresh", "rw-ns-refresh", icon="refresh")
         self.new_namespace = text("new namespace", "rw-ns-new-name")
@@ -140,7 +140,7 @@ class NamespaceTable(Panel):
         keep = [i for i, name in enumerate(frame["namespace"]) if name == wanted]
         if registry:
             self._keep = None
-        options = table_options(display, select={"style": "single"})
+        options = table_options(display, select={"style": "single"}, page_length=5)
         options["selected_rows"] = keep
         self.table.update(display, **options)
         if not keep:

@@ -95,21 +95,24 @@ class RegistryBar(Panel):
         self._remember = remember_added
         options = given + [(label, r) for label, r in remembered() if r not in known]
         self.chooser = w.Dropdown(options=options, value=options[0][1], description="Registry",
-                                  layout=w.Layout(width="22em"))
+                                  layout=w.Layout(width="18em"),
+                                  style={"description_width": "initial"})
         self.chooser.add_class("rw-registry-chooser")
         self.new_registry = text("add a registry, e.g. us.icr.io", "rw-registry-new",
-                                 width="16em")
+                                 width="14em")
         self.add_button = button("Add", "rw-registry-add", icon="plus")
         self.remove_button = button("Remove", "rw-registry-remove", icon="minus")
-        self.check_button = button("Check", "rw-registry-check", icon="plug")
-        self.state = w.HTML("")
+        self.check_button = button("", "rw-registry-check", icon="plug")
+        self.check_button.tooltip = "check the registry again"
+        self.state = w.HTML("", layout=w.Layout(margin="0 12px 0 4px"))
         self.state.add_class("rw-registry-state")
         self.logged_in: dict[str, str] = {}
         super().__init__()
-        self.children = [w.HBox([self.chooser, self.state],
+        # One line: the chooser and its state, then adding and removing, wrapping on a
+        # narrow screen.
+        self.children = [w.HBox([self.chooser, self.check_button, self.state, self.new_registry,
+                                 self.add_button, self.remove_button],
                                 layout=w.Layout(flex_flow="row wrap", align_items="center")),
-                         w.HBox([self.new_registry, self.add_button, self.remove_button,
-                                 self.check_button], layout=w.Layout(flex_flow="row wrap")),
                          self.message]
         self.add_class("rw-registry-bar")
         self.value = self.chooser.value

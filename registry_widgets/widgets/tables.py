@@ -96,18 +96,23 @@ TABLE_LAYOUT = {"topStart": "pageLength", "topEnd": {"search": {"placeholder": "
                 "bottomStart": "info", "bottomEnd": "paging"}
 
 
-def table_options(display: pd.DataFrame, *, select: Any = True,
-                  search: bool = True) -> dict[str, Any]:
+def table_options(display: pd.DataFrame, *, select: Any = True, search: bool = True,
+                  page_length: int = 25) -> dict[str, Any]:
     """The itables ``ITable`` options of a display frame: every row sent (``maxBytes=0``;
     otherwise itables silently drops rows that then cannot be selected), no index, paging
     always on, ``size`` sorted by the hidden ``bytes``, nothing selected.
 
     ``search``: the browser's own search box. The image table turns it off and searches in
     Python instead, so that what it exports and acts on is exactly what is shown."""
-    layout = TABLE_LAYOUT if search else {**TABLE_LAYOUT, "topEnd": None}
+    # Without the browser's search box nothing is left above the table: the page length
+    # goes below it too, so the rows start right under the toolbar.
+    layout = TABLE_LAYOUT if search else {"topStart": None, "topEnd": None,
+                                          "bottomStart": ["info", "pageLength"],
+                                          "bottomEnd": "paging"}
     return {"select": select, "maxBytes": 0, "showIndex": False, "layout": layout,
-            "columnDefs": size_column_defs(list(display.columns)), "pageLength": 25,
-            "lengthMenu": [10, 25, 100, 500], "classes": "display compact nowrap",
+            "columnDefs": size_column_defs(list(display.columns)), "pageLength": page_length,
+            "lengthMenu": sorted({5, 10, 25, 100, 500} | {page_length}),
+            "classes": "display compact nowrap", "style": "width:100%;margin:0",
             "selected_rows": []}
 
 
