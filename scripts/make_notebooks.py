@@ -15,6 +15,7 @@ against the output stored in the notebook.
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import textwrap
 from pathlib import Path
@@ -67,7 +68,13 @@ def notebook(title: str, cells: list[dict]) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[md(title)] + cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
+    # The language_info a Python 3 kernel reports, in full: JupyterLab writes the kernel's
+    # into the notebook when it connects, so anything less marks a notebook modified the
+    # moment it opens. The version is this interpreter's, the one .venv's kernel runs.
+    nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3", "version": platform.python_version()}
     return nb
 
 

@@ -514,3 +514,101 @@ def test_render_bench_runs_tiny() -> None:
     for key in ("build_s", "render_s", "kernel_build_s", "refresh_s"):
         assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0
     assert result["rows"] == 50 and len(result["render_runs"]) == 1
+
+
+# -- JupyterLab: the notebook as people open it -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lab(demo_registry, tmp_path_factory: pytest.TempPathFactory):
+    """JupyterLab (as ``make lab`` starts it) on a copy of notebooks/, for the module."""
+    import secrets
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    reg, _ = demo_registry
+    home = tmp_path_factory.mktemp("lab")
+    folder = home / "notebooks"
+    shutil.copytree(ROOT / "notebooks", folder,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.log"))
+    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}')
+    env = dict(os.environ, REGISTRY_WIDGETS_REGISTRY=reg.host,
+               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    for name in ("REGISTRY_WIDGETS_STATE", "XDG_CACHE_HOME", "DOCKER_CONFIG"):
+        (home / name).mkdir()
+        env[name] = str(home / name)
+    token, port = secrets.token_hex(12), free_port()
+    with open(home / "lab.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", str(folder), "--no-browser", "--allow-root",
+             "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+             f"--IdentityProvider.token={token}"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}",
+                                       timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((home / "lab.log").read_text()[-4000:])
+                time.sleep(0.3)
+        yield {"url": f"http://127.0.0.1:{port}", "token": token, "folder": folder,
+               "log": home / "lab.log"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def test_jupyterlab_opens_the_notebook_unmodified_and_the_dashboard_fits_beside_the_files(
+        lab, demo_registry, browser, tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    name = "10_dashboard.ipynb"
+    on_disk = (lab["folder"] / name).read_bytes()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", block_outside)
+    page = context.new_page()
+    try:
+        page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}&reset", timeout=TIMEOUT)
+        expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first).to_be_visible(
+            timeout=TIMEOUT)
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=name).first
+        page.wait_for_timeout(1500)  # what JupyterLab writes on connecting comes just after
+        assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), \
+            "opening the notebook marked it modified"
+        assert (lab["folder"] / name).read_bytes() == on_disk
+        expect(page.locator(".jp-FileBrowser")).to_be_visible()  # the file browser is open
+
+        page.locator(".lm-MenuBar-itemLabel", has_text=exact("Run")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=exact("Run All Cells")).click()
+        board = page.locator(".rw-dashboard")
+        expect(board).to_be_visible(timeout=TIMEOUT)
+        idle(board)
+        choose_namespace(board, NAMESPACE)
+        no_error(board)
+        board.evaluate("el => el.scrollIntoView({block: 'start'})")
+        first_row = board.locator(".rw-image-grid tbody tr").first
+        expect(first_row).to_be_visible()
+        screenshot(page, "dashboard-lab-1280x800.png", tmp_path)
+        box = first_row.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 800, box
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot: {tmp_path / 'failure.png'}\nJupyterLab's log:\n"
+              f"{lab['log'].read_text()[-4000:]}")
+        raise
+    finally:
+        context.close()
