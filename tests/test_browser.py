@@ -368,6 +368,15 @@ def test_export_a_filtered_view_copy_pull_commands_and_restore_from_the_trash(
         for r in rows:  # full digests, as the registry has them
             assert r["digest"] == get_manifest(reg, r["repository"], r["tag"]).digest
 
+        # Sorting: a click anywhere on a column's header sorts by it (not only its arrow).
+        grid.locator("thead th", has_text=exact("tag")).locator(".dt-column-title").click()
+        tags_now = lambda: [r[1] for r in grid.locator("tbody tr").evaluate_all(  # noqa: E731
+            "rows => rows.map(r => [r.cells[0].innerText, r.cells[1].innerText.trim()])")]
+        expect(grid.locator("thead th", has_text=exact("tag"))).to_have_class(
+            re.compile(r"dt-ordering-(asc|desc)"), timeout=TIMEOUT)
+        first = tags_now()
+        assert first in (sorted(first), sorted(first, reverse=True)), first
+
         # Pull commands to the clipboard.
         select_row(grid, "acme/web", "latest")
         images.locator("button.rw-img-pull-command").click()

@@ -166,7 +166,7 @@ class NamespaceTable(Panel):
         result = add_namespace(registry, name)
         self.new_namespace.value = ""
         self._refresh_now()
-        self.message.status(result.summary() if result.changed
+        self.message.status(result_text(result) if result.changed
                             else f"namespace {name!r} already exists in {registry}")
 
     def plan_removal(self) -> None:

@@ -113,6 +113,9 @@ def table_options(display: pd.DataFrame, *, select: Any = True, search: bool = T
             "columnDefs": size_column_defs(list(display.columns)), "pageLength": page_length,
             "lengthMenu": sorted({5, 10, 25, 100, 500} | {page_length}),
             "classes": "display compact nowrap", "style": "width:100%;margin:0",
+            # itables' default makes a header's text selectable and only its small arrow
+            # sort; people click the column name.
+            "text_in_header_can_be_selected": False,
             "selected_rows": []}
 
 
