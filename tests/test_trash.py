@@ -83,3 +83,19 @@ def test_a_tag_pushed_since_is_not_overwritten_without_force(registry, unique_re
 def test_what_was_never_deleted_is_not_in_the_trash(registry, unique_repo, deleted):
     with pytest.raises(NotFound, match="not in the trash"):
         restore_from_trash(f"{registry.host}/{unique_repo}:never")
+
+
+def test_once_a_blob_is_gone_the_row_says_so_and_restore_changes_nothing(registry, unique_repo,
+                                                                        deleted):
+    # What garbage collection does to a deleted image, one blob at a time: the layer goes.
+    layer = deleted.layers[0].digest
+    gone = RawClient(registry).request("DELETE", f"/v2/{unique_repo}/blobs/{layer}",
+                                       scope=f"repository:{unique_repo}:*")
+    assert gone.status_code == 202, gone.text
+
+    row = trash(registry.host).iloc[0]
+    assert not bool(row["restorable"]) and "blob(s) gone" in row["why"] and layer in row["why"]
+    with pytest.raises(NotFound, match="no longer has"):
+        restore_from_trash(f"{registry.host}/{unique_repo}@{deleted.digest}")
+    assert digest_at(registry, unique_repo, "1.0") is None
+    assert digest_at(registry, unique_repo, deleted.digest) is None
