@@ -30,10 +30,10 @@ from typing import Iterator
 
 import pytest
 
-from registry_widgets.stack import (LocalRegistry, get_manifest, list_repositories, list_tags,
-                                    push_image, seed_sample, start_registry)
+from registry_widgets.stack import LocalRegistry
 from registry_widgets.stack._process import free_port
-from registry_widgets.stack.oracle import RawClient
+from tests.support import (RawClient, get_manifest, list_repositories, list_tags, push_image,
+                           seed_sample, start_registry)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not installed
@@ -428,7 +428,7 @@ def test_copy_with_cancel_stops_and_moves_no_tag(dashboard, demo_registry, brows
     with Cancel: the target tag never appears, and the panel is usable again."""
     from playwright.sync_api import expect
 
-    from registry_widgets.stack.faultproxy import FaultProxy, Throttle
+    from tests.support.faultproxy import FaultProxy, Throttle
 
     reg, _ = demo_registry
     target_repo = f"cancelled-{os.getpid()}/worker"

@@ -11,8 +11,8 @@ import registry_widgets as rw
 from registry_widgets.errors import NotFound, Protected
 from registry_widgets.operations import clients
 from registry_widgets.operations.trash import restore_from_trash, trash
-from registry_widgets.stack.images import push_image
-from registry_widgets.stack.oracle import ACCEPT_ALL, RawClient
+from tests.support.images import push_image
+from tests.support.oracle import ACCEPT_ALL, RawClient
 
 
 @pytest.fixture(autouse=True)
