@@ -17,12 +17,11 @@ re-reads the registry, and deletes only if every plan still holds ("changed sinc
 ..." otherwise, nothing deleted). Listing, Pull, Push, Copy, planning and deleting run in
 the panel's worker thread (``busy``, ``wait()``, Cancel) and report to a ``ProgressView``.
 
-Imports the ``operations`` verbs, ``reference`` and the sibling widget modules only.
+Imports the ``operations`` verbs, ``errors``, ``reference`` and the sibling widget modules only.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
 import ipywidgets as w

@@ -16,7 +16,7 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import ipywidgets as w
 import traitlets
@@ -25,7 +25,7 @@ from ..credentials import credentials_for
 from ..operations.inspection import check
 from ..operations.journal import state_dir
 from ..reference import validate_registry
-from .feedback import Panel, button, show, text
+from .feedback import Panel, button, text
 
 
 def registries_file() -> Path:
