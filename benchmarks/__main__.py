@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import copy_bench, inventory_bench, memory_bench, report, widgets_bench
+from . import copy_bench, inventory_bench, memory_bench, report, scan_bench, widgets_bench
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -88,6 +88,8 @@ def run_all(settings: Settings, results: report.Report) -> None:
             table = inventory_bench.inventory_scenario(settings, results, registry, seed)
     if "widgets" in wanted:
         widgets_bench.widgets_scenario(settings, results, table)
+    if "scan" in wanted:
+        scan_bench.scan_scenario(settings, results)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,3 +104,16 @@ class ParameterError(RegistryWidgetsError, ValueError):
 
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
+
+
+class FeedError(RegistryWidgetsError):
+    """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
+
+
+class ScanFailed(RegistryWidgetsError):
+    """A scan found issues at or above the ``fail_on`` severity (the report is ``.report``)."""
+
+    def __init__(self, message: str, *, report: object = None, registry: str | None = None,
+                 reference: str | None = None):
+        super().__init__(message, registry=registry, reference=reference)
+        self.report = report

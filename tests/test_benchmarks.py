@@ -36,6 +36,10 @@ EXPECTED = [
     ("4 image table", "floor: curl"),
     ("5 widgets", "tables.image_display"),
     ("5 widgets", "ImageTable() + show_frame"),
+    ("6 SBOM of a", "registry_widgets.sbom (own process)"),
+    ("6 SBOM of a", "stream the layers through the registry"),
+    ("6 peak RSS of that SBOM", "registry_widgets.sbom"),
+    ("6 match", "registry_widgets match (index built)"),
 ]
 
 

@@ -15,7 +15,9 @@ from .image_table import ImageTable
 from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
 from .registry_bar import RegistryBar
+from .scan_panel import ScanPanel, security_status
 from .trash_panel import TrashPanel
 
 __all__ = ["Dashboard", "PANELS", "NamespaceTable", "ImageTable", "BuildPanel", "RegistryBar",
-           "LoginPanel", "TrashPanel", "ProgressView", "MessageArea"]
+           "LoginPanel", "TrashPanel", "ScanPanel", "security_status", "ProgressView",
+           "MessageArea"]
