@@ -15,6 +15,7 @@ compares against the output stored in the notebook.
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import textwrap
 from pathlib import Path
@@ -67,7 +68,13 @@ def notebook(title: str, cells: list[dict]) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[md(title)] + cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
+    # The language_info a Python 3 kernel reports, in full: JupyterLab writes the kernel's
+    # into the notebook when it connects, so anything less marks a notebook modified the
+    # moment it opens. The version is this interpreter's, the one .venv's kernel runs.
+    nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3", "version": platform.python_version()}
     return nb
 
 
@@ -776,11 +783,11 @@ def dashboard_nb() -> nbformat.NotebookNode:
     return notebook("""
         # Registry dashboard
 
-        Namespaces, images and builds of your registries on one page. Choose a registry,
-        select a namespace to list its images, select images to pull, copy, inspect or
-        remove them (removals show their plan first), or build and push on the Build tab.
-        If a registry says "unauthorized: authentication required", run `docker login
-        <registry>` and press Refresh.
+        Choose a registry in the bar (add your own; it shows whether it answers and who you
+        are), select a namespace, then act on the selected images: removals show their plan
+        first and Confirm deletes only what it showed. Build, Trash (restore what was deleted)
+        and Log in are tabs. Told "unauthorized"? Log in there, or run `docker login
+        <registry>` in a terminal and press Refresh.
         """, [
         code("""
         from registry_widgets import Dashboard, namespaces
@@ -796,7 +803,8 @@ def dashboard_nb() -> nbformat.NotebookNode:
         ),
         code("""
         if interactive:
-            display(Dashboard(registries))
+            dashboard = Dashboard(registries)
+            display(dashboard)
         else:
             for registry in registries:
                 print(registry)

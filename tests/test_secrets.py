@@ -355,9 +355,21 @@ def run_every_verb(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
 
 # -- the widgets (no engine) ---------------------------------------------------------------------
 
+def settle(panel: Any) -> Any:
+    """Wait for what a panel runs in its worker thread (its errors stay in last_error)."""
+    try:
+        panel.wait(timeout=120)
+    except TimeoutError:
+        raise
+    except Exception:  # noqa: BLE001 - kept in last_error, swept below
+        pass
+    return panel
+
+
 def click(stack: Haystack, panel: Any, button: w.Button, where: str, *, ok: bool = False) -> None:
     """Click; sweep the panel's message and error. ``ok``: this click must not fail."""
     button.click()
+    settle(panel)
     if panel.last_error is not None:
         stack.exception(f"{where} -> last_error", panel.last_error)
     stack.add(f"{where} message", panel.message.text)
@@ -368,7 +380,7 @@ def click(stack: Haystack, panel: Any, button: w.Button, where: str, *, ok: bool
 def use_every_widget(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
                      tmp_path: Path) -> list[w.Widget]:
     host, ns = reg.host, repo.split("/")[0]
-    table = rw.ImageTable(host, ns)
+    table = settle(rw.ImageTable(host, ns))
     assert table.last_error is None, table.message.text
     table.select(f"{host}/{repo}:1.0")
     for button, where in ((table.inspect_button, "inspect"),
@@ -388,7 +400,7 @@ def use_every_widget(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
     table.filter_text.value = "multi"
     assert table.last_error is None, table.message.text
 
-    namespaces = rw.NamespaceTable(host)
+    namespaces = settle(rw.NamespaceTable(host))
     namespaces.new_namespace.value = f"{ns}-new"
     click(stack, namespaces, namespaces.add_button, "add namespace", ok=True)
     namespaces.select(ns)
@@ -397,20 +409,24 @@ def use_every_widget(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
     click(stack, namespaces, namespaces.refresh_button, "refresh namespaces", ok=True)
     assert namespaces.last_error is None, namespaces.message.text
 
-    dashboard = rw.Dashboard({"secured": host, "other": other})
+    dashboard = settle(rw.Dashboard({"secured": host, "other": other}))
     dashboard.namespace_table.select(ns)
+    settle(dashboard)
     dashboard.registry_chooser.value = other
+    settle(dashboard)
     dashboard.registry_chooser.value = host
+    settle(dashboard)
     # Every button in the order it is drawn, with nothing else prepared: mostly failure paths
     # (nothing selected, no name typed), and Remove namespace then Confirm, which deletes.
     dashboard.image_table.export_path.value = str(tmp_path / "dashboard-images.csv")
-    panels = [dashboard.namespace_table, dashboard.image_table, dashboard.build_panel]
+    panels = [dashboard.namespace_table, dashboard.image_table, dashboard.build_panel,
+              dashboard.trash_panel, dashboard.registry_bar]
     for panel in panels:
         for widget in walk(panel):
             if isinstance(widget, w.Button):
                 click(stack, panel, widget, f"Dashboard {type(panel).__name__} "
                                             f"{widget.description}")
-    build = rw.BuildPanel(host, ns)
+    build = settle(rw.BuildPanel(host, ns))
     click(stack, build, build.build_button, "build without a folder")
     click(stack, build, build.push_button, "push without a name")
     return [table, namespaces, dashboard, build]
@@ -465,7 +481,7 @@ def test_no_secret_leaks_through_the_engine_verbs_and_panels(how, token_secret, 
        lambda: rw.push(ref, credentials={"identitytoken": WRONG}))
     assert haystack.exceptions - failures == 3
 
-    table = rw.ImageTable(host, ns)
+    table = settle(rw.ImageTable(host, ns))
     table.push_source.value = base_image
     click(haystack, table, table.push_button, "ImageTable push")
     assert table.last_error is None, table.message.text
@@ -476,7 +492,7 @@ def test_no_secret_leaks_through_the_engine_verbs_and_panels(how, token_secret, 
     context = tmp_path / "app"
     context.mkdir()
     (context / "Dockerfile").write_text(f'FROM {base_image}\nCMD ["/bin/true"]\n')
-    panel = rw.BuildPanel(host, ns)
+    panel = settle(rw.BuildPanel(host, ns))
     panel.context_dir.value, panel.image_name.value, panel.test_run.value = \
         str(context), "hello:1.0", True
     click(haystack, panel, panel.build_button, "BuildPanel build", ok=True)
