@@ -93,3 +93,8 @@ class ConfirmationRequired(RegistryWidgetsError):
 
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
+
+
+class InvalidArgument(RegistryWidgetsError, ValueError):
+    """An option of a verb is malformed (a duration, a regular expression, a version range, a
+    count): raised before any request, naming the option and what to write instead."""
