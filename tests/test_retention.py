@@ -321,3 +321,34 @@ def test_remove_refuses_a_protected_tag_unless_forced(registry, unique_repo):
     assert tags_of(registry, unique_repo) == {"1.0": image.digest}
     unprotect(f"{registry.host}/{namespace}")
     assert remove(f"{ref}:1.0", dry_run=True).details["protected"] == {}
+
+
+# -- images that local containers use --------------------------------------------------------
+
+def test_an_image_a_running_container_uses_is_kept_and_refused(registry, unique_repo,
+                                                               docker_client, base_image,
+                                                               local_names):
+    from registry_widgets.operations import local
+
+    ref = f"{registry.host}/{unique_repo}:1.0"
+    local_names.append(ref)
+    local.tag(base_image, ref)
+    digest = local.push(ref).digest
+    push_image(registry, unique_repo, "2.0", seed=unique_repo, created="2099-01-01T00:00:00Z")
+    container = docker_client.containers.run(ref, ["sleep", "300"], detach=True,
+                                             network_mode="none")
+    try:
+        plan = retention(f"{registry.host}/{unique_repo}", keep=1)
+        row = next(r for r in plan.details["plan"] if r["tag"] == "1.0")
+        assert row["action"] == "keep" and "in use by running container" in row["reason"]
+        assert container.short_id in row["in_use"]
+        assert plan.details["in_use_checked"] and plan.details["in_use"]
+        dry = remove(f"{registry.host}/{unique_repo}@{digest}", dry_run=True)
+        assert any(container.short_id in u for u in dry.details["in_use"])
+        with pytest.raises(Protected, match="running container"):
+            remove(f"{registry.host}/{unique_repo}@{digest}")
+        assert tags_of(registry, unique_repo)["1.0"] == digest
+        forced = retention(f"{registry.host}/{unique_repo}", keep=1, force=True)
+        assert next(r for r in forced.details["plan"] if r["tag"] == "1.0")["action"] == "remove"
+    finally:
+        container.remove(force=True)
