@@ -7,10 +7,11 @@ as plain functions over DataFrames; the classes wire traits and callbacks.
 """
 
 from .build_panel import BuildPanel
+from .cleanup_panel import CleanupPanel
 from .dashboard import Dashboard
 from .feedback import MessageArea, ProgressView
 from .image_table import ImageTable
 from .namespace_table import NamespaceTable
 
-__all__ = ["Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "ProgressView",
-           "MessageArea"]
+__all__ = ["Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
+           "ProgressView", "MessageArea"]
