@@ -36,6 +36,9 @@ EXPECTED = [
     ("4 image table", "floor: curl"),
     ("5 widgets", "tables.image_display"),
     ("5 widgets", "ImageTable() + show_frame"),
+    ("6 retention", "registry_widgets.retention plan (dry run), empty cache"),
+    ("6 retention", "registry_widgets.retention plan (dry run), warm cache"),
+    ("6 retention", "registry_widgets.retention apply"),
 ]
 
 
