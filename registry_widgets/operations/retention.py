@@ -29,7 +29,6 @@ details of ``inventory``, tested without a registry. Layer 3: imports ``errors``
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
@@ -348,7 +347,6 @@ def compute_retention(registry: str, target: str, tag_maps: Mapping[str, Mapping
                 reason[tag] = (f"protected (pattern {protected[tag]!r})" if tag in protected
                                else "accessory (signature, attestation...) of an image that stays")
         # A digest goes by DELETE only when every tag on it goes and no index uses it.
-        staying_tags = {t for t in tags if t not in going}
         for digest in sorted(set(tags.values())):
             on_digest = sorted(t for t, d in tags.items() if d == digest)
             gone = [t for t in on_digest if t in going]
@@ -375,7 +373,6 @@ def compute_retention(registry: str, target: str, tag_maps: Mapping[str, Mapping
                          "action": "remove" if tag in going else "keep", "how": how,
                          "reason": reason.get(tag, ""), "bytes": 0,
                          "in_use": ", ".join(map(str, users))})
-        del staying_tags
     # Bytes: the blobs of deleted images that no kept image (anywhere read) also uses.
     kept_blobs = {b for d in kept for b in (details.get(d) or {}).get("blobs", {})}
     freed: dict[str, int] = {}
