@@ -352,3 +352,33 @@ def test_an_image_a_running_container_uses_is_kept_and_refused(registry, unique_
         assert next(r for r in forced.details["plan"] if r["tag"] == "1.0")["action"] == "remove"
     finally:
         container.remove(force=True)
+
+
+def test_protected_patterns_are_saved_per_namespace_and_checked():
+    target = "127.0.0.1:5000/team"
+    assert protect(target, ["latest", "release-.*"]).changed
+    assert not protect(target, "latest").changed  # already there
+    from registry_widgets.operations.protection import protected_patterns, protected_tags
+    assert protected_patterns("127.0.0.1:5000", "team") == ["latest", "release-.*"]
+    assert protected_tags("127.0.0.1:5000", "team/app", ["latest", "latest-rc", "release-2"]) \
+        == {"latest": "latest", "release-2": "release-.*"}  # whole-tag matches only
+    assert protected_tags("127.0.0.1:5000", "other/app", ["latest"]) == {}
+    assert unprotect(target, "latest").details["protected_tags"] == ["release-.*"]
+    assert unprotect(target).details["protected_tags"] == []
+    with pytest.raises(InvalidArgument, match="regular expression"):
+        protect(target, ["(unclosed"])
+    with pytest.raises(BadReference, match="per namespace"):
+        protect(f"{target}/app", ["latest"])
+    with pytest.raises(InvalidArgument, match="at least one"):
+        protect(target, [])
+
+
+def test_apply_removes_a_tag_alone_when_its_co_tag_stays(registry, seeded):
+    namespace, repository, pushed = seeded
+    before = tags_of(registry, repository)
+    result = retention(f"{registry.host}/{repository}", keep=3, tags=">=1.0,<2", dry_run=False)
+    after = tags_of(registry, repository)
+    assert sorted(set(before) - set(after)) == ["1.0", "1.1"]
+    assert after["stable"] == pushed["a"], "the co-tag and its image survive"
+    assert {op["kind"] for op in result.details["operations"]} == {"tag", "digest"}
+    assert {t: before[t] for t in after} == after
