@@ -382,3 +382,22 @@ def test_apply_removes_a_tag_alone_when_its_co_tag_stays(registry, seeded):
     assert after["stable"] == pushed["a"], "the co-tag and its image survive"
     assert {op["kind"] for op in result.details["operations"]} == {"tag", "digest"}
     assert {t: before[t] for t in after} == after
+
+
+def test_a_failure_halfway_stops_says_how_to_undo_and_restore_undoes(registry, seeded,
+                                                                     fault_proxy):
+    from registry_widgets.errors import RegistryError
+    from registry_widgets.stack.faultproxy import Respond
+
+    namespace, repository, pushed = seeded
+    proxy = fault_proxy(registry)
+    before = tags_of(registry, repository)
+    # Every DELETE of image b fails: the run stops there, and says how to put back the rest.
+    proxy.add_rule("DELETE", f"/manifests/{pushed['b']}", Respond(500, b'{"errors": []}'),
+                   times=None)
+    with pytest.raises(RegistryError, match=r"stopped after \d+ of 4 removals.*restore\("):
+        retention(f"{proxy.host}/{repository}", keep=2, dry_run=False)
+    record = [e for e in journal.read() if e["action"] == "retention"][-1]
+    assert record["details"]["failed"]
+    restore(record)
+    assert tags_of(registry, repository) == before

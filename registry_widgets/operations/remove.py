@@ -31,7 +31,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -59,6 +61,7 @@ PLACEHOLDER_LABEL = "io.github.registry-widgets.placeholder"
 # Answers to DELETE .../manifests/<tag> that mean "no tag delete here" once the probe has shown
 # deletes are enabled: distribution 2.x says 400 DIGEST_INVALID; others 404, 405 or 501.
 _NO_TAG_DELETE = frozenset({400, 404, 405, 501})
+BATCH_WORKERS = 8  # repositories whose removals run side by side in a batch (retention)
 
 
 
@@ -523,10 +526,18 @@ def apply_batch(client: RegistryClient, batch: list[tuple[RepositoryIndex, list[
     result.details["backup_id"] = backup_id
     done: list[str] = []
     result.details["done"] = done
-    try:
-        for index, repo_plans in batch:
-            for plan in repo_plans:
-                original = index.manifests[plan.digest]
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def repository(item: tuple[RepositoryIndex, list[RemovalPlan]]) -> None:
+        # In plan order within a repository (indexes before what they use); repositories
+        # run side by side, since a delete waits mostly on the registry.
+        index, repo_plans = item
+        for plan in repo_plans:
+            if stop.is_set():
+                return
+            original = index.manifests[plan.digest]
+            try:
                 if plan.kind == "digest":
                     try:
                         client.delete_manifest(plan.repository, plan.digest)
@@ -535,10 +546,19 @@ def apply_batch(client: RegistryClient, batch: list[tuple[RepositoryIndex, list[
                 else:
                     _untag(client, plan, original, backup_id, result)
                 _verify(client, plan, original)
+            except BaseException:
+                stop.set()
+                raise
+            with lock:
                 done.append(plan.target)
-                emit(progress, ProgressEvent("remove", id=plan.digest, status="removed",
-                                             current=len(done), total=len(plans),
-                                             message=plan.target))
+                count = len(done)
+            emit(progress, ProgressEvent("remove", id=plan.digest, status="removed",
+                                         current=count, total=len(plans), message=plan.target))
+
+    try:
+        with ThreadPoolExecutor(max_workers=BATCH_WORKERS, thread_name_prefix="retention") as pool:
+            for future in [pool.submit(repository, item) for item in batch if item[1]]:
+                future.result()
     except RegistryError as e:
         result.details["failed"] = str(e)
         journal.append(result)

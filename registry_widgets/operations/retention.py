@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -51,6 +52,7 @@ from .remove import apply_batch
 from .result import Result, Timer, human_size
 
 POLICY_KEY = "retention"
+READ_WORKERS = 4  # repositories read again side by side before an apply
 PLAN_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "bytes",
                 "in_use"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -523,8 +525,11 @@ def _apply(plan: RetentionPlan, result: Result, force: bool,
     by_repo: dict[str, list[dict[str, Any]]] = {}
     for op in plan.operations:
         by_repo.setdefault(op["repository"], []).append(op)
-    # Read every affected repository again BEFORE deleting anything anywhere.
-    indexes = {repo: read_repository(client, repo) for repo in sorted(by_repo)}
+    # Read every affected repository again BEFORE deleting anything anywhere (a few at a
+    # time: each read already sends its HEADs and GETs side by side).
+    repos = sorted(by_repo)
+    with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="retention") as pool:
+        indexes = dict(zip(repos, pool.map(lambda repo: read_repository(client, repo), repos)))
     changes = _drift(plan.snapshot, {r: i.tags for r, i in indexes.items()}, set(by_repo))
     if changes:
         raise ConfirmationRequired(
