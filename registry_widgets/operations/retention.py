@@ -52,6 +52,7 @@ from .remove import apply_batch
 from .result import Result, Timer, human_size
 
 POLICY_KEY = "retention"
+DESCRIBE_ROWS = 50  # going tags listed by describe(); details["plan"] has them all
 READ_WORKERS = 4  # repositories read again side by side before an apply
 PLAN_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "bytes",
                 "in_use"]
@@ -243,9 +244,12 @@ class RetentionPlan:
                  f"{len(going)} of {len(self.rows)} tags go, {images} images deleted, up to "
                  f"{human_size(self.bytes_freed_estimate)} freed once the registry's garbage "
                  "collection runs"]
-        for row in going:
+        for row in going[:DESCRIBE_ROWS]:
             lines.append(f"  - {row['repository']}:{row['tag']} ({row['digest'][:19]}, "
                          f"{row['how']}): {row['reason']}")
+        if len(going) > DESCRIBE_ROWS:
+            lines.append(f"  ... and {len(going) - DESCRIBE_ROWS} more (details['plan'] has "
+                         "every row)")
         if self.no_created:
             lines.append(f"  kept, no usable created time: {', '.join(self.no_created)}")
         if self.in_use:
