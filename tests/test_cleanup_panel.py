@@ -12,8 +12,8 @@ import pytest
 
 from registry_widgets.operations import clients
 from registry_widgets.operations.retention import set_retention_policy
-from registry_widgets.stack import RawClient, push_image
-from registry_widgets.stack.oracle import get_manifest
+from tests.support import RawClient, push_image
+from tests.support.oracle import get_manifest
 from registry_widgets.widgets import CleanupPanel
 from registry_widgets.widgets.cleanup_panel import plan_display
 

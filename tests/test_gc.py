@@ -17,7 +17,7 @@ from registry_widgets.operations import clients, removal_plan
 from registry_widgets.operations.backup import restore
 from registry_widgets.operations.gc import blob_bytes, collect_garbage, garbage_collection_help
 from registry_widgets.operations.remove import remove
-from registry_widgets.stack import RawClient, push_image
+from tests.support import RawClient, push_image
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,8 @@ from registry_widgets.operations.remove import remove, remove_namespace
 from registry_widgets.operations.retention import (Settings, compute_retention, parse_duration,
                                                    parse_tag_filter, plan_frame, retention,
                                                    retention_policies, set_retention_policy)
-from registry_widgets.stack import RawClient, push_image, push_index
-from registry_widgets.stack.oracle import get_manifest
+from tests.support import RawClient, push_image, push_index
+from tests.support.oracle import get_manifest
 
 pytest_plugins = ["faults_fixtures"]
 
@@ -387,7 +387,7 @@ def test_apply_removes_a_tag_alone_when_its_co_tag_stays(registry, seeded):
 def test_a_failure_halfway_stops_says_how_to_undo_and_restore_undoes(registry, seeded,
                                                                      fault_proxy):
     from registry_widgets.errors import RegistryError
-    from registry_widgets.stack.faultproxy import Respond
+    from tests.support.faultproxy import Respond
 
     namespace, repository, pushed = seeded
     proxy = fault_proxy(registry)

@@ -13,7 +13,7 @@ import pytest
 from registry_widgets.errors import InvalidArgument
 from registry_widgets.operations import clients
 from registry_widgets.operations.usage import parse_size, set_usage_limit, usage
-from registry_widgets.stack import push_image
+from tests.support import push_image
 
 
 @pytest.fixture(autouse=True)
