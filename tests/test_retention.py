@@ -401,3 +401,10 @@ def test_a_failure_halfway_stops_says_how_to_undo_and_restore_undoes(registry, s
     assert record["details"]["failed"]
     restore(record)
     assert tags_of(registry, repository) == before
+
+
+def test_a_plan_for_another_target_is_refused(registry, seeded):
+    namespace, repository, _ = seeded
+    dry = retention(f"{registry.host}/{repository}", keep=2)
+    with pytest.raises(InvalidArgument, match="is the plan for"):
+        retention(f"{registry.host}/{namespace}", keep=2, dry_run=False, plan=dry)

@@ -495,6 +495,10 @@ def _check_same_plan(approved: Result | Mapping[str, Any], current: RetentionPla
     if "operations" not in details or "snapshot" not in details:
         raise InvalidArgument("plan= must be the Result of a retention dry run; nothing was "
                               "done", reference=where)
+    planned_for = approved.target if isinstance(approved, Result) else approved.get("target")
+    if planned_for and planned_for != where:
+        raise InvalidArgument(f"plan= is the plan for {planned_for}, not {where}; nothing was "
+                              "done", reference=where)
     changes = _drift(details["snapshot"], current.snapshot,
                      {op["repository"] for op in details["operations"]})
     if not changes and details["operations"] != current.operations:
