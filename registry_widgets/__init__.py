@@ -11,7 +11,7 @@ import logging
 from .credentials import Credentials
 from .errors import *  # noqa: F401,F403
 from .operations.clients import configure
-from .operations.copy import copy
+from .operations.copy import copy, plan_copy
 from .operations.inspection import check, inspect
 from .operations.inventory import images
 from .operations.journal import journal_path

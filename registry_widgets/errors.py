@@ -91,6 +91,17 @@ class ConfirmationRequired(RegistryWidgetsError):
     """A destructive action was asked for without its explicit confirmation."""
 
 
+class JournalError(RegistryWidgetsError, OSError):
+    """The journal (the backups that make deletes undoable) cannot be written or read back;
+    a delete that needed a backup was not done."""
+
+
+class ParameterError(RegistryWidgetsError, ValueError):
+    """A headless run was told something the notebook cannot take (an unknown or repeated
+    name, a value of the wrong type, no explicit target for a delete, an unwritable output).
+    Raised before any kernel starts: nothing was run."""
+
+
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
 

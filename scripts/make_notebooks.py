@@ -372,7 +372,7 @@ def copy_nb() -> nbformat.NotebookNode:
         code("""
         from typing import Union
 
-        from registry_widgets import ImageTable, copy, images, parse_reference
+        from registry_widgets import ImageTable, copy, images, parse_reference, plan_copy
         from registry_widgets import notebook_support as nb
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
@@ -387,7 +387,17 @@ def copy_nb() -> nbformat.NotebookNode:
             INTERACTIVE,
         ),
         md("""
-        ## 1. Copy
+        ## 1. See the plan
+
+        Nothing changes in this step. If the target tag already points at another image,
+        the plan says which one it replaces: that image is backed up to the journal before
+        the copy, and `restore(copied)` puts the tag back on it.
+        """),
+        code("""
+        print(nb.describe_copy(plan_copy(source, target, platforms=platforms)))
+        """),
+        md("""
+        ## 2. Copy
 
         Similar to `skopeo copy --all` or `crane copy`. Blobs the target already has are
         skipped, and the tag at the target moves last, so an interrupted copy never leaves
@@ -404,7 +414,7 @@ def copy_nb() -> nbformat.NotebookNode:
         print("The target has the source's digest:", same)
         """, expect="The target has the source's digest: True\n"),
         md("""
-        ## 2. Check the target
+        ## 3. Check the target
 
         The target's namespace, as its registry lists it.
         """),
@@ -553,7 +563,7 @@ def build_nb() -> nbformat.NotebookNode:
 
 
 def remove_nb() -> nbformat.NotebookNode:
-    return notebook("""
+    nb = notebook("""
         # 5. Remove images, then check the list
 
         Images you no longer need cost storage and clutter the list. This notebook shows
@@ -609,11 +619,15 @@ def remove_nb() -> nbformat.NotebookNode:
         ## 2. Remove
 
         With `dry_run = True` this only confirms the plan. To remove, set `dry_run = False`
-        in the parameters (or `-p dry_run False` headless). The removal is checked against
+        in the parameters (or `-p dry_run False` headless, where `-p ref ...` must be given
+        too: a headless removal has no default target). The removal is checked against
         the plan: if the registry changed since, nothing is removed and the error says what
         changed; run the notebook again for a fresh plan.
         """),
         code("""
+        # Headless, a real removal needs a ref you named: never the tour's example.
+        nb.check_target(ref, example="tutorial/busybox:latest", dry_run=dry_run,
+                        interactive=interactive)
         removed = remove(ref, force=force, dry_run=dry_run, plan=plan)
         nb.show(removed)
         if dry_run:
@@ -647,6 +661,10 @@ def remove_nb() -> nbformat.NotebookNode:
         """),
         result("removed"),
     ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name ref (registry_widgets.runner.METADATA_KEY).
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}
+    return nb
 
 
 def namespaces_nb() -> nbformat.NotebookNode:
