@@ -773,7 +773,7 @@ def namespaces_nb() -> nbformat.NotebookNode:
 
 
 def retention_nb() -> nbformat.NotebookNode:
-    return notebook("""
+    nb = notebook("""
         # 7. Retention: keep the newest images, remove the rest
 
         Registries fill up with old builds. A retention run keeps the newest images of every
@@ -893,6 +893,11 @@ def retention_nb() -> nbformat.NotebookNode:
         """),
         result('{"runs": results, "dry_run": dry_run}'),
     ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name target (registry_widgets.runner.METADATA_KEY); the notebook checks too.
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["target"],
+                                                       "dry_run": "dry_run"}}
+    return nb
 
 
 def dashboard_nb() -> nbformat.NotebookNode:

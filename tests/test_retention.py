@@ -408,3 +408,19 @@ def test_a_plan_for_another_target_is_refused(registry, seeded):
     dry = retention(f"{registry.host}/{repository}", keep=2)
     with pytest.raises(InvalidArgument, match="is the plan for"):
         retention(f"{registry.host}/{namespace}", keep=2, dry_run=False, plan=dry)
+
+
+def test_copy_over_a_protected_tag_is_refused_unless_forced(registry, unique_repo):
+    from registry_widgets.operations.copy import copy
+
+    namespace = unique_repo.split("/")[0]
+    old = push_image(registry, unique_repo, "latest", seed=f"{unique_repo}-old", created=FIXED)
+    new = push_image(registry, unique_repo, "next", seed=f"{unique_repo}-new", created=FIXED)
+    protect(f"{registry.host}/{namespace}", "latest")
+    source, target = f"{registry.host}/{unique_repo}:next", f"{registry.host}/{unique_repo}:latest"
+    with pytest.raises(Protected, match="protected tags"):
+        copy(source, target)
+    assert tags_of(registry, unique_repo)["latest"] == old.digest
+    copy(source, target, force=True)
+    assert tags_of(registry, unique_repo)["latest"] == new.digest
+    copy(source, target)  # already there: nothing moves, nothing to refuse

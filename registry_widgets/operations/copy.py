@@ -25,9 +25,10 @@ from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
-from .arguments import check_platforms, check_positive_int
+from .arguments import check_bool, check_platforms, check_positive_int
 from .backup import write_backup
 from .clients import client_for
+from .protection import protected_tags, refuse_protected
 from .result import Result, Timer
 
 log = logging.getLogger("registry_widgets.copy")
@@ -45,7 +46,8 @@ class _Plan:
 
 
 def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
-         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS) -> Result:
+         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS,
+         force: bool = False) -> Result:
     """Copy an image (or a whole multi-arch index) from one registry to another.
 
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
@@ -54,9 +56,12 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     so its digest then differs (the result says so); a single-platform image is copied
     as is when it is of a requested platform, else NotFound says what it is.
     ``linux/arm64`` also matches ``linux/arm64/v8``. ``workers``: blobs copied at a time.
+    Copying over a tag the target namespace protects (``protect``) that points at another
+    image is refused (Protected, nothing copied) unless ``force=True``.
     """
     platforms = check_platforms("platforms", platforms)
     workers = check_positive_int("workers", workers)
+    check_bool("force", force)
     src, dst = parse_reference(source), parse_reference(target)
     _check_target_digest(dst, platforms)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
@@ -71,6 +76,7 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
                 emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
         if result.changed:
             plan = _plan(src_client, src, head.digest, platforms)
+            _refuse_protected_overwrite(dst_client, dst, plan.top.digest, force)
             # Plan first, as remove does: what the tag points at now is backed up before
             # anything is uploaded, so restore() can put it back.
             replaces, backup_id = _back_up_replaced(dst_client, dst, plan.top.digest)
@@ -146,6 +152,18 @@ def _source_head(src_client: RegistryClient, src: Reference, dst: Reference) -> 
                            f"{head.digest}: a copy keeps the digest, so nothing was copied. "
                            "Fix or drop the @digest of the target", reference=str(dst))
     return head
+
+
+def _refuse_protected_overwrite(client: RegistryClient, dst: Reference, digest: str,
+                                force: bool) -> None:
+    """A protected tag (``protection``) that would move to another image: Protected unless
+    ``force``. Only namespaces with saved patterns cost the extra HEAD."""
+    if not dst.tag or not protected_tags(dst.registry, dst.repository, [dst.tag]):
+        return
+    current = client.head_manifest(dst.repository, dst.tag)
+    if current is not None and current.digest != digest:
+        refuse_protected(dst.registry, dst.repository, [dst.tag], force=force,
+                         action=f"copying over {dst} (it points at {current.digest})")
 
 
 def _back_up_replaced(client: RegistryClient, dst: Reference,

@@ -287,7 +287,7 @@ def collect_garbage(registry: str = "127.0.0.1:5000", *, config: str | os.PathLi
         f"{human_size(result.details['eligible_bytes'] if result.dry_run else result.details['bytes_freed'])}"
         f" ({len(eligible)} blobs) on {reg.host}")
     if not dry_run:
-        journal.append(result)
+        journal.record(result)
     return result
 
 

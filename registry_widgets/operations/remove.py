@@ -426,6 +426,7 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     ``force=True``.
     """
     check_bool("dry_run", dry_run)
+    check_bool("force", force)
     check_optional_str("confirm", confirm)
     client = client_for(registry)
     with Timer() as timer:
@@ -531,7 +532,8 @@ def apply_batch(client: RegistryClient, batch: list[tuple[RepositoryIndex, list[
         digests = list(dict.fromkeys(p.digest for p in repo_plans))
         tags = [(t, p.digest) for p in repo_plans for t in p.tags_removed]
         backups.append((repo_plans[0].repository, [index.manifests[d] for d in digests], tags))
-    backup_id = write_backup(client.registry, target, backups)
+    backup_id = write_backup(client.registry, target, backups,
+                             undone=f"nothing of {target} was removed")
     result.details["backup_id"] = backup_id
     done: list[str] = []
     result.details["done"] = done

@@ -452,7 +452,7 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
             _apply(current, result, force, progress)
     result.duration = timer.elapsed
     if not dry_run:
-        journal.append(result)
+        journal.record(result)  # the removals are done and backed up: a warning, not an error
     return result
 
 
