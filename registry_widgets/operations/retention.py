@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..errors import ConfirmationRequired, InvalidArgument, NotFound, Protected
+from ..manifest import Manifest
 from ..progress import ProgressCallback
 from ..reference import accessory_of
 from . import journal, policies
@@ -47,7 +48,8 @@ from .in_use import LocalUse, local_use
 from .inventory import inventory, namespace_of
 from .namespaces import declared_namespaces
 from .protection import compile_patterns, matching, protected_patterns
-from .removal_plan import (compute_plan, read_repository, tag_delete_known_unsupported)
+from .removal_plan import (RepositoryIndex, compute_plan, parallel,
+                           tag_delete_known_unsupported)
 from .remove import apply_batch
 from .result import Result, Timer, human_size
 
@@ -440,9 +442,14 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
                                   force=force)
     where = f"{registry}/{repository or namespace}"
     with Timer() as timer:
-        current = _plan(registry, namespace, repository, where, settings, force, progress)
-        if plan is not None:
-            _check_same_plan(plan, current, where)
+        if plan is not None and not dry_run:
+            # Apply exactly the approved plan: _apply reads each affected repository again
+            # and refuses if any of its tags changed since.
+            current = _approved(plan, registry, where, settings)
+        else:
+            current = _plan(registry, namespace, repository, where, settings, force, progress)
+            if plan is not None:
+                _check_same_plan(plan, current, where)
         result = Result(action="retention", target=where, details=_details(current))
         if dry_run:
             result.changed, result.dry_run = False, True
@@ -488,8 +495,7 @@ def _details(plan: RetentionPlan) -> dict[str, Any]:
             "summary": plan.describe()}
 
 
-def _check_same_plan(approved: Result | Mapping[str, Any], current: RetentionPlan,
-                     where: str) -> None:
+def _approved_details(approved: Result | Mapping[str, Any], where: str) -> dict[str, Any]:
     details = approved.details if isinstance(approved, Result) else \
         dict(approved.get("details") or approved)
     if "operations" not in details or "snapshot" not in details:
@@ -499,6 +505,27 @@ def _check_same_plan(approved: Result | Mapping[str, Any], current: RetentionPla
     if planned_for and planned_for != where:
         raise InvalidArgument(f"plan= is the plan for {planned_for}, not {where}; nothing was "
                               "done", reference=where)
+    return details
+
+
+def _approved(approved: Result | Mapping[str, Any], registry: str, where: str,
+              settings: Settings) -> RetentionPlan:
+    """The approved dry run as a plan, once it is known to be for these settings."""
+    details = _approved_details(approved, where)
+    if details.get("settings") != settings.to_dict():
+        raise InvalidArgument(f"plan= was made with other settings ({details.get('settings')}) "
+                              f"than these ({settings.to_dict()}); nothing was done: make a new "
+                              "plan with dry_run=True", reference=where)
+    return RetentionPlan(registry, where, settings, list(details["plan"]),
+                         list(details["operations"]), dict(details["snapshot"]),
+                         int(details.get("bytes_freed_estimate", 0)),
+                         list(details.get("no_created", [])), list(details.get("in_use", [])),
+                         bool(details.get("in_use_checked")))
+
+
+def _check_same_plan(approved: Result | Mapping[str, Any], current: RetentionPlan,
+                     where: str) -> None:
+    details = _approved_details(approved, where)
     changes = _drift(details["snapshot"], current.snapshot,
                      {op["repository"] for op in details["operations"]})
     if not changes and details["operations"] != current.operations:
@@ -527,6 +554,38 @@ def _drift(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[
     return changes
 
 
+def read_for_apply(client: Any, repository: str) -> RepositoryIndex:
+    """The repository as ``removal_plan.read_repository`` sees it, in half the requests: a
+    GET of each tag's manifest gives its digest too (no HEAD first), then the platforms of
+    indexes by digest."""
+    try:
+        tags = list(client.tags(repository))
+    except NotFound:
+        tags = []
+
+    def get(reference: str) -> Manifest | None:
+        try:
+            return client.get_manifest(repository, reference)
+        except NotFound:  # gone since the list: drift, which the caller reports
+            return None
+
+    tag_map: dict[str, str] = {}
+    manifests: dict[str, Manifest] = {}
+    for tag, manifest in zip(tags, parallel(get, tags)):
+        if manifest is not None:
+            tag_map[tag] = manifest.digest
+            manifests[manifest.digest] = manifest
+    wanted = sorted({c.digest for m in manifests.values() for c in m.children} - set(manifests))
+    while wanted:
+        children: set[str] = set()
+        for digest, manifest in zip(wanted, parallel(get, wanted)):
+            if manifest is not None:
+                manifests[digest] = manifest
+                children.update(c.digest for c in manifest.children)
+        wanted = sorted(children - set(manifests))
+    return RepositoryIndex(tag_map, manifests)
+
+
 def _apply(plan: RetentionPlan, result: Result, force: bool,
            progress: ProgressCallback | None) -> None:
     client = client_for(plan.registry)
@@ -537,12 +596,13 @@ def _apply(plan: RetentionPlan, result: Result, force: bool,
     # time: each read already sends its HEADs and GETs side by side).
     repos = sorted(by_repo)
     with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="retention") as pool:
-        indexes = dict(zip(repos, pool.map(lambda repo: read_repository(client, repo), repos)))
+        indexes = dict(zip(repos, pool.map(lambda repo: read_for_apply(client, repo), repos)))
     changes = _drift(plan.snapshot, {r: i.tags for r, i in indexes.items()}, set(by_repo))
     if changes:
         raise ConfirmationRequired(
-            f"the registry changed while the retention plan for {plan.target} was applied: "
-            f"{'; '.join(changes[:10])}. Nothing was changed: run retention again",
+            f"the registry changed since the retention plan for {plan.target} was made: "
+            f"{'; '.join(changes[:10])}{' ...' if len(changes) > 10 else ''}. Nothing was "
+            "changed: run retention again with dry_run=True and check the new plan",
             registry=plan.registry, reference=plan.target)
     still_protected = []
     for repo, ops in by_repo.items():
