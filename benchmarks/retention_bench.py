@@ -6,9 +6,9 @@ each namespace:
 
 - plan, cold: the dry runs with an empty detail cache (every manifest and config read);
 - plan, warm: the dry runs again (tag lists and a HEAD per tag; details from the cache);
-- apply: ``dry_run=False, plan=<the warm dry run>`` for every namespace: the plan computed
-  again and compared, every affected repository read again, one journal backup per
-  namespace, then 7,000 manifest DELETEs and their checks. Destructive, so it runs once.
+- apply: ``dry_run=False, plan=<the warm dry run>`` for every namespace: every affected
+  repository read again and compared with the plan, one journal backup per namespace, then
+  7,000 manifest DELETEs and their checks. Destructive, so it runs once.
 
 Nothing here is compared with another tool: no peer plans retention over a plain registry.
 """
@@ -75,6 +75,6 @@ def retention_scenario(settings: Settings, report: Report, registry: LocalRegist
     cold.note = (f"{len(spaces)} namespaces, one retention() each: catalog, tag lists, a GET of "
                  "each manifest and its config, then the pure plan.")
     warm.note = "catalog, tag lists and a HEAD per tag; dates from the detail cache."
-    apply.note = (f"{expected:,} images deleted by digest: the plan made again and compared, "
-                  "each repository read again (HEAD + GET per tag), a backup per namespace, "
-                  "the DELETEs and a HEAD per removed tag to check.")
+    apply.note = (f"{expected:,} images deleted by digest: each affected repository read again "
+                  "(a GET per tag) and compared with the plan, a backup per namespace, then the "
+                  "DELETEs (8 repositories at a time) and a HEAD per removed tag to check.")
