@@ -89,8 +89,8 @@ def sbom_scenario(settings: Settings, report: Report, registry: LocalRegistry, *
                   size: int | None = None) -> None:
     size = size or (4 * MiB if settings.quick else 1 * GiB)
     label = f"{size // MiB} MiB" if size < GiB else f"{size // GiB} GiB"
-    scenario = f"6 SBOM of a {label} image"
-    log(f"scenario 6: pushing the {label} image")
+    scenario = f"7 SBOM of a {label} image"
+    log(f"scenario 7: pushing the {label} image")
     half = size // 2
     file_size = min(4 * MiB, max(64 * 1024, half // 8))
     layers = [package_layer(), data_layer(half, file_size, 1), data_layer(half, file_size, 2)]
@@ -98,13 +98,13 @@ def sbom_scenario(settings: Settings, report: Report, registry: LocalRegistry, *
     del layers
     ours = report.add(scenario, "registry_widgets.sbom (own process)")
     stream = report.add(scenario, "stream the layers through the registry (the floor)", peer=True)
-    ours_rss = report.add(f"6 peak RSS of that SBOM ({label})", "registry_widgets.sbom", unit="MiB")
-    stream_rss = report.add(f"6 peak RSS of that SBOM ({label})", "streaming the layers",
+    ours_rss = report.add(f"7 peak RSS of that SBOM ({label})", "registry_widgets.sbom", unit="MiB")
+    stream_rss = report.add(f"7 peak RSS of that SBOM ({label})", "streaming the layers",
                             unit="MiB", peer=True)
     work = Path(tempfile.mkdtemp(prefix="scan-bench-", dir=settings.work_dir))
     cpu: dict[str, list[float]] = {"ours": [], "stream": []}
     for number in range(settings.runs):
-        log(f"scenario 6a run {number + 1}")
+        log(f"scenario 7a run {number + 1}")
         cases = [(stream, stream_rss, STREAM_CHILD), (ours, ours_rss, SBOM_CHILD)]
         for row, rss, code in cases[number % 2:] + cases[:number % 2]:  # take turns going first
             try:
@@ -165,12 +165,12 @@ def match_scenario(settings: Settings, report: Report) -> None:
     from registry_widgets.operations.sbom import Package
 
     records, packages = (2_000, 500) if settings.quick else (100_000, 10_000)
-    scenario = f"6 match {packages:,} packages against {records:,} advisories"
+    scenario = f"7 match {packages:,} packages against {records:,} advisories"
     build = report.add(scenario, "build the feed index (once per feed)")
     timed = report.add(scenario, "registry_widgets match (index built)")
     work = Path(tempfile.mkdtemp(prefix="scan-feed-", dir=settings.work_dir))
     archive = work / "all.zip"
-    log(f"scenario 6b: writing a {records:,}-record feed")
+    log(f"scenario 7b: writing a {records:,}-record feed")
     pool = synthetic_feed(archive, records, names=max(100, records // 5))
     rng = random.Random(7)
     kinds = [("Debian:12", "deb"), ("Alpine:v3.19", "apk"), ("PyPI", "pypi"), ("npm", "npm")]
@@ -182,7 +182,7 @@ def match_scenario(settings: Settings, report: Report) -> None:
         build.samples.append(time.perf_counter() - start)
         found, used = 0, []
         for number in range(settings.runs):
-            log(f"scenario 6b run {number + 1}")
+            log(f"scenario 7b run {number + 1}")
             scan_module.parse_version.cache_clear()
             start, cpu = time.perf_counter(), time.process_time()
             found = len(scan_module.match(image, feed))

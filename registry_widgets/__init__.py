@@ -18,6 +18,11 @@ from .operations.journal import journal_path
 from .operations.local import build, local_images, pull, push, remove_local, run, tag
 from .operations.namespaces import add_namespace, declared_namespaces, forget_namespace, namespaces
 from .operations.backup import restore
+from .operations.gc import collect_garbage, garbage_collection_help
+from .operations.protection import protect, protected_patterns, unprotect
+from .operations.retention import (remove_retention_policy, retention, retention_policies,
+                                   set_retention_policy)
+from .operations.usage import set_usage_limit, usage
 from .operations.removal_plan import plan_remove
 from .operations.remove import plan_remove_namespace, remove, remove_namespace
 from .operations.result import Result
@@ -37,7 +42,8 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The widgets pull in ipywidgets and itables: load them only when asked for, so
     # headless scripts and the verbs stay light.
-    if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel", "ScanPanel"):
+    if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel", "ScanPanel",
+                "CleanupPanel"):
         from . import widgets
 
         return getattr(widgets, name)

@@ -133,3 +133,6 @@ class ConfigurationError(RegistryWidgetsError, ValueError, TypeError):
     """An option or credentials given to ``configure()`` or a client are not usable: an
     unknown option name, a value of the wrong type, a CA file that is missing or not PEM.
     Raised at once, before any request (also a ValueError and a TypeError)."""
+class InvalidArgument(RegistryWidgetsError, ValueError):
+    """An option of a verb is malformed (a duration, a regular expression, a version range, a
+    count): raised before any request, naming the option and what to write instead."""

@@ -779,6 +779,134 @@ def namespaces_nb() -> nbformat.NotebookNode:
     ])
 
 
+def retention_nb() -> nbformat.NotebookNode:
+    nb = notebook("""
+        # 7. Retention: keep the newest images, remove the rest
+
+        Registries fill up with old builds. A retention run keeps the newest images of every
+        repository and removes the others, like `ibmcloud cr retention-run`. This notebook
+        shows the plan first and, by default, stops there (`dry_run = True`). It is made to
+        run headless from cron with a saved policy.
+        """, [
+        md(f"""
+        ## Before you begin
+
+        * **An image counts once.** `keep = 5` keeps the five newest *images* of each
+          repository, by the time each image was created: an image with several tags
+          (co-tags) counts once, and so does a multi-arch index. An image without a usable
+          created time is kept and reported, never guessed at.
+        * **Filters narrow, never widen.** `older_than` (`90d`, `12h`, `2w`) and `tags` (a
+          regular expression for the whole tag such as `dev-.*`, or a version range such as
+          `>=1.0,<2`) only limit what may go.
+        * **Protected tags never go.** Tags matching the namespace's protected patterns
+          (`protect(...)`) or `protect` here stay, whatever else is said; so do images that a
+          running container on this machine uses (unless `force`).
+        * **Plan, then apply exactly the plan.** With `dry_run = False` the registry is read
+          again; if anything changed since the plan, nothing is removed. Everything removed is
+          backed up in the journal first: `restore(result)` undoes the run until the registry's
+          garbage collection runs.
+        * **Headless (cron).** Save a policy once (`set_retention_policy`), then run
+          `python -m registry_widgets run retention -p target REGISTRY/NAMESPACE -p dry_run False`.
+          Without `target`, only dry runs are allowed: a destructive run always names its
+          target.
+
+        {UNAUTHORIZED}
+        """),
+        code("""
+        from typing import Optional
+
+        from registry_widgets import CleanupPanel, retention, retention_policies, usage
+        from registry_widgets import notebook_support as nb
+        from registry_widgets.operations.policies import split_target
+        from registry_widgets.operations.retention import plan_frame
+        from registry_widgets.widgets.cleanup_panel import plan_display
+
+        REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
+        """),
+        params(
+            'target: str = ""  # registry/namespace or registry/namespace/repository; empty '
+            "previews every saved policy (or the embedded demo namespace)",
+            "keep: Optional[int] = None  # keep this many newest images per repository; None "
+            "uses the saved policy",
+            'older_than: Optional[str] = None  # only images older than this may go, e.g. "90d"',
+            "tags: Optional[str] = None  # only these tags may go: a regular expression, or a "
+            "version range such as <2",
+            "protect: Optional[str] = None  # a regular expression: matching tags never go "
+            "(besides the saved ones)",
+            "force: bool = False  # allow keep 0, and images that running containers use",
+            "dry_run: bool = True  # True only shows the plan; False removes (needs a target)",
+            INTERACTIVE,
+        ),
+        md("""
+        ## 1. What to clean up
+
+        A named `target` uses the options above (or, without any, its namespace's saved
+        policy). Without a target, every saved policy is previewed; with none saved, the
+        embedded registry's `demo` namespace is previewed keeping its 2 newest images.
+        """),
+        code("""
+        if target:
+            runs = {target: {"keep": keep, "older_than": older_than, "tags": tags}}
+        elif not dry_run:
+            raise ValueError("dry_run=False removes images, so it needs an explicit target: "
+                             "-p target registry/namespace. Nothing was removed")
+        elif retention_policies():
+            runs = {name: {} for name in retention_policies()}
+        else:
+            runs = {f"{REGISTRY}/demo": {"keep": 2}}
+        print("\\n".join(runs))
+        """),
+        md("""
+        ## 2. The plan, and the removal
+
+        Each row is a tag: `remove` or `keep`, how (`delete image`: the digest goes with all
+        its tags; `remove tag`: only that name) and why. `frees` is what the registry's
+        garbage collection can reclaim afterwards.
+        """),
+        code("""
+        results = {}
+        for name, options in runs.items():
+            result = retention(name, protect=protect, force=force, dry_run=dry_run, **options)
+            results[name] = result
+            print(result.details["summary"].splitlines()[0])
+            rows = plan_display(plan_frame(result.details["plan"]))
+            display(rows.drop(columns=["bytes"]).head(50))
+        if dry_run:
+            print("Dry run: nothing was removed. Set dry_run = False (and a target) to remove.")
+        """),
+        md("""
+        ## 3. Storage per namespace
+
+        Like `ibmcloud cr quota`: bytes per namespace and repository, shared layers counted
+        once; limits saved with `set_usage_limit` warn from 80 %. Deleted images still take
+        space until garbage collection runs (on the embedded registry: `collect_garbage()`).
+        """),
+        code("""
+        registry, namespace, _ = split_target(next(iter(runs)), verb="retention")
+        display(usage(registry, namespace))
+        if interactive:
+            display(CleanupPanel(registry, namespace))
+        """),
+        md("""
+        ## What next
+
+        * Undo a run: `restore(results[target])` (`from registry_widgets import restore`),
+          until garbage collection runs.
+        * Free the space on the embedded registry: `collect_garbage()` (a dry run first:
+          `collect_garbage(dry_run=True)`); other registries: `garbage_collection_help(host)`.
+        * Protect tags: `protect("REGISTRY/NAMESPACE", ["latest", "release-.*"])`.
+
+        The cell below records this run as JSON.
+        """),
+        result('{"runs": results, "dry_run": dry_run}'),
+    ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name target (registry_widgets.runner.METADATA_KEY); the notebook checks too.
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["target"],
+                                                       "dry_run": "dry_run"}}
+    return nb
+
+
 def dashboard_nb() -> nbformat.NotebookNode:
     return notebook("""
         # Registry dashboard
@@ -930,6 +1058,7 @@ BUILDERS = {
     "04_build": build_nb,
     "05_remove": remove_nb,
     "06_namespaces_and_images": namespaces_nb,
+    "07_retention": retention_nb,
     "09_scan": scan_nb,
     "10_dashboard": dashboard_nb,
 }

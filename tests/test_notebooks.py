@@ -31,6 +31,7 @@ from registry_widgets import notebook_support as nb
 from registry_widgets.errors import Unauthorized
 from registry_widgets.operations import clients
 from registry_widgets.runner import run_notebook
+from registry_widgets.errors import ParameterError
 from registry_widgets.stack import LocalRegistry
 from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, list_tags, push_image,
                            push_index, seed_sample)
@@ -38,7 +39,7 @@ from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, lis
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
-         "06_namespaces_and_images", "09_scan", "10_dashboard"]
+         "06_namespaces_and_images", "07_retention", "09_scan", "10_dashboard"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -53,6 +54,8 @@ PARAMETERS = {
                                  "interactive"],
     "09_scan": ["ref", "feed", "exemptions", "fail_on", "json_output", "sarif_output",
                 "sbom_output", "interactive"],
+    "07_retention": ["target", "keep", "older_than", "tags", "protect", "force", "dry_run",
+                     "interactive"],
     "10_dashboard": ["registries", "interactive"],
 }
 HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)
@@ -391,6 +394,45 @@ def test_remove_takes_exactly_that_tag(registry: LocalRegistry, unique_repo: str
     assert record["changed"] is True and record["details"]["tags_removed"] == ["latest"]
     assert list_tags(registry, unique_repo) == ["1.0"]
     assert get_manifest(registry, unique_repo, "1.0").digest == digest
+
+
+# -- 07 retention ---------------------------------------------------------------------------
+
+def _dated(registry: LocalRegistry, repository: str) -> dict[str, str]:
+    return {tag: push_image(registry, repository, tag, seed=f"{repository}-{tag}",
+                            created=f"2024-0{i + 1}-01T00:00:00Z").digest
+            for i, tag in enumerate(("1.0", "1.1", "2.0"))}
+
+
+def test_retention_dry_run_by_default_changes_nothing(registry: LocalRegistry, unique_repo: str,
+                                                      tmp_path: Path) -> None:
+    _dated(registry, unique_repo)
+    executed, record = execute("07_retention", tmp_path, target=f"{registry.host}/{unique_repo}",
+                               keep=1, interactive=False)
+    run = record["runs"][f"{registry.host}/{unique_repo}"]
+    assert record["dry_run"] is True and run["changed"] is False
+    assert sorted(run["details"]["tags_removed"]) == [f"{unique_repo}:1.0", f"{unique_repo}:1.1"]
+    assert sorted(list_tags(registry, unique_repo)) == ["1.0", "1.1", "2.0"]
+
+
+def test_retention_headless_removes_only_with_a_named_target(registry: LocalRegistry,
+                                                             unique_repo: str,
+                                                             tmp_path: Path) -> None:
+    digests = _dated(registry, unique_repo)
+    # The runner refuses before a kernel starts; plain papermill meets the notebook's guard.
+    with pytest.raises(ParameterError, match="pass target explicitly"):
+        execute("07_retention", tmp_path, keep=1, dry_run=False, interactive=False)
+    with pytest.raises(papermill.PapermillExecutionError, match="needs an explicit target"):
+        papermill.execute_notebook(str(NOTEBOOKS / "07_retention.ipynb"),
+                                   str(tmp_path / "plain.ipynb"),
+                                   parameters={"keep": 1, "dry_run": False, "interactive": False})
+    assert sorted(list_tags(registry, unique_repo)) == ["1.0", "1.1", "2.0"]
+    executed, record = execute("07_retention", tmp_path, target=f"{registry.host}/{unique_repo}",
+                               keep=1, dry_run=False, interactive=False)
+    assert record["runs"][f"{registry.host}/{unique_repo}"]["changed"] is True
+    assert list_tags(registry, unique_repo) == ["2.0"]
+    assert get_manifest(registry, unique_repo, "2.0").digest == digests["2.0"]
+    assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
 
 
 # -- 06 namespaces and images, 10 dashboard ----------------------------------------------------

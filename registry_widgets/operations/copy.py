@@ -26,9 +26,10 @@ from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
-from .arguments import check_platforms, check_positive_int
+from .arguments import check_bool, check_platforms, check_positive_int
 from .backup import write_backup
 from .clients import client_for
+from .protection import protected_tags, refuse_protected
 from .result import Result, Timer
 from .workers import Pool, Stop
 
@@ -51,7 +52,7 @@ class _Plan:
 
 def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
          progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS,
-         cancel: threading.Event | None = None) -> Result:
+         cancel: threading.Event | None = None, force: bool = False) -> Result:
     """Copy an image (or a whole multi-arch index) from one registry to another.
 
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
@@ -65,9 +66,13 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     every worker within about a second and raises :class:`Cancelled`. Ctrl-C or a kernel
     interrupt does the same and raises KeyboardInterrupt. Either way the target tag is not
     moved, and running the same copy again completes it (blobs already copied are skipped).
+
+    Copying over a tag the target namespace protects (``protect``) that points at another
+    image is refused (Protected, nothing copied) unless ``force=True``.
     """
     platforms = check_platforms("platforms", platforms)
     workers = check_positive_int("workers", workers)
+    check_bool("force", force)
     src, dst = parse_reference(source), parse_reference(target)
     _check_target_digest(dst, platforms)
     stop = Stop(cancel, f"copy of {src} to {dst}")
@@ -75,7 +80,8 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     result = Result(action="copy", source=str(src), target=str(dst))
     done: list[str] = []  # blobs finished, for the message if the copy is stopped
     try:
-        _copy(src, dst, src_client, dst_client, result, platforms, progress, workers, stop, done)
+        _copy(src, dst, src_client, dst_client, result, platforms, progress, workers, stop, done,
+              force)
     except Cancelled:
         raise Cancelled(_stopped_message(src, dst, done, "was cancelled"), registry=dst.registry,
                         reference=str(dst)) from None
@@ -93,7 +99,7 @@ def _stopped_message(src: Reference, dst: Reference, done: list[str], how: str) 
 
 def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client: RegistryClient,
           result: Result, platforms: str | Sequence[str], progress: ProgressCallback | None,
-          workers: int, stop: Stop, done: list[str]) -> None:
+          workers: int, stop: Stop, done: list[str], force: bool) -> None:
     with Timer() as timer:
         head = _source_head(src_client, src, dst)
         if platforms == "all":
@@ -104,6 +110,7 @@ def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client
                 emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
         if result.changed:
             plan = _plan(src_client, src, head.digest, platforms)
+            _refuse_protected_overwrite(dst_client, dst, plan.top.digest, force)
             # Plan first, as remove does: what the tag points at now is backed up before
             # anything is uploaded, so restore() can put it back.
             replaces, backup_id = _back_up_replaced(dst_client, dst, plan.top.digest)
@@ -181,6 +188,18 @@ def _source_head(src_client: RegistryClient, src: Reference, dst: Reference) -> 
                            f"{head.digest}: a copy keeps the digest, so nothing was copied. "
                            "Fix or drop the @digest of the target", reference=str(dst))
     return head
+
+
+def _refuse_protected_overwrite(client: RegistryClient, dst: Reference, digest: str,
+                                force: bool) -> None:
+    """A protected tag (``protection``) that would move to another image: Protected unless
+    ``force``. Only namespaces with saved patterns cost the extra HEAD."""
+    if not dst.tag or not protected_tags(dst.registry, dst.repository, [dst.tag]):
+        return
+    current = client.head_manifest(dst.repository, dst.tag)
+    if current is not None and current.digest != digest:
+        refuse_protected(dst.registry, dst.repository, [dst.tag], force=force,
+                         action=f"copying over {dst} (it points at {current.digest})")
 
 
 def _back_up_replaced(client: RegistryClient, dst: Reference,

@@ -9,6 +9,7 @@ a worker thread: ``busy`` says so, ``wait()`` waits for them.
 """
 
 from .build_panel import BuildPanel
+from .cleanup_panel import CleanupPanel
 from .dashboard import PANELS, Dashboard
 from .feedback import MessageArea, ProgressView
 from .image_table import ImageTable
@@ -19,5 +20,5 @@ from .scan_panel import ScanPanel, security_status
 from .trash_panel import TrashPanel
 
 __all__ = ["Dashboard", "PANELS", "NamespaceTable", "ImageTable", "BuildPanel", "RegistryBar",
-           "LoginPanel", "TrashPanel", "ScanPanel", "security_status", "ProgressView",
-           "MessageArea"]
+           "LoginPanel", "TrashPanel", "ScanPanel", "CleanupPanel", "security_status",
+           "ProgressView", "MessageArea"]

@@ -18,10 +18,12 @@ from typing import Any, Callable, Mapping, Sequence
 import ipywidgets as w
 
 from .build_panel import BuildPanel
+from .cleanup_panel import CleanupPanel
 from .image_table import ImageTable
 from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
 from .registry_bar import RegistryBar, registry_options  # noqa: F401 - re-exported
+from .scan_panel import ScanPanel
 from .trash_panel import TrashPanel
 
 PanelFactory = Callable[["Dashboard"], w.Widget]
@@ -44,6 +46,17 @@ def _trash_tab(board: "Dashboard") -> w.Widget:
     return board.trash_panel
 
 
+def _cleanup_tab(board: "Dashboard") -> w.Widget:
+    board.cleanup_panel = CleanupPanel(board.registry)
+    return board.cleanup_panel
+
+
+def _scan_tab(board: "Dashboard") -> w.Widget:
+    # Scans what the image table has selected, or a reference typed in.
+    board.scan_panel = ScanPanel()
+    return board.scan_panel
+
+
 def _login_tab(board: "Dashboard") -> w.Widget:
     board.login_panel = LoginPanel(board.registry)
     board.login_panel.on_login(board._logged_in)
@@ -51,8 +64,8 @@ def _login_tab(board: "Dashboard") -> w.Widget:
 
 
 PANELS: list[tuple[str, PanelFactory]] = [
-    ("Images", _images_tab), ("Build", _build_tab), ("Trash", _trash_tab),
-    ("Log in", _login_tab)]
+    ("Images", _images_tab), ("Build", _build_tab), ("Clean up", _cleanup_tab),
+    ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab)]
 
 
 class Dashboard(w.VBox):
@@ -74,6 +87,8 @@ class Dashboard(w.VBox):
         self.image_table = ImageTable(first)
         self.build_panel: Any = None
         self.trash_panel: Any = None
+        self.cleanup_panel: Any = None
+        self.scan_panel: Any = None
         self.login_panel: Any = None
         self.panels: dict[str, w.Widget] = {}
         for title, factory in list(PANELS) + list(panels):
