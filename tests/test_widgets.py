@@ -717,6 +717,7 @@ def test_dashboard_links_registry_namespace_images_and_build(registry, registry_
     settle(dash)
     assert dash.namespace_table.registry == dash.image_table.registry == registry_b.host
     assert dash.image_table.namespace is None and dash.build_panel.registry == registry_b.host
+    assert dash.cleanup_panel.registry == registry_b.host
     assert elsewhere.repository in set(dash.image_table.frame["repository"])
     assert namespace_of(elsewhere.repository) in set(dash.namespace_table.frame["namespace"])
 
