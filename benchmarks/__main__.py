@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import copy_bench, inventory_bench, memory_bench, report, widgets_bench
+from . import (copy_bench, inventory_bench, memory_bench, report, retention_bench, scan_bench,
+               widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -101,6 +102,15 @@ def run_all(settings: Settings, results: report.Report) -> None:
                     inventory_bench.cpu_scenario(settings, results, registry, seed)
     if "widgets" in wanted:
         widgets_bench.widgets_scenario(settings, results, table)
+    if "scan" in wanted:
+        scan_bench.scan_scenario(settings, results)
+    if "retention" in wanted:
+        with fresh_registry(settings, "retention") as registry:
+            log(f"scenario 6: seeding {settings.repositories} repositories x "
+                f"{settings.tags_per_repository} tags")
+            seed = seed_inventory(registry, repositories=settings.repositories,
+                                  tags=settings.tags_per_repository, workers=settings.seed_workers)
+            retention_bench.retention_scenario(settings, results, registry, seed)
 
 
 def main(argv: list[str] | None = None) -> int:

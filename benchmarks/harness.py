@@ -22,7 +22,7 @@ from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets")
+SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan")
 
 
 @dataclass(frozen=True)

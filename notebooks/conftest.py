@@ -1,6 +1,13 @@
-"""nbval for the tour's notebooks: ``pytest --nbval-lax notebooks/``.
+"""The tour's notebooks as tests: ``pytest notebooks/``, one item per notebook.
 
-nbval runs every notebook top to bottom with its default parameters, and those point at the
+Each item runs its notebook top to bottom in a fresh kernel with its default parameters
+(nbclient, as nbval did), fails on the first cell that raises, then checks what a run must
+show: every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly the output stored in the
+notebook (scripts/make_notebooks.py writes it), and the last cell, tagged ``result``, printed
+the run's JSON record. One item per notebook, not one per cell: a cell that merely did not
+raise is not a behaviour of its own.
+
+The defaults point at the
 embedded registry of ``make lab``. So before the first kernel starts, this starts a private
 registry seeded exactly like that one (``seed_sample``), points ``REGISTRY_WIDGETS_REGISTRY``
 at it (kernels inherit the environment), and keeps journals, caches and Docker credentials
@@ -8,18 +15,19 @@ in a temporary folder, never the developer's. Everything is stopped and removed 
 ends. The notebooks that need a Docker engine are marked ``engine`` (so ``-m "not engine"``
 leaves them out) and get one (``ensure_engine``, as the test fixtures do), or are skipped
 with the reason when none can run. Nothing starts when no notebook is selected.
-
-Only cells marked ``# NBVAL_CHECK_OUTPUT`` compare outputs (``--nbval-lax``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.ci import fail_missing_parts
 
 HERE = Path(__file__).resolve().parent
 ENGINE_NOTEBOOKS = {"01_pull.ipynb", "02_tag_and_push.ipynb", "04_build.ipynb"}
@@ -36,6 +44,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _is_notebook(item) and item.path.name in ENGINE_NOTEBOOKS:
             item.add_marker(pytest.mark.engine)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # With CI=true a missing engine, browser or root fails instead of skipping (tests/support/ci.py).
+    outcome = yield
+    fail_missing_parts(outcome.get_result())
 
 
 class _Services:
@@ -81,9 +96,78 @@ class _Services:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+CHECKED = "# NBVAL_CHECK_OUTPUT"
+CELL_TIMEOUT = 600  # s per cell: a guard against a hung kernel, not a performance bound
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix == ".ipynb" and file_path.parent == HERE:
+        return NotebookFile.from_parent(parent, path=file_path)
+    return None
+
+
+class NotebookFile(pytest.File):
+    def collect(self):
+        yield NotebookRun.from_parent(self, name="run")
+
+
+class NotebookFailed(Exception):
+    """A notebook cell raised, or a checked output differs."""
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name", "stdout") == "stdout")
+
+
+class NotebookRun(pytest.Item):
+    """Run one notebook; compare its checked cells and read its result record."""
+
+    def runtest(self) -> None:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError
+
+        stored = nbformat.read(self.path, as_version=4)
+        executed = nbformat.read(self.path, as_version=4)
+        client = NotebookClient(executed, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                resources={"metadata": {"path": str(HERE)}})
+        try:
+            client.execute()
+        except CellExecutionError as e:
+            raise NotebookFailed(f"a cell of {self.path.name} raised:\n{e}") from None
+        differences = []
+        for index, (want, got) in enumerate(zip(stored.cells, executed.cells)):
+            if want.cell_type == "code" and want.source.startswith(CHECKED):
+                if _stdout(got) != _stdout(want):
+                    differences.append(f"cell {index}: expected\n{_stdout(want)}\n"
+                                       f"got\n{_stdout(got)}")
+        if differences:
+            raise NotebookFailed(f"{self.path.name}: checked output differs:\n"
+                                 + "\n".join(differences))
+        last = executed.cells[-1]
+        if "result" not in last.metadata.get("tags", []):
+            raise NotebookFailed(f"{self.path.name}: the last cell is not tagged result")
+        try:
+            record = json.loads(_stdout(last))
+        except ValueError:
+            raise NotebookFailed(f"{self.path.name}: the result cell printed no JSON record: "
+                                 f"{_stdout(last)!r}") from None
+        if not isinstance(record, dict) or not record:
+            raise NotebookFailed(f"{self.path.name}: the result record is empty: {record!r}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, NotebookFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"notebook {self.path.name}"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    # Before nbval's own setup, which starts the notebook's kernel.
+    # Before the item starts the notebook's kernel.
     if not _is_notebook(item):
         return
     services = item.config.stash.get(_SERVICES, None)

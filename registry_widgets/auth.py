@@ -9,7 +9,11 @@ Tokens and passwords are never logged, put in messages, or shown in a repr.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+import math
 import re
 import threading
 import time
@@ -19,7 +23,7 @@ from typing import Callable, Iterable
 import requests
 
 from .credentials import Credentials
-from .errors import LOGIN_HINT, ProtocolError, Unauthorized, Unreachable
+from .errors import LOGIN_HINT, ProtocolError, RegistryError, Unauthorized, Unreachable
 
 log = logging.getLogger("registry_widgets.auth")
 
@@ -28,6 +32,11 @@ DEFAULT_TOKEN_LIFETIME = 60.0
 # Refresh this long before expiry, so a token does not die between our check and the
 # registry's (and a long upload is less likely to outlive it).
 REFRESH_MARGIN = 10.0
+# `docker login` then Refresh: after a 401, Docker's config is re-read at most this often.
+RELOAD_INTERVAL = 5.0
+# distribution accepts a token until exp + 60 s (its Leeway); one already past that by this
+# machine's clock when it arrives was expired at issue: the clocks disagree.
+LEEWAY = 60.0
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
@@ -79,12 +88,16 @@ def merge_scopes(*groups: Iterable[str]) -> tuple[str, ...]:
 class _Token:
     value: str
     refresh_at: float  # monotonic time after which we fetch a new one
+    issued_at: float = 0.0  # monotonic
+    expired_by: float | None = None  # s past exp (+ leeway) by our clock on arrival (a JWT)
 
     @classmethod
     def issued(cls, value: str, lifetime: float) -> "_Token":
         # Refresh REFRESH_MARGIN early, but never spend less than 3/4 of a short lifetime.
         usable = max(lifetime - REFRESH_MARGIN, lifetime * 0.75)
-        return cls(value=value, refresh_at=time.monotonic() + usable)
+        now = time.monotonic()
+        return cls(value=value, refresh_at=now + usable, issued_at=now,
+                   expired_by=_expired_by(value))
 
     def fresh(self) -> bool:
         return time.monotonic() < self.refresh_at
@@ -97,12 +110,17 @@ class Authenticator:
     """
 
     def __init__(self, registry: str, credentials: Credentials | None,
-                 fetch: Callable[..., requests.Response]):
+                 fetch: Callable[..., requests.Response], *,
+                 reload: Callable[[], Credentials] | None = None):
         self.registry = registry
         self._credentials = credentials
-        self._fetch = fetch  # the transport's raw GET/POST, so tokens share its TLS settings
+        # The transport's fetch_token: its TLS settings; credentials bound to the realm.
+        self._fetch = fetch
+        self._reload = reload  # re-reads Docker's config; None for credentials given in code
+        self._reloaded_at = -math.inf
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], _Token] = {}
+        self._last_token: _Token | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -116,6 +134,44 @@ class Authenticator:
     def has_credentials(self) -> bool:
         """True when requests go out as a user (a 401 then means a refusal, not "log in")."""
         return self._credentials is not None and not self._credentials.is_anonymous
+
+    def describe(self) -> str:
+        """Which credentials go out, and where they came from, for messages (no secret)."""
+        creds = self._credentials
+        if creds is None or creds.is_anonymous:
+            return "anonymous requests"
+        what = (f"the identity token of user {creds.username!r}" if creds.identity_token and
+                creds.username else "the identity token" if creds.identity_token
+                else f"the credentials for user {creds.username!r}")
+        where = f" from {creds.source}" if creds.source else ""
+        return what + where + self._skew_note()
+
+    def _skew_note(self) -> str:
+        token = self._last_token
+        if token is None or token.expired_by is None or token.expired_by <= 0:
+            return ""
+        return (f" (the token its token server issued had already expired when it arrived, "
+                f"{token.expired_by:.0f} s past its expiry by this machine's clock: the token "
+                "server's clock, the registry's or this machine's is wrong; fix the clocks, "
+                "e.g. with NTP)")
+
+    def reload_credentials(self) -> bool:
+        """Re-read Docker's config (and its credential helpers) after a refusal, at most once
+        per ``RELOAD_INTERVAL``; True when that found other credentials, now in use."""
+        if self._reload is None:
+            return False
+        with self._lock:
+            if time.monotonic() - self._reloaded_at < RELOAD_INTERVAL:
+                return False
+            self._reloaded_at = time.monotonic()
+        fresh = self._reload()
+        with self._lock:
+            if fresh == self._credentials:
+                return False
+            log.debug("credentials for %s changed in Docker's config; using them", self.registry)
+            self._credentials = fresh
+            self._tokens.clear()
+        return True
 
     def learn(self, challenge: Challenge) -> None:
         """Remember how this registry wants to be asked (from a 401)."""
@@ -151,6 +207,7 @@ class Authenticator:
         token = self._request_token(scopes, reference)
         with self._lock:
             self._tokens[scopes] = token
+            self._last_token = token
         return token.value
 
     def _request_token(self, scopes: tuple[str, ...], reference: str = "") -> _Token:
@@ -168,22 +225,35 @@ class Authenticator:
                         "client_id": "registry-widgets", "scope": " ".join(scopes)}
                 if service:
                     form["service"] = service
-                response = self._fetch("POST", realm, data=form)
+                response = self._fetch("POST", realm, data=form, reference=reference)
             else:
                 params: list[tuple[str, str]] = [("service", service)] if service else []
                 params += [("scope", s) for s in scopes]
                 basic = creds.basic_auth() if creds else None
-                response = self._fetch("GET", realm, params=params, auth=basic)
+                response = self._fetch("GET", realm, params=params, reference=reference,
+                                       authorization=requests.auth._basic_auth_str(*basic)
+                                       if basic else None)
+        except RegistryError:
+            raise
+        except requests.exceptions.SSLError as e:
+            raise Unreachable(f"TLS verification failed for token server {realm} of registry "
+                              f"{self.registry}: if it uses a private CA, pass ca_bundle= with "
+                              "that CA's certificate", registry=self.registry) from e
         except requests.RequestException as e:
-            raise Unreachable(f"token server {realm} for registry {self.registry} did not answer "
-                              f"({type(e).__name__}); check the network", registry=self.registry) from e
+            raise Unreachable(f"token server {realm.split('?')[0]} for registry {self.registry} "
+                              f"did not answer ({type(e).__name__}); check the network",
+                              registry=self.registry) from None
         if response.status_code in (401, 403):
+            source = f" (from {creds.source})" if creds and creds.source else ""
             who = ("with the identity token `docker login` stored"
                    if creds and creds.identity_token
                    else f"as {creds.username!r}" if creds and creds.username else "anonymously")
             what = f" for {reference}" if reference else ""
-            raise Unauthorized(f"the token server of {self.registry} refused to log in {who}{what}. "
-                               + LOGIN_HINT.format(registry=self.registry),
+            hint = (LOGIN_HINT if creds is None or creds.is_anonymous else
+                    "Check the user name and password (or token): run `docker login {registry}` "
+                    "again, or pass the right ones with configure().")
+            raise Unauthorized(f"the token server of {self.registry} refused to log in "
+                               f"{who}{source}{what}. " + hint.format(registry=self.registry),
                                registry=self.registry, reference=reference or None,
                                status=response.status_code)
         if response.status_code != 200:
@@ -193,13 +263,43 @@ class Authenticator:
         try:
             body = response.json()
             value = body.get("token") or body.get("access_token")
-            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (ValueError, AttributeError) as e:
+        except (ValueError, AttributeError):
             raise ProtocolError(f"token server {realm} for registry {self.registry} answered "
                                 "something that is not a token (JSON expected)",
-                                registry=self.registry) from e
+                                registry=self.registry) from None
+        lifetime = _lifetime(body.get("expires_in"))
+        if value is not None and not isinstance(value, str):
+            value = None
         if not value:
             raise ProtocolError(f"token server {realm} answered without a token",
                                 registry=self.registry)
         log.debug("token for %s scopes %s, %.0f s", self.registry, scopes, lifetime)
         return _Token.issued(value, lifetime)
+
+
+def _lifetime(expires_in: object) -> float:
+    """``expires_in`` in seconds; a missing, malformed or non-positive one means the 60 s
+    distribution documents (a token server's typo must not fail every request)."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float, str)):
+        return DEFAULT_TOKEN_LIFETIME
+    try:
+        value = float(expires_in)
+    except ValueError:
+        return DEFAULT_TOKEN_LIFETIME
+    return value if math.isfinite(value) and value > 0 else DEFAULT_TOKEN_LIFETIME
+
+
+def _expired_by(token: str) -> float | None:
+    """Seconds past ``exp`` + leeway by this machine's clock, for a JWT token; else None.
+    Read only to explain a refusal (clock skew): the signature is the registry's to check."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        exp = json.loads(base64.urlsafe_b64decode(payload)).get("exp")
+    except (binascii.Error, ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        return None
+    return time.time() - (exp + LEEWAY)

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,14 @@ log = logging.getLogger(__name__)
 
 # Docker Hub's credentials are stored under its v1 index URL, whatever name the image used.
 HUB_SERVER = "https://index.docker.io/v1/"
-HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+# Only these name Docker Hub when credentials are looked up (moby normalizeIndexName,
+# docker-py resolve_index_name); registry-1.docker.io is a registry of its own there.
+HUB_ALIASES = frozenset({"docker.io", "index.docker.io"})
 # A helper answering this Username holds an identity (refresh) token in Secret
 # (docker/cli cli/config/credentials/native_store.go).
 TOKEN_USERNAME = "<token>"
 HELPER_PREFIX = "docker-credential-"
+GIVEN_IN_CODE = "configure() / credentials= in code"
 # Helpers may call a cloud API (ecr-login, gcloud); none should take longer than this.
 HELPER_TIMEOUT = 60.0
 # What helpers print for "nothing stored": docker-credential-helpers credentials/error.go,
@@ -64,9 +67,12 @@ class Credentials:
     username: str | None = None
     password: str | None = None
     identity_token: str | None = None
+    # Where they came from, for messages when a registry refuses them ("~/.docker/config.json
+    # (credHelpers['r.io']: docker-credential-pass)"). Not part of equality.
+    source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("username", "password", "identity_token"):
+        for name in ("username", "password", "identity_token", "source"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"Credentials.{name} must be a str or None, "
@@ -118,7 +124,7 @@ def credentials_for(registry: str, *, config_dir: str | Path | None = None) -> C
         creds = _run_helper(name, source, host, path)
         if creds is not None:
             log.debug("credentials for %s from %s %r", host, source, name)
-            return creds
+            return replace(creds, source=f"{_shown(path)} ({source}: {HELPER_PREFIX}{name})")
         # docker-py falls back to `auths` here; the docker CLI would send nothing.
         log.debug("%s %r has no credentials for %s; looking in auths", source, name, host)
 
@@ -142,12 +148,12 @@ def credentials_from(value: Any, registry: str, *,
     if value is None:
         return credentials_for(registry, config_dir=config_dir) or Credentials.anonymous()
     if isinstance(value, Credentials):
-        return value
+        return value if value.source else replace(value, source=GIVEN_IN_CODE)
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise TypeError(f"credentials as a sequence must be (username, password), "
                             f"got {len(value)} items")
-        return Credentials(username=value[0], password=value[1])
+        return Credentials(username=value[0], password=value[1], source=GIVEN_IN_CODE)
     if isinstance(value, dict):
         unknown = sorted(str(key) for key in value if key not in _DICT_KEYS)
         if unknown:
@@ -156,7 +162,7 @@ def credentials_from(value: Any, registry: str, *,
         entry = dict(value)
         if "identity_token" in entry:
             entry["identitytoken"] = entry.pop("identity_token")
-        return _parse_entry(entry)
+        return replace(_parse_entry(entry), source=GIVEN_IN_CODE)
     raise TypeError("credentials must be None, Credentials, (username, password) or a dict, "
                     f"not {type(value).__name__}")
 
@@ -174,12 +180,14 @@ def docker_auth_config(creds: Credentials | None) -> dict[str, str] | None:
 # --- registry names ------------------------------------------------------------------------
 
 def _host(registry: str) -> str:
-    """host[:port] of a registry name or config key: scheme and path dropped, Docker Hub's
-    aliases folded into ``docker.io`` (docker/cli ConvertToHostname; hostnames ignore case)."""
+    """host[:port] of a registry name or config key as Docker compares them: scheme and path
+    dropped, ``index.docker.io`` read as ``docker.io``, case kept (moby ResolveAuthConfig
+    with ConvertToHostname; docker-py resolve_authconfig, which the tests consult). So the
+    credentials used are the ones ``docker pull`` would use, no more."""
     if not isinstance(registry, str) or not registry.strip():
         raise ValueError(f"a registry host is required, got {registry!r}")
     rest = registry.strip().split("://", 1)[-1]
-    host = rest.split("/", 1)[0].lower()
+    host = rest.split("/", 1)[0].rpartition("@")[2]  # never a user:password@
     return "docker.io" if host in HUB_ALIASES else host
 
 
@@ -240,6 +248,14 @@ def _read_config(path: Path, host: str) -> dict[str, Any]:
     return config
 
 
+def _shown(path: Path) -> str:
+    """A config path for messages, the home directory as '~'."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
 def _from_auths(config: dict[str, Any], host: str, path: Path) -> Credentials | None:
     found = _find(config.get("auths") or {}, host)
     if found is None:
@@ -252,7 +268,7 @@ def _from_auths(config: dict[str, Any], host: str, path: Path) -> Credentials | 
     except (TypeError, ValueError) as e:
         raise _config_error(path, host, f"auths[{key!r}]: {e}") from e
     # An empty entry is what `docker login` leaves beside a credsStore: nothing to use.
-    return None if creds.is_anonymous else creds
+    return None if creds.is_anonymous else replace(creds, source=f"{_shown(path)} (auths[{key!r}])")
 
 
 def _parse_entry(entry: dict[str, Any]) -> Credentials:

@@ -91,5 +91,48 @@ class ConfirmationRequired(RegistryWidgetsError):
     """A destructive action was asked for without its explicit confirmation."""
 
 
+class JournalError(RegistryWidgetsError, OSError):
+    """The journal (the backups that make deletes undoable) cannot be written or read back;
+    a delete that needed a backup was not done."""
+
+
+class ParameterError(RegistryWidgetsError, ValueError):
+    """A headless run was told something the notebook cannot take (an unknown or repeated
+    name, a value of the wrong type, no explicit target for a delete, an unwritable output).
+    Raised before any kernel starts: nothing was run."""
+
+
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
+
+
+class BadBackup(RegistryWidgetsError, ValueError):
+    """A journal record that ``restore`` cannot use: not a backup, or damaged (also a
+    ValueError). Nothing is sent to the registry."""
+
+
+class FeedError(RegistryWidgetsError):
+    """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
+
+
+class ScanFailed(RegistryWidgetsError):
+    """A scan found issues at or above the ``fail_on`` severity (the report is ``.report``)."""
+
+    def __init__(self, message: str, *, report: object = None, registry: str | None = None,
+                 reference: str | None = None):
+        super().__init__(message, registry=registry, reference=reference)
+        self.report = report
+
+
+class Cancelled(RegistryWidgetsError):
+    """The caller cancelled a long operation (its ``cancel`` event was set). The message says
+    what was left unchanged and that running the same call again completes the work."""
+
+
+class ConfigurationError(RegistryWidgetsError, ValueError, TypeError):
+    """An option or credentials given to ``configure()`` or a client are not usable: an
+    unknown option name, a value of the wrong type, a CA file that is missing or not PEM.
+    Raised at once, before any request (also a ValueError and a TypeError)."""
+class InvalidArgument(RegistryWidgetsError, ValueError):
+    """An option of a verb is malformed (a duration, a regular expression, a version range, a
+    count): raised before any request, naming the option and what to write instead."""

@@ -205,6 +205,41 @@ def _quote(text: str) -> str:
     return repr(text) if len(text) <= 300 else f"{text[:300]!r}... ({len(text)} characters)"
 
 
+CREDENTIALS_HINT = ("credentials do not go in a reference; use docker login or "
+                    "configure(registry, credentials=(user, getpass()))")
+_DIGEST_ALGORITHMS = ("sha256", "sha384", "sha512")
+
+
+def _without_userinfo(text: str) -> str | None:
+    """``text`` with a ``user:password@`` part masked, or None when it has none.
+
+    In a reference an '@' may only introduce the digest at the end; one followed by a host
+    or path (``alice:pw@host/app``), or one in front of something that is no digest in a name
+    without a '/' (``alice:pw@host:5000``, ``alice@host.io``), is a URL's userinfo. The mask keeps what follows
+    the last '@' and the scheme, never what came before: that is the secret.
+    """
+    before, at, after = text.rpartition("@")
+    if not at:
+        return None
+    if not _DOMAIN_RE.fullmatch(after.partition("/")[0]):
+        return None  # "ns@/app", "x:@": no host follows the '@'
+    algorithm, _, hex_ = after.partition(":")
+    digest_like = algorithm.lower() in _DIGEST_ALGORITHMS or len(hex_) >= 32
+    if "/" not in after and ("/" in before.split("://")[-1] or digest_like):
+        return None
+    if "/" not in after and ":" not in before and not any(c in after for c in ".:") \
+            and after != "localhost":
+        return None  # "redis@latest": a tag mistyped, not a host
+    scheme = before.split("://")[0] + "://" if "://" in before else ""
+    return f"{scheme}***@{after}"
+
+
+def _userinfo_error(text: str, masked: str, what: str = "image reference") -> BadReference:
+    return BadReference(f"Invalid {what} {_quote(masked)} (user and password masked): "
+                        f"{CREDENTIALS_HINT}. Expected the form {EXPECTED_FORM}",
+                        reference=masked)
+
+
 def _bad(text: str, problem: str) -> BadReference:
     return BadReference(f"Invalid image reference {_quote(text)}: {problem}. "
                         f"Expected the form {EXPECTED_FORM}", reference=text)
@@ -259,6 +294,9 @@ def parse_reference(text: str | Reference) -> Reference:
         raise TypeError(f"an image reference is a string, not {type(text).__name__}")
     if not text:
         raise _bad(text, "it is empty")
+    masked = _without_userinfo(text)
+    if masked is not None:
+        raise _userinfo_error(text, masked)
     # ParseAnyReference would take these two as an image ID or digest with no name; a
     # Reference always names a repository, so they are errors here.
     if _IDENTIFIER_RE.fullmatch(text):
@@ -445,6 +483,10 @@ def validate_registry(registry: str) -> str:
         problem: str | None = f"a registry is a string, not {type(registry).__name__}"
     elif not registry:
         problem = "it is empty"
+    elif "@" in registry:  # no registry name has one: it is user[:password]@host
+        scheme, sep, rest = registry.rpartition("://")
+        raise _userinfo_error(registry, f"{scheme}{sep}***@{rest.rpartition('@')[2]}",
+                              "registry")
     else:
         problem = _registry_name_problem(registry)
     if problem:

@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urljoin
 from typing import Any, Callable, Iterable, Iterator
 
 import requests
@@ -26,8 +27,8 @@ from .auth import scopes_for
 from .credentials import credentials_from
 from .errors import BadReference, DigestMismatch, ProtocolError, Unreachable
 from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, Descriptor, Manifest
-from .reference import validate_repository, validate_tag
-from .transport import Transport
+from .reference import validate_registry, validate_repository, validate_tag
+from .transport import DEFAULT_TIMEOUT, Transport
 
 log = logging.getLogger("registry_widgets.registry")
 
@@ -85,21 +86,29 @@ class _StreamBody:
 class RegistryClient:
     """One registry (``host[:port]``, or a URL with an explicit scheme).
 
-    Credentials: ``None`` reads Docker's config (``docker login`` is reused); or pass a
-    ``Credentials``, a ``(user, password)`` tuple or a dict. TLS is verified; plain HTTP is
-    used only for loopback registries or hosts in ``insecure_hosts``.
+    Credentials: ``None`` reads Docker's config (``docker login`` is reused, and read again
+    once when the registry refuses what it had, so a later ``docker login`` takes effect);
+    or pass a ``Credentials``, a ``(user, password)`` tuple or a dict. TLS is verified; plain
+    HTTP is used only for loopback registries or hosts in ``insecure_hosts``. ``timeout`` is
+    ``(connect, read)`` seconds, the read timeout applying to each read, not a whole blob.
     """
 
     def __init__(self, registry: str, *, credentials: Any = None, config_dir: str | Path | None = None,
                  ca_bundle: str | None = None, insecure: bool = False, insecure_hosts: Iterable[str] = (),
-                 timeout: float | tuple[float, float] = (10, 300), retries: int = 4,
+                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, retries: int = 4,
                  backoff: float = 0.5, pool_size: int = 16):
+        registry = validate_registry(registry)  # refuses user:password@ without echoing it
         host = registry.rpartition("://")[2]
         creds = credentials_from(credentials, host, config_dir=config_dir)
+
+        def reload() -> Any:
+            return credentials_from(None, host, config_dir=config_dir)
+
         self.transport = Transport(registry, credentials=creds, ca_bundle=ca_bundle,
                                    insecure=insecure, insecure_hosts=insecure_hosts,
                                    timeout=timeout, retries=retries, backoff=backoff,
-                                   pool_size=pool_size)
+                                   pool_size=pool_size,
+                                   reload_credentials=reload if credentials is None else None)
         self.registry = self.transport.registry
 
     def __repr__(self) -> str:
@@ -164,7 +173,9 @@ class RegistryClient:
                             "names (such as %.80r)", self.registry, len(items) - len(names), key,
                             reference, bad)
             yield from names
-            url = response.links.get("next", {}).get("url")
+            following = response.links.get("next", {}).get("url")
+            # Relative to the page it came on; the transport decides what goes to its origin.
+            url = urljoin(response.url, following) if following else None
 
     def catalog(self, *, n: int | None = None) -> Iterator[str]:
         """Every repository name, following ``Link`` pagination to the end."""
@@ -239,14 +250,16 @@ class RegistryClient:
             return None
         return int(response.headers.get("Content-Length") or 0)
 
-    def iter_blob(self, repository: str, digest: str, *, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    def iter_blob(self, repository: str, digest: str, *, chunk_size: int = CHUNK,
+                  check: Callable[[], None] | None = None) -> Iterator[bytes]:
         """Stream a blob and verify its digest.
 
         The last chunk is held back until the digest checks out, so a consumer never sees
         the complete content of a corrupt blob. A connection dropped mid-body resumes with
         ``Range`` (or skips what it already has if the registry ignores ``Range``); only
         breaks without progress since the previous one count against the retry budget, so
-        a long download over a flaky network gets through.
+        a long download over a flaky network gets through. ``check`` is called before every
+        read off the socket: raising there (a cancelled copy) stops the download at once.
         """
         ref = self._ref(repository, digest)
         hasher = _hasher(digest)
@@ -261,6 +274,8 @@ class RegistryClient:
             skip = received if response.status_code == 200 else 0
             try:
                 for piece in response.iter_content(min(chunk_size, READ_SIZE)):
+                    if check is not None:
+                        check()
                     if skip:
                         dropped = min(skip, len(piece))
                         piece, skip = piece[dropped:], skip - dropped

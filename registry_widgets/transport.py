@@ -1,46 +1,49 @@
 """HTTP to one registry: the session, TLS, retries, auth, and status-to-exception.
 
-Layer 2, the only module (with ``auth``) that sends HTTP. ``registry`` builds on it.
-One ``requests.Session`` per registry with a connection pool sized for concurrent blob
-copies. The single place where an HTTP failure becomes an exception is ``error_for``.
+Layer 2, the only module (with ``auth``) that sends HTTP; imports ``errors``, ``reference``,
+``credentials`` and ``auth``. ``registry`` builds on it. One ``requests.Session`` per
+registry with a connection pool sized for concurrent blob copies. The single place where an
+HTTP failure becomes an exception is ``error_for``.
 
-Small metadata requests (tag lists, manifest HEADs and GETs, configs: a bodiless GET or
-HEAD, not streamed) take a cheaper path: ``http.client`` over a pool of keep-alive
-connections (``_FastPool``). Measured on one small manifest GET over keep-alive, requests
-costs about 2 ms of client CPU, this path a few tenths of a millisecond, and a listing is
-one such request per tag. Everything above ``_raw`` (auth, retries, Retry-After, the
-status-to-exception mapping) is the same for both paths; a redirect, a proxy from the
-environment or anything unusual goes through requests.
+Credentials are bound to the registry's origin (scheme, host and port). Redirects are
+followed here, hop by hop, not by ``requests``: a request to any other origin (a blob
+redirect to object storage, an absolute pagination ``Link`` or upload ``Location`` on
+another host) goes out through a second session that has no cookie jar, without an
+``Authorization`` header; a 401 from such an origin is never taken as a challenge (it could
+otherwise name a token "realm" that collects the password). Such requests are followed, not
+refused, since registries do hand out object-storage URLs; going from HTTPS to plain HTTP on
+another host is refused unless that host may use plain HTTP (loopback or ``insecure_hosts``).
+
+Timeouts: ``(connect, read)`` where the read timeout bounds the wait for the first byte
+of an answer and then each read of the body, so a silent server fails in about 30 s
+(a timed-out request is retried once) while a slow large blob keeps streaming.
 """
 
 from __future__ import annotations
 
-import collections
 import email.utils
-import http.client
 import ipaddress
-import json
 import logging
 import os
 import random
 import socket
-import ssl
 import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_environ_proxies, parse_header_links
 
 from .auth import Authenticator, merge_scopes, parse_challenge
 from .credentials import Credentials
-from .errors import (LOGIN_HINT, DeleteDisabled, Denied, DigestMismatch, InsecureRegistry,
-                     NotFound, ProtocolError, RateLimited, RegistryError, Unauthorized,
-                     Unreachable)
+from .errors import (LOGIN_HINT, ConfigurationError, DeleteDisabled, Denied, DigestMismatch,
+                     InsecureRegistry, NotFound, ProtocolError, RateLimited, RegistryError,
+                     Unauthorized, Unreachable)
+from .reference import validate_registry
 
 log = logging.getLogger("registry_widgets.transport")
 
@@ -58,8 +61,83 @@ RETRY_READ_STATUSES = RETRY_STATUSES | {500}
 _CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout,
                       requests.exceptions.ChunkedEncodingError)
 MAX_RETRY_AFTER = 60.0
+# (connect, read): the read timeout is per read, so it bounds the first byte and any stall
+# in a body, never a whole blob. A timed-out request is tried TIMEOUT_ATTEMPTS times in all.
+DEFAULT_TIMEOUT = (5.0, 12.0)
+TIMEOUT_ATTEMPTS = 2
+# After the last byte of a streamed upload the registry may verify and move the whole blob
+# (object storage: minutes for GiBs) before it answers.
+UPLOAD_REPLY_TIMEOUT = 300.0
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 DOCKER_HUB_API = "registry-1.docker.io"
 USER_AGENT = "registry-widgets/0.1"
+
+
+# -- stopping a request from another thread ---------------------------------------------------
+# A cancelled copy must not wait for a worker that is blocked in a socket call: sending the
+# last bytes of a body the kernel has buffered, or waiting minutes for a registry to answer
+# an upload. A pool worker's connections are noted while it runs an item (a copy uses two
+# at once: the source GET streams inside the target PUT), so the pool can cut them.
+
+_in_flight: dict[int, list[Any]] = {}  # worker thread ident -> connections of its item
+
+
+def _note(connection: Any) -> None:
+    noted = _in_flight.get(threading.get_ident())
+    if noted is not None:  # only threads that asked (pool workers); others leave no trace
+        noted.append(connection)
+
+
+class _NotedHTTPConnection(urllib3.connection.HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _note(self)
+        super().request(*args, **kwargs)
+
+
+class _NotedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _note(self)
+        super().request(*args, **kwargs)
+
+
+class _NotedHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _NotedHTTPConnection
+
+
+class _NotedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _NotedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _NotedHTTPConnectionPool,
+                                                   "https": _NotedHTTPSConnectionPool}
+
+
+def abort_requests(threads: Iterable[int]) -> None:
+    """Cut the connections ``threads`` are using, so that a thread blocked sending or
+    waiting for an answer fails at once with a connection error (a stopped worker)."""
+    for ident in threads:
+        for connection in list(_in_flight.get(ident) or ()):
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def note_requests() -> None:
+    """From now on, note the connections the calling thread uses (a pool worker's item)."""
+    _in_flight[threading.get_ident()] = []
+
+
+def forget_requests() -> None:
+    """The calling thread is done with its item: stop noting its connections."""
+    _in_flight.pop(threading.get_ident(), None)
 
 
 def hostname(host: str) -> str:
@@ -86,6 +164,54 @@ def insecure_hosts_from_env() -> set[str]:
     return {h.strip() for h in value.split(",") if h.strip()}
 
 
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port made explicit: what credentials are bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # not a port: matches no origin
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def check_timeout(timeout: Any) -> tuple[float, float]:
+    """``timeout`` as (connect, read) seconds, or ConfigurationError."""
+    values = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
+    if len(values) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   and v > 0 for v in values):
+        raise ConfigurationError(f"timeout must be seconds > 0, or a (connect, read) pair of "
+                                 f"them, not {timeout!r}")
+    return float(values[0]), float(values[1])
+
+
+def check_ca_file(path: Any, source: str) -> str:
+    """The CA file ``path`` if it exists and holds PEM certificates, else ConfigurationError
+    naming where the path came from (requests would only say so at the first request, as a
+    raw OSError, or report a TLS failure)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(f"{source} must be a path to a PEM file, not "
+                                 f"{type(path).__name__}")
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 20)
+    except FileNotFoundError:
+        raise ConfigurationError(f"the CA file {path} ({source}) does not exist: give the path "
+                                 "of the registry's CA certificate in PEM form") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"the CA file {path} ({source}) is a directory: give the path "
+                                 "of the CA certificate file (PEM) inside it") from None
+    except OSError as e:
+        raise ConfigurationError(f"cannot read the CA file {path} ({source}): "
+                                 f"{e.strerror or type(e).__name__}") from None
+    if PEM_MARKER not in head:
+        raise ConfigurationError(
+            f"the CA file {path} ({source}) is not PEM: it has no '-----BEGIN CERTIFICATE-----' "
+            "block. A DER file converts with `openssl x509 -inform der -in FILE -out ca.pem`")
+    return path
+
+
 def docker_ca_bundle(host: str) -> str | None:
     """Docker's per-registry CA convention: ``/etc/docker/certs.d/<host>/ca.crt``."""
     for base in (os.environ.get("REGISTRY_WIDGETS_CERTS_D"), "/etc/docker/certs.d",
@@ -102,32 +228,54 @@ class Transport:
 
     def __init__(self, registry: str, *, credentials: Credentials | None = None,
                  ca_bundle: str | None = None, insecure: bool = False,
-                 insecure_hosts: Iterable[str] = (), timeout: float | tuple[float, float] = (10, 300),
-                 retries: int = 4, backoff: float = 0.5, pool_size: int = 16):
+                 insecure_hosts: Iterable[str] = (),
+                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+                 retries: int = 4, backoff: float = 0.5, pool_size: int = 16,
+                 reload_credentials: Callable[[], Credentials] | None = None):
+        registry = validate_registry(registry)  # refuses user:password@ without echoing it
         scheme, _, host = registry.rpartition("://")
         self.registry = host  # as written in references: host[:port]
         self.api_host = DOCKER_HUB_API if host in ("docker.io", "index.docker.io") else host
-        allowed = set(insecure_hosts) | insecure_hosts_from_env()
-        self.allow_http = insecure or is_loopback(host) or host in allowed
+        self._allowed = set(insecure_hosts) | insecure_hosts_from_env()
+        self._insecure = insecure
+        self.allow_http = self.may_use_http(host)
         if scheme == "http" and not self.allow_http:
             raise InsecureRegistry(
                 f"refusing plain HTTP to {host}: only loopback registries or hosts you list as "
                 f"insecure (insecure_hosts=[{host!r}] or REGISTRY_WIDGETS_INSECURE) may skip TLS",
                 registry=host)
         self._scheme = scheme or None  # None: https, falling back to http where allowed
-        self.verify: str | bool = ca_bundle or os.environ.get("REGISTRY_WIDGETS_CA_BUNDLE") \
-            or docker_ca_bundle(host) or True
-        self.timeout = timeout
+        # Where the CA came from, for messages: a wrong CA is the user's to fix, not "pass one".
+        self.ca_source: str | None = None
+        if ca_bundle is not None:
+            self.ca_source = f"ca_bundle={os.fspath(ca_bundle)!r}" \
+                if isinstance(ca_bundle, (str, os.PathLike)) else "ca_bundle"
+            self.verify: str | bool = check_ca_file(ca_bundle, self.ca_source)
+        elif os.environ.get("REGISTRY_WIDGETS_CA_BUNDLE"):
+            self.ca_source = "REGISTRY_WIDGETS_CA_BUNDLE"
+            self.verify = check_ca_file(os.environ["REGISTRY_WIDGETS_CA_BUNDLE"], self.ca_source)
+        elif (found := docker_ca_bundle(host)) is not None:
+            self.ca_source = "Docker's certs.d"
+            self.verify = check_ca_file(found, self.ca_source)
+        else:
+            self.verify = True
+        self.timeout = check_timeout(timeout)
         self.retries = retries
         self.backoff = backoff
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.auth = Authenticator(host, credentials, self._raw)
-        self._fast: _FastPool | None = None  # made on first use, once the scheme is known
-        self._fast_checked = False
+        # Other origins: no cookie jar (a registry's cookies are domain- not port-bound in
+        # requests), never an Authorization header; a small pool of its own.
+        self._foreign = requests.Session()
+        self._foreign.headers["User-Agent"] = USER_AGENT
+        self._foreign.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        foreign_adapter = _Adapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self._foreign.mount("https://", foreign_adapter)
+        self._foreign.mount("http://", foreign_adapter)
+        self.auth = Authenticator(host, credentials, self.fetch_token, reload=reload_credentials)
         self._lock = threading.Lock()
         # A Retry-After pauses every request to this registry, not only the one it answered:
         # a rate limit is per client, and the other workers would only burn requests.
@@ -136,6 +284,16 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport({self.registry!r})"
+
+    def close(self) -> None:
+        self.session.close()
+        self._foreign.close()
+
+    def may_use_http(self, host: str) -> bool:
+        """Plain HTTP is allowed for loopback hosts, hosts listed as insecure, and (with
+        ``insecure=True``) this registry's own host."""
+        return is_loopback(host) or host in self._allowed or \
+            (self._insecure and host in (self.registry, self.api_host))
 
     def count(self, key: str, amount: int) -> None:
         with self._lock:
@@ -153,8 +311,6 @@ class Transport:
         return f"{self._scheme}://{self.api_host}"
 
     def url(self, path_or_url: str, reference: str = "") -> str:
-        if path_or_url.startswith("/") and not path_or_url.startswith("//"):
-            return self._base_url(reference) + path_or_url  # the common case, without urljoin
         return urljoin(self._base_url(reference) + "/", path_or_url)
 
     def _detect_scheme(self, reference: str = "") -> str:
@@ -166,7 +322,7 @@ class Transport:
         the TLS error, not a confusing HTTP 400 later.
         """
         try:
-            self._raw("GET", f"https://{self.api_host}/v2/")
+            self._raw("GET", f"https://{self.api_host}/v2/").close()
             return "https"
         except requests.RequestException as e:
             if self.allow_http:
@@ -179,43 +335,78 @@ class Transport:
                     pass
             raise self._connection_error(e, reference) from e
 
-    def _raw(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        if method in ("GET", "HEAD") and kwargs.keys() <= {"headers"}:
-            pool = self._fast_pool(url)
-            if pool is not None:
-                self.count("requests", 1)
-                response = pool.request(method, url, kwargs.get("headers") or {})
-                if response is not None:
-                    for hook in self.session.hooks.get("response") or ():
-                        hook(response)  # observers see both paths alike
-                    return response  # type: ignore[return-value]
-                # a redirect (blobs in object storage): requests follows it
+    def _raw(self, method: str, url: str, *, session: requests.Session | None = None,
+             **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("verify", self.verify)
-        kwargs.setdefault("allow_redirects", True)
+        kwargs["allow_redirects"] = False  # followed in send(), where credentials are bound
         self.count("requests", 1)
-        return self.session.request(method, url, **kwargs)
+        return (session or self.session).request(method, url, **kwargs)
 
-    def _fast_pool(self, url: str) -> "_FastPool | None":
-        """The http.client pool for this registry's API origin, or None where requests must
-        do the work: another origin (a token realm, a redirect), or a proxy set for it in
-        the environment (requests honours those, so must we)."""
-        if self._scheme is None or not url.startswith(f"{self._scheme}://{self.api_host}/"):
-            return None
-        with self._lock:
-            if not self._fast_checked:
-                self._fast_checked = True
-                if not (self.session.trust_env and get_environ_proxies(url)):
-                    self._fast = _FastPool(self._scheme, self.api_host, self.verify,
-                                           self.timeout)
-            return self._fast
+    def is_own(self, url: str) -> bool:
+        """True when ``url`` is on this registry's origin (scheme, host and port)."""
+        return origin_of(url) == origin_of(self._base_url())
 
-    def close(self) -> None:
-        """Close every connection (both paths)."""
-        self.session.close()
-        with self._lock:
-            if self._fast is not None:
-                self._fast.close()
+    def send(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+             credentials: dict[str, str] | None = None, origin: str | None = None,
+             reference: str = "", **kwargs: Any) -> requests.Response:
+        """One request, following redirects for GET and HEAD hop by hop. ``credentials``
+        (an Authorization header) and cookies go only to ``origin`` (default: the registry's
+        own); every other hop is sent without them."""
+        home = origin_of(origin) if origin else origin_of(self._base_url())
+        start = url
+        for _ in range(MAX_REDIRECTS + 1):
+            own = origin_of(url) == home
+            if not own:
+                self._check_foreign(url, start, reference)
+            sent = {**(headers or {}), **((credentials or {}) if own else {})}
+            response = self._raw(method, url, session=self.session if own and not origin
+                                 else self._foreign, headers=sent, **kwargs)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location or \
+                    method not in ("GET", "HEAD"):
+                return response
+            response.close()
+            url = urljoin(response.url, location)
+            kwargs.pop("params", None)  # they are part of the URL redirected from
+        raise ProtocolError(f"{self.registry} redirected {self._what(reference)} more than "
+                            f"{MAX_REDIRECTS} times (last to {_shown(url)}); the request cannot "
+                            "end. Ask the registry's operator to check its redirects",
+                            registry=self.registry, reference=reference or None)
+
+    def _check_foreign(self, url: str, start: str, reference: str) -> None:
+        scheme, host, _ = origin_of(url)
+        if scheme not in ("http", "https"):
+            raise ProtocolError(f"{self.registry} sent {self._what(reference)} to {_shown(url)}, "
+                                "which is not an http(s) URL", registry=self.registry,
+                                reference=reference or None)
+        if scheme == "http" and origin_of(start)[0] == "https" and not self.may_use_http(host):
+            raise InsecureRegistry(
+                f"{self.registry} sent {self._what(reference)} on to {_shown(url)}, plain HTTP on "
+                f"another host; refusing to leave TLS. If {host} is trusted, list it in "
+                f"insecure_hosts (or REGISTRY_WIDGETS_INSECURE)", registry=self.registry,
+                reference=reference or None)
+
+    def _what(self, reference: str) -> str:
+        return f"the request for {reference}" if reference else "a request"
+
+    def fetch_token(self, method: str, realm: str, *, authorization: str | None = None,
+                    reference: str = "", **kwargs: Any) -> requests.Response:
+        """A request to the token server a challenge named. ``authorization`` (the user's
+        Basic credentials) goes to the realm's origin only, and never over plain HTTP to a
+        host that may not use it; registry cookies never go there."""
+        scheme, host, _ = origin_of(realm)
+        if scheme not in ("http", "https"):
+            raise ProtocolError(f"{self.registry} names a token server {_shown(realm)} that is "
+                                "not an http(s) URL", registry=self.registry)
+        if authorization and scheme == "http" and not self.may_use_http(host):
+            raise InsecureRegistry(
+                f"{self.registry} names its token server on plain HTTP ({_shown(realm)}); "
+                "credentials are not sent without TLS. If that host is trusted, list "
+                f"{host} in insecure_hosts", registry=self.registry)
+        credentials = {"Authorization": authorization} if authorization else None
+        return self.send(method, realm, credentials=credentials, origin=realm,
+                         reference=reference, **kwargs)
 
     # -- the one request path --------------------------------------------------------------
 
@@ -236,26 +427,46 @@ class Transport:
         replayable = data is None or isinstance(data, (bytes, str, dict))
         if retry is None:
             retry = method in IDEMPOTENT and replayable
+        if not replayable and method in ("PUT", "PATCH") and "timeout" not in kwargs:
+            kwargs["timeout"] = (self.timeout[0], max(self.timeout[1], UPLOAD_REPLY_TIMEOUT))
         retry_statuses = RETRY_READ_STATUSES if method in SAFE_METHODS else RETRY_STATUSES
         url = self.url(path, reference)
+        own = self.is_own(url)
         # One 401 is answered by fetching a fresh token; a client that has not yet learned
         # the registry's scheme may need one more (learn, then a token that was refused).
         challenges_left = 1 if self.auth.scheme else 2
-        attempt = 0
+        reloaded = False
+        attempt = timeouts = 0
         while True:
             self._wait_for_retry_after()
             try:
-                response = self._raw(method, url, headers={
-                    **(headers or {}), **self.auth.header(scopes, reference)}, **kwargs)
+                credentials = self.auth.header(scopes, reference) if own else None
+            except Unauthorized:  # the token server refused them
+                if reloaded or not self.auth.reload_credentials():
+                    raise
+                reloaded = True  # `docker login` ran since they were read: once more
+                continue
+            try:
+                response = self.send(method, url, headers=headers, reference=reference,
+                                     credentials=credentials, **kwargs)
             except requests.exceptions.SSLError as e:
                 raise self._connection_error(e, reference) from e
             except _CONNECTION_ERRORS as e:
-                if not retry or attempt >= self.retries:
+                timeouts += isinstance(e, requests.Timeout)
+                if not retry or attempt >= self.retries or timeouts >= TIMEOUT_ATTEMPTS:
                     raise self._connection_error(e, reference) from e
                 self._sleep(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code == 401 and challenges_left:
+            except requests.RequestException as e:  # a malformed URL or header: not retried
+                raise ProtocolError(f"could not send {self._what(reference)} to {self.registry} "
+                                    f"({type(e).__name__}); the registry sent an address or "
+                                    "header that cannot be used", registry=self.registry,
+                                    reference=reference or None) from None
+            # Only the registry's own answers are challenges: a 401 from another origin
+            # could name a "realm" that collects the password.
+            challenge_ok = response.status_code == 401 and self.is_own(response.url)
+            if challenge_ok and challenges_left:
                 challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
                 if challenge is not None:
                     self.auth.learn(challenge)
@@ -267,6 +478,12 @@ class Transport:
                     challenges_left -= 1
                     response.close()
                     continue
+            if challenge_ok and not reloaded and replayable and self.auth.reload_credentials():
+                # `docker login` may have run since the credentials were read: once, re-read
+                # them (config.json and its credential helpers) and try again.
+                reloaded, challenges_left = True, 1
+                response.close()
+                continue
             if response.status_code in retry_statuses and retry and attempt < self.retries:
                 self._sleep(attempt, response.headers.get("Retry-After"))
                 response.close()
@@ -277,9 +494,71 @@ class Transport:
             # Out of retries (or not ours to replay): whoever tries again waits as asked.
             self._note_retry_after(response.headers.get("Retry-After"))
         if response.status_code not in ok:
+            if response.status_code == 400 and urlsplit(response.url).scheme == "http" and \
+                    not _speaks_registry(response):
+                raise Unreachable(
+                    f"{self.registry} speaks TLS, not plain HTTP: {self._what(reference)} was "
+                    f"answered HTTP 400 ({_body_hint(response)}). Use https://{self.registry} "
+                    "(or leave the scheme out)", registry=self.registry,
+                    reference=reference or None, status=400)
+            if not self.is_own(response.url):
+                raise self._foreign_error(response, method, reference)
             raise error_for(response, registry=self.registry, reference=reference, method=method,
-                            authenticated=self.auth.has_credentials)
+                            authenticated=self.auth.has_credentials, who=self.auth.describe())
         return response
+
+    def _foreign_error(self, response: requests.Response, method: str,
+                       reference: str) -> RegistryError:
+        status = response.status_code
+        where = _shown(response.url)
+        if status in (401, 403):
+            return Unauthorized(
+                f"{self.registry} sent {self._what(reference)} on to {where} (another origin), "
+                f"which answered HTTP {status}. Credentials for {self.registry} are never sent "
+                "to another origin; the registry's operator must hand out URLs that need none "
+                "(such as signed object-storage URLs)", registry=self.registry,
+                reference=reference or None, status=status)
+        error = error_for(response, registry=self.registry, reference=reference, method=method)
+        error.args = (f"{error.args[0]} (answered by {where}, where {self.registry} sent the "
+                      "request)",)
+        return error
+
+    def _tls_error(self, error: Exception, where: str, reference: str) -> RegistryError:
+        text = str(error)
+        kw = dict(registry=self.registry, reference=reference or None)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            if "mismatch" in text.lower() or "doesn't match" in text:
+                return Unreachable(f"TLS verification failed for {where}: its certificate is "
+                                   f"for another host name than {hostname(self.api_host)}. Use "
+                                   "the name the certificate was issued for", **kw)
+            if self.ca_source:
+                return Unreachable(
+                    f"TLS verification failed for {where}: its certificate is not signed by the "
+                    f"CA file {self.verify} (from {self.ca_source}). Check that this is the CA "
+                    "that issued the registry's certificate (or its whole chain)", **kw)
+            return Unreachable(
+                f"TLS verification failed for {where}: its certificate is not signed by a CA "
+                "this machine trusts. If the registry uses a private CA, pass ca_bundle=PATH "
+                f"or put the CA at /etc/docker/certs.d/{self.registry}/ca.crt; a loopback "
+                "registry on plain HTTP needs no TLS.", **kw)
+        if self._answers_plain_http():
+            fix = (f"use http://{self.registry} (or leave the scheme out)" if self.allow_http
+                   else "plain HTTP is used only for loopback registries or hosts you list in "
+                   f"insecure_hosts (or REGISTRY_WIDGETS_INSECURE); add {self.registry} there "
+                   "if you trust the network, or ask its operator for TLS")
+            return Unreachable(f"{self.registry} speaks plain HTTP, not TLS: the TLS handshake "
+                               f"for {where} failed. {fix[0].upper()}{fix[1:]}", **kw)
+        return Unreachable(f"the TLS handshake with {where} failed ({type(error).__name__}); is "
+                           "that port a TLS registry?", **kw)
+
+    def _answers_plain_http(self) -> bool:
+        try:
+            probe = self._raw("GET", f"http://{self.api_host}/v2/", session=self._foreign,
+                              timeout=(self.timeout[0], min(self.timeout[1], 5.0)))
+        except requests.RequestException:
+            return False
+        probe.close()
+        return _speaks_registry(probe)
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
         if self._note_retry_after(retry_after) is None:
@@ -304,11 +583,7 @@ class Transport:
         where = f"{self.registry}" + (f" ({reference})" if reference else "")
         text = str(error)
         if isinstance(error, requests.exceptions.SSLError):
-            return Unreachable(
-                f"TLS verification failed for {where}. If the registry uses a private CA, pass "
-                f"ca_bundle=PATH or put the CA at /etc/docker/certs.d/{self.registry}/ca.crt; a "
-                "loopback registry on plain HTTP needs no TLS.", registry=self.registry,
-                reference=reference)
+            return self._tls_error(error, where, reference)
         if "Name or service not known" in text or "NameResolution" in text or \
                 "nodename nor servname" in text or "Temporary failure in name resolution" in text:
             return Unreachable(f"cannot resolve the registry host of {where}: check the spelling "
@@ -324,126 +599,24 @@ class Transport:
                            "network and try again", registry=self.registry, reference=reference)
 
 
-class _FastResponse:
-    """The part of ``requests.Response`` the registry client reads, for a response that
-    ``_FastPool`` read in full: ``status_code``, ``headers`` (case-insensitive), ``content``,
-    ``text``, ``json()``, ``links``, ``url``, ``close()``."""
-
-    __slots__ = ("status_code", "reason", "headers", "content", "url", "method")
-
-    def __init__(self, status: int, reason: str, headers: CaseInsensitiveDict, content: bytes,
-                 url: str, method: str):
-        self.status_code, self.reason, self.headers = status, reason, headers
-        self.content, self.url, self.method = content, url, method
-
-    @property
-    def request(self) -> "_FastResponse":
-        return self  # ``response.request.method`` and ``.url``, as requests has them
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code < 400
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-    @property
-    def links(self) -> dict[str, dict[str, str]]:
-        header = self.headers.get("Link")
-        if not header:
-            return {}
-        return {link.get("rel") or link.get("url"): link for link in parse_header_links(header)}
-
-    def close(self) -> None:
-        pass  # already read to the end; its connection is back in the pool
+def _shown(url: str) -> str:
+    """A URL for a message: no query (signed object-storage URLs carry a signature there)
+    and no user:password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    path = parts.path if len(parts.path) <= 120 else parts.path[:120] + "..."
+    return f"{parts.scheme}://{host}{port}{path}"
 
 
-_STALE = (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionResetError,
-          BrokenPipeError, ConnectionAbortedError)
-
-
-class _FastPool:
-    """Keep-alive ``http.client`` connections to one origin, shared by all threads (an idle
-    connection is taken by whichever request comes next). A request on a reused connection
-    that the server had closed meanwhile is sent once more on a new one, as urllib3 does;
-    failures are raised as the ``requests`` exceptions ``Transport.request`` retries on."""
-
-    def __init__(self, scheme: str, host: str, verify: str | bool,
-                 timeout: float | tuple[float, float]):
-        self.scheme, self.host = scheme, host
-        self.connect_timeout, self.read_timeout = timeout if isinstance(timeout, tuple) \
-            else (timeout, timeout)
-        self._idle: collections.deque[http.client.HTTPConnection] = collections.deque()
-        self._context: ssl.SSLContext | None = None
-        if scheme == "https":
-            if verify is False:
-                context = ssl._create_unverified_context()  # noqa: S323 - the user asked
-            else:
-                cafile = verify if isinstance(verify, str) else (
-                    os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                    or requests.certs.where())
-                if os.path.isdir(cafile):
-                    context = ssl.create_default_context(capath=cafile)
-                else:
-                    context = ssl.create_default_context(cafile=cafile)
-            self._context = context
-
-    def _new(self) -> http.client.HTTPConnection:
-        if self._context is not None:
-            return http.client.HTTPSConnection(self.host, timeout=self.connect_timeout,
-                                               context=self._context)
-        return http.client.HTTPConnection(self.host, timeout=self.connect_timeout)
-
-    def request(self, method: str, url: str, headers: dict[str, str]) -> _FastResponse | None:
-        """Send and read the whole response; None for a redirect (the caller uses requests)."""
-        parts = urlsplit(url)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
-        for attempt in (0, 1):
-            try:
-                connection, reused = self._idle.popleft(), True
-            except IndexError:
-                connection, reused = self._new(), False
-            try:
-                if connection.sock is None:
-                    connection.connect()
-                    connection.sock.settimeout(self.read_timeout)
-                connection.request(method, target, headers=sent)
-                answer = connection.getresponse()
-                content = answer.read()
-            except _STALE as e:
-                connection.close()
-                if reused and attempt == 0:
-                    continue  # the server closed it while idle: a new connection, once
-                raise requests.ConnectionError(f"{type(e).__name__}: {e}") from e
-            except socket.timeout as e:
-                connection.close()
-                raise requests.Timeout(str(e)) from e
-            except (ssl.SSLError, ssl.CertificateError) as e:
-                connection.close()
-                raise requests.exceptions.SSLError(str(e)) from e
-            except (OSError, http.client.HTTPException) as e:
-                connection.close()
-                raise requests.ConnectionError(f"{type(e).__name__}: {e}") from e
-            if answer.will_close:
-                connection.close()
-            else:
-                self._idle.append(connection)
-            if 300 <= answer.status < 400 and answer.getheader("Location"):
-                return None
-            merged: CaseInsensitiveDict = CaseInsensitiveDict()
-            for key, value in answer.getheaders():
-                merged[key] = f"{merged[key]}, {value}" if key in merged else value
-            return _FastResponse(answer.status, answer.reason, merged, content, url, method)
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        while self._idle:
-            self._idle.popleft().close()
+def _body_hint(response: requests.Response) -> str:
+    text = response.content[:100].decode("ascii", "replace").strip()
+    return f"it said {text[:80]!r}" if text else "no body"
 
 
 def _speaks_registry(response: requests.Response) -> bool:
@@ -488,7 +661,7 @@ def _wanted_scope(response: requests.Response) -> str:
 
 
 def error_for(response: requests.Response, *, registry: str, reference: str = "",
-              method: str = "GET", authenticated: bool = False) -> RegistryError:
+              method: str = "GET", authenticated: bool = False, who: str = "") -> RegistryError:
     """Turn a failed response into this package's error: the one place this happens."""
     status = response.status_code
     code, message = _registry_error_text(response)
@@ -507,6 +680,12 @@ def error_for(response: requests.Response, *, registry: str, reference: str = ""
         return Denied(f"access denied to {what}: the registry accepted your credentials "
                       f"but they lack permission for this action ({_wanted_scope(response)}); ask "
                       "the namespace's owner for access or use an account that has it", **kw)
+    if status == 401 and authenticated:
+        # Not "log in first": the user did, and these credentials were refused. Say which.
+        return Unauthorized(f"unauthorized: {registry} refused {who or 'the credentials'} for "
+                            f"{what}{said}. Check the user name and password (or token): run "
+                            f"`docker login {registry}` again, or configure({registry!r}, "
+                            "credentials=...) with the right ones", **kw)
     if status == 401:
         return Unauthorized(f"unauthorized: authentication required for {what}{said}. "
                             + LOGIN_HINT.format(registry=registry), **kw)

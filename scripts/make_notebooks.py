@@ -8,13 +8,14 @@ tagged ``parameters`` written ``name: type = value  # help`` (so ``papermill
 --help-notebook`` documents it; help text must not contain "=" or papermill skips the line),
 thin calls into registry_widgets, and a last cell tagged ``result`` that prints the run's
 JSON record. Cells whose output is the same on every machine start with
-``# NBVAL_CHECK_OUTPUT`` and carry their expected output here, because nbval compares
-against the output stored in the notebook.
+``# NBVAL_CHECK_OUTPUT`` and carry their expected output here, because notebooks/conftest.py
+compares against the output stored in the notebook.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import textwrap
 from pathlib import Path
@@ -67,7 +68,13 @@ def notebook(title: str, cells: list[dict]) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[md(title)] + cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
+    # The language_info a Python 3 kernel reports, in full: JupyterLab writes the kernel's
+    # into the notebook when it connects, so anything less marks a notebook modified the
+    # moment it opens. The version is this interpreter's, the one .venv's kernel runs.
+    nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3", "version": platform.python_version()}
     return nb
 
 
@@ -372,7 +379,7 @@ def copy_nb() -> nbformat.NotebookNode:
         code("""
         from typing import Union
 
-        from registry_widgets import ImageTable, copy, images, parse_reference
+        from registry_widgets import ImageTable, copy, images, parse_reference, plan_copy
         from registry_widgets import notebook_support as nb
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
@@ -387,7 +394,17 @@ def copy_nb() -> nbformat.NotebookNode:
             INTERACTIVE,
         ),
         md("""
-        ## 1. Copy
+        ## 1. See the plan
+
+        Nothing changes in this step. If the target tag already points at another image,
+        the plan says which one it replaces: that image is backed up to the journal before
+        the copy, and `restore(copied)` puts the tag back on it.
+        """),
+        code("""
+        print(nb.describe_copy(plan_copy(source, target, platforms=platforms)))
+        """),
+        md("""
+        ## 2. Copy
 
         Similar to `skopeo copy --all` or `crane copy`. Blobs the target already has are
         skipped, and the tag at the target moves last, so an interrupted copy never leaves
@@ -404,7 +421,7 @@ def copy_nb() -> nbformat.NotebookNode:
         print("The target has the source's digest:", same)
         """, expect="The target has the source's digest: True\n"),
         md("""
-        ## 2. Check the target
+        ## 3. Check the target
 
         The target's namespace, as its registry lists it.
         """),
@@ -553,7 +570,7 @@ def build_nb() -> nbformat.NotebookNode:
 
 
 def remove_nb() -> nbformat.NotebookNode:
-    return notebook("""
+    nb = notebook("""
         # 5. Remove images, then check the list
 
         Images you no longer need cost storage and clutter the list. This notebook shows
@@ -609,11 +626,15 @@ def remove_nb() -> nbformat.NotebookNode:
         ## 2. Remove
 
         With `dry_run = True` this only confirms the plan. To remove, set `dry_run = False`
-        in the parameters (or `-p dry_run False` headless). The removal is checked against
+        in the parameters (or `-p dry_run False` headless, where `-p ref ...` must be given
+        too: a headless removal has no default target). The removal is checked against
         the plan: if the registry changed since, nothing is removed and the error says what
         changed; run the notebook again for a fresh plan.
         """),
         code("""
+        # Headless, a real removal needs a ref you named: never the tour's example.
+        nb.check_target(ref, example="tutorial/busybox:latest", dry_run=dry_run,
+                        interactive=interactive)
         removed = remove(ref, force=force, dry_run=dry_run, plan=plan)
         nb.show(removed)
         if dry_run:
@@ -647,6 +668,10 @@ def remove_nb() -> nbformat.NotebookNode:
         """),
         result("removed"),
     ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name ref (registry_widgets.runner.METADATA_KEY).
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}
+    return nb
 
 
 def namespaces_nb() -> nbformat.NotebookNode:
@@ -772,15 +797,143 @@ def namespaces_nb() -> nbformat.NotebookNode:
     ])
 
 
+def retention_nb() -> nbformat.NotebookNode:
+    nb = notebook("""
+        # 7. Retention: keep the newest images, remove the rest
+
+        Registries fill up with old builds. A retention run keeps the newest images of every
+        repository and removes the others, like `ibmcloud cr retention-run`. This notebook
+        shows the plan first and, by default, stops there (`dry_run = True`). It is made to
+        run headless from cron with a saved policy.
+        """, [
+        md(f"""
+        ## Before you begin
+
+        * **An image counts once.** `keep = 5` keeps the five newest *images* of each
+          repository, by the time each image was created: an image with several tags
+          (co-tags) counts once, and so does a multi-arch index. An image without a usable
+          created time is kept and reported, never guessed at.
+        * **Filters narrow, never widen.** `older_than` (`90d`, `12h`, `2w`) and `tags` (a
+          regular expression for the whole tag such as `dev-.*`, or a version range such as
+          `>=1.0,<2`) only limit what may go.
+        * **Protected tags never go.** Tags matching the namespace's protected patterns
+          (`protect(...)`) or `protect` here stay, whatever else is said; so do images that a
+          running container on this machine uses (unless `force`).
+        * **Plan, then apply exactly the plan.** With `dry_run = False` the registry is read
+          again; if anything changed since the plan, nothing is removed. Everything removed is
+          backed up in the journal first: `restore(result)` undoes the run until the registry's
+          garbage collection runs.
+        * **Headless (cron).** Save a policy once (`set_retention_policy`), then run
+          `python -m registry_widgets run retention -p target REGISTRY/NAMESPACE -p dry_run False`.
+          Without `target`, only dry runs are allowed: a destructive run always names its
+          target.
+
+        {UNAUTHORIZED}
+        """),
+        code("""
+        from typing import Optional
+
+        from registry_widgets import CleanupPanel, retention, retention_policies, usage
+        from registry_widgets import notebook_support as nb
+        from registry_widgets.operations.policies import split_target
+        from registry_widgets.operations.retention import plan_frame
+        from registry_widgets.widgets.cleanup_panel import plan_display
+
+        REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
+        """),
+        params(
+            'target: str = ""  # registry/namespace or registry/namespace/repository; empty '
+            "previews every saved policy (or the embedded demo namespace)",
+            "keep: Optional[int] = None  # keep this many newest images per repository; None "
+            "uses the saved policy",
+            'older_than: Optional[str] = None  # only images older than this may go, e.g. "90d"',
+            "tags: Optional[str] = None  # only these tags may go: a regular expression, or a "
+            "version range such as <2",
+            "protect: Optional[str] = None  # a regular expression: matching tags never go "
+            "(besides the saved ones)",
+            "force: bool = False  # allow keep 0, and images that running containers use",
+            "dry_run: bool = True  # True only shows the plan; False removes (needs a target)",
+            INTERACTIVE,
+        ),
+        md("""
+        ## 1. What to clean up
+
+        A named `target` uses the options above (or, without any, its namespace's saved
+        policy). Without a target, every saved policy is previewed; with none saved, the
+        embedded registry's `demo` namespace is previewed keeping its 2 newest images.
+        """),
+        code("""
+        if target:
+            runs = {target: {"keep": keep, "older_than": older_than, "tags": tags}}
+        elif not dry_run:
+            raise ValueError("dry_run=False removes images, so it needs an explicit target: "
+                             "-p target registry/namespace. Nothing was removed")
+        elif retention_policies():
+            runs = {name: {} for name in retention_policies()}
+        else:
+            runs = {f"{REGISTRY}/demo": {"keep": 2}}
+        print("\\n".join(runs))
+        """),
+        md("""
+        ## 2. The plan, and the removal
+
+        Each row is a tag: `remove` or `keep`, how (`delete image`: the digest goes with all
+        its tags; `remove tag`: only that name) and why. `frees` is what the registry's
+        garbage collection can reclaim afterwards.
+        """),
+        code("""
+        results = {}
+        for name, options in runs.items():
+            result = retention(name, protect=protect, force=force, dry_run=dry_run, **options)
+            results[name] = result
+            print(result.details["summary"].splitlines()[0])
+            rows = plan_display(plan_frame(result.details["plan"]))
+            display(rows.drop(columns=["bytes"]).head(50))
+        if dry_run:
+            print("Dry run: nothing was removed. Set dry_run = False (and a target) to remove.")
+        """),
+        md("""
+        ## 3. Storage per namespace
+
+        Like `ibmcloud cr quota`: bytes per namespace and repository, shared layers counted
+        once; limits saved with `set_usage_limit` warn from 80 %. Deleted images still take
+        space until garbage collection runs (on the embedded registry: `collect_garbage()`).
+        """),
+        code("""
+        registry, namespace, _ = split_target(next(iter(runs)), verb="retention")
+        display(usage(registry, namespace))
+        if interactive:
+            display(CleanupPanel(registry, namespace))
+        """),
+        md("""
+        ## What next
+
+        * Undo a run: `restore(results[target])` (`from registry_widgets import restore`),
+          until garbage collection runs.
+        * Free the space on the embedded registry: `collect_garbage()` (a dry run first:
+          `collect_garbage(dry_run=True)`); other registries: `garbage_collection_help(host)`.
+        * Protect tags: `protect("REGISTRY/NAMESPACE", ["latest", "release-.*"])`.
+
+        The cell below records this run as JSON.
+        """),
+        result('{"runs": results, "dry_run": dry_run}'),
+    ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name target (registry_widgets.runner.METADATA_KEY); the notebook checks too.
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["target"],
+                                                       "dry_run": "dry_run"}}
+    return nb
+
+
 def dashboard_nb() -> nbformat.NotebookNode:
     return notebook("""
         # Registry dashboard
 
-        Namespaces, images and builds of your registries on one page. Choose a registry,
-        select a namespace to list its images, select images to pull, copy, inspect or
-        remove them (removals show their plan first), or build and push on the Build tab.
-        If a registry says "unauthorized: authentication required", run `docker login
-        <registry>` and press Refresh.
+        Choose a registry in the bar (add your own; it shows whether it answers and who you
+        are), select a namespace, then act on the selected images: removals show their plan
+        first and Confirm deletes only what it showed. Build, Trash (restore what was deleted)
+        and Log in are tabs. Told "unauthorized"? Log in there, or run `docker login
+        <registry>` in a terminal and press Refresh.
         """, [
         code("""
         from registry_widgets import Dashboard, namespaces
@@ -796,13 +949,122 @@ def dashboard_nb() -> nbformat.NotebookNode:
         ),
         code("""
         if interactive:
-            display(Dashboard(registries))
+            dashboard = Dashboard(registries)
+            display(dashboard)
         else:
             for registry in registries:
                 print(registry)
                 display(nb.namespace_rows(namespaces(registry)))
         """),
         result('{"registries": registries, "interactive": interactive}'),
+    ])
+
+
+def scan_nb() -> nbformat.NotebookNode:
+    return notebook("""
+        # 9. Scan an image: what is inside, known vulnerabilities, configuration issues
+
+        After every push and copy the guide sends you to Vulnerability Advisor. This notebook
+        is that step, offline: it reads the image's layers through the registry (no Docker
+        engine), lists the packages inside (Debian/Ubuntu, Alpine, Python, npm), matches them
+        against an advisory feed in the OSV format, and audits the image's configuration.
+        """, [
+        md(f"""
+        ## Before you begin
+
+        * You need read access to the image (from `docker login`).
+        * A feed: a folder or zip of OSV JSON records (OSV publishes one zip per ecosystem,
+          e.g. `Debian/all.zip`), or a feed artifact in a registry (`publish_feed` writes one;
+          `copy` mirrors it into an air-gapped registry). `osv-demo` next to this notebook holds
+          four real advisories, enough to try it. The feed is indexed once and the index is
+          reused until the feed changes.
+        * Exemptions (optional) are a JSON file written by `add_exemption`; exempt findings are
+          shown as exempt, never hidden.
+
+        {UNAUTHORIZED}
+        """),
+        code("""
+        from typing import Optional
+        from pathlib import Path
+
+        from registry_widgets import ScanPanel, cyclonedx_json, sbom_table, scan
+        from registry_widgets import notebook_support as nb
+        from registry_widgets.widgets.scan_panel import findings_display
+
+        REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
+        """),
+        params(
+            'ref: str = f"{REGISTRY}/tutorial/busybox:1.0"  # the image to scan: '
+            "registry/namespace/repository:tag",
+            'feed: str = "osv-demo"  # OSV feed: a folder or zip of OSV JSON, or a feed artifact '
+            "reference",
+            "exemptions: Optional[str] = None  # exemptions file (JSON); exempt findings stay, "
+            "marked",
+            "fail_on: Optional[str] = None  # low, medium, high or critical: open findings at or "
+            "above it fail the run",
+            "json_output: Optional[str] = None  # write the report as JSON to this file",
+            "sarif_output: Optional[str] = None  # write the findings as SARIF 2.1.0 (CI code "
+            "scanning) to this file",
+            "sbom_output: Optional[str] = None  # write the packages as CycloneDX JSON to this file",
+            INTERACTIVE,
+        ),
+        md("""
+        ## 1. Scan
+
+        Similar to `ibmcloud cr va <image>` or `trivy image --offline-scan`. Versions are
+        compared with each ecosystem's own rules, so `3.0.14-1~deb12u1` sorts before
+        `3.0.14-1` (Debian) and `2.9.0` before `2.31.0` (PEP 440).
+        """),
+        code("""
+        if interactive:
+            panel = ScanPanel(ref, feed, exemptions or "")
+            report = panel.scan()
+            display(panel)
+        else:
+            report = scan(ref, feed=feed, exemptions=exemptions)
+            print(report.reference, "-", report.status, report.counts())
+            display(findings_display(report))
+        """),
+        md("""
+        ## 2. What is inside
+
+        The packages, with the layer that brought each one. The CycloneDX document (with a
+        package URL per package) is what SBOM tools and registries exchange.
+        """),
+        code("""
+        packages = sbom_table(report.contents)
+        display(packages.head(50))
+        if sbom_output:
+            Path(sbom_output).write_text(cyclonedx_json(report.contents))
+        if json_output:
+            Path(json_output).write_text(report.to_json())
+        if sarif_output:
+            Path(sarif_output).write_text(report.to_sarif())
+        """),
+        md("""
+        ## 3. Fail on a severity
+
+        With `fail_on`, open findings at or above it raise `ScanFailed`: a headless run
+        (`python -m registry_widgets run scan -p fail_on high`) then exits non-zero, with
+        the outputs above already written.
+        """),
+        code("""
+        report.check(fail_on)
+        """),
+        md("""
+        ## What next
+
+        * Accept a finding for a repository:
+          `add_exemption("exemptions.json", "CVE-2024-2511", "registry/namespace/repository")`,
+          then scan again with `exemptions = "exemptions.json"`.
+        * Mirror the feed into an air-gapped registry with [03_copy](03_copy.ipynb), then set
+          `feed` to the mirrored artifact's reference.
+
+        The cell below records this run as JSON.
+        """),
+        result('{"reference": report.reference, "digest": report.digest, "status": report.status, '
+               '"counts": report.counts(), "packages": report.packages, '
+               '"findings": sorted({f.id for f in report.findings})}'),
     ])
 
 
@@ -814,6 +1076,8 @@ BUILDERS = {
     "04_build": build_nb,
     "05_remove": remove_nb,
     "06_namespaces_and_images": namespaces_nb,
+    "07_retention": retention_nb,
+    "09_scan": scan_nb,
     "10_dashboard": dashboard_nb,
 }
 

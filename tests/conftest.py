@@ -21,6 +21,7 @@ import pytest
 from registry_widgets.stack import EngineUnavailable, LocalRegistry, ensure_base_image, ensure_engine
 from registry_widgets.stack.services import state_root
 from tests.support import start_registry
+from tests.support.ci import fail_missing_parts
 
 ENGINE_FIXTURES = {"_docker_session"}
 
@@ -31,6 +32,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.engine)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    # With CI=true a missing engine, browser or root fails instead of skipping (tests/support/ci.py).
+    outcome = yield
+    fail_missing_parts(outcome.get_result())
 
 
 # Session registries, restarted before each test if an earlier test stopped one and failed

@@ -210,20 +210,31 @@ def test_each_scope_gets_its_own_token(token_registry, unique_repo):
 
 
 def test_a_token_is_refreshed_before_it_expires(token_registry, unique_repo):
-    token_registry.token_server.lifetime = 2  # the fixture restores it
-    client = alice(token_registry)
-    push_small_image(client, unique_repo, "v1")
-    list(client.tags(unique_repo))
-    token_registry.token_server.reset_log()
-    seen = record_responses(client)
+    ts = token_registry.token_server
+    ts.lifetime = 2  # the fixture restores it
+    # Without this the registry would accept the old token for 60 s more (its leeway), and
+    # "no 401" below would hold even for a client that never refreshes.
+    ts.strict_lifetime = True
+    try:
+        client = alice(token_registry)
+        push_small_image(client, unique_repo, "v1")
+        list(client.tags(unique_repo))
+        ts.reset_log()
+        seen = record_responses(client)
 
-    list(client.tags(unique_repo))  # still fresh: no new token
-    assert token_scopes(token_registry) == []
-    time.sleep(2.1)  # past the 2 s lifetime (the client refreshes after 3/4 of it)
-    assert list(client.tags(unique_repo)) == ["v1"]
+        list(client.tags(unique_repo))  # still fresh: no new token
+        assert token_scopes(token_registry) == []
+        old = seen[0].request.headers["Authorization"]
+        time.sleep(2.1)  # past the 2 s lifetime (the client refreshes after 3/4 of it)
+        tags_url = f"{token_registry.url}/v2/{unique_repo}/tags/list"
+        assert requests.get(tags_url, headers={"Authorization": old}, timeout=10).status_code == 401
+        assert list(client.tags(unique_repo)) == ["v1"]
+    finally:
+        ts.strict_lifetime = False
 
     assert token_scopes(token_registry) == [(f"repository:{unique_repo}:pull",)]
     assert [r.status_code for r in seen] == [200, 200]  # no 401 on the way
+    assert seen[1].request.headers["Authorization"] != old
 
 
 def test_a_token_refused_mid_operation_is_refreshed_once(token_registry, unique_repo):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +40,7 @@ from registry_widgets.operations.inventory import COLUMNS
 from registry_widgets.reference import EXPECTED_FORM, parse_reference
 from registry_widgets.stack import LocalRegistry
 from registry_widgets.stack._process import free_port
-from tests.support import RawClient, get_manifest, push_image
+from tests.support import RawClient, get_manifest, list_repositories, push_image
 from tests.support.faultproxy import FaultProxy, Respond
 
 pytest_plugins = ["faults_fixtures"]  # fault_proxy, and fresh package clients for every test
@@ -58,12 +58,13 @@ SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 @dataclass
 class Act:
     """What a row does: ``call`` must fail naming ``registry`` and every one of ``names``;
-    ``watch`` lists the (registry, repository) pairs that must not change."""
+    ``watch`` lists the (registry, repository) pairs that must not change (repository None:
+    the registry's whole catalog)."""
 
     call: Callable[[], Any]
     registry: str
     names: tuple[str, ...] = ()
-    watch: list[tuple[LocalRegistry, str]] = field(default_factory=list)
+    watch: list[tuple[LocalRegistry, str | None]] = field(default_factory=list)
     proxy: FaultProxy | None = None
 
 
@@ -89,10 +90,13 @@ class World:
         return proxy
 
 
-def state(watch: list[tuple[LocalRegistry, str]]) -> dict[tuple[str, str], dict[str, str]]:
-    """tag -> digest for each watched repository, as raw HTTP sees it."""
-    seen = {}
+def state(watch: list[tuple[LocalRegistry, str | None]]) -> dict[tuple[str, str], Any]:
+    """tag -> digest for each watched repository (the catalog for None), as raw HTTP sees it."""
+    seen: dict[tuple[str, str], Any] = {}
     for reg, repo in watch:
+        if repo is None:
+            seen[(reg.host, "_catalog")] = sorted(list_repositories(reg))
+            continue
         r = RawClient(reg).request("GET", f"/v2/{repo}/tags/list",
                                    scope=f"repository:{repo}:pull")
         tags = (r.json().get("tags") or []) if r.status_code == 200 else []
@@ -343,12 +347,16 @@ MISSING_ROWS = rows(
     "a namespace that does not exist", NotFound, ("not found", "nothing was changed",
                                                   "namespaces("),
     {verb: act for verb, act in registry_verbs(
-        lambda world: (world.fixture("registry").host, [])).items()
-     if verb in ("remove_namespace", "plan_remove_namespace")}
+        lambda world: (world.fixture("registry").host, [(world.fixture("registry"), None)])
+    ).items() if verb in ("remove_namespace", "plan_remove_namespace")}
     | {"remove_namespace (dry run)": lambda world: Act(
         lambda: rw.remove_namespace(world.fixture("registry").host, world.namespace,
                                     dry_run=True),
-        world.fixture("registry").host, (f"{world.namespace}/",))})
+        world.fixture("registry").host, (f"{world.namespace}/",),
+        [(world.fixture("registry"), None)])})
+
+# No registry answers there, so there is nothing whose state could change.
+NOTHING_TO_WATCH = {"unknown host", "connection refused"}
 
 
 def offline(verb: str, text: str, call: Callable[[], Any], quoted: str | None = None) -> Row:
@@ -404,6 +412,8 @@ def world(request: pytest.FixtureRequest, unique_repo: str) -> World:
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_bad_input_gives_one_clear_error_and_changes_nothing(row: Row, world: World):
     act = row.act(world)
+    assert row.offline or act.watch or act.proxy or row.condition in NOTHING_TO_WATCH, \
+        f"{row.id} watches nothing: give it a watched repository, the catalog or a proxy"
     before = state(act.watch)
 
     if row.offline:
@@ -509,7 +519,7 @@ def test_random_text_is_a_reference_or_bad_reference_before_any_request(text):
 
 # -- what is not an error ------------------------------------------------------------------------
 
-def test_a_huge_tag_list_is_read_in_bounded_time_without_a_crash(fault_proxy, registry,
+def test_a_huge_tag_list_is_read_with_bounded_work_without_a_crash(fault_proxy, registry,
                                                                   unique_repo):
     proxy = fault_proxy(registry)
     image = push_image(registry, unique_repo, "1.0", layer_sizes=(512,), seed=unique_repo)
@@ -519,16 +529,17 @@ def test_a_huge_tag_list_is_read_in_bounded_time_without_a_crash(fault_proxy, re
     proxy.add_rule("GET", r"/tags/list", Respond.json(body), times=None)
     before = state([(registry, unique_repo)])
 
-    started = time.monotonic()
     table = rw.images(proxy.host, repositories=[unique_repo])
-    listed = time.monotonic() - started
-    started = time.monotonic()
     plan = rw.plan_remove(f"{proxy.host}/{unique_repo}:1.0")
-    planned = time.monotonic() - started
 
     assert list(table["tag"]) == ["1.0"] and len(table.attrs["skipped"]) == len(fake)
     assert plan.digest == image.digest and plan.co_tags_kept == ()
-    assert listed < 60 and planned < 60, (listed, planned)
+    # Bounded work, not a stopwatch: one tag list per verb, each tag asked for at most once.
+    assert len(proxy.exchanges("GET", r"/tags/list")) == 2
+    asked = Counter(e.path for e in proxy.exchanges(None, r"/manifests/"))
+    per_tag = [asked.pop(f"/v2/{unique_repo}/manifests/{tag}", 0) for tag in fake + ["1.0"]]
+    assert max(per_tag) <= 2 * 2  # at most HEAD + GET, in each of the two verbs
+    assert list(asked) == [f"/v2/{unique_repo}/manifests/{image.digest}"]  # and one by digest
     assert state([(registry, unique_repo)]) == before
     assert not [e for e in proxy.log if e.method in WRITES]
 

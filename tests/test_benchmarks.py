@@ -39,6 +39,13 @@ EXPECTED = [
     ("4 client CPU per small manifest GET", "http.client"),
     ("5 widgets", "tables.image_display"),
     ("5 widgets", "ImageTable() + show_frame"),
+    ("7 SBOM of a", "registry_widgets.sbom (own process)"),
+    ("7 SBOM of a", "stream the layers through the registry"),
+    ("7 peak RSS of that SBOM", "registry_widgets.sbom"),
+    ("7 match", "registry_widgets match (index built)"),
+    ("6 retention", "registry_widgets.retention plan (dry run), empty cache"),
+    ("6 retention", "registry_widgets.retention plan (dry run), warm cache"),
+    ("6 retention", "registry_widgets.retention apply"),
 ]
 
 

@@ -118,29 +118,31 @@ def test_auths_entry_forms(config_dir, entry, expected):
     assert credentials_for("myreg:5000", config_dir=config_dir) == expected
 
 
-@pytest.mark.parametrize("key, registry", [
+MATCHING_KEYS = [
     ("myreg:5000", "myreg:5000"),
     ("https://myreg:5000", "myreg:5000"),
     ("http://myreg:5000", "myreg:5000"),
     ("myreg:5000/v2/", "myreg:5000"),
     ("https://myreg:5000/v1/", "myreg:5000"),
     ("myreg:5000", "https://myreg:5000/v2/"),
-    ("MyReg.Example.com", "myreg.example.com"),
+    ("MyReg.Example.com", "MyReg.Example.com"),
     ("[::1]:5000", "[::1]:5000"),
     (HUB, "docker.io"),
     (HUB, "index.docker.io"),
-    (HUB, "registry-1.docker.io"),
     (HUB, HUB),
     ("docker.io", "index.docker.io"),
     ("index.docker.io", "docker.io"),
-    ("https://registry-1.docker.io/v2/", "docker.io"),
-])
+    ("https://registry-1.docker.io/v2/", "registry-1.docker.io"),
+]
+
+
+@pytest.mark.parametrize("key, registry", MATCHING_KEYS)
 def test_auths_keys_match_on_host_and_port(config_dir, key, registry):
     write_config(config_dir, {"auths": {key: {"auth": b64(f"alice:{SECRET}")}}})
     assert credentials_for(registry, config_dir=config_dir) == Credentials("alice", SECRET)
 
 
-@pytest.mark.parametrize("key, registry", [
+OTHER_KEYS = [
     ("myreg:5000", "myreg"),
     ("myreg", "myreg:5000"),
     ("myreg:5000", "myreg:5001"),
@@ -148,10 +150,34 @@ def test_auths_keys_match_on_host_and_port(config_dir, key, registry):
     ("myreg.example.com.evil", "myreg.example.com"),
     (HUB, "ghcr.io"),
     ("ghcr.io", "docker.io"),
-])
+    # Docker compares names, not what they resolve to: these three are other registries to
+    # `docker pull` (moby ResolveAuthConfig, docker-py resolve_authconfig).
+    ("MyReg.Example.com", "myreg.example.com"),
+    (HUB, "registry-1.docker.io"),
+    ("https://registry-1.docker.io/v2/", "docker.io"),
+]
+
+
+@pytest.mark.parametrize("key, registry", OTHER_KEYS)
 def test_auths_keys_for_other_hosts_do_not_match(config_dir, key, registry):
     write_config(config_dir, {"auths": {key: {"auth": b64(f"alice:{SECRET}")}}})
     assert credentials_for(registry, config_dir=config_dir) is None
+
+
+@pytest.mark.parametrize("key, registry", MATCHING_KEYS + OTHER_KEYS)
+def test_host_matching_agrees_with_docker_py(config_dir, key, registry):
+    # The oracle: docker-py's resolve_authconfig, which follows the engine's
+    # ResolveAuthConfig. Whatever it picks from `auths`, we pick; nothing more.
+    import docker.auth
+
+    auths = {key: {"auth": b64(f"alice:{SECRET}")}}
+    write_config(config_dir, {"auths": auths})
+    config = docker.auth.AuthConfig({"auths": docker.auth.AuthConfig.parse_auth(auths)})
+    theirs = docker.auth.resolve_authconfig(config, registry)
+    ours = credentials_for(registry, config_dir=config_dir)
+    assert (ours is not None) == (theirs is not None)
+    if theirs is not None:
+        assert (ours.username, ours.password) == (theirs["username"], theirs["password"])
 
 
 @pytest.mark.parametrize("registry, auths", [
@@ -243,7 +269,8 @@ def test_empty_answer_means_not_stored_like_docker_credential_pass(config_dir, h
 @pytest.mark.parametrize("registry, server_url", [
     ("docker.io", HUB),
     ("index.docker.io", HUB),
-    ("registry-1.docker.io", HUB),
+    # docker-py (_resolve_authconfig_credstore) and the engine ask for this name as is.
+    ("registry-1.docker.io", "registry-1.docker.io"),
     ("myreg:5000", "myreg:5000"),
     ("https://myreg:5000/v2/", "myreg:5000"),
 ])

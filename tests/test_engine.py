@@ -327,7 +327,9 @@ def test_a_socket_that_refuses_this_user_says_how_to_join_the_docker_group():
 @pytest.mark.engine
 def test_the_tutorial_steps_each_leave_a_journal_record(engine, base_image, registry, unique_repo,
                                                         tmp_path, local_names):
-    (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\nCMD [\"/bin/echo\", \"hi\"]\n")
+    # The container runs for at least 0.3 s, so its journal record has a duration to show.
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {base_image}\nCMD [\"/bin/sh\", \"-c\", \"sleep 0.3; echo hi\"]\n")
     built_as = f"registry-widgets/{unique_repo}:dev"
     ref = f"{registry.host}/{unique_repo}:1"
     local_names.extend([built_as, ref])
@@ -341,7 +343,8 @@ def test_the_tutorial_steps_each_leave_a_journal_record(engine, base_image, regi
 
     records = list(journal.read())
     assert [r["action"] for r in records] == ["build", "run", "tag", "push", "remove_local", "pull"]
-    assert all(r["duration"] >= 0 for r in records)
+    assert all(isinstance(r["duration"], float) and r["duration"] > 0 for r in records)
+    assert records[1]["duration"] >= 0.3  # run: measured, not a placeholder
     assert records[2]["source"] == f"docker.io/{built_as}" and records[2]["target"] == ref
     assert records[3]["digest"] == pushed.digest == pulled.digest
     # The engine forgets the name and its repo digest; the image stays (built_as holds it).

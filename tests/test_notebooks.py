@@ -31,14 +31,15 @@ from registry_widgets import notebook_support as nb
 from registry_widgets.errors import Unauthorized
 from registry_widgets.operations import clients
 from registry_widgets.runner import run_notebook
+from registry_widgets.errors import ParameterError
 from registry_widgets.stack import LocalRegistry
-from tests.support import (busybox_layer, get_blob, get_manifest, list_tags, push_image, push_index,
-                           seed_sample)
+from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, list_tags, push_image,
+                           push_index, seed_sample)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
-         "06_namespaces_and_images", "10_dashboard"]
+         "06_namespaces_and_images", "07_retention", "09_scan", "10_dashboard"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -51,6 +52,10 @@ PARAMETERS = {
     "05_remove": ["ref", "force", "dry_run", "interactive"],
     "06_namespaces_and_images": ["registry", "namespace", "repositories", "new_namespace",
                                  "export_csv", "interactive"],
+    "07_retention": ["target", "keep", "older_than", "tags", "protect", "force", "dry_run",
+                     "interactive"],
+    "09_scan": ["ref", "feed", "exemptions", "fail_on", "json_output", "sarif_output",
+                "sbom_output", "interactive"],
     "10_dashboard": ["registries", "interactive"],
 }
 HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)
@@ -78,11 +83,31 @@ def execute(name: str, tmp_path: Path, **parameters: Any) -> tuple[nbformat.Note
     return executed, recorded(executed)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
 def recorded(executed: nbformat.NotebookNode) -> dict:
     cell = executed.cells[-1]
     assert "result" in cell.metadata.get("tags", []), "the last cell must be tagged result"
     text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
     return json.loads(text)
+
+
+def engine_answers() -> bool:
+    """Whether a Docker engine answers here, asked with docker-py (what 00_setup reports)."""
+    import docker
+    import requests
+    try:
+        client = docker.from_env(timeout=10)
+    except docker.errors.DockerException:
+        return False
+    try:
+        return bool(client.ping())
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError):
+        return False
+    finally:
+        client.close()
 
 
 def docker_login(registry: LocalRegistry) -> None:
@@ -157,7 +182,7 @@ def test_setup_reuses_docker_login(basic_registry: LocalRegistry, tmp_path: Path
     assert login["username"] == basic_registry.username
     assert login["auth"] == "basic" and login["url"].startswith("https://")
     assert "config.json" in login["credentials_from"]
-    assert isinstance(record["engine"]["available"], bool)
+    assert record["engine"]["available"] is engine_answers()
     assert basic_registry.password not in nbformat.writes(executed)
 
 
@@ -287,10 +312,13 @@ def test_a_failed_run_exits_non_zero_with_the_error_on_top(registry: LocalRegist
 
 
 def list_tags_or_none(registry: LocalRegistry, repository: str) -> list[str] | None:
-    try:
-        return list_tags(registry, repository)
-    except Exception:  # 404: the repository was never created
+    """The repository's tags, or None when the registry answers 404 NAME_UNKNOWN (never
+    created); any other answer is a failure, not a None."""
+    r = RawClient(registry).request("GET", f"/v2/{repository}/tags/list")
+    if r.status_code == 404:
+        assert [e["code"] for e in r.json()["errors"]] == ["NAME_UNKNOWN"], r.text
         return None
+    return list_tags(registry, repository)
 
 
 # -- 04 build (engine) -----------------------------------------------------------------------
@@ -368,6 +396,45 @@ def test_remove_takes_exactly_that_tag(registry: LocalRegistry, unique_repo: str
     assert get_manifest(registry, unique_repo, "1.0").digest == digest
 
 
+# -- 07 retention ---------------------------------------------------------------------------
+
+def _dated(registry: LocalRegistry, repository: str) -> dict[str, str]:
+    return {tag: push_image(registry, repository, tag, seed=f"{repository}-{tag}",
+                            created=f"2024-0{i + 1}-01T00:00:00Z").digest
+            for i, tag in enumerate(("1.0", "1.1", "2.0"))}
+
+
+def test_retention_dry_run_by_default_changes_nothing(registry: LocalRegistry, unique_repo: str,
+                                                      tmp_path: Path) -> None:
+    _dated(registry, unique_repo)
+    executed, record = execute("07_retention", tmp_path, target=f"{registry.host}/{unique_repo}",
+                               keep=1, interactive=False)
+    run = record["runs"][f"{registry.host}/{unique_repo}"]
+    assert record["dry_run"] is True and run["changed"] is False
+    assert sorted(run["details"]["tags_removed"]) == [f"{unique_repo}:1.0", f"{unique_repo}:1.1"]
+    assert sorted(list_tags(registry, unique_repo)) == ["1.0", "1.1", "2.0"]
+
+
+def test_retention_headless_removes_only_with_a_named_target(registry: LocalRegistry,
+                                                             unique_repo: str,
+                                                             tmp_path: Path) -> None:
+    digests = _dated(registry, unique_repo)
+    # The runner refuses before a kernel starts; plain papermill meets the notebook's guard.
+    with pytest.raises(ParameterError, match="pass target explicitly"):
+        execute("07_retention", tmp_path, keep=1, dry_run=False, interactive=False)
+    with pytest.raises(papermill.PapermillExecutionError, match="needs an explicit target"):
+        papermill.execute_notebook(str(NOTEBOOKS / "07_retention.ipynb"),
+                                   str(tmp_path / "plain.ipynb"),
+                                   parameters={"keep": 1, "dry_run": False, "interactive": False})
+    assert sorted(list_tags(registry, unique_repo)) == ["1.0", "1.1", "2.0"]
+    executed, record = execute("07_retention", tmp_path, target=f"{registry.host}/{unique_repo}",
+                               keep=1, dry_run=False, interactive=False)
+    assert record["runs"][f"{registry.host}/{unique_repo}"]["changed"] is True
+    assert list_tags(registry, unique_repo) == ["2.0"]
+    assert get_manifest(registry, unique_repo, "2.0").digest == digests["2.0"]
+    assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
+
+
 # -- 06 namespaces and images, 10 dashboard ----------------------------------------------------
 
 def test_namespaces_and_images_lists_and_exports(registry_factory, tmp_path: Path) -> None:
@@ -399,7 +466,18 @@ def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> 
     assert record == {"registries": [seeded.host], "interactive": interactive}
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     if interactive:
-        assert any("Dashboard(" in o.get("data", {}).get("text/plain", "") for o in outputs)
+        # The widget that was displayed is in the saved widget state, and that state shows
+        # the seeded registry's namespaces (listed by the dashboard, not typed by the notebook).
+        views = [o["data"][WIDGET_VIEW]["model_id"] for o in outputs
+                 if WIDGET_VIEW in o.get("data", {})]
+        state = executed.metadata["widgets"][WIDGET_STATE]["state"]
+        assert len(views) == 1 and state[views[0]]["model_name"] == "VBoxModel"
+        tables = [json.loads(model["state"]["_dt_args"]["data_json"]) for model in state.values()
+                  if "data_json" in model["state"].get("_dt_args", {})]
+        first_columns = [[row[0] for row in rows] for rows in tables]
+        assert ["demo", "tutorial"] in first_columns  # the namespace table
+        assert sorted(first_columns)[-1] == ["demo/app"] * 3 + ["tutorial/busybox"] * 2 + [
+            "tutorial/hello", "tutorial/multiarch"]  # the image table: every seeded tag
     else:
         assert any("tutorial" in o.get("data", {}).get("text/plain", "") for o in outputs)
         assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES

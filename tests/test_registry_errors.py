@@ -87,7 +87,8 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Case:
-    """``act(request, repo)`` returns the registry host the message must name and the failing
+    """``act(request, repo)`` returns the registry host the message must name (None: no registry
+    is involved) and the failing
     call; ``named`` says whether the message must name the host and repository too."""
     id: str
     error: type[RegistryWidgetsError]
@@ -176,7 +177,7 @@ def delete_disabled(request, repo):
 
 
 def unknown_media_type(request, repo):
-    return "", lambda: Manifest(b'{"schemaVersion": 1}',
+    return None, lambda: Manifest(b'{"schemaVersion": 1}',
                                 "application/vnd.docker.distribution.manifest.v1+prettyjws")
 
 
@@ -249,7 +250,8 @@ def test_failure_gives_an_error_a_person_can_act_on(case: Case, request, unique_
     message = str(caught.value)
     for word in case.words:
         assert word in message
-    assert host in message
+    if host is not None:  # None: parsing bytes, no registry involved
+        assert host and host in message
     if case.named:
         assert unique_repo in message
         assert caught.value.registry == host

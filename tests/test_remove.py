@@ -270,7 +270,11 @@ def test_dry_run_changes_nothing_and_sends_no_delete_or_put(registry, unique_rep
                remove(f"{registry.host}/{unique_repo}@{image.digest}", dry_run=True),
                remove(f"{registry.host}/{unique_repo}@{amd64.digest}", dry_run=True)]
 
-    time.sleep(0.3)  # let the registry's log catch up
+    # A marker request sent after the dry runs: once the registry has logged it, it has logged
+    # every request the dry runs made (each was answered before the marker was sent).
+    marker = f"/v2/{unique_repo}/tags/list?marker=dry-run-done-{time.monotonic_ns()}"
+    RawClient(registry).request("GET", marker, scope=f"repository:{unique_repo}:pull")
+    wait_for_log(registry, marker)
     assert writes_logged(registry, unique_repo) == writes_before
     assert tags_of(registry, unique_repo) == tags_before
     for digest in (image.digest, amd64.digest, index):

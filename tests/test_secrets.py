@@ -132,6 +132,21 @@ def haystack(capfd) -> Iterator[Haystack]:
         stack.add("stderr", err)
 
 
+def succeed(stack: Haystack, where: str, call: Callable[[], Any]) -> Any:
+    """Run an action that must work; its result joins the haystack. If it raises, its text is
+    still swept (a leak is reported too) and the test fails: a success path that quietly failed
+    would leave the secrets in it unexamined."""
+    try:
+        value = call()
+    except Exception as error:
+        stack.exception(where, error)
+        leaks = stack.hits(needles(SECRET, WRONG))
+        pytest.fail(f"{where} should succeed but raised {type(error).__name__}"
+                    + (f"; and leaked: {leaks}" if leaks else f": {error}"))
+    stack.value(where, value)
+    return value
+
+
 def attempt(stack: Haystack, where: str, call: Callable[[], Any]) -> Any:
     """Run one action; keep its result or its exception in the haystack."""
     try:
@@ -288,26 +303,27 @@ def run_every_verb(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
     host, ns = reg.host, repo.split("/")[0]
     ref = f"{host}/{repo}"
     do = lambda where, call: attempt(stack, where, call)  # noqa: E731
+    ok = lambda where, call: succeed(stack, where, call)  # noqa: E731
 
-    # Success paths.
-    assert do("check", lambda: rw.check(host))["registry"] == host
-    do("images", lambda: rw.images(host, ns))
-    do("images (catalog)", lambda: rw.images(host))
-    do("namespaces", lambda: rw.namespaces(host))
-    do("inspect", lambda: rw.inspect(f"{ref}:multi", platform="linux/arm64/v8"))
-    do("plan_remove", lambda: rw.plan_remove(f"{ref}:1.0"))
-    do("plan_remove (blocked)", lambda: rw.plan_remove(f"{ref}@{digests['amd64']}"))
-    assert do("copy out", lambda: rw.copy(f"{ref}:multi", f"{other}/{repo}:multi")) is not None
-    assert do("copy in", lambda: rw.copy(f"{other}/{repo}:multi", f"{ref}:copied")) is not None
-    removed = do("remove tag", lambda: rw.remove(f"{ref}:latest"))
-    assert removed is not None and removed.changed
-    do("restore", lambda: rw.restore(removed))
-    do("remove dry run", lambda: rw.remove(f"{ref}@{digests['one']}", dry_run=True))
-    do("add_namespace", lambda: rw.add_namespace(host, f"{ns}-declared"))
-    do("plan_remove_namespace", lambda: rw.plan_remove_namespace(host, ns))
-    emptied = do("remove_namespace", lambda: rw.remove_namespace(host, ns, confirm=ns))
-    assert emptied is not None and emptied.changed
-    do("restore namespace", lambda: rw.restore(emptied))
+    # Success paths: each must succeed (an error fails the test).
+    assert ok("check", lambda: rw.check(host))["registry"] == host
+    assert len(ok("images", lambda: rw.images(host, ns))) == 3  # 1.0, latest, multi
+    ok("images (catalog)", lambda: rw.images(host))
+    ok("namespaces", lambda: rw.namespaces(host))
+    ok("inspect", lambda: rw.inspect(f"{ref}:multi", platform="linux/arm64/v8"))
+    ok("plan_remove", lambda: rw.plan_remove(f"{ref}:1.0"))
+    ok("plan_remove (blocked)", lambda: rw.plan_remove(f"{ref}@{digests['amd64']}"))
+    ok("copy out", lambda: rw.copy(f"{ref}:multi", f"{other}/{repo}:multi"))
+    ok("copy in", lambda: rw.copy(f"{other}/{repo}:multi", f"{ref}:copied"))
+    removed = ok("remove tag", lambda: rw.remove(f"{ref}:latest"))
+    assert removed.changed
+    ok("restore", lambda: rw.restore(removed))
+    ok("remove dry run", lambda: rw.remove(f"{ref}@{digests['one']}", dry_run=True))
+    ok("add_namespace", lambda: rw.add_namespace(host, f"{ns}-declared"))
+    ok("plan_remove_namespace", lambda: rw.plan_remove_namespace(host, ns))
+    emptied = ok("remove_namespace", lambda: rw.remove_namespace(host, ns, confirm=ns))
+    assert emptied.changed
+    ok("restore namespace", lambda: rw.restore(emptied))
 
     # Failure paths: every one must fail, and its error is swept.
     failures = stack.exceptions
@@ -339,59 +355,78 @@ def run_every_verb(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
 
 # -- the widgets (no engine) ---------------------------------------------------------------------
 
-def click(stack: Haystack, panel: Any, button: w.Button, where: str) -> None:
+def settle(panel: Any) -> Any:
+    """Wait for what a panel runs in its worker thread (its errors stay in last_error)."""
+    try:
+        panel.wait(timeout=120)
+    except TimeoutError:
+        raise
+    except Exception:  # noqa: BLE001 - kept in last_error, swept below
+        pass
+    return panel
+
+
+def click(stack: Haystack, panel: Any, button: w.Button, where: str, *, ok: bool = False) -> None:
+    """Click; sweep the panel's message and error. ``ok``: this click must not fail."""
     button.click()
+    settle(panel)
     if panel.last_error is not None:
         stack.exception(f"{where} -> last_error", panel.last_error)
     stack.add(f"{where} message", panel.message.text)
+    if ok:
+        assert panel.last_error is None, f"{where}: {panel.message.text}"
 
 
 def use_every_widget(stack: Haystack, reg: LocalRegistry, other: str, repo: str,
                      tmp_path: Path) -> list[w.Widget]:
     host, ns = reg.host, repo.split("/")[0]
-    table = rw.ImageTable(host, ns)
+    table = settle(rw.ImageTable(host, ns))
     assert table.last_error is None, table.message.text
     table.select(f"{host}/{repo}:1.0")
     for button, where in ((table.inspect_button, "inspect"),
                           (table.pull_command_button, "pull command")):
-        click(stack, table, button, where)
+        click(stack, table, button, where, ok=True)
     table.export_path.value = str(tmp_path / "images.csv")
-    click(stack, table, table.export_button, "export")
+    click(stack, table, table.export_button, "export", ok=True)
     table.copy_registry.value = other
-    click(stack, table, table.copy_button, "copy")
+    click(stack, table, table.copy_button, "copy", ok=True)
     table.select(f"{host}/{repo}:latest")
-    click(stack, table, table.remove_tag_button, "remove tag")
-    click(stack, table, table.confirm_button, "confirm remove tag")
+    click(stack, table, table.remove_tag_button, "remove tag", ok=True)
+    click(stack, table, table.confirm_button, "confirm remove tag", ok=True)
     table.select(f"{host}/{repo}:copied")
-    click(stack, table, table.delete_digest_button, "delete digest")
-    click(stack, table, table.cancel_button, "cancel")
-    click(stack, table, table.refresh_button, "refresh")
+    click(stack, table, table.delete_digest_button, "delete digest", ok=True)
+    click(stack, table, table.cancel_button, "cancel", ok=True)
+    click(stack, table, table.refresh_button, "refresh", ok=True)
     table.filter_text.value = "multi"
     assert table.last_error is None, table.message.text
 
-    namespaces = rw.NamespaceTable(host)
+    namespaces = settle(rw.NamespaceTable(host))
     namespaces.new_namespace.value = f"{ns}-new"
-    click(stack, namespaces, namespaces.add_button, "add namespace")
+    click(stack, namespaces, namespaces.add_button, "add namespace", ok=True)
     namespaces.select(ns)
-    click(stack, namespaces, namespaces.remove_button, "remove namespace (plan)")
-    click(stack, namespaces, namespaces.cancel_button, "cancel")
-    click(stack, namespaces, namespaces.refresh_button, "refresh namespaces")
+    click(stack, namespaces, namespaces.remove_button, "remove namespace (plan)", ok=True)
+    click(stack, namespaces, namespaces.cancel_button, "cancel", ok=True)
+    click(stack, namespaces, namespaces.refresh_button, "refresh namespaces", ok=True)
     assert namespaces.last_error is None, namespaces.message.text
 
-    dashboard = rw.Dashboard({"secured": host, "other": other})
+    dashboard = settle(rw.Dashboard({"secured": host, "other": other}))
     dashboard.namespace_table.select(ns)
+    settle(dashboard)
     dashboard.registry_chooser.value = other
+    settle(dashboard)
     dashboard.registry_chooser.value = host
+    settle(dashboard)
     # Every button in the order it is drawn, with nothing else prepared: mostly failure paths
     # (nothing selected, no name typed), and Remove namespace then Confirm, which deletes.
     dashboard.image_table.export_path.value = str(tmp_path / "dashboard-images.csv")
-    panels = [dashboard.namespace_table, dashboard.image_table, dashboard.build_panel]
+    panels = [dashboard.namespace_table, dashboard.image_table, dashboard.build_panel,
+              dashboard.trash_panel, dashboard.registry_bar]
     for panel in panels:
         for widget in walk(panel):
             if isinstance(widget, w.Button):
                 click(stack, panel, widget, f"Dashboard {type(panel).__name__} "
                                             f"{widget.description}")
-    build = rw.BuildPanel(host, ns)
+    build = settle(rw.BuildPanel(host, ns))
     click(stack, build, build.build_button, "build without a folder")
     click(stack, build, build.push_button, "push without a name")
     return [table, namespaces, dashboard, build]
@@ -429,16 +464,16 @@ def test_no_secret_leaks_through_the_engine_verbs_and_panels(how, token_secret, 
         {"identitytoken": identity_token}
     docker_config({host: entry})
     do = lambda where, call: attempt(haystack, where, call)  # noqa: E731
+    ok = lambda where, call: succeed(haystack, where, call)  # noqa: E731
     ref = f"{host}/{unique_repo}:1"
     local_names.extend([ref, f"{host}/{ns}/busybox:latest", f"{host}/{ns}/hello:1.0"])
 
-    assert do("tag", lambda: rw.tag(base_image, ref)) is not None
-    pushed = do("push", lambda: rw.push(ref))
-    assert pushed is not None, haystack.texts[-3:]
-    do("remove_local", lambda: rw.remove_local(ref))
-    assert do("pull", lambda: rw.pull(ref)) is not None
-    do("local_images", lambda: rw.local_images())
-    do("run", lambda: rw.run(ref, ["true"]))
+    ok("tag", lambda: rw.tag(base_image, ref))
+    ok("push", lambda: rw.push(ref))
+    ok("remove_local", lambda: rw.remove_local(ref))
+    ok("pull", lambda: rw.pull(ref))
+    ok("local_images", lambda: rw.local_images())
+    ok("run", lambda: rw.run(ref, ["true"]))
     failures = haystack.exceptions
     do("pull missing", lambda: rw.pull(f"{host}/{unique_repo}:no-such-tag"))
     do("push with the wrong password", lambda: rw.push(ref, credentials=(USER, WRONG)))
@@ -446,7 +481,7 @@ def test_no_secret_leaks_through_the_engine_verbs_and_panels(how, token_secret, 
        lambda: rw.push(ref, credentials={"identitytoken": WRONG}))
     assert haystack.exceptions - failures == 3
 
-    table = rw.ImageTable(host, ns)
+    table = settle(rw.ImageTable(host, ns))
     table.push_source.value = base_image
     click(haystack, table, table.push_button, "ImageTable push")
     assert table.last_error is None, table.message.text
@@ -457,10 +492,10 @@ def test_no_secret_leaks_through_the_engine_verbs_and_panels(how, token_secret, 
     context = tmp_path / "app"
     context.mkdir()
     (context / "Dockerfile").write_text(f'FROM {base_image}\nCMD ["/bin/true"]\n')
-    panel = rw.BuildPanel(host, ns)
+    panel = settle(rw.BuildPanel(host, ns))
     panel.context_dir.value, panel.image_name.value, panel.test_run.value = \
         str(context), "hello:1.0", True
-    click(haystack, panel, panel.build_button, "BuildPanel build")
+    click(haystack, panel, panel.build_button, "BuildPanel build", ok=True)
     click(haystack, panel, panel.push_button, "BuildPanel push")
     assert panel.last_error is None, panel.message.text
     haystack.value("BuildPanel.last_result", panel.last_result)
@@ -486,3 +521,53 @@ def test_the_sweep_finds_a_secret_planted_in_each_place(haystack, registry, tmp_
     assert {"log registry_widgets.planted", "planted error.reference", "journal",
             "planted result Result.to_dict()"} <= where
     assert any(w_.startswith("state of Label") for w_ in where)
+
+
+# -- credentials written into a reference -------------------------------------------------------
+
+def test_a_password_written_into_a_reference_is_never_echoed(haystack, capfd, basic_secret,
+                                                            unique_repo):
+    # urllib3's own debug logging to stderr, as `urllib3.add_stderr_logger()` turns it on, on
+    # top of the DEBUG records the haystack collects from every logger.
+    import urllib3
+
+    handler = urllib3.add_stderr_logger(logging.DEBUG)
+    host = basic_secret.host
+    userinfo = f"{USER}:{SECRET}@"
+    attempts = {
+        "images(https://user:pw@host)": lambda: rw.images(f"https://{userinfo}{host}"),
+        "images(user:pw@host)": lambda: rw.images(f"{userinfo}{host}"),
+        "inspect(user:pw@host/repo:tag)": lambda: rw.inspect(f"{userinfo}{host}/{unique_repo}:1"),
+        "copy(to user:pw@host/...)": lambda: rw.copy(f"{host}/{unique_repo}:1",
+                                                    f"{userinfo}{host}/{unique_repo}:2"),
+        "remove(https://user:pw@host/...)": lambda: rw.remove(
+            f"https://{userinfo}{host}/{unique_repo}:1", dry_run=True),
+        "configure(https://user:pw@host)": lambda: rw.configure(f"https://{userinfo}{host}"),
+        "RegistryClient(http://user:pw@host)": lambda: rw.RegistryClient(
+            f"http://{userinfo}{host}"),
+        "a password with '/' and '@'": lambda: rw.inspect(
+            f"{USER}:a/{SECRET}@b@{host}/{unique_repo}:1"),
+    }
+    try:
+        for where, call in attempts.items():
+            before = haystack.exceptions
+            attempt(haystack, where, call)
+            assert haystack.exceptions == before + 1, f"{where} did not fail"
+            where_, text = next((w_, t) for w_, t in reversed(haystack.texts)
+                                if w_ == f"str({where})")
+            assert "credentials do not go in a reference" in text, (where, text)
+        # The same password used the right way, and a wrong one: real requests for urllib3
+        # to log (connections, request lines, retries).
+        configure_password(SECRET)(basic_secret, "")
+        push_image(basic_secret, unique_repo, "1", layer_sizes=(100,), seed="userinfo")
+        attempt(haystack, "images with the password", lambda: rw.images(host))
+        configure_password(WRONG)(basic_secret, "")
+        attempt(haystack, "images with a wrong password", lambda: rw.images(host))
+        sweep_everything(haystack, [host])
+    finally:
+        logging.getLogger("urllib3").removeHandler(handler)
+    out, err = capfd.readouterr()  # urllib3's stderr logger wrote here
+    assert f'"GET /v2/{unique_repo}/tags/list' in err  # it did log the requests
+    haystack.add("stdout", out)
+    haystack.add("stderr", err)
+    assert haystack.hits(needles(SECRET, WRONG)) == []

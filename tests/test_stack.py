@@ -171,7 +171,16 @@ def test_expire_next_makes_the_registry_refuse_a_fresh_looking_token(token_regis
     catalog = f"{token_registry.url}/v2/_catalog"
     assert http().get(catalog, headers=bearer(stale["token"])).status_code == 401
     assert http().get(catalog, headers=bearer(fresh["token"])).status_code == 200
-    assert LEEWAY == 60  # distribution registry/auth/token/token.go
+
+
+def test_the_registry_grants_exactly_the_leeway_the_token_server_assumes(token_registry):
+    # distribution registry/auth/token/token.go: exp + Leeway (60 s). expire_next and
+    # strict_lifetime are only honest if that is what the running registry does.
+    ts, catalog = token_registry.token_server, f"{token_registry.url}/v2/_catalog"
+    status = {expires_in: http().get(catalog, headers=bearer(ts.token_for(
+        "alice", ["registry:catalog:*"], expires_in=expires_in))).status_code
+        for expires_in in (-(LEEWAY - 15), -(LEEWAY + 15))}
+    assert status == {-(LEEWAY - 15): 200, -(LEEWAY + 15): 401}
 
 
 def test_password_and_refresh_token_grants(token_registry):

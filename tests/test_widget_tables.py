@@ -110,10 +110,10 @@ def test_namespace_display():
         "declared": [False, True]})
     display = t.namespace_display(frame)
     assert list(display.columns) == ["namespace", "repositories", "tags", "size",
-                                     "last pushed", "bytes"]
+                                     "newest image", "bytes"]
     assert display.loc[0, "size"] == "3.0 MB"
-    assert display.loc[0, "last pushed"] == "2024-03-01 08:00"
-    assert display.loc[1, "last pushed"] == "" and display.loc[1, "tags"] == 0
+    assert display.loc[0, "newest image"] == "2024-03-01 08:00"
+    assert display.loc[1, "newest image"] == "" and display.loc[1, "tags"] == 0
 
 
 @pytest.mark.parametrize("query, tags", [
@@ -274,3 +274,95 @@ def test_ten_thousand_tags_make_a_small_display_frame():
     shown = t.filter_frame(frame, "t9999")
     assert t.selected_references(shown, [0]) == [f"{R}/team/app:t9999"]
     assert t.selected_references(frame, [9_999]) == [f"{R}/team/app:t9999"]
+
+
+def test_pull_commands_in_docker_podman_and_digest_pinned_forms():
+    commands = t.pull_commands(image_rows().iloc[[1, 2]])
+    assert commands["docker"] == [f"docker pull {R}/team/app:latest",
+                                  f"docker pull {R}/other/tool2:v2"]
+    assert commands["podman"] == [f"podman pull {R}/team/app:latest",
+                                  f"podman pull {R}/other/tool2:v2"]
+    assert commands["digest-pinned"] == [f"docker pull {R}/team/app@{D1}",
+                                         f"docker pull {R}/other/tool2@sha256:{2:064x}"]
+
+
+def test_clipboard_buttons_carry_the_text_escaped():
+    from registry_widgets.widgets.clipboard import clipboard_buttons
+
+    html_ = clipboard_buttons({"docker": 'docker pull r/a:"x"<y>', "podman": "podman pull r/a"})
+    assert 'data-text="docker pull r/a:&quot;x&quot;&lt;y&gt;"' in html_
+    assert "rw-clipboard-docker" in html_ and "rw-clipboard-podman" in html_
+    assert "navigator.clipboard" in html_ and "execCommand" in html_  # secure or not
+
+
+def test_export_json_keeps_lists_and_labels_and_iso_times():
+    rows = json.loads(t.export_json(image_rows().iloc[[2]]))
+    assert rows[0]["platforms"] == ["linux/amd64", "linux/arm64/v8"]
+    assert rows[0]["labels"] == {"org.opencontainers.image.version": "v2"}
+    assert rows[0]["created"].startswith("2024-02-03T12:00:00")
+    assert rows[0]["digest"] == f"sha256:{2:064x}"
+
+
+def test_export_encodes_exactly_the_rows_given():
+    from registry_widgets.widgets.export import encode
+
+    shown = t.filter_frame(image_rows(), "tag:latest")
+    back = pd.read_csv(pd.io.common.BytesIO(encode(shown, "csv")))
+    assert list(back["tag"]) == ["latest"]
+    assert [r["tag"] for r in json.loads(encode(shown, "json"))] == ["latest"]
+    with pytest.raises(ValueError, match="csv or json"):
+        encode(shown, "xml")
+
+
+def test_namespace_plan_changes_name_what_is_new_and_what_is_gone():
+    from registry_widgets.widgets.namespace_table import plan_changes
+
+    shown = {"repositories": ["ns/a"], "tags_removed": ["ns/a:1"], "digests": [f"ns/a@{D1}"]}
+    assert plan_changes(shown, dict(shown)) == []
+    now = {"repositories": ["ns/a", "ns/late"], "tags_removed": ["ns/a:1", "ns/late:1"],
+           "digests": [f"ns/late@{D2}"]}
+    assert plan_changes(shown, now) == ["new repositories: ns/late", "new tags: ns/late:1",
+                                        f"new digests: ns/late@{D2}", f"digests gone: ns/a@{D1}"]
+
+
+@pytest.mark.parametrize("text, pairs", [
+    ("", {}), ("A=1", {"A": "1"}), ("A=1, B = two words ,", {"A": "1", "B": "two words"}),
+    ("A=1\nB=", {"A": "1", "B": ""}), ("URL=http://x/?a=b", {"URL": "http://x/?a=b"})])
+def test_build_args_and_labels_are_key_value_pairs(text, pairs):
+    from registry_widgets.widgets.build_panel import parse_pairs
+
+    assert parse_pairs(text, "build args") == pairs
+
+
+def test_a_pair_without_equals_is_one_clear_error():
+    from registry_widgets.widgets.build_panel import parse_pairs
+
+    with pytest.raises(ValueError, match="build args are KEY=VALUE pairs.*'VERSION'"):
+        parse_pairs("A=1, VERSION", "build args")
+
+
+def test_result_text_says_what_happened_in_the_users_units():
+    from registry_widgets.operations.result import Result
+    from registry_widgets.widgets.feedback import result_text
+
+    copied = Result("copy", source="a/x:1", target="b/x:1", digest=D1, bytes_moved=0,
+                    duration=0.25, details={"blobs": {"copied": 0, "mounted": 4, "skipped": 0}})
+    assert result_text(copied) == (f"copy a/x:1 -> b/x:1: {D1} (0 blobs copied, 4 blobs "
+                                   "mounted, 0 bytes moved, 0.25 s)")
+    moved = Result("copy", source="a", target="b", digest=D1, bytes_moved=2_500_000,
+                   details={"blobs": {"copied": 3, "mounted": 0, "skipped": 1}})
+    assert "3 blobs copied, 1 blob already there, 2.5 MB moved" in result_text(moved)
+    removed = Result("remove", target="r/x:1", digest=D1, details={"tags_removed": ["1"]})
+    assert "1 tag removed" in result_text(removed) and "bytes" not in result_text(removed)
+
+
+def test_registry_state_line():
+    from registry_widgets.errors import Unreachable
+    from registry_widgets.widgets.registry_bar import state_text
+
+    assert state_text("r:1", {"url": "https://r:1", "auth": "bearer"}, None, "alice") == \
+        "● r:1: reachable · logged in as alice · TLS verified (https)"
+    assert state_text("r:1", {"url": "http://r:1", "auth": "none"}, None, None) == \
+        "● r:1: reachable · anonymous · plain HTTP"
+    line = state_text("r:1", None, Unreachable("connection refused by r:1. Start it"), None)
+    assert line == "⚠ r:1: Unreachable: connection refused by r:1"

@@ -25,20 +25,21 @@ import math
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
 
 import pandas as pd
 
-from ..errors import BadReference, Denied, NotFound, ProtocolError, Unauthorized
+from ..errors import BadReference, Cancelled, Denied, NotFound, ProtocolError, Unauthorized
 from ..manifest import Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, accessory_of, validate_repository
 from ..registry import RegistryClient
-from .clients import client_for
 from . import index
+from .arguments import check_positive_int
+from .clients import client_for
 from .index import Index
+from .workers import Pool, Stop
 
 log = logging.getLogger("registry_widgets.inventory")
 
@@ -118,7 +119,8 @@ def images(registry: str, namespace: str | None = None, *,
            repositories: str | Iterable[str] | None = None, max_age: float | None = None,
            workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
            page_size: int | None = None,
-           on_partial: Callable[[pd.DataFrame], Any] | None = None) -> pd.DataFrame:
+           on_partial: Callable[[pd.DataFrame], Any] | None = None,
+           cancel: threading.Event | None = None) -> pd.DataFrame:
     """One row per tag in a registry (or in one ``namespace`` of it), like the guide's
     ``ibmcloud cr image-list`` or ``crane ls`` with sizes and dates.
 
@@ -144,11 +146,15 @@ def images(registry: str, namespace: str | None = None, *,
     deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
     (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is
     called with the rows of the first few repositories while the rest are listed.
+
+    ``cancel``: a ``threading.Event``; setting it stops every worker within about a second
+    and raises :class:`Cancelled` (Ctrl-C or a kernel interrupt: KeyboardInterrupt). A
+    listing changes nothing, so there is nothing to undo.
     """
     return frame(inventory(registry, namespace, repositories=repositories, max_age=max_age,
                            workers=workers, progress=progress, page_size=page_size,
                            on_partial=(lambda part: on_partial(frame(part))) if on_partial
-                           else None))
+                           else None, cancel=cancel))
 
 
 @dataclass
@@ -164,13 +170,26 @@ def inventory(registry: str, namespace: str | None = None, *,
               workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
               page_size: int | None = None,
               on_partial: Callable[["Inventory"], Any] | None = None,
-              offline: bool = False) -> Inventory:
+              offline: bool = False, cancel: threading.Event | None = None) -> Inventory:
     """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail.
     ``offline``: only what the index holds, whatever its age, and no request at all."""
+    stop = Stop(cancel, f"the listing of {registry}")
+    try:
+        return _inventory(registry, namespace, repositories, max_age, workers, progress,
+                          page_size, on_partial, offline, stop)
+    except Cancelled:
+        raise Cancelled(f"the listing of {registry} was cancelled; it changed nothing. Run it "
+                        "again for the full table (what was already read is in the index).",
+                        registry=registry) from None
+
+
+def _inventory(registry: str, namespace: str | None, repositories: str | Iterable[str] | None,
+               max_age: float | None, workers: int, progress: ProgressCallback | None,
+               page_size: int | None, on_partial: Callable[["Inventory"], Any] | None,
+               offline: bool, stop: Stop) -> Inventory:
     if namespace:
         validate_namespace(namespace)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a whole number of at least 1, not {workers!r}")
+    check_positive_int("workers", workers)
     if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
                                 or math.isnan(max_age) or max_age < 0):
         raise ValueError(f"max_age is seconds (a number, 0 or more) or None for a current "
@@ -182,9 +201,10 @@ def inventory(registry: str, namespace: str | None = None, *,
     result = Inventory(registry=client.registry, max_age=max_age)
     before = client.transport.stats["requests"]
     store = index.shared()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images") as pool:
+    with Pool(workers, "images", stop) as pool:
         repos = wanted if wanted is not None else store.catalog(client.registry)[1] \
-            if offline else _repositories(client, store, wanted, page_size, fresh_after, now)
+            if offline else _repositories(client, store, wanted, page_size, fresh_after, now,
+                                          stop)
         if namespace is not None:
             repos = [repo for repo in repos if namespace_of(repo) == namespace]
         result.repositories = repos
@@ -212,7 +232,7 @@ def indexed(registry: str, namespace: str | None = None, *,
     return frame(listing)
 
 
-def _list(client: RegistryClient, store: Index, pool: ThreadPoolExecutor, repos: list[str],
+def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
           result: Inventory, progress: ProgressCallback | None, page_size: int | None,
           fresh_after: float | None, now: float, offline: bool = False) -> None:
     """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
@@ -350,14 +370,19 @@ def frame(listing: Inventory) -> pd.DataFrame:
 # -- the requests --------------------------------------------------------------------------
 
 def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None,
-                  page_size: int | None, fresh_after: float | None, now: float) -> list[str]:
+                  page_size: int | None, fresh_after: float | None, now: float,
+                  stop: Stop) -> list[str]:
     if wanted is not None:
         return wanted
     when, known = store.catalog(client.registry)
     if fresh_after is not None and when is not None and when >= fresh_after:
         return known
     try:
-        repos = sorted(set(client.catalog(n=page_size)))
+        names = set()
+        for name in client.catalog(n=page_size):  # one page per request: stop between them
+            stop.check()
+            names.add(name)
+        repos = sorted(names)
     except (NotFound, Unauthorized, Denied) as e:
         if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
             # The credentials were refused: logging in again is the fix (the message says
@@ -372,50 +397,14 @@ def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None
     return repos
 
 
-def _run(pool: ThreadPoolExecutor, work: Callable[[T], R], items: list[T],
+def _run(pool: Pool, work: Callable[[T], R], items: list[T],
          progress: ProgressCallback | None, what: str) -> list[R]:
-    """``work`` over ``items`` on the pool, results in item order, a progress event per item.
+    """``work`` over ``items`` on the pool, results in item order, a progress event per item."""
+    def each(done: int, total: int) -> None:
+        emit(progress, ProgressEvent("images", status=what, current=done, total=total,
+                                     message=f"{done}/{total} {what}"))
 
-    A few long-lived workers take the next item from a shared iterator: one future per
-    worker, not per item (a listing is thousands of sub-millisecond requests, and a future
-    with its condition variable per request costs CPU the registry needs). The first error
-    stops the workers and is raised; progress events are emitted one at a time.
-    """
-    if not items:
-        return []
-    results: list[Any] = [None] * len(items)
-    queue = iter(enumerate(items))
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-    done = 0
-
-    def worker() -> None:
-        nonlocal done
-        while not failures:
-            with lock:
-                try:
-                    number, item = next(queue)
-                except StopIteration:
-                    return
-            try:
-                results[number] = work(item)
-            except BaseException as e:  # noqa: BLE001 - raised by _run in the caller's thread
-                with lock:
-                    failures.append(e)
-                return
-            with lock:
-                done += 1
-                if progress is not None:
-                    emit(progress, ProgressEvent("images", status=what, current=done,
-                                                 total=len(items),
-                                                 message=f"{done}/{len(items)} {what}"))
-
-    workers = [pool.submit(worker) for _ in range(min(pool._max_workers, len(items)))]
-    for future in workers:
-        future.result()
-    if failures:
-        raise failures[0]
-    return results
+    return pool.map(work, items, each)
 
 
 def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:

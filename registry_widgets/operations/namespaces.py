@@ -146,14 +146,15 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
             _write(everything)
     result.duration = timer.elapsed
     result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
-    journal.append(result)
+    journal.record(result)
     return result
 
 
 def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None,
                max_age: float | None = None, workers: int = DEFAULT_WORKERS,
                progress: ProgressCallback | None = None,
-               page_size: int | None = None) -> pd.DataFrame:
+               page_size: int | None = None,
+               cancel: threading.Event | None = None) -> pd.DataFrame:
     """One row per namespace: like ``ibmcloud cr namespace-list`` with counts and sizes.
 
     Columns: ``namespace`` (first path segment; ``""`` gathers one-segment repositories),
@@ -165,10 +166,10 @@ def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None
     API records no push date, so the image creation time stands in (an old image pushed
     today shows its old date). The listing is that of ``images()`` and shares its index:
     ``repositories`` and ``max_age`` mean what they mean there (``attrs["as_of"]`` says how
-    current the table is).
+    current the table is), and ``cancel`` stops it as it stops ``images()``.
     """
     listing = inventory(registry, repositories=repositories, max_age=max_age, workers=workers,
-                        progress=progress, page_size=page_size)
+                        progress=progress, page_size=page_size, cancel=cancel)
     declared = set(declared_namespaces(registry))
     groups: dict[str, dict[str, Any]] = {}
     for row in listing.rows:

@@ -31,7 +31,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -42,9 +44,12 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference, validate_repository
 from ..registry import RegistryClient
 from . import journal
+from .arguments import check_bool, check_optional_str
 from .backup import children_first, restore, write_backup  # noqa: F401
 from .clients import client_for
+from .in_use import LocalUse, local_use
 from .namespaces import declared_namespaces
+from .protection import protected_tags, refuse_protected
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
 from .removal_plan import (IndexRef, RemovalPlan, RepositoryIndex, check_drift,  # noqa: F401
                            compute_plan, plan_remove, read_index, read_repository,
@@ -57,6 +62,7 @@ PLACEHOLDER_LABEL = "io.github.registry-widgets.placeholder"
 # Answers to DELETE .../manifests/<tag> that mean "no tag delete here" once the probe has shown
 # deletes are enabled: distribution 2.x says 400 DIGEST_INVALID; others 404, 405 or 501.
 _NO_TAG_DELETE = frozenset({400, 404, 405, 501})
+BATCH_WORKERS = 8  # repositories whose removals run side by side in a batch (retention)
 
 
 
@@ -83,6 +89,11 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     a tag, removed with a digest), ``co_tags_kept``, ``method``, ``plan`` (text) and
     ``backup_id`` (for :func:`restore`).
     """
+    check_bool("force", force)
+    check_bool("dry_run", dry_run)
+    if plan is not None and not isinstance(plan, RemovalPlan):
+        raise TypeError(f"plan must be a RemovalPlan from plan_remove(), not {plan!r}; nothing "
+                        "was done")
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     force = force or (plan.force if plan is not None else False)
@@ -94,14 +105,43 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
             check_drift(plan, current)
         result = Result(action="remove", target=current.target, digest=current.digest,
                         details=_details(current))
+        use = local_use()
+        _note_safety(result, current, inventory, use)
         if dry_run:
             result.changed, result.dry_run = False, True
         else:
+            _refuse_unsafe(current, inventory, use, force)
             _apply(client, current, inventory, result, progress)
     result.duration = timer.elapsed
     if not dry_run:
-        journal.append(result)
+        journal.record(result)  # the delete is done and backed up: a warning, not an error
     return result
+
+
+def _image_goes(plan: RemovalPlan, index: RepositoryIndex) -> bool:
+    """True when the image itself goes: a digest delete, or its last tag (no index keeps it)."""
+    return plan.kind == "digest" or not (plan.co_tags_kept or plan.referenced_by)
+
+
+def _note_safety(result: Result, plan: RemovalPlan, index: RepositoryIndex, use: LocalUse) -> None:
+    """What the plan touches that is protected or used by local containers, for the Result."""
+    result.details["protected"] = protected_tags(plan.registry, plan.repository,
+                                                 plan.tags_removed)
+    users = use.of(plan.registry, plan.repository, [plan.digest])
+    result.details["in_use"] = [str(u) for u in users]
+    result.details["in_use_checked"] = use.checked
+
+
+def _refuse_unsafe(plan: RemovalPlan, index: RepositoryIndex, use: LocalUse, force: bool) -> None:
+    """Protected tags, and an image a running container uses, are refused unless ``force``."""
+    refuse_protected(plan.registry, plan.repository, plan.tags_removed, force=force,
+                     action=f"removing {plan.target}")
+    running = [str(u) for u in use.of(plan.registry, plan.repository, [plan.digest]) if u.running]
+    if running and not force and _image_goes(plan, index):
+        raise Protected(f"{plan.target} is the image of running {', '.join(running)} on the local "
+                        "engine (the guide: remove the containers that use an image before "
+                        "removing it). Nothing was changed. Stop them first, or pass force=True",
+                        registry=plan.registry, reference=plan.target)
 
 
 def _details(plan: RemovalPlan) -> dict[str, Any]:
@@ -126,7 +166,8 @@ def _apply(client: RegistryClient, plan: RemovalPlan, inventory: RepositoryIndex
     original = inventory.manifests.get(plan.digest) or client.get_manifest(plan.repository,
                                                                           plan.digest)
     tags = [(t, plan.digest) for t in plan.tags_removed]
-    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)])
+    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)],
+                             undone=f"{plan.target} was not removed: nothing was changed")
     result.details["backup_id"] = backup_id
     emit(progress, ProgressEvent("remove", id=plan.digest, status="removing", message=plan.target))
     if plan.kind == "digest":
@@ -373,14 +414,20 @@ def _plan_namespace(client: RegistryClient, namespace: str
 
 
 def remove_namespace(registry: str, namespace: str, *, confirm: str | None = None,
-                     dry_run: bool = False, progress: ProgressCallback | None = None) -> Result:
+                     dry_run: bool = False, force: bool = False,
+                     progress: ProgressCallback | None = None) -> Result:
     """Delete every image of every repository under ``namespace/`` on ``registry``.
 
     Refuses (ConfirmationRequired, showing the plan) unless ``confirm`` equals the namespace,
     like typing a repository's name to delete it on GitHub. ``dry_run=True`` returns the plan
     and needs no confirmation. Indexes go before their platforms. Everything is backed up to
     the journal first; ``restore(result)`` puts it back until garbage collection runs.
+    Protected tags (``protect``) and images of running local containers are refused unless
+    ``force=True``.
     """
+    check_bool("dry_run", dry_run)
+    check_bool("force", force)
+    check_optional_str("confirm", confirm)
     client = client_for(registry)
     with Timer() as timer:
         plan, manifests = _plan_namespace(client, namespace)
@@ -391,6 +438,14 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
             "tags_removed": [f"{r.repository}:{t}" for r in plan.repositories for t, _ in r.tags],
             "digests": [f"{r.repository}@{d}" for r in plan.repositories for d in r.digests],
             "bytes_freed_estimate": plan.bytes_freed_estimate, "plan": plan.describe()})
+        protected = {f"{r.repository}:{t}": p for r in plan.repositories
+                     for t, p in protected_tags(plan.registry, r.repository,
+                                                [t for t, _ in r.tags]).items()}
+        use = local_use()
+        users = [(f"{r.repository}@{d}", u) for r in plan.repositories
+                 for d in r.digests for u in use.of(plan.registry, r.repository, [d])]
+        result.details.update(protected=protected, in_use_checked=use.checked,
+                              in_use=[f"{ref}: {u}" for ref, u in users])
         if dry_run:
             result.changed, result.dry_run = False, True
             result.duration = timer.elapsed
@@ -400,12 +455,22 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
             raise ConfirmationRequired(
                 f"{plan.describe()}\nNothing was changed ({said}). To delete all of this, pass "
                 f'confirm="{plan.namespace}"', registry=plan.registry, reference=target)
+        if protected and not force:
+            raise Protected(f"{target} holds protected tags: {', '.join(sorted(protected))}. "
+                            "Nothing was changed. Pass force=True to delete them too, or "
+                            f"unprotect({target.rstrip('/')!r})", registry=plan.registry,
+                            reference=target)
+        running = [f"{ref}: {u}" for ref, u in users if u.running]
+        if running and not force:
+            raise Protected(f"images of {target} are used by running containers: "
+                            f"{'; '.join(running)}. Nothing was changed. Stop them first, or "
+                            "pass force=True", registry=plan.registry, reference=target)
         if plan.digest_count == 0:
             result.changed = False
         else:
             _delete_namespace(client, plan, manifests, result, progress)
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)
     return result
 
 
@@ -417,7 +482,7 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
     _ensure_deletes_enabled(client, first.repository, target)
     result.details["backup_id"] = write_backup(plan.registry, target, [
         (r.repository, [manifests[r.repository][d] for d in r.digests], r.tags)
-        for r in plan.repositories])
+        for r in plan.repositories], undone=f"{target} was not removed: nothing was changed")
     deleted: list[str] = []
     result.details["deleted"] = deleted
     total = plan.digest_count
@@ -434,8 +499,81 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
                                              message=f"{repo.repository}@{digest}"))
     except RegistryError as e:
         result.details["failed"] = str(e)
-        journal.append(result)
+        journal.record(result)
         raise type(e)(f"deleting {target} stopped after {len(deleted)} of {total} manifests: "
                       f"{e}. restore({result.details['backup_id']!r}) puts them back",
                       registry=plan.registry, reference=target, status=e.status,
                       code=e.code) from e
+
+
+# -- batches (retention) -------------------------------------------------------------------
+
+
+def apply_batch(client: RegistryClient, batch: list[tuple[RepositoryIndex, list[RemovalPlan]]],
+                *, target: str, result: Result, progress: ProgressCallback | None = None) -> str:
+    """Apply approved plans of several repositories as one run: one deletes probe, ONE journal
+    backup of everything (so ``restore(result)`` undoes the whole run), then each plan as
+    ``remove`` applies it (digest deletes, safe tag removals, verification). The plans must
+    have been computed from ``batch``'s snapshots just now. Returns the backup id."""
+    plans = [p for _, ps in batch for p in ps]
+    if not plans:
+        return ""
+    blocked = [p for p in plans if not p.allowed]
+    if blocked:
+        raise Protected(f"{', '.join(p.target for p in blocked)} would break multi-arch indexes "
+                        f"({'; '.join(str(i) for p in blocked for i in p.blocked_by)}); nothing "
+                        "was changed. Pass force=True to delete anyway",
+                        registry=client.registry, reference=target)
+    _ensure_deletes_enabled(client, plans[0].repository, target)
+    backups = []
+    for index, repo_plans in batch:
+        if not repo_plans:
+            continue
+        digests = list(dict.fromkeys(p.digest for p in repo_plans))
+        tags = [(t, p.digest) for p in repo_plans for t in p.tags_removed]
+        backups.append((repo_plans[0].repository, [index.manifests[d] for d in digests], tags))
+    backup_id = write_backup(client.registry, target, backups,
+                             undone=f"nothing of {target} was removed")
+    result.details["backup_id"] = backup_id
+    done: list[str] = []
+    result.details["done"] = done
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def repository(item: tuple[RepositoryIndex, list[RemovalPlan]]) -> None:
+        # In plan order within a repository (indexes before what they use); repositories
+        # run side by side, since a delete waits mostly on the registry.
+        index, repo_plans = item
+        for plan in repo_plans:
+            if stop.is_set():
+                return
+            original = index.manifests[plan.digest]
+            try:
+                if plan.kind == "digest":
+                    try:
+                        client.delete_manifest(plan.repository, plan.digest)
+                    except NotFound:  # deleted meanwhile by someone else: the goal holds
+                        pass
+                else:
+                    _untag(client, plan, original, backup_id, result)
+                _verify(client, plan, original)
+            except BaseException:
+                stop.set()
+                raise
+            with lock:
+                done.append(plan.target)
+                count = len(done)
+            emit(progress, ProgressEvent("remove", id=plan.digest, status="removed",
+                                         current=count, total=len(plans), message=plan.target))
+
+    try:
+        with ThreadPoolExecutor(max_workers=BATCH_WORKERS, thread_name_prefix="retention") as pool:
+            for future in [pool.submit(repository, item) for item in batch if item[1]]:
+                future.result()
+    except RegistryError as e:
+        result.details["failed"] = str(e)
+        journal.append(result)
+        raise type(e)(f"{target}: stopped after {len(done)} of {len(plans)} removals: {e}. "
+                      f"restore({backup_id!r}) puts them back", registry=client.registry,
+                      reference=target, status=e.status, code=e.code) from e
+    return backup_id

@@ -1,16 +1,24 @@
 """Jupyter widgets over the verbs: tables of namespaces and images with action buttons,
-a build panel, and a dashboard that links them.
+a build panel, a registry bar, a log-in panel, the trash, and a dashboard that links them.
 
-Layer 4: imports only ``registry_widgets.operations`` verbs, ``reference``, ``errors`` and
-``progress`` (never ``registry``, ``transport`` or HTTP). Table logic lives in ``tables``
-as plain functions over DataFrames; the classes wire traits and callbacks.
+Layer 4: imports only ``registry_widgets.operations`` verbs, ``reference``, ``errors``,
+``progress`` and (for the username ``docker login`` stored) ``credentials``; never
+``registry``, ``transport`` or HTTP. Table logic lives in ``tables`` as plain functions over
+DataFrames; the classes wire traits and callbacks. Every panel runs its registry actions in
+a worker thread: ``busy`` says so, ``wait()`` waits for them.
 """
 
 from .build_panel import BuildPanel
-from .dashboard import Dashboard
+from .cleanup_panel import CleanupPanel
+from .dashboard import PANELS, Dashboard
 from .feedback import MessageArea, ProgressView
 from .image_table import ImageTable
+from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
+from .registry_bar import RegistryBar
+from .scan_panel import ScanPanel, security_status
+from .trash_panel import TrashPanel
 
-__all__ = ["Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "ProgressView",
-           "MessageArea"]
+__all__ = ["Dashboard", "PANELS", "NamespaceTable", "ImageTable", "BuildPanel", "RegistryBar",
+           "LoginPanel", "TrashPanel", "ScanPanel", "CleanupPanel", "security_status",
+           "ProgressView", "MessageArea"]

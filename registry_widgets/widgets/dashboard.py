@@ -1,80 +1,174 @@
-"""``Dashboard``: one registry chooser over the namespace table, the image table and the
-build panel, linked: choosing a registry lists it, choosing a namespace opens it in the
-image table and gives the build panel its target, a push from the build panel refreshes
-both tables.
+"""``Dashboard``: the registry bar over tabs (Images, Build, Trash, Log in), linked:
+choosing a registry lists it everywhere, choosing a namespace opens it in the image table
+and gives the build panel its target, and any action that changes a registry refreshes
+every table that shows it.
+
+The tabs are a list of ``(title, factory)`` pairs (``PANELS``; ``Dashboard(panels=...)``
+adds more): a factory takes the dashboard and returns a widget. A tab widget with a
+``registry`` trait follows the chooser; one with ``on_changed(callback)`` reports the
+registries it changed, and the dashboard refreshes the others.
 
 Imports the sibling widget modules only.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ipywidgets as w
 
 from .build_panel import BuildPanel
+from .cleanup_panel import CleanupPanel
 from .image_table import ImageTable
+from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
+from .registry_bar import RegistryBar, registry_options  # noqa: F401 - re-exported
+from .scan_panel import ScanPanel
+from .trash_panel import TrashPanel
+
+PanelFactory = Callable[["Dashboard"], w.Widget]
 
 
-def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
-    """``(label, registry)`` pairs for the chooser: a string, a list of registries, or a
-    mapping of labels (``"us-south"``) to registries (``"us.icr.io"``)."""
-    if isinstance(registries, str):
-        registries = [registries]
-    if isinstance(registries, Mapping):
-        pairs = [(str(label), str(host)) for label, host in registries.items()]
-    else:
-        pairs = [(str(host), str(host)) for host in registries]
-    if not pairs:
-        raise ValueError("give at least one registry, e.g. Dashboard(['us.icr.io'])")
-    return pairs
+def _images_tab(board: "Dashboard") -> w.Widget:
+    tab = w.VBox([board.namespace_table, board.image_table])
+    tab.add_class("rw-images-tab")
+    return tab
+
+
+def _build_tab(board: "Dashboard") -> w.Widget:
+    board.build_panel = BuildPanel(board.registry)
+    board.build_panel.on_pushed(lambda ref: board.refresh_tables(board.registry))
+    return board.build_panel
+
+
+def _trash_tab(board: "Dashboard") -> w.Widget:
+    board.trash_panel = TrashPanel(board.registry)
+    return board.trash_panel
+
+
+def _cleanup_tab(board: "Dashboard") -> w.Widget:
+    board.cleanup_panel = CleanupPanel(board.registry)
+    return board.cleanup_panel
+
+
+def _scan_tab(board: "Dashboard") -> w.Widget:
+    # Scans what the image table has selected, or a reference typed in.
+    board.scan_panel = ScanPanel()
+    return board.scan_panel
+
+
+def _login_tab(board: "Dashboard") -> w.Widget:
+    board.login_panel = LoginPanel(board.registry)
+    board.login_panel.on_login(board._logged_in)
+    return board.login_panel
+
+
+PANELS: list[tuple[str, PanelFactory]] = [
+    ("Images", _images_tab), ("Build", _build_tab), ("Clean up", _cleanup_tab),
+    ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab)]
 
 
 class Dashboard(w.VBox):
-    """Registries, namespaces, images and builds in one widget.
+    """Registries, namespaces, images, builds, the trash and logins in one widget.
 
-    Parts (attributes): ``registry_chooser`` (Dropdown), ``namespace_table``,
-    ``image_table``, ``build_panel``, ``tabs`` ("Images", "Build").
+    Parts (attributes): ``registry_bar`` (``registry_chooser`` is its Dropdown),
+    ``namespace_table``, ``image_table``, ``build_panel``, ``trash_panel``,
+    ``login_panel``, ``tabs``, ``panels`` ({title: widget}). ``wait()`` waits for every
+    panel; ``busy`` says whether one is working.
     """
 
-    def __init__(self, registries: str | Sequence[str] | Mapping[str, str]):
-        options = registry_options(registries)
-        first = options[0][1]
-        self.registry_chooser = w.Dropdown(options=options, value=first, description="Registry")
-        self.registry_chooser.add_class("rw-registry-chooser")
+    def __init__(self, registries: str | Sequence[str] | Mapping[str, str], *,
+                 panels: Sequence[tuple[str, PanelFactory]] = (),
+                 remember_added: bool = True):
+        self.registry_bar = RegistryBar(registries, remember_added=remember_added)
+        self.registry_chooser = self.registry_bar.chooser
+        first = self.registry_bar.value
         self.namespace_table = NamespaceTable(first)
         self.image_table = ImageTable(first)
-        self.build_panel = BuildPanel(first)
-        images_tab = w.VBox([self.namespace_table, self.image_table])
-        images_tab.add_class("rw-images-tab")
-        self.tabs = w.Tab(children=[images_tab, self.build_panel])
-        self.tabs.titles = ("Images", "Build")
+        self.build_panel: Any = None
+        self.trash_panel: Any = None
+        self.cleanup_panel: Any = None
+        self.scan_panel: Any = None
+        self.login_panel: Any = None
+        self.panels: dict[str, w.Widget] = {}
+        for title, factory in list(PANELS) + list(panels):
+            self.panels[title] = factory(self)
+        self.tabs = w.Tab(children=list(self.panels.values()))
+        self.tabs.titles = tuple(self.panels)
         self.tabs.add_class("rw-tabs")
-        super().__init__([self.registry_chooser, self.tabs])
+        super().__init__([self.registry_bar, self.tabs])
         self.add_class("rw-dashboard")
 
-        self.registry_chooser.observe(self._registry_chosen, names="value")
+        self.registry_bar.observe(self._registry_chosen, names="value")
         self.namespace_table.on_select(self._namespace_chosen)
-        self.build_panel.on_pushed(self._pushed)
+        for widget in self._panels_with_wait():
+            if hasattr(widget, "on_changed"):
+                # The panel that acted has refreshed itself already.
+                widget.on_changed(lambda registry, source=widget:
+                                  self.refresh_tables(registry, exclude=source))
 
     @property
     def registry(self) -> str:
-        return self.registry_chooser.value
+        return self.registry_bar.value
 
     def _registry_chosen(self, change: dict) -> None:
-        # Listing the namespaces keeps a selection whose name exists in the new registry too
-        # (then no selection event comes), so the image table follows explicitly; browse()
-        # lists once even when the selection event already did.
-        self.build_panel.registry = change["new"]
-        self.namespace_table.registry = change["new"]
-        self.build_panel.namespace = self.namespace_table.selected
-        self.image_table.browse(change["new"], self.namespace_table.selected)
+        registry = change["new"]
+        self.namespace_table.registry = registry  # empties it at once, then lists
+        self.image_table.browse(registry, None)
+        for widget in self.panels.values():
+            if widget not in (self.namespace_table, self.image_table) and \
+                    widget.has_trait("registry"):
+                widget.registry = registry
+        if self.build_panel is not None:
+            self.build_panel.namespace = None
 
     def _namespace_chosen(self, namespace: str | None) -> None:
-        self.build_panel.namespace = namespace
-        self.image_table.browse(self.registry, namespace)
+        # The namespace belongs to the rows' registry, not necessarily to the chooser's
+        # (a listing of the chooser's may still be on its way).
+        registry = self.namespace_table.rows_registry or self.registry
+        if self.build_panel is not None:
+            self.build_panel.namespace = namespace
+        self.image_table.browse(registry, namespace)
 
-    def _pushed(self, reference: str) -> None:
-        self.namespace_table.refresh()
-        self.image_table.refresh()
+    def _logged_in(self, registry: str, username: str | None) -> None:
+        if username:
+            self.registry_bar.logged_in[registry] = username
+        else:
+            self.registry_bar.logged_in.pop(registry, None)
+        self.registry_bar.check_later()
+        self.refresh_tables(registry)
+
+    def refresh_tables(self, registry: str, *, exclude: Any = None) -> None:
+        """List again every table showing ``registry`` (after an action changed it)."""
+        for panel in self._panels_with_wait():
+            if panel is exclude or panel is self.registry_bar or not hasattr(panel, "refresh"):
+                continue
+            shows = {getattr(panel, "rows_registry", None), getattr(panel, "registry", None)}
+            if registry in shows:
+                panel.refresh()
+
+    @property
+    def busy(self) -> bool:
+        return any(getattr(p, "busy", False) for p in self._panels_with_wait())
+
+    def _panels_with_wait(self) -> list[Any]:
+        found = [self.registry_bar, self.namespace_table, self.image_table]
+        found += [p for p in self.panels.values() if hasattr(p, "wait") and p not in found]
+        return found
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Return when no panel is working (actions may start others: loops until all are
+        idle); raise the first error one of them raised."""
+        first: BaseException | None = None
+        for _ in range(10):
+            for panel in self._panels_with_wait():
+                try:
+                    panel.wait(timeout)
+                except TimeoutError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - the first is raised below
+                    first = first or e
+            if not self.busy:
+                break
+        if first is not None:
+            raise first

@@ -7,22 +7,26 @@ positions in ``shown`` (the full ``images()`` rows behind the display), so a sel
 back to references, digests and sizes with ``tables.rows_at``. Rows are short strings
 (``tables.image_display``), which keeps 10,000 tags quick to draw.
 
+The one rule: the table knows the registry and namespace its rows came from
+(``rows_registry``, ``rows_namespace``); every plan and action is built from the rows' own
+references, never from the chooser. A listing that fails empties the table, and the buttons
+that need rows are disabled until a listing succeeds.
+
 Remove tag and Delete digest show the plan (``plan_remove`` per row) first; Confirm
-deletes exactly what was planned. Pull, Push and Copy report to a ``ProgressView``.
+re-reads the registry, and deletes only if every plan still holds ("changed since the plan:
+..." otherwise, nothing deleted). Listing, Pull, Push, Copy, planning and deleting run in
+the panel's worker thread (``busy``, ``wait()``, Cancel) and report to a ``ProgressView``.
 
-With ``background=True`` a listing shows what the local index holds at once ("as of …"),
-then revalidates with the registry in a background thread and updates the rows in place
-(the selection follows its references). A cold listing shows its first rows while the rest
-load. A registry that refuses the catalog gets a Repositories box (typed or pasted,
-remembered per registry) and a plain sentence saying why.
+A registry that refuses the catalog (Docker Hub, GHCR) gets a Repositories box (typed or
+pasted, remembered per registry) and a plain sentence saying why. The "as of" line says how
+current the rows are (``images()``'s ``attrs``); accessory tags (signatures, attestations,
+SBOMs) are a column of their image, not rows.
 
-Imports the ``operations`` verbs, ``reference`` and the sibling widget modules only.
+Imports the ``operations`` verbs, ``errors``, ``reference`` and the sibling widget modules only.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -30,69 +34,80 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..errors import Unauthorized
+from ..errors import ConfirmationRequired, Unauthorized
 from ..operations.copy import copy
 from ..operations.inspection import inspect
 from ..operations.inventory import COLUMNS, catalog_refused, images, indexed
-from ..operations.namespaces import remember_repositories, remembered_repositories
 from ..operations.local import pull, push, tag
-from ..operations.remove import plan_remove, remove
+from ..operations.namespaces import remember_repositories, remembered_repositories
+from ..operations.remove import check_drift, plan_remove, remove
 from ..reference import parse_reference
-from .feedback import Confirmation, Panel, ProgressView, button, show, text
-from .tables import (copy_target, digest_reference, export_frame, filter_frame, inspect_details,
-                     image_display, inspect_text, plan_text, pull_command, push_target,
-                     rows_at, table_options)
-
-EXPORT_PREVIEW_LINES = 20  # of the CSV, shown after Export
+from .export import ExportBar
+from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text
+from .tables import (copy_target, digest_reference, filter_frame, inspect_details, image_display,
+                     inspect_text, plan_text, pull_commands, push_target, rows_at, table_options)
+from .clipboard import clipboard_buttons
 
 
 class ImageTable(Panel):
     """One row per tag of ``registry`` (all namespaces, or ``namespace``).
 
-    Buttons (attributes, for ``.click()``): ``refresh_button``, ``pull_button``,
-    ``push_button`` (the local image named in ``push_source``, to this registry and
-    namespace), ``copy_button`` (to ``copy_registry``/``copy_namespace``/``copy_tag``),
-    ``remove_tag_button``, ``delete_digest_button``, ``confirm_button``, ``cancel_button``,
-    ``inspect_button``, ``pull_command_button``, ``export_button`` (CSV to
-    ``export_path``). ``filter_text`` narrows ``shown`` (``tables.filter_frame``) before the
-    browser's own search. ``frame`` is everything listed, ``shown`` what the table holds.
+    Buttons (attributes, for ``.click()``; those that talk to a registry run in the worker
+    thread: ``wait()`` for them): ``refresh_button``, ``pull_button``, ``push_button`` (the
+    local image named in ``push_source``, to the listed registry and namespace),
+    ``copy_button`` (to ``copy_registry``/``copy_namespace``/``copy_tag``),
+    ``remove_tag_button``, ``delete_digest_button``, ``confirm_button``,
+    ``cancel_button`` (of the plan), ``cancel_action_button`` (stops what runs),
+    ``inspect_button``, ``pull_command_button`` (commands to the clipboard), and the
+    ``export`` bar (CSV or JSON of exactly the rows shown, as a file and a browser download).
+    ``filter_text`` is the search box: plain words match any column, ``column:text`` one
+    column. ``frame`` is everything listed, ``shown`` what the table holds.
+    ``on_changed(callback)`` is called with the registry after an action changed it.
     """
 
-    registry = traitlets.Unicode("", help="host[:port] of the registry listed")
+    registry = traitlets.Unicode("", help="host[:port] of the registry to list")
     namespace = traitlets.Unicode(None, allow_none=True,
-                                  help="the namespace listed; None lists them all")
-
-    background = traitlets.Bool(False, help="show the index at once, revalidate in a thread")
+                                  help="the namespace to list; None lists them all")
+    rows_registry = traitlets.Unicode(None, allow_none=True, read_only=True,
+                                      help="the registry the rows shown came from")
+    rows_namespace = traitlets.Unicode(None, allow_none=True, read_only=True,
+                                       help="the namespace the rows shown came from")
 
     def __init__(self, registry: str = "", namespace: str | None = None, *,
                  repositories: str | list[str] | None = None, background: bool = False):
+        # background: show what the local index holds at once ("as of …, checking the
+        # registry"), then the registry's answer replaces it in place.
+        self.background = background
         self.frame = pd.DataFrame(columns=COLUMNS)
         self.shown = self.frame
         empty = image_display(self.frame)
-        self.table = ITable(empty, **table_options(empty), column_filters="footer")
+        self.table = ITable(empty, **table_options(empty, search=False))
         self.table.add_class("rw-image-grid")
         self.title = w.HTML("")
         self.title.add_class("rw-img-title")
 
         self.refresh_button = button("Refresh", "rw-img-refresh", icon="refresh")
-        self.filter_text = text("filter: text or column:text", "rw-img-filter", width="18em")
+        self.filter_text = text("search: words, or column:text (Enter)", "rw-img-filter",
+                                width="20em")
         self.filter_text.continuous_update = False
         self.pull_button = button("Pull", "rw-img-pull", icon="download")
         self.inspect_button = button("Inspect", "rw-img-inspect", icon="search")
-        self.pull_command_button = button("Copy pull command", "rw-img-pull-command",
+        self.pull_command_button = button("Pull commands", "rw-img-pull-command",
                                           icon="clipboard")
         self.remove_tag_button = button("Remove tag", "rw-img-remove-tag", icon="tag",
                                         style="warning")
         self.delete_digest_button = button("Delete digest", "rw-img-delete-digest",
                                            icon="trash", style="danger")
-        self.copy_registry = text("target registry", "rw-img-copy-registry")
-        self.copy_namespace = text("namespace (same)", "rw-img-copy-namespace", width="12em")
-        self.copy_tag = text("tag (same)", "rw-img-copy-tag", width="10em")
+        self.copy_registry = text("target registry", "rw-img-copy-registry", width="12em")
+        self.copy_namespace = text("namespace (same)", "rw-img-copy-namespace", width="10em")
+        self.copy_tag = text("tag (same)", "rw-img-copy-tag", width="8em")
         self.copy_button = button("Copy to…", "rw-img-copy", icon="copy")
-        self.push_source = text("local image, e.g. hello:1.0", "rw-img-push-source")
+        self.push_source = text("local image, e.g. hello:1.0", "rw-img-push-source",
+                                width="14em")
         self.push_button = button("Push", "rw-img-push", icon="upload")
-        self.export_path = text("images.csv", "rw-img-export-path", value="images.csv")
-        self.export_button = button("Export CSV", "rw-img-export", icon="file")
+        self.export = ExportBar("images", lambda: self.shown, css="rw-img")
+        self.export_path = self.export.path
+        self.export_button = self.export.csv_button
         self.confirmation = Confirmation("rw-img")
         self.confirm_button = self.confirmation.confirm_button
         self.cancel_button = self.confirmation.cancel_button
@@ -100,6 +115,8 @@ class ImageTable(Panel):
         self.output = w.Textarea(value="", disabled=True,
                                  layout=w.Layout(width="100%", height="10em", display="none"))
         self.output.add_class("rw-img-output")
+        self.clipboard = w.HTML("")
+        self.clipboard.add_class("rw-img-clipboard")
         self.as_of = w.HTML("")
         self.as_of.add_class("rw-img-as-of")
         self.repositories_text = w.Textarea(
@@ -112,36 +129,48 @@ class ImageTable(Panel):
         self.repositories_box.add_class("rw-img-repositories-box")
         show(self.repositories_box, False)
         super().__init__()
-        self.background = background
-        self._generation = 0  # a newer refresh makes older background results stale
-        self._thread: threading.Thread | None = None
+        self.cancel_action_button.add_class("rw-img-cancel-action")
         self._quiet = False
         self._listed: tuple[str, str | None] | None = None  # what the table holds
+        self._changed_callbacks: list[Callable[[str], Any]] = []
+        self._row_buttons = [self.pull_button, self.inspect_button, self.pull_command_button,
+                             self.remove_tag_button, self.delete_digest_button,
+                             self.copy_button, self.export.csv_button, self.export.json_button]
+        # Grouped so the toolbars fit 1280 px with the file browser open: what reads the
+        # selection, then what moves images, then what deletes.
+        self.toolbar = w.HBox([self.refresh_button, self.filter_text, self.pull_button,
+                               self.inspect_button, self.pull_command_button,
+                               self.remove_tag_button, self.delete_digest_button,
+                               self.cancel_action_button],
+                              layout=w.Layout(flex_flow="row wrap"))
+        self.toolbar.add_class("rw-img-toolbar")
+        self.transfer_bar = w.HBox([self.copy_registry, self.copy_namespace, self.copy_tag,
+                                    self.copy_button, self.push_source, self.push_button],
+                                   layout=w.Layout(flex_flow="row wrap"))
+        self.more = w.Accordion(children=[w.VBox([self.transfer_bar, self.export])],
+                                titles=("Copy, push and export",))
+        self.more.add_class("rw-img-more")
         self.children = [
-            self.title,
-            w.HBox([self.refresh_button, self.filter_text, self.pull_button,
-                    self.inspect_button, self.pull_command_button, self.remove_tag_button,
-                    self.delete_digest_button], layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.copy_registry, self.copy_namespace, self.copy_tag, self.copy_button,
-                    self.push_source, self.push_button, self.export_path,
-                    self.export_button], layout=w.Layout(flex_flow="row wrap")),
-            self.repositories_box, self.as_of, self.confirmation, self.message, self.progress,
-            self.output, self.table]
+            self.title, self.toolbar, self.more, self.repositories_box, self.as_of,
+            self.confirmation, self.message, self.progress, self.clipboard, self.output,
+            self.table]
         self.add_class("rw-image-table")
 
-        for btn, action in ((self.refresh_button, self.refresh), (self.pull_button, self.pull),
+        for btn, action in ((self.refresh_button, self._refresh_now), (self.pull_button, self.pull),
                             (self.push_button, self.push), (self.copy_button, self.copy),
                             (self.remove_tag_button, self.plan_remove_tags),
                             (self.delete_digest_button, self.plan_delete_digests),
                             (self.confirm_button, self.confirmation.confirm),
-                            (self.cancel_button, self.confirmation.cancel),
                             (self.inspect_button, self.inspect),
-                            (self.pull_command_button, self.pull_commands),
-                            (self.export_button, self.export_csv),
                             (self.repositories_button, self.list_repositories)):
-            self.on_click(btn, action)
+            self.on_click(btn, action, background=True)
+        self.on_click(self.cancel_button, self.confirmation.cancel)
+        self.on_click(self.pull_command_button, self.pull_commands)
+        self.export.owner = self
+        self._action_buttons += [self.pull_command_button, self.export.csv_button,
+                                self.export.json_button]
         self.filter_text.observe(self.guard(lambda change: self.apply_filter()), names="value")
-        self.table.observe(self.guard(lambda change: self.confirmation.cancel(), fresh=False),
+        self.table.observe(self.guard(self._selection_changed, fresh=False),
                            names="selected_rows")
         self.observe(self.guard(self._source_changed), names=["registry", "namespace"])
         self._given_repositories = (repositories if isinstance(repositories, str) else
@@ -163,84 +192,86 @@ class ImageTable(Panel):
         finally:
             self._quiet = False
         if (registry, namespace) != self._listed:
-            self.guard(self.refresh)()
+            self.refresh()
 
     def _source_changed(self, change: dict) -> None:
         if not self._quiet:  # browse() sets both traits, then lists once
             self.refresh()
 
-    def refresh(self) -> None:
-        """List the registry again and redraw (the selection is cleared). With
-        ``background``, the index's rows show at once and the registry's answer follows."""
+    def refresh(self) -> Any:
+        """List the registry again in the worker thread (``wait()`` for it) and redraw."""
+        # The rows go at once: until the new listing arrives nothing may act on the old one.
+        if (self.registry, self.namespace) != self._listed:
+            self._empty()
+            if self.background and self.registry:
+                self._show_index()
+        return self.start("refresh", self._refresh_now)
+
+    def _show_index(self) -> None:
+        repositories = self.repositories_text.value.strip() or None
+        known = indexed(self.registry, self.namespace, repositories=repositories)
+        if known is None:
+            return
+        # These rows are the registry's own, as of their last check; any plan re-reads the
+        # registry before deleting, and a failed revalidation empties the table.
+        self.set_trait("rows_registry", self.registry)
+        self.set_trait("rows_namespace", self.namespace)
+        self.show_frame(known)
+        self._say_as_of(known, checking=True)
+
+    def _refresh_now(self) -> None:
+        """List and redraw, here and now (the worker thread, or after an action)."""
         self.confirmation.cancel()
-        self._generation += 1
-        generation = self._generation
         listing = (self.registry, self.namespace)
         if not self.registry:
-            self.show_frame(pd.DataFrame(columns=COLUMNS))
-            self.as_of.value = ""
+            self._empty()
             self._listed = listing
             return
         where = self.registry + (f"/{self.namespace}" if self.namespace else "")
-        self.title.value = f"<b>Images in {where}</b>"
+        self.title.value = f"<b>Images in {where}</b> (listing…)"
+        self.progress.start("listing", f"listing {where}")
         repositories = self.repositories_text.value.strip() or None
         if repositories:
             show(self.repositories_box, True)
-        if not self.background:
-            self._revalidate(generation, listing, repositories, in_place=False)
-            return
-        known = indexed(self.registry, self.namespace, repositories=repositories)
-        if known is not None:
-            self._update(known)
-            self._listed = listing
-            self._say_as_of(known, checking=True)
-        self._thread = threading.Thread(
-            target=self.guard(self._revalidate, fresh=False),
-            args=(generation, listing, repositories, True), daemon=True, name="rw-image-table")
-        self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for a background revalidation to finish (notebooks and tests)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _revalidate(self, generation: int, listing: tuple[str, str | None],
-                    repositories: str | None, in_place: bool) -> None:
-        registry, namespace = listing
-        where = registry + (f"/{namespace}" if namespace else "")
-
-        def first_rows(part: pd.DataFrame) -> None:
-            if generation == self._generation and self.frame.empty:
-                self._update(part)
-                self.message.status(f"first {len(part)} tag(s) of {where}; listing the rest…")
-
         try:
-            table = images(registry, namespace, repositories=repositories,
-                           on_partial=first_rows)
-        except Exception as e:
-            if not catalog_refused(e) or generation != self._generation:
-                raise
-            show(self.repositories_box, True)
-            if isinstance(e, Unauthorized):  # anonymous: logging in may be the answer
-                raise
+            def first_rows(part: pd.DataFrame) -> None:
+                if self.frame.empty:  # a cold listing: its first repositories show early
+                    self.set_trait("rows_registry", self.registry)
+                    self.set_trait("rows_namespace", self.namespace)
+                    self.show_frame(part)
+
+            frame = images(self.registry, self.namespace, repositories=repositories,
+                           progress=self.watching(self.progress), on_partial=first_rows,
+                           **self.cancel_kwargs(images))
+        except BaseException as e:
+            # The rule: a table whose listing failed holds no rows, so nothing can act on
+            # what an earlier registry returned.
+            self._empty()
+            self._listed = listing
             self.as_of.value = ""
-            self.message.error(
-                f"{registry} does not list its repositories to you (the registry's catalog is "
-                "refused: Docker Hub, GHCR and many others never give it). Type or paste the "
-                "repositories you want to see in the box above, e.g. team/app, and press "
-                "'List these repositories'; they are remembered for this registry.")
-            return
-        if generation != self._generation:  # a newer refresh is under way
-            return
-        if in_place:
-            self._update(table)
-        else:
-            self.show_frame(table)
+            self.title.value = f"<b>Images in {where}</b>: could not be listed"
+            self.progress.finish("listing failed", failed=True)
+            if catalog_refused(e) and not isinstance(e, Unauthorized):
+                # Anonymous refusals keep their own message: logging in may be the answer.
+                show(self.repositories_box, True)
+                raise ValueError(
+                    f"{self.registry} does not list its repositories to you (the registry's "
+                    "catalog is refused: Docker Hub, GHCR and many others never give it). Type "
+                    "or paste the repositories you want to see in the box above, e.g. team/app, "
+                    "and press 'List these repositories'; they are remembered for this "
+                    "registry.") from e
+            raise
+        self.progress.finish(f"{len(frame)} tag(s)")
+        show(self.progress, False)
+        self.set_trait("rows_registry", self.registry)
+        self.set_trait("rows_namespace", self.namespace)
+        self.title.value = f"<b>Images in {where}</b>"
+        self._update(frame)
         self._listed = listing
-        self._say_as_of(table, checking=False)
-        skipped = table.attrs.get("skipped") or []
+        self._say_as_of(frame)
+        skipped = self.frame.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
-        self.message.status(f"{len(table)} tag(s) in {where}{note}")
+        self.message.status(f"{len(self.frame)} tag(s) in {where}{note}")
 
     def _update(self, table: pd.DataFrame) -> None:
         """Show ``table`` in place of ``frame``: nothing is redrawn when the rows are the same,
@@ -249,8 +280,9 @@ class ImageTable(Panel):
         self.frame = table
         if len(before) == len(table) and all(
                 before[column].tolist() == table[column].tolist()
-                for column in ("reference", "digest", "accessories")):
+                for column in ("reference", "digest", "accessories") if column in table):
             self.shown = filter_frame(table, self.filter_text.value)
+            self.update_buttons()
             return
         chosen = set(self.selected_references) if self.table.selected_rows else set()
         self.apply_filter()
@@ -258,22 +290,27 @@ class ImageTable(Panel):
             self.table.selected_rows = [i for i, ref in enumerate(self.shown["reference"])
                                         if ref in chosen]
 
-    def _say_as_of(self, table: pd.DataFrame, *, checking: bool) -> None:
+    def _say_as_of(self, table: pd.DataFrame, *, checking: bool = False) -> None:
         when = table.attrs.get("as_of")
         if when is None:
             self.as_of.value = ""
             return
-        text = f"as of {when:%Y-%m-%d %H:%M:%S} UTC"
-        text += " (from the local index; checking the registry…)" if checking else \
-            ("" if not table.attrs.get("from_index") else " (partly from the local index)")
-        self.as_of.value = f'<span class="rw-as-of">{text}</span>'
+        note = (" (from the local index; checking the registry…)" if checking else
+                " (partly from the local index)" if table.attrs.get("from_index") else "")
+        self.as_of.value = f'<span class="rw-as-of">as of {when:%Y-%m-%d %H:%M:%S} UTC{note}</span>'
 
     def list_repositories(self) -> None:
         """List the repositories typed or pasted in ``repositories_text`` (for registries
         that refuse the catalog) and remember them for this registry; empty: the catalog."""
         kept = remember_repositories(self.registry, self.repositories_text.value)
         self.repositories_text.value = ", ".join(kept)
-        self.refresh()
+        self._listed = None
+        self._refresh_now()
+
+    def _empty(self) -> None:
+        self.set_trait("rows_registry", None)
+        self.set_trait("rows_namespace", None)
+        self.show_frame(pd.DataFrame(columns=COLUMNS))
 
     def show_frame(self, frame: pd.DataFrame) -> None:
         """Show an ``images()`` frame (what Refresh does after listing)."""
@@ -287,9 +324,18 @@ class ImageTable(Panel):
         display = image_display(self.shown)
         if "accessories" in self.shown and any(self.shown["accessories"].map(bool)):
             # Signatures, attestations and SBOMs belong to their image: a column, not rows.
-            display.insert(display.columns.get_loc("labels"), "accessories",
+            display.insert(display.columns.get_loc("labels") if "labels" in display else
+                           len(display.columns), "accessories",
                            [", ".join(sorted(a)) if a else "" for a in self.shown["accessories"]])
-        self.table.update(display, **table_options(display), column_filters="footer")
+        self.table.update(display, **table_options(display, search=False))
+        self.update_buttons()
+
+    def button_allowed(self, btn: w.Button) -> bool:
+        return btn not in self._row_buttons or len(self.shown) > 0
+
+    def _selection_changed(self, change: dict) -> None:
+        self.confirmation.cancel()
+        self.clipboard.value = ""
 
     @property
     def selected(self) -> pd.DataFrame:
@@ -314,38 +360,69 @@ class ImageTable(Panel):
             raise ValueError("select one or more rows in the table first")
         return rows
 
+    def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(registry)`` after an action changed what ``registry`` holds."""
+        if remove:
+            self._changed_callbacks.remove(callback)
+        else:
+            self._changed_callbacks.append(callback)
+
+    def _changed(self, registries: set[str]) -> None:
+        if self.rows_registry in registries or self.registry in registries:
+            self._refresh_now()
+        for registry in sorted(registries):
+            for callback in list(self._changed_callbacks):
+                callback(registry)
+
+    def reset_feedback(self) -> None:
+        show(self.output, False)
+        show(self.progress, False)
+        self.clipboard.value = ""
+
     # -- long actions --------------------------------------------------------------------
 
-    def _long(self, action: str, work: Callable[[], list[Any]], *, refresh: bool) -> None:
-        """Run ``work`` with the progress view; show each result's summary; refresh after."""
+    def _long(self, action: str, work: Callable[[Callable], list[Any]],
+              changed: set[str]) -> None:
+        """Run ``work(progress)`` with the progress view; refresh what it changed; show each
+        result in the user's units."""
         self.progress.start(action)
         try:
-            results = work()
+            results = work(self.watching(self.progress))
         except BaseException:
             self.progress.finish(f"{action} failed", failed=True)
+            if changed:
+                self._changed(changed)  # a part may have landed: show the registry as it is
             raise
         self.progress.finish(f"{action}: done")
-        if refresh:
-            self.refresh()
-        self.message.status("\n".join(r.summary() for r in results))
+        if changed:
+            self._changed(changed)
+        self.message.status("\n".join(result_text(r) for r in results))
 
     def pull(self) -> None:
         """Pull the selected images into the local engine (``docker pull``)."""
         refs = list(self._need_selection()["reference"])
-        self._long("pull", lambda: [pull(ref, progress=self.progress) for ref in refs],
-                   refresh=False)
+
+        def work(progress: Callable) -> list[Any]:
+            done = []
+            for ref in refs:
+                self.check_cancel(ref)
+                done.append(pull(ref, progress=progress))
+            return done
+
+        self._long("pull", work, set())
 
     def push(self) -> None:
-        """Tag the local image in ``push_source`` for this registry and namespace, push it."""
+        """Tag the local image in ``push_source`` for the listed registry and namespace,
+        push it."""
         local = self.push_source.value.strip()
         if not local:
             raise ValueError("type the local image to push, e.g. hello:1.0 (see docker images)")
-        target = push_target(local, self.registry, self.namespace)
-
-        def work() -> list[Any]:
-            return [tag(local, target), push(target, progress=self.progress)]
-
-        self._long("push", work, refresh=True)
+        registry = self.rows_registry or self.registry
+        namespace = self.rows_namespace if self.rows_registry else self.namespace
+        target = push_target(local, registry, namespace)
+        self._long("push", lambda progress: [tag(local, target),
+                                             push(target, progress=progress)],
+                   {parse_reference(target).registry})
 
     def copy(self) -> None:
         """Copy the selected images to ``copy_registry`` (``copy_namespace``, ``copy_tag``)."""
@@ -355,10 +432,15 @@ class ImageTable(Panel):
                              "they would overwrite each other; clear the tag or select one row")
         pairs = [(ref, copy_target(ref, self.copy_registry.value, self.copy_namespace.value,
                                    self.copy_tag.value)) for ref in rows["reference"]]
-        here = any(parse_reference(t).registry == parse_reference(s).registry
-                   for s, t in pairs)
-        self._long("copy", lambda: [copy(s, t, progress=self.progress) for s, t in pairs],
-                   refresh=here)
+
+        def work(progress: Callable) -> list[Any]:
+            done = []
+            for source, target in pairs:
+                self.check_cancel(f"before {source}")
+                done.append(copy(source, target, progress=progress, **self.cancel_kwargs(copy)))
+            return done
+
+        self._long("copy", work, {parse_reference(t).registry for _, t in pairs})
 
     # -- destructive actions: plan first, then Confirm -----------------------------------
 
@@ -374,20 +456,45 @@ class ImageTable(Panel):
         self._ask("Delete digest(s)", refs)
 
     def _ask(self, title: str, refs: list[str]) -> None:
-        plans = [(ref, plan_remove(ref)) for ref in refs]
-
+        # The rows' own references name their registry: never the chooser's.
+        plans = []
+        for ref in refs:
+            self.check_cancel("planning")
+            plans.append((ref, plan_remove(ref)))
         allowed = [(ref, plan) for ref, plan in plans if plan.allowed]
         skipped = [ref for ref, plan in plans if not plan.allowed]
+        registries = sorted({parse_reference(ref).registry for ref in refs})
 
         def delete() -> None:
-            # ``plan=``: the verb re-reads the registry and refuses if it changed meanwhile.
-            results = [remove(ref, plan=plan) for ref, plan in allowed]
-            self.refresh()
-            lines = [r.summary() for r in results]
+            # Every plan is checked against the registry as it is now before anything is
+            # deleted, so a stale plan deletes nothing at all (not the first half).
+            changes = []
+            for ref, plan in allowed:
+                try:
+                    check_drift(plan, plan_remove(ref, force=plan.force))
+                except ConfirmationRequired as e:
+                    detail = str(e).split(" was made: ", 1)[-1].split(". Nothing was changed")[0]
+                    changes.append(f"{plan.target}: {detail}")
+                except Exception as e:  # noqa: BLE001 - e.g. NotFound: it is gone
+                    changes.append(f"{ref}: {e}")
+            if changes:
+                self._refresh_now()
+                raise ConfirmationRequired(
+                    "changed since the plan: " + "; ".join(changes) +
+                    ". Nothing was deleted: look at the refreshed table and plan again",
+                    registry=registries[0] if registries else None)
+            results = []
+            try:
+                for ref, plan in allowed:
+                    self.check_cancel(f"before {ref}")
+                    results.append(remove(ref, plan=plan))
+            finally:
+                self._changed(set(registries))
+            lines = [result_text(r) for r in results]
             lines += [f"skipped (blocked, see the plan): {ref}" for ref in skipped]
             self.message.status("\n".join(lines))
 
-        self.confirmation.ask(f"{title} in {self.registry}?",
+        self.confirmation.ask(f"{title} in {', '.join(registries)}?",
                               plan_text([plan for _, plan in plans]), delete,
                               can_confirm=bool(allowed))
 
@@ -397,25 +504,25 @@ class ImageTable(Panel):
         """Show the selected images: digest, platforms, labels, size, pull commands, then
         the run config, history, layers and raw manifest (``inspect`` verb)."""
         rows = self._need_selection()
-        self._output("\n\n".join(inspect_text(row) + "\n" + inspect_details(inspect(row["reference"]))
-                                  for _, row in rows.iterrows()))
+        parts = []
+        for _, row in rows.iterrows():
+            self.check_cancel("inspect")
+            parts.append(inspect_text(row) + "\n" + inspect_details(inspect(row["reference"])))
+        self._output("\n\n".join(parts))
 
     def pull_commands(self) -> None:
-        """Put ``docker pull REF`` for each selected row in the output box, to copy."""
+        """The pull commands of the selected rows (docker, podman, digest-pinned), shown
+        and offered as clipboard buttons."""
         rows = self._need_selection()
-        self._output("\n".join(pull_command(ref) for ref in rows["reference"]))
+        commands = pull_commands(rows)
+        self._output("\n".join(line for lines in commands.values() for line in lines))
+        self.clipboard.value = clipboard_buttons(
+            {name: "\n".join(lines) for name, lines in commands.items()})
 
     def export_csv(self) -> str:
-        """Write the rows in the table (after ``filter_text``) to ``export_path``, all
-        columns with full digests; show the path and the first lines."""
-        path = os.path.abspath(os.path.expanduser(self.export_path.value.strip() or "images.csv"))
-        export_frame(self.shown).to_csv(path, index=False)
-        with open(path, encoding="utf-8") as written:
-            head = [line.rstrip("\n") for _, line in zip(range(EXPORT_PREVIEW_LINES), written)]
-        more = len(self.shown) + 1 - len(head)
-        self._output("\n".join(head + ([f"… {more} more line(s)"] if more > 0 else [])))
-        self.message.status(f"wrote {len(self.shown)} row(s) to {path}")
-        return path
+        """Write the rows shown (search applied) as CSV to the export path; offer it as a
+        download. Returns the path."""
+        return self.export.write("csv")
 
     def _output(self, value: str) -> None:
         self.output.value = value

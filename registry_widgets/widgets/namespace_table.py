@@ -1,9 +1,12 @@
 """``NamespaceTable``: the namespaces of one registry, with Refresh, Add and Remove.
 
 Selecting a row sets ``selected`` (the namespace name) and calls the ``on_select``
-callbacks; the Dashboard uses that to open the namespace in the image table. Remove shows
-what goes first (``remove_namespace(..., dry_run=True)``); only Confirm deletes, passing
-``confirm=name``.
+callbacks; the Dashboard uses that to open the namespace in the image table. The table
+knows the registry its rows came from (``rows_registry``); a listing that fails empties it.
+Remove shows what goes first (``remove_namespace(..., dry_run=True)`` on the rows'
+registry); Confirm plans again and deletes only if that plan equals the one shown ("changed
+since the plan: ..." otherwise), passing ``confirm=name``. Listing and removing run in the
+panel's worker thread (``busy``, ``wait()``).
 
 Imports the ``operations`` verbs and the sibling widget modules only.
 """
@@ -17,31 +20,48 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..errors import Unauthorized
+from ..errors import ConfirmationRequired, Unauthorized
 from ..operations.inventory import catalog_refused
 from ..operations.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                      forget_namespace, namespaces, remembered_repositories)
 from ..operations.remove import remove_namespace
-from .feedback import Confirmation, Panel, button, text
+from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text
 from .tables import namespace_display, namespace_plan_text, table_options
+
+PLAN_KEYS = (("repositories", "repositories"), ("tags_removed", "tags"), ("digests", "digests"))
+
+
+def plan_changes(shown: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """How a namespace removal plan changed: ``["new repositories: ns/late", ...]``."""
+    changes = []
+    for key, label in PLAN_KEYS:
+        before, after = set(shown.get(key) or []), set(now.get(key) or [])
+        if after - before:
+            changes.append(f"new {label}: {', '.join(sorted(after - before))}")
+        if before - after:
+            changes.append(f"{label} gone: {', '.join(sorted(before - after))}")
+    return changes
 
 
 class NamespaceTable(Panel):
-    """The namespaces of ``registry``: repositories, tags, size and last pushed.
+    """The namespaces of ``registry``: repositories, tags, size and newest image.
 
-    Buttons (attributes, for ``.click()``): ``refresh_button``, ``add_button`` (adds the
-    name in ``new_namespace``), ``remove_button`` (shows the plan), ``confirm_button`` and
-    ``cancel_button``. ``frame`` is the ``namespaces()`` DataFrame shown.
+    Buttons (attributes, for ``.click()``; ``wait()`` for the ones that run in the worker
+    thread): ``refresh_button``, ``add_button`` (adds the name in ``new_namespace``),
+    ``remove_button`` (shows the plan), ``confirm_button`` and ``cancel_button``.
+    ``frame`` is the ``namespaces()`` DataFrame shown, from ``rows_registry``.
     """
 
-    registry = traitlets.Unicode("", help="host[:port] of the registry listed")
+    registry = traitlets.Unicode("", help="host[:port] of the registry to list")
+    rows_registry = traitlets.Unicode(None, allow_none=True, read_only=True,
+                                      help="the registry the rows shown came from")
     selected = traitlets.Unicode(None, allow_none=True,
                                  help="the selected namespace, None when none is")
 
     def __init__(self, registry: str = ""):
         self.frame = pd.DataFrame(columns=COLUMNS)
         empty = namespace_display(self.frame)
-        self.table = ITable(empty, **table_options(empty, select={"style": "single"}))
+        self.table = ITable(empty, **table_options(empty, select={"style": "single"}, page_length=5))
         self.table.add_class("rw-namespace-grid")
         self.refresh_button = button("Refresh", "rw-ns-refresh", icon="refresh")
         self.new_namespace = text("new namespace", "rw-ns-new-name")
@@ -51,86 +71,159 @@ class NamespaceTable(Panel):
         self.confirmation = Confirmation("rw-ns")
         self.confirm_button = self.confirmation.confirm_button
         self.cancel_button = self.confirmation.cancel_button
+        self.progress = ProgressView()
         self.title = w.HTML("")
         self.title.add_class("rw-ns-title")
         self._select_callbacks: list[Callable[[str | None], Any]] = []
+        self._changed_callbacks: list[Callable[[str], Any]] = []
+        self._keep: str | None = None
         super().__init__()
+        self.cancel_action_button.add_class("rw-ns-cancel-action")
         self.children = [
             self.title,
             w.HBox([self.refresh_button, self.new_namespace, self.add_button,
-                    self.remove_button]),
-            self.confirmation, self.message, self.table]
+                    self.remove_button, self.cancel_action_button],
+                   layout=w.Layout(flex_flow="row wrap")),
+            self.confirmation, self.message, self.progress, self.table]
         self.add_class("rw-namespace-table")
 
-        self.on_click(self.refresh_button, self.refresh)
-        self.on_click(self.add_button, self.add)
-        self.on_click(self.remove_button, self.plan_removal)
-        self.on_click(self.confirm_button, self.confirmation.confirm)
+        self.on_click(self.refresh_button, self._refresh_now, background=True)
+        self.on_click(self.add_button, self.add, background=True)
+        self.on_click(self.remove_button, self.plan_removal, background=True)
+        self.on_click(self.confirm_button, self.confirmation.confirm, background=True)
         self.on_click(self.cancel_button, self.confirmation.cancel)
         self.table.observe(self.guard(self._rows_selected, fresh=False), names="selected_rows")
-        self.observe(self.guard(lambda change: self.refresh()), names="registry")
+        self.observe(self.guard(lambda change: self._registry_set()), names="registry")
         self.observe(self.guard(self._notify, fresh=False), names="selected")
         self.registry = registry  # lists it (an error shows in the widget, not here)
 
     # -- actions -------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """List the registry's namespaces again (keeps the selection if it still exists)."""
+    def _registry_set(self) -> None:
+        # The old rows go now, with their selection: nothing may act on them meanwhile. A
+        # namespace of the same name in the new registry is selected again once listed.
+        self._keep = self.selected or self._keep
+        self._show(pd.DataFrame(columns=COLUMNS), None)
+        self.refresh()
+
+    def refresh(self) -> Any:
+        """List the registry again in the worker thread (``wait()`` for it)."""
+        return self.start("refresh", self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        """List the namespaces here and now (keeps the selection if it still exists)."""
         self.confirmation.cancel()
-        if not self.registry:
+        registry = self.registry
+        if not registry:
+            self._show(pd.DataFrame(columns=COLUMNS), None)
             return
-        self.title.value = f"<b>Namespaces of {self.registry}</b>"
-        # A registry that refuses the catalog is listed through the repositories remembered
-        # for it (typed in the image table's Repositories box).
+        self.title.value = f"<b>Namespaces of {registry}</b> (listing…)"
+        self.progress.start("listing", f"listing {registry}")
         try:
-            self.frame = namespaces(self.registry,
-                                    repositories=remembered_repositories(self.registry) or None)
-        except Exception as e:
-            if not catalog_refused(e) or isinstance(e, Unauthorized):
-                raise  # anonymous: logging in may be the answer, and the message says so
-            raise ValueError(
-                f"{self.registry} does not list its repositories to you (its catalog is refused: "
-                "Docker Hub, GHCR and many others never give it). Type or paste the repositories "
-                "in the image table's Repositories box; the namespaces of those are shown "
-                "here.") from e
-        display = namespace_display(self.frame)
-        keep = [i for i, name in enumerate(self.frame["namespace"]) if name == self.selected]
-        options = table_options(display, select={"style": "single"})
+            # A registry that refuses the catalog is listed through the repositories
+            # remembered for it (typed in the image table's Repositories box).
+            frame = namespaces(registry, repositories=remembered_repositories(registry) or None,
+                               progress=self.watching(self.progress),
+                               **self.cancel_kwargs(namespaces))
+        except BaseException as e:
+            self._show(pd.DataFrame(columns=COLUMNS), None)
+            self.title.value = f"<b>Namespaces of {registry}</b>: could not be listed"
+            self.progress.finish("listing failed", failed=True)
+            if catalog_refused(e) and not isinstance(e, Unauthorized):
+                raise ValueError(
+                    f"{registry} does not list its repositories to you (its catalog is refused: "
+                    "Docker Hub, GHCR and many others never give it). Type or paste the "
+                    "repositories in the image table's Repositories box; the namespaces of "
+                    "those are shown here.") from e
+            raise
+        self.progress.finish(f"{len(frame)} namespace(s)")
+        show(self.progress, False)
+        self.title.value = f"<b>Namespaces of {registry}</b>"
+        self._show(frame, registry)
+        self.message.status(f"{len(self.frame)} namespace(s) in {registry}")
+
+    def _show(self, frame: pd.DataFrame, registry: str | None) -> None:
+        self.frame = frame
+        self.set_trait("rows_registry", registry)
+        display = namespace_display(frame)
+        wanted = self.selected or (self._keep if registry else None)
+        keep = [i for i, name in enumerate(frame["namespace"]) if name == wanted]
+        if registry:
+            self._keep = None
+        options = table_options(display, select={"style": "single"}, page_length=5)
         options["selected_rows"] = keep
         self.table.update(display, **options)
         if not keep:
             self.selected = None
-        self.message.status(f"{len(self.frame)} namespace(s) in {self.registry}")
+        self.update_buttons()
+
+    def button_allowed(self, btn: w.Button) -> bool:
+        if btn is self.remove_button:
+            return self.rows_registry is not None and len(self.frame) > 0
+        if btn is self.add_button:
+            return self.rows_registry is not None
+        return True
+
+    def reset_feedback(self) -> None:
+        show(self.progress, False)
 
     def add(self) -> None:
         """Declare the namespace typed in ``new_namespace`` (``add_namespace``)."""
         name = self.new_namespace.value.strip()
         if not name:
             raise ValueError("type the name of the new namespace first, e.g. my_namespace")
-        result = add_namespace(self.registry, name)
+        registry = self.rows_registry or self.registry
+        result = add_namespace(registry, name)
         self.new_namespace.value = ""
-        self.refresh()
-        self.message.status(result.summary() if result.changed
-                            else f"namespace {name!r} already exists in {self.registry}")
+        self._refresh_now()
+        self.message.status(result_text(result) if result.changed
+                            else f"namespace {name!r} already exists in {registry}")
 
     def plan_removal(self) -> None:
-        """Show what removing the selected namespace deletes; Confirm deletes it."""
+        """Show what removing the selected namespace deletes; Confirm deletes it if the
+        registry still holds exactly that."""
         name = self.selected
         if name is None:
             raise ValueError("select a namespace in the table first")
-        registry = self.registry
+        registry = self.rows_registry
+        if registry is None:
+            raise ValueError("the namespace table holds no listing: Refresh first")
         dry = remove_namespace(registry, name, dry_run=True)
+        shown = dict(dry.details)
 
         def delete() -> None:
-            result = remove_namespace(registry, name, confirm=name)
+            now = remove_namespace(registry, name, dry_run=True).details
+            changes = plan_changes(shown, now)
+            if changes:
+                self._refresh_now()
+                raise ConfirmationRequired(
+                    f"changed since the plan: {'; '.join(changes)}. Nothing was deleted from "
+                    f"{registry}/{name}/: plan again (Remove namespace) and check it",
+                    registry=registry, reference=f"{registry}/{name}/")
+            self.progress.start("remove namespace", f"removing {registry}/{name}/")
+            try:
+                result = remove_namespace(registry, name, confirm=name,
+                                          progress=self.watching(self.progress))
+            finally:
+                self.progress.finish("")
+                show(self.progress, False)
             # A declared namespace would stay listed, empty: removing it means forgetting it.
             if name in declared_namespaces(registry):
                 forget_namespace(registry, name)
-            self.refresh()
-            self.message.status(result.summary())
+            self._refresh_now()
+            for callback in list(self._changed_callbacks):
+                callback(registry)
+            self.message.status(result_text(result))
 
         self.confirmation.ask(f"Remove namespace {name} from {registry}?",
                               namespace_plan_text(name, dry.details), delete)
+
+    def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(registry)`` after an action here changed what it holds."""
+        if remove:
+            self._changed_callbacks.remove(callback)
+        else:
+            self._changed_callbacks.append(callback)
 
     # -- selection -----------------------------------------------------------------------
 
@@ -157,4 +250,3 @@ class NamespaceTable(Panel):
         self.confirmation.cancel()
         for callback in list(self._select_callbacks):
             callback(change["new"])
-

@@ -25,7 +25,7 @@ from ..reference import Reference, parse_reference
 __all__ = [
     "human_size", "short_digest", "format_time", "join_platforms", "format_labels",
     "namespace_display", "image_display", "filter_frame", "rows_at", "selected_references",
-    "digest_reference", "pull_command", "inspect_text", "copy_target", "push_target",
+    "digest_reference", "pull_command", "pull_commands", "export_json", "inspect_text", "copy_target", "push_target",
     "build_target", "plan_text", "namespace_plan_text", "export_frame", "size_column_defs",
     "table_options",
 ]
@@ -96,20 +96,33 @@ TABLE_LAYOUT = {"topStart": "pageLength", "topEnd": {"search": {"placeholder": "
                 "bottomStart": "info", "bottomEnd": "paging"}
 
 
-def table_options(display: pd.DataFrame, *, select: Any = True) -> dict[str, Any]:
+def table_options(display: pd.DataFrame, *, select: Any = True, search: bool = True,
+                  page_length: int = 25) -> dict[str, Any]:
     """The itables ``ITable`` options of a display frame: every row sent (``maxBytes=0``;
-    otherwise itables silently drops rows that then cannot be selected), no index, the
-    search box and paging always on, ``size`` sorted by the hidden ``bytes``, nothing
-    selected."""
-    return {"select": select, "maxBytes": 0, "showIndex": False, "layout": TABLE_LAYOUT,
-            "columnDefs": size_column_defs(list(display.columns)), "pageLength": 25,
-            "lengthMenu": [10, 25, 100, 500], "classes": "display compact nowrap",
+    otherwise itables silently drops rows that then cannot be selected), no index, paging
+    always on, ``size`` sorted by the hidden ``bytes``, nothing selected.
+
+    ``search``: the browser's own search box. The image table turns it off and searches in
+    Python instead, so that what it exports and acts on is exactly what is shown."""
+    # Without the browser's search box nothing is left above the table: the page length
+    # goes below it too, so the rows start right under the toolbar.
+    layout = TABLE_LAYOUT if search else {"topStart": None, "topEnd": None,
+                                          "bottomStart": ["info", "pageLength"],
+                                          "bottomEnd": "paging"}
+    return {"select": select, "maxBytes": 0, "showIndex": False, "layout": layout,
+            "columnDefs": size_column_defs(list(display.columns)), "pageLength": page_length,
+            "lengthMenu": sorted({5, 10, 25, 100, 500} | {page_length}),
+            "classes": "display compact nowrap", "style": "width:100%;margin:0",
+            # itables' default makes a header's text selectable and only its small arrow
+            # sort; people click the column name.
+            "text_in_header_can_be_selected": False,
             "selected_rows": []}
 
 
 def namespace_display(namespaces: pd.DataFrame) -> pd.DataFrame:
-    """The namespace table: namespace, repositories, tags, size, last pushed (and the
-    hidden ``bytes``). Namespaces that exist only as declared (no repository yet) show
+    """The namespace table: namespace, repositories, tags, size, newest image (and the
+    hidden ``bytes``). "newest image" is the newest ``created`` date of its images: the
+    registry records no push date, so it is not called "last pushed". Namespaces that exist only as declared (no repository yet) show
     ``0`` repositories."""
     out = pd.DataFrame(index=namespaces.index)
     out["namespace"] = namespaces["namespace"].astype(str)
@@ -117,7 +130,7 @@ def namespace_display(namespaces: pd.DataFrame) -> pd.DataFrame:
     out["tags"] = namespaces["tags"].fillna(0).astype(int)
     sizes = namespaces["size"].fillna(0).astype("int64")
     out["size"] = [human_size(s) for s in sizes]
-    out["last pushed"] = [format_time(t) for t in namespaces["last_pushed"]]
+    out["newest image"] = [format_time(t) for t in namespaces["last_pushed"]]
     out["bytes"] = sizes
     return out.reset_index(drop=True)
 
@@ -208,9 +221,20 @@ def digest_reference(row: pd.Series | dict) -> str:
     return str(Reference(ref.registry, ref.repository, None, row["digest"]))
 
 
-def pull_command(reference: str | Reference) -> str:
-    """``docker pull REF``, the line a person pastes into a terminal."""
-    return f"docker pull {parse_reference(reference)}"
+def pull_command(reference: str | Reference, tool: str = "docker") -> str:
+    """``docker pull REF`` (or ``podman pull``), the line a person pastes into a terminal."""
+    return f"{tool} pull {parse_reference(reference)}"
+
+
+def pull_commands(rows: pd.DataFrame) -> dict[str, list[str]]:
+    """The pull commands of ``images()`` rows in three forms: ``docker``, ``podman``
+    (fully qualified, as podman wants) and ``digest-pinned`` (``docker pull REPO@sha256:...``,
+    which always gets exactly this image)."""
+    refs = [str(r) for r in rows["reference"]]
+    return {"docker": [pull_command(r) for r in refs],
+            "podman": [pull_command(r, "podman") for r in refs],
+            "digest-pinned": [pull_command(digest_reference(row))
+                              for _, row in rows.iterrows()]}
 
 
 def inspect_text(row: pd.Series | dict) -> str:
@@ -364,3 +388,14 @@ def export_frame(images: pd.DataFrame) -> pd.DataFrame:
                 out[column] = out[column].map(
                     lambda d: "; ".join(f"{k}={v}" for k, v in sorted((d or {}).items())))
     return out
+
+
+def export_json(images: pd.DataFrame) -> str:
+    """``images()`` rows as a JSON array of objects: lists and labels kept as JSON, times
+    in ISO 8601 (UTC), full digests."""
+    out = images.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].map(lambda t: None if pd.isna(t) else
+                                          pd.Timestamp(t).isoformat())
+    return out.to_json(orient="records", date_format="iso", default_handler=str, indent=1)

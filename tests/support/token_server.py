@@ -24,6 +24,7 @@ import fnmatch
 import hmac
 import json
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from registry_widgets.stack.tls import make_signing_cert
+from registry_widgets.stack.tls import make_server_tls, make_signing_cert
 
 # distribution registry/auth/token/token.go: `Leeway = 60 * time.Second`, added to both the exp
 # and the nbf checks. A token is refused only once now > exp + 60 s.
@@ -92,7 +93,7 @@ class TokenServer:
     def __init__(self, *, users: dict[str, str] | None = None, grants: Grants | None = None,
                  anonymous: dict[str, list[str]] | None = None, state_dir: Path,
                  port: int = 0, service: str = DEFAULT_SERVICE, issuer: str = DEFAULT_ISSUER,
-                 lifetime: int = 300, log_requests: bool = False) -> None:
+                 lifetime: int = 300, log_requests: bool = False, https: bool = False) -> None:
         self.users = dict(users or {})
         self.grants: Grants = {u: dict(g) for u, g in (grants or {}).items()}
         self.anonymous = dict(anonymous or {})
@@ -106,6 +107,20 @@ class TokenServer:
         self._lock = threading.Lock()
         self._log: list[TokenRequest] = []
         self._expire_next = 0
+        # True: exp is back-dated by the registry's leeway, so the registry itself refuses a
+        # token `lifetime` seconds after issue (a 2 s lifetime is really 2 s, not 62).
+        self.strict_lifetime = False
+        # (status, content type, body): every token request gets exactly this answer instead.
+        self.answer: tuple[int, str, bytes] | None = None
+        # https: serve the realm over TLS with a private CA (``ca_file``), as company token
+        # servers behind an internal CA do.
+        self.ca_file: Path | None = None
+        self._tls: ssl.SSLContext | None = None
+        if https:
+            server_tls = make_server_tls(Path(state_dir) / "tls")
+            self.ca_file = server_tls.ca_file
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(server_tls.cert_file, server_tls.key_file)
         self._log_requests = log_requests
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -113,7 +128,7 @@ class TokenServer:
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def realm(self) -> str:
@@ -125,6 +140,8 @@ class TokenServer:
         httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
         httpd.daemon_threads = True
         httpd.token_server = self  # type: ignore[attr-defined]
+        if self._tls is not None:
+            httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]  # keep it: a restart must come back on this port
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="token-server", daemon=True)
@@ -177,9 +194,11 @@ class TokenServer:
             self.identity_tokens[token] = user
         return token
 
-    def token_for(self, user: str | None, scopes: list[str] | tuple[str, ...]) -> str:
-        """Mint a token directly (same grant rules as over HTTP), without logging it."""
-        return self._mint(user, list(scopes))[0]
+    def token_for(self, user: str | None, scopes: list[str] | tuple[str, ...], *,
+                  expires_in: int | None = None) -> str:
+        """Mint a token directly (same grant rules as over HTTP), without logging it;
+        ``expires_in`` sets its ``exp`` claim relative to now (negative: in the past)."""
+        return self._mint(user, list(scopes), expires_in=expires_in)[0]
 
     # -- the work ----------------------------------------------------------------------------
     def _authenticate(self, username: str, password: str) -> str:
@@ -202,12 +221,15 @@ class TokenServer:
                 merged.extend(a for a in actions if a not in merged)
         return [{"type": k, "name": n, "actions": a} for (k, n), a in access.items()]
 
-    def _mint(self, user: str | None, scopes: list[str]) -> tuple[str, int]:
+    def _mint(self, user: str | None, scopes: list[str], *,
+              expires_in: int | None = None) -> tuple[str, int]:
         with self._lock:
             expired = self._expire_next > 0
             self._expire_next -= expired
         now = int(time.time())
-        exp = now - LEEWAY - _EXPIRED_MARGIN if expired else now + self.lifetime
+        if expires_in is None:
+            expires_in = self.lifetime - (LEEWAY if self.strict_lifetime else 0)
+        exp = now - LEEWAY - _EXPIRED_MARGIN if expired else now + expires_in
         claims = {
             "iss": self.issuer, "sub": user or "", "aud": self.service,
             "exp": exp, "nbf": min(now, exp) - 10, "iat": min(now, exp) - 10,
@@ -265,7 +287,20 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def _fixed_answer(self) -> bool:
+        if self.ts.answer is None:
+            return False
+        status, content_type, data = self.ts.answer
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
     def do_GET(self) -> None:
+        if self._fixed_answer():
+            return
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         if not self._check_path_and_service(query.get("service", [None])[0]):
             return
@@ -284,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         form = urllib.parse.parse_qs(self.rfile.read(length).decode(errors="replace"))
+        if self._fixed_answer():
+            return
         field = lambda k: form.get(k, [None])[0]  # noqa: E731
         if not self._check_path_and_service(field("service")):
             return

@@ -1,0 +1,92 @@
+"""``LoginPanel``: log in to the chosen registry from the dashboard, in memory only.
+
+Username, password (a password field, emptied as soon as it is read) and an optional CA
+file, then ``configure(registry, credentials=..., ca_bundle=...)`` and a ``check()`` that
+proves the login. Nothing is written to disk; the password never stays in a widget trait.
+Without it, the package reuses ``docker login`` (Docker's config and credential helpers).
+
+Imports the ``operations`` verbs and the sibling ``feedback``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import ipywidgets as w
+import traitlets
+
+from ..operations.clients import configure
+from ..operations.inspection import check
+from .feedback import Panel, button, text
+
+
+class LoginPanel(Panel):
+    """``username``, ``password`` (Password), ``ca_file`` and ``login_button``;
+    ``logout_button`` forgets the in-memory login (back to Docker's config).
+    ``on_login(callback)`` is called with ``(registry, username)``."""
+
+    registry = traitlets.Unicode("", help="the registry to log in to")
+
+    def __init__(self, registry: str = ""):
+        self.heading = w.HTML("")
+        self.username = text("username", "rw-login-username", width="14em")
+        self.password = w.Password(placeholder="password or token",
+                                   layout=w.Layout(width="14em"))
+        self.password.add_class("rw-login-password")
+        self.ca_file = text("CA file (optional), e.g. /etc/ssl/my-ca.pem", "rw-login-ca",
+                            width="22em")
+        self.login_button = button("Log in", "rw-login-button", icon="sign-in",
+                                   style="primary")
+        self.logout_button = button("Forget login", "rw-login-forget", icon="sign-out")
+        self._callbacks: list[Callable[[str, str | None], Any]] = []
+        super().__init__()
+        self.children = [self.heading,
+                         w.HBox([self.username, self.password, self.ca_file],
+                                layout=w.Layout(flex_flow="row wrap")),
+                         w.HBox([self.login_button, self.logout_button]), self.message]
+        self.add_class("rw-login-panel")
+        self.on_click(self.login_button, self.login, background=True)
+        self.on_click(self.logout_button, self.forget, background=True)
+        self.observe(lambda change: self._heading(), names="registry")
+        self.registry = registry
+        self._heading()
+
+    def _heading(self) -> None:
+        self.heading.value = (f"<b>Log in to {self.registry}</b> — kept in this kernel's "
+                              "memory only; or run <code>docker login</code> in a terminal "
+                              "and press Refresh")
+
+    def login(self) -> None:
+        """Configure the registry with these credentials and check that they work."""
+        registry = self.registry
+        user = self.username.value.strip()
+        password, self.password.value = self.password.value, ""  # never kept in a trait
+        ca = os.path.expanduser(self.ca_file.value.strip()) or None
+        if ca and not os.path.isfile(ca):
+            raise ValueError(f"CA file {ca} not found: give the path of a PEM file on the "
+                             "kernel's machine, or leave it empty")
+        if not user or not password:
+            raise ValueError("give a username and a password (or token) to log in to "
+                             f"{registry}")
+        options = {"ca_bundle": ca} if ca else {}
+        configure(registry, credentials=(user, password), **options)
+        del password
+        try:
+            check(registry)
+        except Exception:
+            configure(registry, **options)  # back to Docker's config; keep the CA file
+            raise
+        self.message.status(f"logged in to {registry} as {user} (in memory only)")
+        for callback in list(self._callbacks):
+            callback(registry, user)
+
+    def forget(self) -> None:
+        """Drop the in-memory login: Docker's config applies again."""
+        configure(self.registry)
+        self.message.status(f"forgot the login to {self.registry}; Docker's config applies")
+        for callback in list(self._callbacks):
+            callback(self.registry, None)
+
+    def on_login(self, callback: Callable[[str, str | None], Any]) -> None:
+        self._callbacks.append(callback)

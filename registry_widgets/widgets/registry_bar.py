@@ -1,0 +1,185 @@
+"""``RegistryBar``: the registries a person works with: choose one, add one, remove one,
+and see its state (reachable, logged in as whom, TLS or plain HTTP).
+
+The list is remembered per user in ``<state_dir>/registries.json`` (names only: no
+credential is ever written there). A registry's state comes from ``check()`` (one
+``GET /v2/`` with the configured credentials) in the bar's worker thread; who it is logged
+in as comes from the Log in panel (in memory) or Docker's config (``docker login``).
+
+Imports ``credentials`` (to read the username ``docker login`` stored), ``reference``,
+``operations`` and the sibling ``feedback``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import ipywidgets as w
+import traitlets
+
+from ..credentials import credentials_for
+from ..operations.inspection import check
+from ..operations.journal import state_dir
+from ..reference import validate_registry
+from .feedback import Panel, button, text
+
+
+def registries_file() -> Path:
+    """``<state_dir()>/registries.json``: ``{"registries": [{"label", "registry"}]}``."""
+    return state_dir() / "registries.json"
+
+
+def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(label, registry)`` pairs for the chooser: a string, a list of registries, or a
+    mapping of labels (``"us-south"``) to registries (``"us.icr.io"``)."""
+    if isinstance(registries, str):
+        registries = [registries]
+    if isinstance(registries, Mapping):
+        pairs = [(str(label), str(host)) for label, host in registries.items()]
+    else:
+        pairs = [(str(host), str(host)) for host in registries]
+    if not pairs:
+        raise ValueError("give at least one registry, e.g. Dashboard(['us.icr.io'])")
+    return pairs
+
+
+def remembered() -> list[tuple[str, str]]:
+    """The registries this user added before (``[]`` when none or unreadable)."""
+    try:
+        data = json.loads(registries_file().read_text(encoding="utf-8"))
+        return [(str(r["label"]), str(r["registry"])) for r in data.get("registries", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def remember(pairs: Sequence[tuple[str, str]]) -> None:
+    path = registries_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"registries": [{"label": label, "registry": registry}
+                                              for label, registry in pairs]}, indent=1),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def state_text(registry: str, answer: dict[str, Any] | None, error: BaseException | None,
+               username: str | None) -> str:
+    """One line for the bar: ``reachable · logged in as alice · TLS (https)``."""
+    if error is not None:
+        first = str(error).split(". ")[0]
+        return f"⚠ {registry}: {type(error).__name__}: {first}"
+    assert answer is not None
+    url = str(answer.get("url") or "")
+    tls = "TLS verified (https)" if url.startswith("https") else "plain HTTP"
+    auth = answer.get("auth") or "none"
+    who = f"logged in as {username}" if username else \
+        ("anonymous" if auth == "none" else f"anonymous ({auth} auth)")
+    return f"● {registry}: reachable · {who} · {tls}"
+
+
+class RegistryBar(Panel):
+    """A chooser, an Add field with its button, Remove, Check and the chosen registry's
+    state (``state``, an HTML line). ``value`` is the chosen registry. ``logged_in`` maps
+    registries to the username the Log in panel used (set by the Dashboard)."""
+
+    value = traitlets.Unicode("", help="the chosen registry (host[:port])")
+
+    def __init__(self, registries: str | Sequence[str] | Mapping[str, str], *,
+                 remember_added: bool = True):
+        given = registry_options(registries)
+        known = [r for _, r in given]
+        self._remember = remember_added
+        options = given + [(label, r) for label, r in remembered() if r not in known]
+        self.chooser = w.Dropdown(options=options, value=options[0][1], description="Registry",
+                                  layout=w.Layout(width="18em"),
+                                  style={"description_width": "initial"})
+        self.chooser.add_class("rw-registry-chooser")
+        self.new_registry = text("add a registry, e.g. us.icr.io", "rw-registry-new",
+                                 width="14em")
+        self.add_button = button("Add", "rw-registry-add", icon="plus")
+        self.remove_button = button("Remove", "rw-registry-remove", icon="minus")
+        self.check_button = button("", "rw-registry-check", icon="plug")
+        self.check_button.tooltip = "check the registry again"
+        self.state = w.HTML("", layout=w.Layout(margin="0 12px 0 4px"))
+        self.state.add_class("rw-registry-state")
+        self.logged_in: dict[str, str] = {}
+        super().__init__()
+        # One line: the chooser and its state, then adding and removing, wrapping on a
+        # narrow screen.
+        self.children = [w.HBox([self.chooser, self.check_button, self.state, self.new_registry,
+                                 self.add_button, self.remove_button],
+                                layout=w.Layout(flex_flow="row wrap", align_items="center")),
+                         self.message]
+        self.add_class("rw-registry-bar")
+        self.value = self.chooser.value
+        self.chooser.observe(self.guard(self._chosen), names="value")
+        self.on_click(self.add_button, self.add)
+        self.on_click(self.remove_button, self.remove)
+        self.on_click(self.check_button, self.check, background=True)
+        self.check_later()
+
+    @property
+    def registries(self) -> list[str]:
+        return [r for _, r in self.chooser.options]
+
+    def _chosen(self, change: dict) -> None:
+        self.value = change["new"] or ""
+        self.check_later()
+
+    def check_later(self) -> Any:
+        """Check the chosen registry's state in the worker thread."""
+        return self.start("check", self.check, fresh=False)
+
+    def check(self) -> None:
+        """Ask the chosen registry whether it answers and whom it takes us for."""
+        registry = self.value
+        if not registry:
+            self.state.value = ""
+            return
+        self.state.value = f"<span>… checking {html.escape(registry)}</span>"
+        try:
+            answer, error = check(registry), None
+        except Exception as e:  # noqa: BLE001 - the state line shows it; nothing is raised
+            answer, error = None, e
+        username = self.logged_in.get(registry)
+        if username is None and error is None and answer.get("auth") not in (None, "none"):
+            try:
+                creds = credentials_for(registry)
+            except Exception:  # noqa: BLE001 - a broken config shows as "anonymous"
+                creds = None
+            username = creds.username if creds and creds.username else None
+        line = state_text(registry, answer, error, username)
+        colour = "#b00020" if error is not None else "#1b5e20"
+        if self.value == registry:  # not overtaken by another choice meanwhile
+            self.state.value = f'<span style="color:{colour}">{html.escape(line)}</span>'
+
+    def add(self) -> None:
+        """Add the registry typed in ``new_registry`` and choose it."""
+        typed = self.new_registry.value.strip()
+        if not typed:
+            raise ValueError("type a registry to add, e.g. us.icr.io or 127.0.0.1:5000")
+        registry = validate_registry(typed)
+        if registry not in self.registries:
+            self.chooser.options = list(self.chooser.options) + [(registry, registry)]
+            self._save()
+        self.new_registry.value = ""
+        self.chooser.value = registry
+
+    def remove(self) -> None:
+        """Take the chosen registry off the list (nothing on the registry changes)."""
+        registry = self.value
+        if len(self.registries) <= 1:
+            raise ValueError("keep at least one registry: add another one first")
+        options = [(label, r) for label, r in self.chooser.options if r != registry]
+        self.chooser.options = options
+        self.chooser.value = options[0][1]
+        self._save()
+        self.message.status(f"{registry} taken off the list (the registry is unchanged)")
+
+    def _save(self) -> None:
+        if self._remember:
+            remember(list(self.chooser.options))

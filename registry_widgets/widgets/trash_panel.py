@@ -1,0 +1,125 @@
+"""``TrashPanel``: what this package deleted on the chosen registry (``trash()``, from the
+journal), and Restore for the rows that can still come back.
+
+Restore puts the selected rows back (``restore_from_trash`` by digest: the manifest and
+every tag removed with it); a tag that was pushed again since is not moved unless "Move
+tags pushed since" is ticked. It works while the registry still has the blobs, i.e. until
+its garbage collection runs; the ``restorable`` column says which rows can.
+
+Imports the ``operations`` verbs and the sibling widget modules only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets as w
+import pandas as pd
+import traitlets
+from itables.widget import ITable
+
+from ..operations.trash import COLUMNS, restore_from_trash, trash
+from .feedback import Panel, button, result_text
+from .tables import format_time, rows_at, short_digest, table_options
+
+
+def trash_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """deleted at, repository, tags, digest (short), restorable (yes/no/back) and why."""
+    out = pd.DataFrame(index=frame.index)
+    out["deleted at"] = [format_time(t) for t in frame["deleted_at"]]
+    out["repository"] = frame["repository"].astype(str)
+    out["tags"] = [", ".join(t) for t in frame["tags"]]
+    out["digest"] = [short_digest(d) for d in frame["digest"]]
+    out["restorable"] = ["back" if live else ("yes" if ok else ("?" if ok is None else "no"))
+                         for ok, live in zip(frame["restorable"], frame["live"])]
+    out["why"] = frame["why"].astype(str)
+    return out.reset_index(drop=True)
+
+
+class TrashPanel(Panel):
+    """``refresh_button``, ``restore_button``, ``force`` (Checkbox: move tags pushed
+    since) and the table of ``trash(registry)`` (``frame``). ``on_changed(callback)`` is
+    called with the registry after a restore."""
+
+    registry = traitlets.Unicode("", help="the registry whose trash is shown")
+
+    def __init__(self, registry: str = ""):
+        self.frame = pd.DataFrame(columns=COLUMNS)
+        empty = trash_display(self.frame)
+        self.table = ITable(empty, **table_options(empty))
+        self.table.add_class("rw-trash-grid")
+        self.title = w.HTML("")
+        self.title.add_class("rw-trash-title")
+        self.refresh_button = button("Refresh", "rw-trash-refresh", icon="refresh")
+        self.restore_button = button("Restore", "rw-trash-restore", icon="undo",
+                                     style="primary")
+        self.force = w.Checkbox(value=False, description="Move tags pushed since",
+                                indent=False, layout=w.Layout(width="auto"))
+        self.force.add_class("rw-trash-force")
+        self._changed_callbacks: list[Callable[[str], Any]] = []
+        super().__init__()
+        self.children = [self.title,
+                         w.HBox([self.refresh_button, self.restore_button, self.force,
+                                 self.cancel_action_button]),
+                         self.message, self.table]
+        self.add_class("rw-trash-panel")
+        self.on_click(self.refresh_button, self._refresh_now, background=True)
+        self.on_click(self.restore_button, self.restore, background=True)
+        self.observe(lambda change: self.refresh(), names="registry")
+        self.registry = registry
+
+    def refresh(self) -> Any:
+        return self.start("refresh", self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        registry = self.registry
+        self.frame = pd.DataFrame(columns=COLUMNS)
+        self.table.update(trash_display(self.frame), **table_options(trash_display(self.frame)))
+        if not registry:
+            return
+        self.title.value = (f"<b>Deleted from {registry} by this package</b> "
+                            "(restorable until the registry's garbage collection runs)")
+        frame = trash(registry)
+        self.frame = frame
+        display = trash_display(frame)
+        self.table.update(display, **table_options(display))
+        self.update_buttons()
+        ready = int(frame["restorable"].fillna(False).astype(bool).sum())
+        self.message.status(f"{len(frame)} deleted image(s), {ready} restorable")
+
+    def button_allowed(self, btn: w.Button) -> bool:
+        return btn is not self.restore_button or len(self.frame) > 0
+
+    @property
+    def selected(self) -> pd.DataFrame:
+        return rows_at(self.frame, self.table.selected_rows)
+
+    def select(self, *references: str) -> None:
+        """Select the rows of these ``registry/repository@digest`` references."""
+        positions = [i for i, ref in enumerate(self.frame["reference"]) if ref in references]
+        if not positions:
+            raise ValueError(f"none of {list(references)} is in the trash; Refresh?")
+        self.table.selected_rows = positions
+
+    def restore(self) -> None:
+        """Restore the selected rows, each with the tags removed with it."""
+        rows = self.selected
+        if rows.empty:
+            raise ValueError("select what to restore in the table first")
+        results = []
+        try:
+            for _, row in rows.iterrows():
+                self.check_cancel(row["reference"])
+                results.append(restore_from_trash(row["reference"], force=self.force.value,
+                                                  backup_id=row["backup_id"]))
+        finally:
+            if results:
+                self._refresh_now()
+                for callback in list(self._changed_callbacks):
+                    callback(self.registry)
+        self.message.status("\n".join(
+            f"restored {', '.join(r.details.get('tags') or r.details.get('manifests') or [])}"
+            f" ({result_text(r).rsplit('(', 1)[-1]}" for r in results))
+
+    def on_changed(self, callback: Callable[[str], Any]) -> None:
+        self._changed_callbacks.append(callback)
