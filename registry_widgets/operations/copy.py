@@ -24,6 +24,8 @@ from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
+from .accessories import copy_accessories
+from .arguments import check_bool
 from .clients import client_for
 from .result import Result, Timer
 
@@ -42,15 +44,21 @@ class _Plan:
 
 
 def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
-         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS) -> Result:
+         progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS,
+         accessories: bool = False) -> Result:
     """Copy an image (or a whole multi-arch index) from one registry to another.
 
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
     ``platforms="all"`` the target digest equals the source digest. A list such as
     ``["linux/amd64"]`` copies only those platforms of an index, which rewrites the index,
     so its digest then differs (the result says so).
+
+    ``accessories=True`` also copies the image's signature, attestation and SBOM tags
+    (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
+    the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
     """
     src, dst = parse_reference(source), parse_reference(target)
+    check_bool("accessories", accessories)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
     result = Result(action="copy", source=str(src), target=str(dst))
     with Timer() as timer:
@@ -80,6 +88,11 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
                               "same_digest": result.digest == head.digest}
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
+        if accessories and keep_digest:
+            done = copy_accessories(copy, src, dst, head.digest, progress=progress)
+            result.details["accessories"] = done
+            result.bytes_moved += sum(a["bytes_moved"] for a in done)
+            result.changed = result.changed or any(a["changed"] for a in done)
     result.duration = timer.elapsed
     journal.append(result)
     return result
