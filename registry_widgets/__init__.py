@@ -21,6 +21,7 @@ from .operations.backup import restore
 from .operations.removal_plan import plan_remove
 from .operations.remove import plan_remove_namespace, remove, remove_namespace
 from .operations.result import Result
+from .operations.sync import sync
 from .progress import ProgressEvent
 from .reference import Reference, parse_reference
 from .registry import RegistryClient
