@@ -93,3 +93,7 @@ class ConfirmationRequired(RegistryWidgetsError):
 
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
+
+
+class SyncIncomplete(RegistryWidgetsError):
+    """A sync finished with some images failed; the others were copied (rerun to finish)."""

@@ -37,7 +37,7 @@ from registry_widgets.stack import (LocalRegistry, busybox_layer, get_blob, get_
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
-         "06_namespaces_and_images", "10_dashboard"]
+         "06_namespaces_and_images", "08_sync", "10_dashboard"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -50,6 +50,8 @@ PARAMETERS = {
     "05_remove": ["ref", "force", "dry_run", "interactive"],
     "06_namespaces_and_images": ["registry", "namespace", "new_namespace", "export_csv",
                                  "interactive"],
+    "08_sync": ["source", "target", "tags", "semver", "latest", "platforms", "accessories",
+                "dry_run", "interactive"],
     "10_dashboard": ["registries", "interactive"],
 }
 HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)

@@ -266,3 +266,76 @@ def test_bad_input_gets_one_clear_error_and_changes_nothing(registry, registry_b
     with pytest.raises(error, match="nothing"):
         sync(**args)
     assert list_repositories(registry_b) == before
+
+
+# -- the notebook and the panel --------------------------------------------------------------
+
+def test_notebook_08_sync_runs_headless_and_lists_every_outcome(registry, registry_b, namespace,
+                                                                tmp_path):
+    import json
+
+    import nbformat
+
+    from registry_widgets.runner import run_notebook
+
+    mirror = name()
+    out = run_notebook("08_sync", {"source": f"{registry.host}/{namespace['ns']}",
+                                   "target": f"{registry_b.host}/{mirror}", "tags": "^1",
+                                   "interactive": False}, output=tmp_path / "08_sync.ipynb")
+
+    cell = nbformat.read(out, as_version=4).cells[-1]
+    record = json.loads("".join(o.get("text", "") for o in cell.outputs
+                                if o.output_type == "stream"))
+    assert sorted(record["images"]["copied"]) == sorted([
+        f"{registry.host}/{namespace['ns']}/app:1.0",
+        f"{registry.host}/{namespace['ns']}/app:{signature_tag(namespace['app:1.0'])}",
+        f"{registry.host}/{namespace['ns']}/multi:1.0"])
+    assert skopeo_digest(registry_b.host, f"{mirror}/multi", "1.0") == namespace["multi:1.0"]
+    assert list_tags(registry_b, f"{mirror}/app").count("2.0") == 0
+
+
+def test_notebook_08_sync_exits_non_zero_when_an_image_failed(registry, registry_b, tmp_path,
+                                                              fault_proxy):
+    import papermill
+
+    from registry_widgets.runner import run_notebook
+
+    ns = name()
+    image = push_image(registry, f"{ns}/app", "1.0", layers=[b"will not arrive"])
+    proxy = fault_proxy(registry)
+    proxy.add_rule("GET", image.layers[0].digest, Corrupt(offset=1), times=None)
+    # The kernel is another process: it reaches the proxy with its default client options.
+    with pytest.raises(papermill.PapermillExecutionError, match="SyncIncomplete"):
+        run_notebook("08_sync", {"source": f"{proxy.host}/{ns}", "target":
+                                 f"{registry_b.host}/{name()}", "interactive": False},
+                     output=tmp_path / "08_sync.ipynb")
+
+
+def test_sync_panel_previews_then_applies_with_a_bar_per_repository(registry, registry_b,
+                                                                    namespace):
+    from registry_widgets.widgets.sync_panel import SyncPanel
+
+    mirror = name()
+    panel = SyncPanel(f"{registry.host}/{namespace['ns']}", f"{registry_b.host}/{mirror}")
+    panel.tags.value = "^2"
+
+    panel.preview_button.click()
+    assert panel.last_error is None, panel.last_error
+    assert "1 copy" in panel.message.value and "app:2.0" in panel.table.value
+    assert f"{mirror}/app" not in list_repositories(registry_b)
+
+    panel.apply_button.click()
+    assert panel.last_error is None, panel.last_error
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "2.0") == namespace["app:2.0"]
+    assert sorted(panel.progress.ids) == [f"{namespace['ns']}/app", f"{namespace['ns']}/multi"]
+    assert panel.last_result.details["counts"] == {"copied": 1}
+    assert "copied" in panel.table.value
+
+
+def test_sync_panel_shows_one_clear_error_for_bad_input(registry):
+    from registry_widgets.widgets.sync_panel import SyncPanel
+
+    panel = SyncPanel(f"{registry.host}/ns", "")
+    panel.preview_button.click()
+    assert isinstance(panel.last_error, ValueError)
+    assert "give a source and a target" in panel.message.value

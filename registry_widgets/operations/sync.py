@@ -37,7 +37,8 @@ from typing import Any, Sequence
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from ..errors import BadReference, Denied, NotFound, RegistryWidgetsError, Unauthorized
+from ..errors import (BadReference, Denied, NotFound, RegistryWidgetsError, SyncIncomplete,
+                      Unauthorized)
 from ..manifest import Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, accessory_of, parse_reference
@@ -169,6 +170,10 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                     result.details["backup_id"] = backup_id
                 work = [(plan.task, tuple(i for i in plan.images if i.action != "skip"))
                         for plan in plans if not plan.error]
+                for task, todo in work:
+                    if not todo:
+                        emit(progress, ProgressEvent("sync", id=task.source_repository,
+                                                     status="up to date", current=1, total=1))
                 work = [(task, todo) for task, todo in work if todo]
                 outcomes = _run(pool, apply_repository, work, progress, "copied")
                 done = {(o.task.source_repository, row["reference"]): row
@@ -190,6 +195,30 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                                  total=len(result.details["images"]),
                                  message=summary_line(result)))
     journal.append(result)
+    return result
+
+
+def by_status(result: Result) -> dict[str, list[str]]:
+    """The images of a sync's result by outcome: ``{"copied": [source refs], "skipped":
+    [...], "failed": ["ref: error", ...]}`` (a dry run: by planned action)."""
+    out: dict[str, list[str]] = {}
+    for row in result.details.get("images", []):
+        text = row["source"] + (f": {row['error']}" if row.get("error") else "")
+        out.setdefault(row["status"], []).append(text)
+    return out
+
+
+def raise_for_failures(result: Result) -> Result:
+    """``result`` itself, or SyncIncomplete naming the images that failed (for scripts and
+    headless notebooks, which must exit non-zero when a mirror is incomplete)."""
+    failed = [row for row in result.details.get("images", []) if row["status"] == "failed"]
+    if failed:
+        names = "; ".join(f"{row['source']}: {row.get('error')}" for row in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        raise SyncIncomplete(f"sync {result.source} -> {result.target}: {len(failed)} of "
+                             f"{len(result.details['images'])} images failed ({names}{more}); "
+                             "the others are done. Fix the cause and run sync again: it does "
+                             "only what is missing", reference=result.source)
     return result
 
 
@@ -542,9 +571,15 @@ def _run(pool: Executor, unit: Any, calls: list[tuple], progress: ProgressCallba
             log.warning("sync: %s of %s failed: %s", unit.__name__, task.source_repository, e)
             value = _unit_failure(unit, args, e)
         results.append(value)
-        emit(progress, ProgressEvent("sync", id=task.source_repository, status=status,
-                                     current=done, total=len(calls),
+        # One bar per repository (filled when copied), and the whole operation's count.
+        failed = bool(getattr(value, "error", None)) or any(
+            row["status"] == "failed" for row in getattr(value, "images", ()) if isinstance(row, dict))
+        emit(progress, ProgressEvent("sync", id=task.source_repository,
+                                     status="failed" if failed else status,
+                                     current=0 if status == "planned" else 1, total=1,
                                      message=f"{task.source_repository}: {_unit_summary(value)}"))
+        emit(progress, ProgressEvent("sync", status=status, current=done, total=len(calls),
+                                     message=f"{done}/{len(calls)} repositories {status}"))
     return results
 
 
