@@ -22,7 +22,7 @@ from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets")
+SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "sync")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Settings:
     tags_per_repository: int = 10
     naive_sample: int = 100  # repositories the naive lister reads; 0 = all of them
     seed_workers: int = 16
+    sync_repositories: int = 100  # scenario 6: a namespace of small images
+    sync_tags: int = 5
     scenarios: tuple[str, ...] = SCENARIOS
 
     @classmethod
@@ -48,7 +50,8 @@ class Settings:
         """Tiny sizes, one run: checks that the scripts work, measures nothing."""
         return cls(work_dir=work_dir, runs=1, quick=True, copy_layer=1 * MiB,
                    multiarch_layer=256 * KiB, memory_layer=4 * MiB, repositories=20,
-                   tags_per_repository=5, naive_sample=0, seed_workers=8)
+                   tags_per_repository=5, naive_sample=0, seed_workers=8,
+                   sync_repositories=4, sync_tags=2)
 
     def but(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

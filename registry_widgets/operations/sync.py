@@ -101,6 +101,7 @@ class RepositoryPlan:
     images: list[PlannedImage] = field(default_factory=list)
     replaced: list[tuple[str, str, str, bytes]] = field(default_factory=list)  # tag, digest, type, data
     error: str | None = None
+    target_tags: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -347,18 +348,43 @@ def _plan_into(plan: RepositoryPlan) -> None:
     images = [t for t in all_tags if not acc.is_accessory_tag(t)]
     images = select_tags(images, regex=task.tags, semver=task.semver)
     manifests: dict[str, Manifest] = {}  # source digest -> manifest, read once
-    heads = {tag: src.head_manifest(task.source_repository, tag) for tag in images}
+    plan.target_tags = _tags_or_none(dst, task.target_repository)
+    heads = {tag: _source_head(plan, src, tag, manifests) for tag in images}
     heads = {tag: head for tag, head in heads.items() if head is not None}  # deleted meanwhile
     if task.latest is not None:
-        created = {tag: _created(src, task.source_repository, head.digest, manifests)
+        created = {tag: _created(src, task.source_repository, head[0], manifests)
                    for tag, head in heads.items()}
         newest = sorted(heads, key=lambda t: (created[t] or "", t), reverse=True)[:task.latest]
         heads = {tag: heads[tag] for tag in sorted(newest)}
-    for tag, head in heads.items():
-        plan.images.append(_compare(plan, src, dst, tag, head.digest, head.media_type,
-                                    manifests, kind="image"))
+    for tag, (digest, media_type) in heads.items():
+        plan.images.append(_compare(plan, src, dst, tag, digest, media_type, manifests,
+                                    kind="image"))
     if task.accessories:
         _plan_accessories(plan, src, dst, all_tags, manifests)
+
+
+def _tags_or_none(client: RegistryClient, repository: str) -> set[str]:
+    """The target's tags (empty when the repository does not exist there yet)."""
+    try:
+        return set(client.tags(repository))
+    except NotFound:
+        return set()
+
+
+def _source_head(plan: RepositoryPlan, src: RegistryClient, tag: str,
+                 manifests: dict[str, Manifest]) -> tuple[str, str] | None:
+    """(digest, media type) of a source tag. A tag the target lacks is copied, and its
+    manifest is needed for the size: one GET then, instead of a HEAD and a GET."""
+    repository = plan.task.source_repository
+    if tag not in plan.target_tags:
+        try:
+            manifest = src.get_manifest(repository, tag)
+        except NotFound:
+            return None
+        manifests.setdefault(manifest.digest, manifest)
+        return manifest.digest, manifest.media_type
+    head = src.head_manifest(repository, tag)
+    return (head.digest, head.media_type) if head is not None else None
 
 
 def select_tags(tags: Sequence[str], *, regex: str | None = None,
@@ -428,7 +454,9 @@ def _compare(plan: RepositoryPlan, src: RegistryClient, dst: RegistryClient, ref
     """copy, skip or replace: the target's digest at ``reference`` against the source's."""
     task = plan.task
     by_digest = reference.startswith("sha256:")
-    target = dst.head_manifest(task.target_repository, reference)
+    # The target's tag list says which tags are absent there: no HEAD for those.
+    absent = not by_digest and reference not in plan.target_tags
+    target = None if absent else dst.head_manifest(task.target_repository, reference)
     platforms = task.platforms if kind == "image" else "all"
     action, reason = "copy", ""
     if target is not None and target.digest == digest:
@@ -483,12 +511,15 @@ def _plan_accessories(plan: RepositoryPlan, src: RegistryClient, dst: RegistryCl
         found += acc.by_referrers(src, task.source_repository, sorted(subjects), dst,
                                   task.target_repository)
     for accessory in found:
-        head = src.head_manifest(task.source_repository, accessory.reference)
+        if accessory.tag:
+            head = _source_head(plan, src, accessory.tag, manifests)
+        else:
+            found_head = src.head_manifest(task.source_repository, accessory.reference)
+            head = (found_head.digest, found_head.media_type) if found_head else None
         if head is None:
             continue
-        plan.images.append(_compare(plan, src, dst, accessory.reference, head.digest,
-                                    head.media_type, manifests, kind=accessory.kind,
-                                    subject=accessory.subject))
+        plan.images.append(_compare(plan, src, dst, accessory.reference, head[0], head[1],
+                                    manifests, kind=accessory.kind, subject=accessory.subject))
 
 
 def _is_index(client: RegistryClient, repository: str, image: PlannedImage,
