@@ -14,6 +14,7 @@ workers copied. Every target digest is checked against the source after each col
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -144,6 +145,8 @@ def sync_scenario(settings: Settings, report: Report, source: LocalRegistry) -> 
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=4, processes=True,
                                            dashboard_address=None, host="127.0.0.1")
         client = distributed.Client(cluster)
+        # Each worker imports the package once before the timing, as a warm cluster has.
+        client.run(importlib.import_module, "registry_widgets.operations.sync")
     except Exception as e:  # noqa: BLE001 - the extra may be missing: say so in the table
         dask_error = f"no Dask cluster: {type(e).__name__}: {e}"[:300]
 
@@ -207,5 +210,5 @@ def sync_scenario(settings: Settings, report: Report, source: LocalRegistry) -> 
         dask_row.note = (f"workers that copied: {len(workers)} "
                          f"({', '.join(sorted(w.split(':')[-1] for w in workers))} by pid); "
                          "cluster start not timed")
-        if len(workers) < 2:
+        if len(workers) < 2 and not settings.quick:  # a handful of quick units may not spread
             dask_row.error = f"only {len(workers)} worker(s) did work"

@@ -36,6 +36,11 @@ EXPECTED = [
     ("4 image table", "floor: curl"),
     ("5 widgets", "tables.image_display"),
     ("5 widgets", "ImageTable() + show_frame"),
+    ("6 sync 4 repos x 2 tags, cold target", "registry_widgets.sync (thread pool"),
+    ("6 sync 4 repos x 2 tags, cold target", "skopeo sync"),
+    ("6 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
+    ("6 sync, rerun", "registry_widgets.sync (thread pool)"),
+    ("6 sync, rerun", "registry_widgets.sync on Dask"),
 ]
 
 
