@@ -7,6 +7,7 @@ The tag regex is compared with ``skopeo sync``'s ``images-by-tag-regex`` on the 
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import secrets
 import subprocess
@@ -272,8 +273,6 @@ def test_bad_input_gets_one_clear_error_and_changes_nothing(registry, registry_b
 
 def test_notebook_08_sync_runs_headless_and_lists_every_outcome(registry, registry_b, namespace,
                                                                 tmp_path):
-    import json
-
     import nbformat
 
     from registry_widgets.runner import run_notebook
@@ -339,3 +338,30 @@ def test_sync_panel_shows_one_clear_error_for_bad_input(registry):
     panel.preview_button.click()
     assert isinstance(panel.last_error, ValueError)
     assert "give a source and a target" in panel.message.value
+
+
+def test_referrers_are_copied_by_digest_where_both_registries_have_the_api(registry, registry_b,
+                                                                           fault_proxy):
+    """distribution 2.8 has no referrers API: the proxies answer it for both registries (a
+    fake of the API's presence only; the manifests themselves are real)."""
+    from registry_widgets.stack.faultproxy import Respond
+    from registry_widgets.stack.oracle import get_manifest
+
+    ns, mirror = name(), name()
+    subject = push_image(registry, f"{ns}/app", "1.0", layers=[b"subject"])
+    referrer = push_image(registry, f"{ns}/app", None, layers=[b"an sbom"])
+    source, target = fault_proxy(registry), fault_proxy(registry_b)
+    listing = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": [{"mediaType": referrer.media_type, "digest": referrer.digest,
+                              "size": referrer.size}]}
+    source.add_rule("GET", "/referrers/", Respond.json(json.dumps(listing)), times=None)
+    target.add_rule("GET", "/referrers/", Respond.json(json.dumps({**listing, "manifests": []})),
+                    times=None)
+
+    result = sync(f"{source.host}/{ns}/app", f"{target.host}/{mirror}/app")
+
+    rows = {row["reference"]: row for row in result.details["images"]}
+    assert rows[referrer.digest]["kind"] == "referrer"
+    assert rows[referrer.digest]["subject"] == subject.digest
+    assert result.details["counts"] == {"copied": 2}
+    assert get_manifest(registry_b, f"{mirror}/app", referrer.digest).data == referrer.manifest
