@@ -10,7 +10,7 @@ Modules: ``harness`` (settings, timing, fresh registries, commands), ``seed`` (t
 ``copy_bench`` (scenarios 1 and 2), ``memory_bench`` (3), ``inventory_bench`` (4),
 ``widgets_bench`` (5), ``report`` (rows, targets, machine, Markdown and JSON).
 
-Imports ``registry_widgets`` (the verbs under test) and ``registry_widgets.stack`` (the
-registries and raw-HTTP image pushes the tests use as their oracle); the package never
-imports this one.
+Imports ``registry_widgets`` (the verbs under test), ``registry_widgets.stack`` (the
+registries) and ``tests.support`` (the raw-HTTP image pushes the tests use as their oracle;
+run from the repository root); the package never imports this one.
 """

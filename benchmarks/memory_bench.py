@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from registry_widgets.stack import LocalRegistry, push_image
+from registry_widgets.stack import LocalRegistry
+from tests.support import push_image
 
 from .copy_bench import SKOPEO, target_digest
 from .harness import GiB, MiB, Settings, fresh_registry, log

@@ -1,4 +1,4 @@
-"""The images the benchmarks copy and list, pushed over raw HTTP (``registry_widgets.stack``).
+"""The images the benchmarks copy and list, pushed over raw HTTP (``tests.support``).
 
 Copy images: a busybox base layer plus random-content layers. Each big layer is a real
 gzip tar holding one random file, deflated at level 0 ("stored"): random data would not
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import requests
 
-from registry_widgets.stack import LocalRegistry, PushedImage, busybox_layer, push_image, push_index
+from registry_widgets.stack import LocalRegistry
+from tests.support import PushedImage, busybox_layer, push_image, push_index
 
 from .harness import KiB, Stopwatch
 

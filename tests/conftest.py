@@ -5,7 +5,8 @@ Docker engine, which is machine-wide: ``docker_client`` reuses a running engine 
 (state under ``$REGISTRY_WIDGETS_SERVICES``, shared with ``scripts/services``) and leaves it
 running, because other sessions on the machine may be using it and it is slow to start.
 
-The fixtures use ``registry_widgets.stack`` only: the independent oracle, not the package.
+The fixtures use ``registry_widgets.stack`` (which starts the services) and ``tests/support``
+(the tests' own tooling) only, never the package under test.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from registry_widgets.stack import (EngineUnavailable, LocalRegistry, ensure_base_image,
-                                    ensure_engine, start_registry)
+from registry_widgets.stack import EngineUnavailable, LocalRegistry, ensure_base_image, ensure_engine
 from registry_widgets.stack.services import state_root
+from tests.support import start_registry
 
 ENGINE_FIXTURES = {"_docker_session"}
 

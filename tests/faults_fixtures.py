@@ -13,7 +13,7 @@ import pytest
 
 from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack.faultproxy import FaultProxy
+from tests.support.faultproxy import FaultProxy
 
 RETRIES = 2
 BACKOFF = 0.05

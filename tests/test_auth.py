@@ -24,7 +24,7 @@ import requests
 from registry_widgets.errors import Denied, Unauthorized, Unreachable
 from registry_widgets.manifest import OCI_MANIFEST, Manifest, digest_of
 from registry_widgets.registry import RegistryClient
-from registry_widgets.stack import get_blob, get_manifest, push_image
+from tests.support import get_blob, get_manifest, push_image
 
 WRONG_PASSWORD = "wrong-Pw-7Qz"
 

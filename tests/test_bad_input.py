@@ -6,14 +6,15 @@ the package at a production registry rely on:
 - exactly the named error type (not a subclass, not a raw ``requests`` or ``ValueError``);
 - a message that names the registry and the reference (or namespace) and says what to do next;
 - nothing changed: the watched repositories hold the same tags on the same digests before and
-  after (read back with the stack's raw-HTTP oracle), the journal has no record, and where a
+  after (read back with the raw-HTTP oracle of ``tests/support``), the journal has no record, and where a
   fault proxy stands in front of the registry its log shows no write request at all.
 
 Malformed text fails before any request: those rows run with every socket connect and name
 lookup refused, and a property test feeds the reference verbs random text. Client-level errors
 are in ``test_registry_errors.py`` and the grammar in ``test_reference.py``; this file is about
 what the verbs let through. Faults a real registry cannot produce (HTML, garbage JSON, an
-unknown manifest type, a huge tag list) come from ``stack.faultproxy`` in front of a real one.
+unknown manifest type, a huge tag list) come from ``tests/support/faultproxy.py`` in front of
+a real one.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from registry_widgets.errors import (BadReference, DeleteDisabled, NotFound, Pro
 from registry_widgets.operations import clients, journal
 from registry_widgets.operations.inventory import COLUMNS
 from registry_widgets.reference import EXPECTED_FORM, parse_reference
-from registry_widgets.stack import LocalRegistry, RawClient, get_manifest, push_image
+from registry_widgets.stack import LocalRegistry
 from registry_widgets.stack._process import free_port
-from registry_widgets.stack.faultproxy import FaultProxy, Respond
+from tests.support import RawClient, get_manifest, push_image
+from tests.support.faultproxy import FaultProxy, Respond
 
 pytest_plugins = ["faults_fixtures"]  # fault_proxy, and fresh package clients for every test
 

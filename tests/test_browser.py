@@ -24,8 +24,9 @@ from typing import Iterator
 
 import pytest
 
-from registry_widgets.stack import (LocalRegistry, get_manifest, list_repositories, list_tags,
-                                    push_image, seed_sample, start_registry)
+from registry_widgets.stack import LocalRegistry
+from tests.support import (get_manifest, list_repositories, list_tags, push_image, seed_sample,
+                           start_registry)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not installed

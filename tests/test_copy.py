@@ -13,7 +13,7 @@ import pytest
 from registry_widgets.errors import NotFound, RegistryError
 from registry_widgets.operations import clients, journal
 from registry_widgets.operations.copy import copy
-from registry_widgets.stack.images import push_image, push_index, random_layers
+from tests.support.images import push_image, push_index, random_layers
 
 
 @pytest.fixture(autouse=True)

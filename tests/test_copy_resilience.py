@@ -31,9 +31,8 @@ import pytest
 import registry_widgets as rw
 from registry_widgets.errors import RegistryError
 from registry_widgets.registry import READ_SIZE
-from registry_widgets.stack import RawClient, get_manifest, push_image
-from registry_widgets.stack.faultproxy import (Drop, DropUpload, ExpireToken, Hold, Respond,
-                                               Throttle)
+from tests.support import RawClient, get_manifest, push_image
+from tests.support.faultproxy import Drop, DropUpload, ExpireToken, Hold, Respond, Throttle
 
 pytest_plugins = ["faults_fixtures"]
 

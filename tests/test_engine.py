@@ -26,8 +26,8 @@ from registry_widgets.errors import (BadReference, Denied, EngineError, EngineUn
                                      NotFound, Unauthorized, Unreachable)
 from registry_widgets.operations import journal, local
 from registry_widgets.progress import ProgressEvent
-from registry_widgets.stack import oracle
 from registry_widgets.stack._process import free_port
+from tests.support import oracle
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """Reads, listing and copy through a faulty network: what is retried, resumed, or reported.
 
-Every test puts a ``FaultProxy`` (registry_widgets.stack.faultproxy) in front of a real
+Every test puts a ``FaultProxy`` (tests/support/faultproxy.py) in front of a real
 registry and programs the fault a real registry cannot produce on demand: a rate limit, a
 5xx burst, a connection dropped mid-body, corrupted or short bytes, a token expiring early,
 a slow answer, HTML or garbage where JSON belongs. The proxy's log of every exchange is the
@@ -27,9 +27,8 @@ from registry_widgets.errors import (DigestMismatch, ProtocolError, RateLimited,
 from registry_widgets.manifest import OCI_MANIFEST
 from registry_widgets.operations.clients import client_for
 from registry_widgets.registry import READ_SIZE
-from registry_widgets.stack import RawClient, push_image
-from registry_widgets.stack.faultproxy import (Corrupt, Delay, Drop, ExpireToken, Respond,
-                                               Throttle, Truncate)
+from tests.support import RawClient, push_image
+from tests.support.faultproxy import Corrupt, Delay, Drop, ExpireToken, Respond, Throttle, Truncate
 
 pytest_plugins = ["faults_fixtures"]
 

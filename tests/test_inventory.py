@@ -1,6 +1,6 @@
 """images() and namespaces(): tables that agree with what was pushed, computed by hand.
 
-One registry is seeded once for the module through ``registry_widgets.stack`` (raw HTTP, the
+One registry is seeded once for the module through ``tests.support`` (raw HTTP, the
 independent oracle): four namespaces, 31 tags, layers shared across images and namespaces,
 co-tags, a Docker-typed image and a two-platform OCI index. Every expected value below is
 computed from what ``push_image``/``push_index`` report, never from the package. Each test
@@ -28,8 +28,8 @@ from registry_widgets.operations.inventory import COLUMNS, images
 from registry_widgets.operations.namespaces import (add_namespace, declared_namespaces,
                                                     forget_namespace, namespaces,
                                                     namespaces_file)
-from registry_widgets.stack import RawClient, push_image, push_index, start_registry
-from registry_widgets.stack.oracle import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from tests.support import RawClient, push_image, push_index, start_registry
+from tests.support.oracle import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 
 UTC = dt.timezone.utc
 

@@ -159,8 +159,41 @@ MODULE_FILES = sorted(
 )
 
 
-def test_package_has_modules():
-    assert Path("__init__.py") in MODULE_FILES
+def test_every_layered_unit_exists():
+    # A renamed or deleted module leaves a stale row that would classify nothing.
+    stale = [unit for unit in [*LAYERS, *ISOLATED] if not (
+        (PACKAGE_DIR / f"{unit}.py").is_file() or (PACKAGE_DIR / unit / "__init__.py").is_file())]
+    assert stale == [], f"LAYERS/ISOLATED name units that do not exist: {stale}"
+
+
+def absolute_imports(source: str) -> list[tuple[int, str]]:
+    """(line, dotted name) of every absolute import in the source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+@pytest.mark.parametrize("relpath", MODULE_FILES, ids=str)
+def test_shipped_package_never_imports_the_tests(relpath):
+    # Test tooling lives in tests/support; an installed package has no tests/ to import.
+    bad = [f"{line}: {name}" for line, name in absolute_imports((PACKAGE_DIR / relpath).read_text())
+           if name.split(".")[0] in ("tests", "benchmarks", "conftest")]
+    assert bad == [], f"{PACKAGE}/{relpath} imports test tooling: {bad}"
+
+
+SUPPORT_DIR = PACKAGE_DIR.parent / "tests" / "support"
+
+
+@pytest.mark.parametrize("path", sorted(SUPPORT_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_test_support_uses_only_the_stack_of_the_package(path):
+    # The oracle, fault proxy and token server must not lean on the library they judge.
+    bad = [f"{line}: {name}" for line, name in absolute_imports(path.read_text())
+           if name.split(".")[0] == PACKAGE and not name.startswith(f"{PACKAGE}.stack")]
+    assert bad == [], f"tests/support/{path.name} imports the library under test: {bad}"
 
 
 @pytest.mark.parametrize("relpath", MODULE_FILES, ids=str)

@@ -1,7 +1,7 @@
 """The tour's notebooks, run headless with papermill against real registries and a real engine.
 
 Each run uses parameters other than the defaults and then checks the registry (or the
-engine) with the independent oracle in ``registry_widgets.stack``, not just that the run
+engine) with the independent oracle in ``tests/support``, not just that the run
 finished. Also: every parameter documents itself (``papermill --help-notebook``), a failure
 exits non-zero with the error at the top of the executed notebook, and no executed notebook
 ever holds a password, in clear or base64.
@@ -31,8 +31,9 @@ from registry_widgets import notebook_support as nb
 from registry_widgets.errors import Unauthorized
 from registry_widgets.operations import clients
 from registry_widgets.runner import run_notebook
-from registry_widgets.stack import (LocalRegistry, busybox_layer, get_blob, get_manifest,
-                                    list_tags, push_image, push_index, seed_sample)
+from registry_widgets.stack import LocalRegistry
+from tests.support import (busybox_layer, get_blob, get_manifest, list_tags, push_image, push_index,
+                           seed_sample)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -411,7 +412,7 @@ def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> 
 @pytest.fixture(scope="module")
 def secret_registry(tmp_path_factory: pytest.TempPathFactory):
     """A seeded HTTPS + htpasswd registry whose password is easy to search for."""
-    from registry_widgets.stack import start_registry
+    from tests.support import start_registry
 
     password = f"Nb-Secret-{secrets.token_hex(8)}"
     reg = start_registry("basic", state_dir=tmp_path_factory.mktemp("secret-registry"),

@@ -26,7 +26,7 @@ from registry_widgets.operations.removal_plan import (IndexRef, RemovalPlan, Rep
 from registry_widgets.operations.remove import (compute_namespace_plan, plan_remove, remove,
                                                 remove_namespace)
 from registry_widgets.reference import parse_reference
-from registry_widgets.stack import list_tags, push_image, push_index
+from tests.support import list_tags, push_image, push_index
 
 pytest_plugins = ["faults_fixtures"]  # fault_proxy, and fresh package clients for every test
 

@@ -1,7 +1,7 @@
 """RegistryClient against real CNCF distribution registries: lists, manifests, blobs, mounts.
 
 Every behaviour is checked on a running registry and, where it matters, against an independent
-reader: the stack's raw-HTTP oracle (``registry_widgets.stack``) or ``skopeo``. The one stand-in
+reader: the raw-HTTP oracle (``tests/support/oracle.py``) or ``skopeo``. The one stand-in
 is a paginating front for tag lists, because distribution 2.8 ignores ``n`` on
 ``/tags/list`` (tag pagination arrived with distribution 3 and the OCI spec).
 """
@@ -24,7 +24,7 @@ from registry_widgets.errors import DigestMismatch
 from registry_widgets.manifest import (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
                                        OCI_MANIFEST, Manifest, digest_of)
 from registry_widgets.registry import RegistryClient
-from registry_widgets.stack import get_blob, get_manifest, list_repositories, list_tags, push_image
+from tests.support import get_blob, get_manifest, list_repositories, list_tags, push_image
 
 CONFIG_TYPE = {DOCKER_MANIFEST: "application/vnd.docker.container.image.v1+json",
                OCI_MANIFEST: "application/vnd.oci.image.config.v1+json"}

@@ -22,7 +22,7 @@ from registry_widgets.errors import (DeleteDisabled, Denied, InsecureRegistry, N
                                      Unreachable)
 from registry_widgets.manifest import OCI_MANIFEST, Manifest, digest_of
 from registry_widgets.registry import RegistryClient
-from registry_widgets.stack import push_image
+from tests.support import push_image
 
 WRONG_PASSWORD = "wrong-Pw-7Qz"
 

@@ -20,11 +20,10 @@ from registry_widgets.operations import clients, journal
 from registry_widgets.operations import removal_plan
 from registry_widgets.operations.remove import (plan_remove, plan_remove_namespace, remove,
                                                 remove_namespace, restore)
-from registry_widgets.stack.images import push_image, push_index, random_layers
-from registry_widgets.stack.images import put_manifest as oracle_put_manifest
-from registry_widgets.stack.images import upload_blob as oracle_upload_blob
-from registry_widgets.stack.oracle import (ACCEPT_ALL, RawClient, get_blob, get_manifest,
-                                           sha256_digest)
+from tests.support.images import push_image, push_index, random_layers
+from tests.support.images import put_manifest as oracle_put_manifest
+from tests.support.images import upload_blob as oracle_upload_blob
+from tests.support.oracle import ACCEPT_ALL, RawClient, get_blob, get_manifest, sha256_digest
 
 FIXED_TIME = "2024-01-01T00:00:00Z"
 

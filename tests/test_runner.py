@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from registry_widgets import runner
-from registry_widgets.stack.images import seed_sample
-from registry_widgets.stack.oracle import get_manifest
+from tests.support.images import seed_sample
+from tests.support.oracle import get_manifest
 
 
 @pytest.mark.parametrize("text, value", [

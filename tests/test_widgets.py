@@ -20,11 +20,11 @@ import pytest
 from registry_widgets.errors import RegistryWidgetsError, Unauthorized, Unreachable
 from registry_widgets.operations import clients
 from registry_widgets.progress import ProgressEvent
-from registry_widgets.stack.oracle import ACCEPT_ALL, RawClient
 from registry_widgets.stack._process import free_port
-from registry_widgets.stack.images import push_image, push_index
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
                                       ProgressView)
+from tests.support.oracle import ACCEPT_ALL, RawClient
+from tests.support.images import push_image, push_index
 
 
 @pytest.fixture(autouse=True)

@@ -1,21 +1,19 @@
-"""Dev and test tooling that starts real services: registries, a token server, an engine.
+"""Dev tooling that starts the real services of ``make lab`` and the tests.
 
-The tests' independent oracle: nothing here imports the rest of ``registry_widgets``, so a bug
-in the package cannot hide itself behind its own helpers. Modules: ``registry`` (start
-distribution), ``token_server``, ``engine`` (dockerd + offline busybox image), ``images`` (push
-hand-made images), ``oracle`` (a tiny read/write HTTP client), ``services`` (the CLI).
+Nothing here imports the rest of ``registry_widgets``, and nothing there imports this, so a bug
+in the package cannot hide itself behind what starts its test services. Modules: ``registry``
+(start CNCF distribution), ``engine`` (dockerd + an offline busybox image), ``images`` (the
+sample images of ``make lab``), ``tls`` (throwaway certificates), ``services`` (the CLI behind
+``scripts/services``). The tests' own tooling (oracle, fault proxy, token server, push helpers)
+lives in ``tests/support``, not here.
 """
 
 from .engine import BASE_IMAGE, EngineUnavailable, ensure_base_image, ensure_engine, stop_engine
-from .images import Blob, PushedImage, busybox_layer, files_layer, push_image, push_index, seed_sample
-from .oracle import RawClient, get_blob, get_manifest, list_repositories, list_tags
+from .images import busybox_layer, files_layer, seed_sample
 from .registry import FLAVOURS, LocalRegistry, start_registry
-from .token_server import LEEWAY, TokenRequest, TokenServer
 
 __all__ = [
-    "BASE_IMAGE", "Blob", "EngineUnavailable", "FLAVOURS", "LEEWAY", "LocalRegistry",
-    "PushedImage", "RawClient", "TokenRequest", "TokenServer", "busybox_layer",
-    "ensure_base_image", "ensure_engine", "files_layer", "get_blob", "get_manifest",
-    "list_repositories", "list_tags", "push_image", "push_index", "seed_sample", "start_registry",
+    "BASE_IMAGE", "EngineUnavailable", "FLAVOURS", "LocalRegistry", "busybox_layer",
+    "ensure_base_image", "ensure_engine", "files_layer", "seed_sample", "start_registry",
     "stop_engine",
 ]

@@ -10,7 +10,7 @@ from . import services
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="services", description=(
-        "Local registries (plain, HTTPS+basic, token) and a Docker engine for demos and "
+        "Local registries (plain, HTTPS+basic) and a Docker engine for demos and "
         "`make lab`. State: $REGISTRY_WIDGETS_SERVICES (default <repo>/.state/services); "
         "plain registry port: $REGISTRY_WIDGETS_PORT (default 5000); "
         "set $REGISTRY_WIDGETS_NO_ENGINE=1 to leave the Docker engine alone."))

@@ -1,78 +1,39 @@
-"""Build and push test images over raw HTTP, without a Docker engine.
+"""The sample images of ``make lab``, written by hand and pushed without a Docker engine.
 
-Images are written by hand (config, layers, manifest; index for multi-arch) and uploaded with
-the monolithic ``POST`` + ``PUT ?digest=`` flow through ``oracle.RawClient``, independently of the
-package's own client. Random bytes are fine as layer blobs (the registry never unpacks them);
-``busybox_layer()`` gives a real layer so demo images run.
+``seed_sample`` pushes ``tutorial/busybox``, ``tutorial/hello``, a two-platform
+``tutorial/multiarch`` index and three ``demo/app`` tags with the minimal monolithic upload
+(``POST`` + ``PUT ?digest=``, then ``PUT`` of the manifest). It shares no code with the library's
+own client, so the tests can seed with it too. Layers are a real busybox rootfs (the images run)
+or seeded random bytes (the registry never unpacks a blob). The general test helpers
+(``push_image``, ``push_index``) live in the tests' own ``tests/support/images.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
+import hashlib
 import json
-import os
 import random
 import zlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .oracle import (DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RawClient,
-                     sha256_digest)
+import requests
+
 from .rootfs import files_tar, gzip_deterministic, rootfs_tar
 
 if TYPE_CHECKING:
     from .registry import LocalRegistry
 
-MediaKind = Literal["oci", "docker"]
-_TYPES = {
-    "oci": {"manifest": OCI_MANIFEST, "index": OCI_INDEX,
-            "config": "application/vnd.oci.image.config.v1+json",
-            "layer": "application/vnd.oci.image.layer.v1.tar+gzip"},
-    "docker": {"manifest": DOCKER_MANIFEST, "index": DOCKER_LIST,
-               "config": "application/vnd.docker.container.image.v1+json",
-               "layer": "application/vnd.docker.image.rootfs.diff.tar.gzip"},
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+_TYPES = {  # manifest, config, layer
+    "oci": (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json",
+            "application/vnd.oci.image.layer.v1.tar+gzip"),
+    "docker": (DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json",
+               "application/vnd.docker.image.rootfs.diff.tar.gzip"),
 }
 _PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-@dataclass(frozen=True)
-class Blob:
-    digest: str
-    size: int
-    media_type: str
-
-
-@dataclass(frozen=True)
-class PushedImage:
-    """What ``push_image`` wrote: enough for tests to assert on without asking the registry."""
-    host: str
-    repository: str
-    tag: str | None
-    digest: str
-    media_type: str
-    manifest: bytes
-    config: Blob
-    layers: tuple[Blob, ...]
-    platform: tuple[str, ...]
-
-    @property
-    def size(self) -> int:
-        """Manifest size in bytes (what an index descriptor records)."""
-        return len(self.manifest)
-
-    @property
-    def total_size(self) -> int:
-        """Manifest + config + layers: what a full copy transfers."""
-        return self.size + self.config.size + sum(layer.size for layer in self.layers)
-
-    @property
-    def reference(self) -> str:
-        return f"{self.host}/{self.repository}" + (f":{self.tag}" if self.tag else f"@{self.digest}")
-
-    @property
-    def by_digest(self) -> str:
-        return f"{self.host}/{self.repository}@{self.digest}"
 
 
 def busybox_layer() -> bytes:
@@ -84,124 +45,86 @@ def files_layer(files: dict[str, bytes]) -> bytes:
     return gzip_deterministic(files_tar(files))
 
 
-def random_layers(sizes: Sequence[int], seed: int | str | None = None) -> list[bytes]:
-    """Blobs of random bytes; *seed* makes them reproducible, ``None`` makes them unique."""
-    if seed is None:
-        return [os.urandom(n) for n in sizes]
-    rng = random.Random(seed)
-    return [rng.randbytes(n) for n in sizes]
-
-
-def _diff_id(blob: bytes) -> str:
-    # A real gzip layer's diff_id is the digest of the tar inside; random blobs have none, and
-    # the registry never checks, so their own digest stands in.
-    try:
-        return sha256_digest(gzip.decompress(blob))
-    except (OSError, EOFError, zlib.error):
-        return sha256_digest(blob)
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _json(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _iso(created: dt.datetime | str | None) -> str:
-    if isinstance(created, str):
-        return created
-    when = created or dt.datetime.now(dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _diff_id(blob: bytes) -> str:
+    # A gzip layer's diff_id is the digest of the tar inside; random filler has none, and the
+    # registry never checks, so its own digest stands in.
+    try:
+        return _digest(gzip.decompress(blob))
+    except (OSError, EOFError, zlib.error):
+        return _digest(blob)
 
 
-def upload_blob(client: RawClient, repository: str, data: bytes) -> str:
-    """Monolithic upload (POST, then PUT with the whole body); skipped if the blob exists."""
-    digest, scope = sha256_digest(data), f"repository:{repository}:pull,push"
-    if client.request("HEAD", f"/v2/{repository}/blobs/{digest}", scope=scope).status_code == 200:
-        return digest
-    r = client.request("POST", f"/v2/{repository}/blobs/uploads/", scope=scope, expect=(202,))
-    location = r.headers["Location"]
-    location += ("&" if "?" in location else "?") + f"digest={digest}"
-    client.request("PUT", location, scope=scope, data=data, expect=(201,),
-                   headers={"Content-Type": "application/octet-stream"})
-    return digest
+class _Pusher:
+    """Just enough HTTP to write images: anonymous, or basic auth with the registry's CA."""
+
+    def __init__(self, registry: "LocalRegistry") -> None:
+        self.base = registry.url
+        self.session = requests.Session()
+        self.session.trust_env = False  # loopback: no proxy or netrc from the environment
+        self.session.auth = registry.auth
+        self.verify: str | bool = str(registry.ca_file) if registry.ca_file else True
+
+    def _send(self, method: str, url: str, expect: int, **kwargs) -> requests.Response:
+        r = self.session.request(method, url, verify=self.verify, timeout=60, **kwargs)
+        if r.status_code != expect:
+            raise RuntimeError(f"{method} {url} answered {r.status_code}: {r.text[:300]}")
+        return r
+
+    def blob(self, repository: str, data: bytes, media_type: str) -> dict:
+        digest = _digest(data)
+        head = self.session.head(f"{self.base}/v2/{repository}/blobs/{digest}", verify=self.verify,
+                                 timeout=60)
+        if head.status_code != 200:
+            location = self._send("POST", f"{self.base}/v2/{repository}/blobs/uploads/",
+                                  202).headers["Location"]
+            if location.startswith("/"):
+                location = self.base + location
+            self._send("PUT", location + ("&" if "?" in location else "?") + f"digest={digest}",
+                       201, data=data, headers={"Content-Type": "application/octet-stream"})
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+    def manifest(self, repository: str, tag: str | None, data: bytes, media_type: str) -> dict:
+        digest = _digest(data)
+        self._send("PUT", f"{self.base}/v2/{repository}/manifests/{tag or digest}", 201,
+                   data=data, headers={"Content-Type": media_type})
+        return {"mediaType": media_type, "digest": digest, "size": len(data)}
 
 
-def put_manifest(client: RawClient, repository: str, reference: str, data: bytes,
-                 media_type: str) -> str:
-    digest = sha256_digest(data)
-    r = client.request("PUT", f"/v2/{repository}/manifests/{reference}", data=data, expect=(201,),
-                       scope=f"repository:{repository}:pull,push",
-                       headers={"Content-Type": media_type})
-    if r.headers.get("Docker-Content-Digest", digest) != digest:
-        raise RuntimeError(f"registry stored {repository} manifest as "
-                           f"{r.headers['Docker-Content-Digest']}, expected {digest}")
-    return digest
-
-
-def push_image(registry: "LocalRegistry", repository: str, tag: str | None = "latest", *,
-               layers: Sequence[bytes] | None = None, layer_sizes: Sequence[int] = (2048, 4096),
-               seed: int | str | None = None, media_type: MediaKind = "oci",
-               platform: tuple[str, ...] = ("linux", "amd64"),
-               labels: dict[str, str] | None = None, created: dt.datetime | str | None = None,
-               cmd: Sequence[str] = ("/bin/sh",), client: RawClient | None = None) -> PushedImage:
-    """Push a single-platform image; ``tag=None`` pushes by digest only (for index children).
-
-    ``layers`` are blobs as stored (gzip tars from ``busybox_layer``/``files_layer``, or any
-    bytes); without them, ``layer_sizes`` random blobs from ``seed``.
-    """
-    types = _TYPES[media_type]
-    client = client or RawClient(registry)
-    blobs = list(layers) if layers is not None else random_layers(layer_sizes, seed)
-    created_at = _iso(created)
+def _image(pusher: _Pusher, repository: str, tag: str | None, layers: Sequence[bytes], *,
+           created: str, kind: str = "oci", platform: tuple[str, ...] = ("linux", "amd64"),
+           labels: dict[str, str] | None = None, cmd: Sequence[str] = ("/bin/sh",)) -> dict:
+    """Push one single-platform image; its manifest descriptor, with the platform."""
+    manifest_type, config_type, layer_type = _TYPES[kind]
     os_name, arch, *variant = platform
-    config_obj: dict = {
-        "created": created_at, "architecture": arch, "os": os_name,
+    config: dict = {
+        "created": created, "architecture": arch, "os": os_name,
         "config": {"Env": [_PATH_ENV], "Cmd": list(cmd), "Labels": dict(labels or {})},
-        "rootfs": {"type": "layers", "diff_ids": [_diff_id(b) for b in blobs]},
-        "history": [{"created": created_at, "created_by": "registry_widgets.stack.push_image"}
-                    for _ in blobs],
+        "rootfs": {"type": "layers", "diff_ids": [_diff_id(b) for b in layers]},
+        "history": [{"created": created, "created_by": "registry_widgets.stack seed_sample"}
+                    for _ in layers],
     }
     if variant:
-        config_obj["variant"] = variant[0]
-    config = _json(config_obj)
-
-    layer_descs = []
-    for blob in blobs:
-        layer_descs.append(Blob(upload_blob(client, repository, blob), len(blob), types["layer"]))
-    config_desc = Blob(upload_blob(client, repository, config), len(config), types["config"])
-    manifest = _json({
-        "schemaVersion": 2, "mediaType": types["manifest"],
-        "config": {"mediaType": config_desc.media_type, "digest": config_desc.digest,
-                   "size": config_desc.size},
-        "layers": [{"mediaType": b.media_type, "digest": b.digest, "size": b.size}
-                   for b in layer_descs],
-    })
-    digest = put_manifest(client, repository, tag or sha256_digest(manifest), manifest,
-                          types["manifest"])
-    return PushedImage(registry.host, repository, tag, digest, types["manifest"], manifest,
-                       config_desc, tuple(layer_descs), tuple(platform))
+        config["variant"] = variant[0]
+    layer_descs = [pusher.blob(repository, blob, layer_type) for blob in layers]
+    config_desc = pusher.blob(repository, _json(config), config_type)
+    manifest = _json({"schemaVersion": 2, "mediaType": manifest_type, "config": config_desc,
+                      "layers": layer_descs})
+    desc = pusher.manifest(repository, tag, manifest, manifest_type)
+    plat = {"architecture": arch, "os": os_name} | ({"variant": variant[0]} if variant else {})
+    return desc | {"platform": plat}
 
 
-def push_index(registry: "LocalRegistry", repository: str, tag: str | None,
-               children: Sequence[PushedImage], *, media_type: MediaKind = "oci",
-               client: RawClient | None = None) -> str:
-    """Write a multi-arch index (OCI) or manifest list (Docker) over *children*; its digest.
-
-    distribution checks that each child manifest exists in the same repository, so children
-    must have been pushed there first (``push_image(..., tag=None)`` is enough).
-    """
-    for child in children:
-        if (child.host, child.repository) != (registry.host, repository):
-            raise ValueError(f"index child {child.reference} is not in {registry.host}/{repository}")
-    manifests = []
-    for child in children:
-        os_name, arch, *variant = child.platform
-        plat = {"architecture": arch, "os": os_name} | ({"variant": variant[0]} if variant else {})
-        manifests.append({"mediaType": child.media_type, "digest": child.digest,
-                          "size": child.size, "platform": plat})
-    index_type = _TYPES[media_type]["index"]
-    data = _json({"schemaVersion": 2, "mediaType": index_type, "manifests": manifests})
-    return put_manifest(client or RawClient(registry), repository, tag or sha256_digest(data),
-                        data, index_type)
+def _filler(sizes: Sequence[int], seed: str) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(n) for n in sizes]
 
 
 def seed_sample(registry: "LocalRegistry") -> dict[str, str]:
@@ -211,29 +134,29 @@ def seed_sample(registry: "LocalRegistry") -> dict[str, str]:
     prints a greeting; ``tutorial/multiarch:1.0`` is an index (amd64 real, arm64 filler);
     ``demo/app`` has three dated, labelled tags.
     """
-    client = RawClient(registry)
+    pusher = _Pusher(registry)
     busybox = busybox_layer()
     pushed: dict[str, str] = {}
 
-    def record(image: PushedImage) -> None:
-        pushed[image.reference] = image.digest
+    def record(repository: str, tag: str, desc: dict) -> None:
+        pushed[f"{registry.host}/{repository}:{tag}"] = desc["digest"]
 
     for tag in ("1.0", "latest"):
-        record(push_image(registry, "tutorial/busybox", tag, layers=[busybox], media_type="docker",
-                          created="2024-01-15T09:00:00Z", client=client,
-                          labels={"org.opencontainers.image.title": "busybox"}))
+        record("tutorial/busybox", tag, _image(
+            pusher, "tutorial/busybox", tag, [busybox], kind="docker", created="2024-01-15T09:00:00Z",
+            labels={"org.opencontainers.image.title": "busybox"}))
     hello = files_layer({"hello.txt": b"Hello from registry-widgets!\n"})
-    record(push_image(registry, "tutorial/hello", "1.0", layers=[busybox, hello], client=client,
-                      cmd=("cat", "/hello.txt"), created="2024-02-01T12:00:00Z"))
-    amd64 = push_image(registry, "tutorial/multiarch", None, layers=[busybox], client=client,
-                       created="2024-02-15T10:00:00Z")
-    arm64 = push_image(registry, "tutorial/multiarch", None, layer_sizes=(4096,), seed="arm64",
-                       platform=("linux", "arm64", "v8"), client=client,
-                       created="2024-02-15T10:00:00Z")
-    pushed[f"{registry.host}/tutorial/multiarch:1.0"] = push_index(
-        registry, "tutorial/multiarch", "1.0", [amd64, arm64], client=client)
+    record("tutorial/hello", "1.0", _image(pusher, "tutorial/hello", "1.0", [busybox, hello],
+                                           cmd=("cat", "/hello.txt"), created="2024-02-01T12:00:00Z"))
+    children = [
+        _image(pusher, "tutorial/multiarch", None, [busybox], created="2024-02-15T10:00:00Z"),
+        _image(pusher, "tutorial/multiarch", None, _filler((4096,), "arm64"),
+               platform=("linux", "arm64", "v8"), created="2024-02-15T10:00:00Z"),
+    ]
+    index = _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children})
+    record("tutorial/multiarch", "1.0", pusher.manifest("tutorial/multiarch", "1.0", index, OCI_INDEX))
     for i, tag in enumerate(("1.0", "1.1", "2.0")):
-        record(push_image(registry, "demo/app", tag, layer_sizes=(64 * 1024, 16 * 1024),
-                          seed=f"demo-app-{tag}", created=f"2024-0{i + 3}-01T08:00:00Z",
-                          labels={"org.opencontainers.image.version": tag}, client=client))
+        record("demo/app", tag, _image(
+            pusher, "demo/app", tag, _filler((64 * 1024, 16 * 1024), f"demo-app-{tag}"),
+            created=f"2024-0{i + 3}-01T08:00:00Z", labels={"org.opencontainers.image.version": tag}))
     return pushed

@@ -6,9 +6,11 @@ waits until ``/v2/`` answers. Without the binary it falls back to the ``registry
 on a Docker engine that already has it (best effort: nothing may be pulled here).
 
 Flavours: ``plain`` (HTTP, anonymous), ``basic`` (HTTPS with a generated CA + htpasswd/bcrypt),
-``token`` (HTTP + ``auth: token`` against a ``TokenServer`` started alongside).
+``token`` (HTTP + ``auth: token`` against a token server the caller runs: anything with
+``realm``, ``service``, ``issuer``, ``cert_file`` and ``users``; the tests' own is
+``tests/support/token_server.py``).
 
-Part of the independent test oracle: imports nothing from registry_widgets outside ``stack``.
+Imports nothing from registry_widgets outside ``stack``, so the tests can trust what it starts.
 """
 
 from __future__ import annotations
@@ -19,14 +21,27 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import requests
 import yaml
 
 from . import _process
 from .tls import make_server_tls
-from .token_server import TokenServer
+
+
+class TokenServer(Protocol):
+    """What the ``token`` flavour needs of a token server (distribution's ``auth: token``)."""
+    realm: str
+    service: str
+    issuer: str
+    cert_file: Path
+    users: dict[str, str]
+
+    def start(self) -> object: ...
+    def stop(self) -> None: ...
+    def is_running(self) -> bool: ...
+
 
 Flavour = Literal["plain", "basic", "token"]
 FLAVOURS = ("plain", "basic", "token")
@@ -240,18 +255,15 @@ def start_registry(flavour: Flavour = "plain", *, port: int = 0, storage: Path |
                    delete: bool = True, state_dir: Path | str | None = None,
                    catalog_maxentries: int | None = None, name: str | None = None,
                    users: dict[str, str] | None = None,
-                   grants: dict[str, dict[str, list[str]]] | None = None,
-                   anonymous: dict[str, list[str]] | None = None,
-                   token_lifetime: int = 300, token_port: int = 0,
-                   token_server: TokenServer | None = None,
+                   token_server: TokenServer | None = None, owns_token_server: bool = False,
                    detach: bool = False) -> LocalRegistry:
     """Start a registry on 127.0.0.1 and return once it answers.
 
-    ``port=0`` picks a free port. ``users`` (basic and token) default to ``alice`` with a random
-    password; for ``token`` also ``bob`` (pull only), with ``grants``/``anonymous`` passed to the
-    ``TokenServer``. ``username``/``password`` on the result are the first user's. A given
-    ``token_server`` is used as is and left to the caller to start and stop (its ``users`` then
-    supply username/password). ``detach`` lets the process outlive this Python process.
+    ``port=0`` picks a free port. ``basic`` ``users`` default to ``alice`` with a random
+    password. ``token`` needs a running ``token_server``; its ``users`` supply
+    username/password, and with ``owns_token_server`` the registry's ``stop``/``start`` stop and
+    restart it too. ``username``/``password`` on the result are the first user's. ``detach``
+    lets the process outlive this Python process.
     """
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown registry flavour {flavour!r}; choose one of {FLAVOURS}")
@@ -272,17 +284,12 @@ def start_registry(flavour: Flavour = "plain", *, port: int = 0, storage: Path |
         htpasswd.write_text("".join(_htpasswd_line(u, p) + "\n" for u, p in users.items()))
         server_tls = make_server_tls(state / "tls")
         reg.ca_file, tls = server_tls.ca_file, (server_tls.cert_file, server_tls.key_file)
-    elif flavour == "token" and token_server is not None:
-        reg.token_server, users = token_server, users or token_server.users
     elif flavour == "token":
-        users = users or {DEFAULT_USER: secrets.token_urlsafe(12), "bob": secrets.token_urlsafe(12)}
-        if grants is None:
-            grants = {DEFAULT_USER: {"*": ["*"], "registry:catalog": ["*"]}, "bob": {"*": ["pull"]}}
-        reg.token_server = TokenServer(users=users, grants=grants, anonymous=anonymous,
-                                       state_dir=state / "token", port=token_port,
-                                       lifetime=token_lifetime)
-        reg._owns_token_server = True
-        reg.token_server.start()
+        if token_server is None:
+            raise ValueError("the token flavour needs a running token_server= "
+                             "(the tests' own: tests.support.start_registry)")
+        reg.token_server, users = token_server, users or token_server.users
+        reg._owns_token_server = owns_token_server
     if users and flavour != "plain":
         reg.username, reg.password = next(iter(users.items()))
 

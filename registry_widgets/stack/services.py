@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import sys
 from pathlib import Path
@@ -19,7 +18,6 @@ from . import _process
 from .engine import BASE_IMAGE, EngineUnavailable, engine_pid, ensure_base_image, ensure_engine, stop_engine
 from .images import seed_sample
 from .registry import LocalRegistry, start_registry
-from .token_server import TokenServer
 
 DEFAULT_PORT = 5000
 
@@ -67,32 +65,6 @@ def _registry_pid(entry: dict) -> int | None:
     return _process.read_pid(Path(entry["state_dir"]) / "registry.pid", must_contain=entry["config_file"])
 
 
-def _token_pid(entry: dict) -> int | None:
-    return _process.read_pid(Path(entry["pid_file"]), must_contain=entry["config"])
-
-
-def _spawn_token_server(root: Path, port: int) -> tuple[TokenServer, dict]:
-    """Run the token server as its own detached process; return a (never started) description."""
-    directory = root / "token" / "server"
-    directory.mkdir(parents=True, exist_ok=True)
-    users = {"alice": secrets.token_urlsafe(9), "bob": secrets.token_urlsafe(9)}
-    grants = {"alice": {"*": ["*"], "registry:catalog": ["*"]}, "bob": {"*": ["pull"]}}
-    config = directory / "server.json"
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"users": users, "grants": grants, "port": port, "state_dir": str(directory)}, f)
-    # Built here only for its realm, cert file and users; the detached process serves.
-    description = TokenServer(users=users, grants=grants, state_dir=directory, port=port)
-    proc = _process.spawn([sys.executable, "-m", "registry_widgets.stack.token_server", str(config)],
-                          log_file=directory / "server.log", detach=True)
-    (directory / "server.pid").write_text(f"{proc.pid}\n")
-    _process.wait_until(lambda: not _port_free(port), timeout=15, alive=lambda: proc.poll() is None,
-                        what="token server", log_file=directory / "server.log")
-    entry = {"realm": description.realm, "config": str(config), "pid_file": str(directory / "server.pid"),
-             "users": users}
-    return description, entry
-
-
 def _entry(reg: LocalRegistry, **extra) -> dict:
     return {"name": reg.name, "flavour": reg.flavour, "url": reg.url, "host": reg.host,
             "port": reg.port, "state_dir": str(reg.state_dir), "config_file": str(reg.config_file),
@@ -113,8 +85,7 @@ def up(*, seed: bool = False) -> int:
     root.mkdir(parents=True, exist_ok=True)
     state = _load(root)
     regs = state.get("registries", {})
-    if regs and all(_registry_pid(e) for e in regs.values()) and (
-            "token_server" not in state or _token_pid(state["token_server"])):
+    if regs and all(_registry_pid(e) for e in regs.values()):
         print(f"Services already running (state in {root}).")
         return status()
     # A half-running set is restarted as a whole (simpler than repairing it); the engine is
@@ -136,11 +107,6 @@ def up(*, seed: bool = False) -> int:
         basic = start_registry("basic", port=_next_free(plain_port + 1, taken),
                                state_dir=root / "basic", name="basic", detach=True)
         state["registries"]["basic"] = _entry(basic)
-        token_port = _next_free(basic.port + 1, taken)
-        description, state["token_server"] = _spawn_token_server(root, _next_free(token_port + 1, taken))
-        token = start_registry("token", port=token_port, state_dir=root / "token", name="token",
-                               token_server=description, detach=True)
-        state["registries"]["token"] = _entry(token, realm=description.realm)
     finally:
         _save(root, state)
 
@@ -158,7 +124,7 @@ def up(*, seed: bool = False) -> int:
     _save(root, state)
 
     if seed:
-        for reg in (plain, basic, token):
+        for reg in (plain, basic):
             seed_sample(reg)
         print("Seeded tutorial/busybox:1.0, tutorial/hello:1.0, tutorial/multiarch:1.0, demo/app.")
     return status()
@@ -172,7 +138,9 @@ def down(*, quiet: bool = False, engine: bool = True) -> int:
         if pid:
             _process.terminate(pid)
             quiet or print(f"stopped registry {name} ({entry['url']})")
-    if state.get("token_server") and (pid := _token_pid(state["token_server"])):
+    if state.get("token_server") and (pid := _process.read_pid(
+            Path(state["token_server"]["pid_file"]), must_contain=state["token_server"]["config"])):
+        # Left by an older `up`, which also ran a token-auth registry.
         _process.terminate(pid)
         quiet or print(f"stopped token server ({state['token_server']['realm']})")
     if engine and state.get("engine", {}).get("started_by_up") and stop_engine(root):
@@ -194,8 +162,6 @@ def status() -> int:
         print(f"{name:6} {'running' if running else 'STOPPED':8} {e['url']}")
         if e.get("ca_file"):
             print(f"         CA file: {e['ca_file']}")
-        if e.get("realm"):
-            print(f"         token realm: {e['realm']}")
         if e.get("username"):
             # Local throwaway demo credentials, shown so the demo can log in.
             print(f"         user: {e['username']}  password: {e['password']}")

@@ -1,4 +1,4 @@
-"""A fault-injecting HTTP proxy to put in front of a real registry (dev and test tooling).
+"""A fault-injecting HTTP proxy to put in front of a real registry (test tooling).
 
 Real registries fail on demand only in the ways they are configured to; networks and the
 proxies in front of registries fail in others. ``FaultProxy`` forwards every request to an
@@ -29,7 +29,7 @@ talks to the upstream behind its back. ``log`` records every exchange: method, t
 headers (``Authorization`` reduced to its scheme and a fingerprint), status, bytes each way
 and the fault applied.
 
-Part of the stack (the tests' independent oracle): the standard library only.
+Test support (never the library under test): the standard library only.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from .registry import LocalRegistry
+    from registry_widgets.stack import LocalRegistry
 
 PIECE = 64 * 1024
 # Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded.

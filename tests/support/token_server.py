@@ -1,4 +1,4 @@
-"""A small Docker-style token server for distribution's ``auth: token`` (tests and demos only).
+"""A small Docker-style token server for distribution's ``auth: token`` (test tooling).
 
 Implements the two flows real clients use (docker/distribution docs/spec/auth/token.md and
 oauth.md): ``GET realm?service=..&scope=..`` with optional basic credentials, and ``POST realm``
@@ -11,9 +11,8 @@ Grants: ``{user: {glob: [actions]}}``; a glob matches repository names (fnmatch)
 ``*``). Requested scopes that are not granted are dropped from ``access``, as real servers do;
 the registry then answers 401/403.
 
-Runs in a thread (``TokenServer``) for tests, or as a detached process
-(``python -m registry_widgets.stack.token_server CONFIG.json``) for ``scripts/services``.
-Imports only the stdlib, PyJWT and the stack's own helpers.
+Runs in a daemon thread of the test process. Imports only the stdlib, PyJWT, cryptography and
+``registry_widgets.stack.tls`` (certificate generation), never the library under test.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import fnmatch
 import hmac
 import json
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -38,7 +36,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .tls import make_signing_cert
+from registry_widgets.stack.tls import make_signing_cert
 
 # distribution registry/auth/token/token.go: `Leeway = 60 * time.Second`, added to both the exp
 # and the nbf checks. A token is refused only once now > exp + 60 s.
@@ -305,29 +303,3 @@ class _Handler(BaseHTTPRequestHandler):
         except _AuthError as e:
             return self._unauthorized(str(e))
         self._reply(200, self.ts._issue("POST", user, scopes, refresh=refresh))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Serve from a JSON config (written by the services CLI) until SIGTERM."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m registry_widgets.stack.token_server CONFIG.json", file=sys.stderr)
-        return 2
-    config = json.loads(Path(argv[0]).read_text())
-    server = TokenServer(users=config["users"], grants=config["grants"],
-                         anonymous=config.get("anonymous"), state_dir=Path(config["state_dir"]),
-                         port=config["port"], service=config.get("service", DEFAULT_SERVICE),
-                         issuer=config.get("issuer", DEFAULT_ISSUER),
-                         lifetime=config.get("lifetime", 300), log_requests=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    server.start()
-    print(f"token server listening on {server.realm}", file=sys.stderr, flush=True)
-    stopped.wait()
-    server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
