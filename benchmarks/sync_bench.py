@@ -25,8 +25,8 @@ import yaml
 import registry_widgets
 from registry_widgets.operations.sync import by_status
 from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack.images import put_manifest, upload_blob
-from registry_widgets.stack.oracle import OCI_MANIFEST, RawClient
+from tests.support.images import put_manifest, upload_blob
+from tests.support.oracle import OCI_MANIFEST, RawClient
 
 from .harness import KiB, Settings, Stopwatch, fresh_clients, fresh_registry, log, run
 from .report import Report, Row

@@ -22,9 +22,9 @@ from registry_widgets.errors import BadReference, NotFound
 from registry_widgets.operations import clients, journal
 from registry_widgets.operations.copy import copy
 from registry_widgets.operations.sync import sync
-from registry_widgets.stack.faultproxy import Corrupt
-from registry_widgets.stack.images import push_image, push_index
-from registry_widgets.stack.oracle import list_repositories, list_tags
+from tests.support.faultproxy import Corrupt
+from tests.support.images import push_image, push_index
+from tests.support.oracle import list_repositories, list_tags
 
 pytest_plugins = ["faults_fixtures"]  # fresh clients for every test, and the fault proxy
 
@@ -344,8 +344,8 @@ def test_referrers_are_copied_by_digest_where_both_registries_have_the_api(regis
                                                                            fault_proxy):
     """distribution 2.8 has no referrers API: the proxies answer it for both registries (a
     fake of the API's presence only; the manifests themselves are real)."""
-    from registry_widgets.stack.faultproxy import Respond
-    from registry_widgets.stack.oracle import get_manifest
+    from tests.support.faultproxy import Respond
+    from tests.support.oracle import get_manifest
 
     ns, mirror = name(), name()
     subject = push_image(registry, f"{ns}/app", "1.0", layers=[b"subject"])

@@ -27,7 +27,7 @@ distributed = pytest.importorskip("distributed")  # the dask extra; `make test` 
 
 from registry_widgets.operations import clients  # noqa: E402
 from registry_widgets.operations.sync import sync  # noqa: E402
-from registry_widgets.stack.images import push_image  # noqa: E402
+from tests.support.images import push_image  # noqa: E402
 
 DASK = Path(sys.executable).with_name("dask")
 START_TIMEOUT = 90
