@@ -18,90 +18,46 @@ top-level function of a small frozen dataclass (picklable) that opens its own cl
 where it runs, with ``client_for``: credentials come from that process's own Docker config
 (``DOCKER_CONFIG``) or ``configure()`` there, never from the task's arguments.
 
-Layer 3: imports ``reference``, ``manifest``, ``errors``, ``progress`` and its sibling
-operations; never the widgets.
+The plan unit lives in ``sync_plan``; this module has the verb, its argument checks, the
+apply unit and the rows of the result. Layer 3: imports ``reference``, ``manifest``,
+``errors``, ``progress`` and its sibling operations; never the widgets.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import socket
 import threading
+import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from ..errors import (BadReference, Denied, NotFound, RegistryWidgetsError, SyncIncomplete,
-                      Unauthorized)
+from ..errors import (BadReference, Denied, DigestMismatch, NotFound, RegistryWidgetsError,
+                      SyncIncomplete, Unauthorized, Unreachable)
 from ..manifest import Manifest
 from ..progress import ProgressCallback, ProgressEvent, emit
-from ..reference import Reference, accessory_of, parse_reference
+from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
-from . import accessories as acc
 from . import journal
 from .arguments import check_bool, check_optional_positive_int
 from .backup import write_backup
 from .clients import client_for
 from .copy import copy
 from .result import Result, Timer
+from .sync_plan import (PlannedImage, RepositoryPlan, RepositoryTask, plan_counts,
+                        plan_repository, select_tags, specifier)
+
+__all__ = ["sync", "by_status", "raise_for_failures", "summary_line", "plan_repository",
+           "apply_repository", "select_tags", "RepositoryTask", "PlannedImage"]
 
 log = logging.getLogger("registry_widgets.sync")
 
 DEFAULT_REPOSITORIES = 8  # repositories at a time on the default thread pool
 TAGS_AT_ONCE = 2  # images of one repository copied at a time (each copies 4 blobs at a time)
-
-
-# -- what a work unit carries ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RepositoryTask:
-    """One repository to mirror: names and filters only (no credentials, no clients)."""
-
-    source_registry: str
-    source_repository: str
-    target_registry: str
-    target_repository: str
-    tags: str | None = None
-    semver: str | None = None
-    latest: int | None = None
-    platforms: str | tuple[str, ...] = "all"
-    accessories: bool = True
-
-
-@dataclass(frozen=True)
-class PlannedImage:
-    """One image (or accessory) of the plan, and what will be done with it."""
-
-    repository: str  # the source repository
-    reference: str  # the tag, or the digest of a referrer
-    action: str  # "copy", "skip" or "replace"
-    source_digest: str
-    target_digest: str | None
-    bytes: int  # the image's blobs (config and layers, every copied platform)
-    kind: str = "image"  # or "signature", "attestation", "sbom", "referrers", "referrer"
-    subject: str | None = None  # the digest an accessory belongs to
-    source: str = ""
-    target: str = ""
-    reason: str = ""
-
-
-@dataclass
-class RepositoryPlan:
-    """The plan of one repository. ``replaced`` holds the exact target manifests that a
-    replace would overwrite (for the journal backup); ``error`` a repository that failed
-    to plan (listed, reported, the others go on)."""
-
-    task: RepositoryTask
-    images: list[PlannedImage] = field(default_factory=list)
-    replaced: list[tuple[str, str, str, bytes]] = field(default_factory=list)  # tag, digest, type, data
-    error: str | None = None
-    target_tags: set[str] = field(default_factory=set)
+RETRY_PAUSE = 0.5  # seconds before an image that failed in passing is tried once more
 
 
 @dataclass
@@ -159,7 +115,7 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
             images = [image for plan in plans for image in plan.images]
             failed_plans = [plan for plan in plans if plan.error]
             result.details = {"repositories": len(tasks), "filters": _filters(tasks[0]),
-                              "plan": _plan_counts(images)}
+                              "plan": plan_counts(images)}
             if dry_run:
                 result.changed = False
                 result.details["images"] = [_row(image, status=image.action) for image in images]
@@ -191,9 +147,7 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
             if own_pool:
                 pool.shutdown(wait=True)
     result.duration = timer.elapsed
-    counts = result.details["counts"]
-    emit(progress, ProgressEvent("sync", status="done", current=counts.get("copied", 0),
-                                 total=len(result.details["images"]),
+    emit(progress, ProgressEvent("sync", status="done", current=len(tasks), total=len(tasks),
                                  message=summary_line(result)))
     journal.append(result)
     return result
@@ -252,7 +206,7 @@ def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
             raise ValueError(f"tags={tags!r} is not a regular expression ({e}); "
                              "nothing was done") from None
     if semver is not None:
-        _specifier(semver)
+        specifier(semver)
     platforms = _platforms(platforms)
     src_registry, src_path = _location("source", source)
     dst_registry, dst_path = _location("target", target)
@@ -295,18 +249,6 @@ def _platforms(platforms: Any) -> str | tuple[str, ...]:
                     f"{platforms!r}; nothing was done")
 
 
-def _specifier(semver: Any) -> SpecifierSet:
-    if not isinstance(semver, str):
-        raise TypeError(f"semver must be a version range such as '>=1.2,<2', not {semver!r}; "
-                        "nothing was done")
-    text = ",".join(part for part in re.split(r"[\s,]+", semver.strip()) if part)
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        raise ValueError(f"semver={semver!r} is not a version range; write comparisons joined "
-                         "by commas, such as '>=1.2,<2' or '==1.4.*'; nothing was done") from None
-
-
 def _repositories(client: RegistryClient, path: str) -> list[str]:
     """The repositories at or under ``path``. Without a catalog (Docker Hub, GHCR) a
     two-segment path is taken as the one repository it names."""
@@ -328,213 +270,17 @@ def _filters(task: RepositoryTask) -> dict[str, Any]:
             "accessories": task.accessories}
 
 
-# -- phase 1: plan one repository (a work unit) -------------------------------------------
-
-def plan_repository(task: RepositoryTask) -> RepositoryPlan:
-    """The plan of one repository: a picklable work unit (opens its own clients)."""
-    plan = RepositoryPlan(task=task)
-    try:
-        _plan_into(plan)
-    except RegistryWidgetsError as e:
-        plan.images, plan.replaced = [], []
-        plan.error = str(e)
-    return plan
-
-
-def _plan_into(plan: RepositoryPlan) -> None:
-    task = plan.task
-    src, dst = client_for(task.source_registry), client_for(task.target_registry)
-    all_tags = sorted(set(src.tags(task.source_repository)))
-    images = [t for t in all_tags if not acc.is_accessory_tag(t)]
-    images = select_tags(images, regex=task.tags, semver=task.semver)
-    manifests: dict[str, Manifest] = {}  # source digest -> manifest, read once
-    plan.target_tags = _tags_or_none(dst, task.target_repository)
-    heads = {tag: _source_head(plan, src, tag, manifests) for tag in images}
-    heads = {tag: head for tag, head in heads.items() if head is not None}  # deleted meanwhile
-    if task.latest is not None:
-        created = {tag: _created(src, task.source_repository, head[0], manifests)
-                   for tag, head in heads.items()}
-        newest = sorted(heads, key=lambda t: (created[t] or "", t), reverse=True)[:task.latest]
-        heads = {tag: heads[tag] for tag in sorted(newest)}
-    for tag, (digest, media_type) in heads.items():
-        plan.images.append(_compare(plan, src, dst, tag, digest, media_type, manifests,
-                                    kind="image"))
-    if task.accessories:
-        _plan_accessories(plan, src, dst, all_tags, manifests)
-
-
-def _tags_or_none(client: RegistryClient, repository: str) -> set[str]:
-    """The target's tags (empty when the repository does not exist there yet)."""
-    try:
-        return set(client.tags(repository))
-    except NotFound:
-        return set()
-
-
-def _source_head(plan: RepositoryPlan, src: RegistryClient, tag: str,
-                 manifests: dict[str, Manifest]) -> tuple[str, str] | None:
-    """(digest, media type) of a source tag. A tag the target lacks is copied, and its
-    manifest is needed for the size: one GET then, instead of a HEAD and a GET."""
-    repository = plan.task.source_repository
-    if tag not in plan.target_tags:
-        try:
-            manifest = src.get_manifest(repository, tag)
-        except NotFound:
-            return None
-        manifests.setdefault(manifest.digest, manifest)
-        return manifest.digest, manifest.media_type
-    head = src.head_manifest(repository, tag)
-    return (head.digest, head.media_type) if head is not None else None
-
-
-def select_tags(tags: Sequence[str], *, regex: str | None = None,
-                semver: str | None = None) -> list[str]:
-    """The tags a regex (searched, as skopeo's ``images-by-tag-regex``) and a semver range
-    select, in their order."""
-    if regex is not None:
-        pattern = re.compile(regex)
-        tags = [t for t in tags if pattern.search(t)]
-    if semver is not None:
-        spec = _specifier(semver)
-        # A pre-release is in a range only when the range names one (as npm and pip do).
-        tags = [t for t in tags if (v := _version(t)) is not None
-                and spec.contains(v, prereleases=bool(spec.prereleases))]
-    return list(tags)
-
-
-def _version(tag: str) -> Version | None:
-    try:
-        return Version(tag[1:] if tag[:1] in "vV" else tag)
-    except InvalidVersion:
-        return None
-
-
-def _manifest(client: RegistryClient, repository: str, digest: str,
-              cache: dict[str, Manifest]) -> Manifest:
-    if digest not in cache:
-        cache[digest] = client.get_manifest(repository, digest)
-    return cache[digest]
-
-
-def _created(client: RegistryClient, repository: str, digest: str,
-             cache: dict[str, Manifest]) -> str | None:
-    """The image's created time from its config (an index: its newest platform)."""
-    manifest = _manifest(client, repository, digest, cache)
-    if manifest.is_index:
-        times = [_created(client, repository, child.digest, cache) for child in manifest.children]
-        return max((t for t in times if t), default=None)
-    config = manifest.config
-    if config is None or config.size > (4 << 20):
-        return None
-    try:
-        value = json.loads(client.get_blob(repository, config.digest)).get("created")
-    except (ValueError, AttributeError, NotFound):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _wanted_children(manifest: Manifest, platforms: str | tuple[str, ...]) -> list[str]:
-    children = manifest.children
-    if platforms != "all":
-        children = [c for c in children if c.platform_name in platforms]
-    return [c.digest for c in children]
-
-
-def _size(client: RegistryClient, repository: str, manifest: Manifest,
-          platforms: str | tuple[str, ...], cache: dict[str, Manifest]) -> int:
-    if not manifest.is_index:
-        return sum(b.size for b in manifest.blobs)
-    return sum(_size(client, repository, _manifest(client, repository, d, cache), "all", cache)
-               for d in _wanted_children(manifest, platforms))
-
-
-def _compare(plan: RepositoryPlan, src: RegistryClient, dst: RegistryClient, reference: str,
-             digest: str, media_type: str, manifests: dict[str, Manifest], *, kind: str,
-             subject: str | None = None) -> PlannedImage:
-    """copy, skip or replace: the target's digest at ``reference`` against the source's."""
-    task = plan.task
-    by_digest = reference.startswith("sha256:")
-    # The target's tag list says which tags are absent there: no HEAD for those.
-    absent = not by_digest and reference not in plan.target_tags
-    target = None if absent else dst.head_manifest(task.target_repository, reference)
-    platforms = task.platforms if kind == "image" else "all"
-    action, reason = "copy", ""
-    if target is not None and target.digest == digest:
-        action = "skip"
-    elif target is not None and platforms != "all" and media_type in _INDEX_TYPES:
-        # A platform subset rewrites the index (new digest): same children means done.
-        wanted = _wanted_children(_manifest(src, task.source_repository, digest, manifests),
-                                  platforms)
-        there = dst.get_manifest(task.target_repository, target.digest)
-        action = "skip" if there.is_index and [c.digest for c in there.children] == wanted \
-            else "replace"
-    elif target is not None:
-        action = "replace"
-    size = 0
-    if action != "skip":
-        manifest = _manifest(src, task.source_repository, digest, manifests)
-        if platforms != "all" and manifest.is_index and not _wanted_children(manifest, platforms):
-            action, reason = "skip", f"no platform {', '.join(platforms)}"
-        else:
-            size = _size(src, task.source_repository, manifest, platforms, manifests)
-    if action == "replace" and not by_digest:
-        old = dst.get_manifest(task.target_repository, target.digest)  # type: ignore[union-attr]
-        plan.replaced.append((reference, old.digest, old.media_type, old.data))
-    sep = "@" if by_digest else ":"
-    return PlannedImage(
-        repository=task.source_repository, reference=reference, action=action,
-        source_digest=digest, target_digest=target.digest if target else None, bytes=size,
-        kind=kind, subject=subject, reason=reason,
-        source=f"{task.source_registry}/{task.source_repository}{sep}{reference}",
-        target=f"{task.target_registry}/{task.target_repository}{sep}{reference}")
-
-
-_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json")
-
-
-def _plan_accessories(plan: RepositoryPlan, src: RegistryClient, dst: RegistryClient,
-                      all_tags: list[str], manifests: dict[str, Manifest]) -> None:
-    task = plan.task
-    subjects = {image.source_digest: image for image in plan.images if image.reason == ""}
-    if not subjects:
-        return
-    tagged = [t for t in all_tags if acc.is_accessory_tag(t)]
-    digests = set(subjects)
-    if any(accessory_of(t)[0] not in digests for t in tagged):  # type: ignore[index]
-        # Some accessory names another digest: perhaps a platform of a selected index.
-        for image in list(subjects.values()):
-            if image.kind == "image" and _is_index(src, task.source_repository, image, manifests):
-                digests.update(acc.subjects(manifests[image.source_digest]))
-    found = acc.by_tag(tagged, digests)
-    if task.platforms == "all":
-        found += acc.by_referrers(src, task.source_repository, sorted(subjects), dst,
-                                  task.target_repository)
-    for accessory in found:
-        if accessory.tag:
-            head = _source_head(plan, src, accessory.tag, manifests)
-        else:
-            found_head = src.head_manifest(task.source_repository, accessory.reference)
-            head = (found_head.digest, found_head.media_type) if found_head else None
-        if head is None:
-            continue
-        plan.images.append(_compare(plan, src, dst, accessory.reference, head[0], head[1],
-                                    manifests, kind=accessory.kind, subject=accessory.subject))
-
-
-def _is_index(client: RegistryClient, repository: str, image: PlannedImage,
-              cache: dict[str, Manifest]) -> bool:
-    return _manifest(client, repository, image.source_digest, cache).is_index
-
-
 # -- phase 2: apply one repository's plan (a work unit) -----------------------------------
 
 def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...]) -> RepositoryOutcome:
     """Copy one repository's planned images: a picklable work unit (opens its own clients).
 
-    Images first, a few at a time, one tag per digest before its co-tags (they then find
-    every blob there); accessories after their images. A failure is recorded and the rest
-    goes on.
+    The first image alone (it brings the layers the others usually share), then the other
+    images a few at a time, one tag per digest before its co-tags (they then find every
+    blob there), then the accessories. Why not all at once: two uploads of the same blob
+    into one repository of distribution 2.8 race on its link file, and a manifest PUT that
+    reads the link meanwhile is refused with DIGEST_INVALID. A failure is recorded and the
+    rest goes on.
     """
     outcome = RepositoryOutcome(task=task, worker=worker_name())
     first: list[PlannedImage] = []
@@ -555,8 +301,8 @@ def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...]) -> 
             rows[image.reference] = row
 
     with ThreadPoolExecutor(max_workers=TAGS_AT_ONCE, thread_name_prefix="sync-tags") as pool:
-        list(pool.map(one, first))
-        list(pool.map(one, later))
+        for batch in (first[:1], first[1:], later):
+            list(pool.map(one, batch))
     outcome.images = [rows[image.reference] for image in images]
     return outcome
 
@@ -571,8 +317,15 @@ def _apply_one(task: RepositoryTask, image: PlannedImage) -> dict[str, Any]:
                 raise _Changed(f"{image.target} changed since the plan (now "
                                f"{now.digest if now else 'absent'}); not overwritten: sync again")
         platforms = task.platforms if image.kind == "image" else "all"
-        done = copy(image.source, image.target,
-                    platforms=platforms if platforms == "all" else list(platforms))
+        wanted = platforms if platforms == "all" else list(platforms)
+        try:
+            done = copy(image.source, image.target, platforms=wanted)
+        except (DigestMismatch, Unreachable) as e:
+            # Passing trouble (a connection lost, a link read while another upload wrote
+            # it): once more, which skips whatever the first attempt stored.
+            log.info("sync: %s failed (%s); trying it once more", image.source, e)
+            time.sleep(RETRY_PAUSE)
+            done = copy(image.source, image.target, platforms=wanted)
     except (RegistryWidgetsError, _Changed) as e:
         log.warning("sync: %s failed: %s", image.source, e)
         return _row(image, status="failed", error=str(e))
@@ -626,7 +379,7 @@ def _unit_summary(value: Any) -> str:
     if isinstance(value, RepositoryPlan):
         if value.error:
             return f"failed to plan: {value.error}"
-        return ", ".join(f"{n} {a}" for a, n in _plan_counts(value.images).items()) or "no tags"
+        return ", ".join(f"{n} {a}" for a, n in plan_counts(value.images).items()) or "no tags"
     statuses = [row["status"] for row in value.images]
     return ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
 
@@ -666,14 +419,6 @@ def _plan_failure(plan: RepositoryPlan) -> dict[str, Any]:
             "target": f"{task.target_registry}/{task.target_repository}", "action": "plan",
             "status": "failed", "digest": None, "bytes": 0, "bytes_moved": 0,
             "error": plan.error}
-
-
-def _plan_counts(images: list[PlannedImage]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for image in images:
-        counts[image.action] = counts.get(image.action, 0) + 1
-    counts["bytes"] = sum(image.bytes for image in images if image.action != "skip")
-    return counts
 
 
 def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
