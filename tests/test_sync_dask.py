@@ -60,7 +60,7 @@ def cluster(basic_registry, tmp_path_factory) -> Iterator[dict]:
     env = {**os.environ, "DOCKER_CONFIG": str(config),
            "REGISTRY_WIDGETS_CERTS_D": str(config / "certs.d"),
            "REGISTRY_WIDGETS_STATE": str(root / "worker-state"),
-           "XDG_CACHE_HOME": str(root / "cache"), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+           "XDG_CACHE_HOME": str(root / "cache")}
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     procs: list[subprocess.Popen] = []
