@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import copy_bench, inventory_bench, memory_bench, report, sync_bench, widgets_bench
+from . import (copy_bench, inventory_bench, memory_bench, report, scan_bench, sync_bench,
+               widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -92,6 +93,8 @@ def run_all(settings: Settings, results: report.Report) -> None:
             table = inventory_bench.inventory_scenario(settings, results, registry, seed)
     if "widgets" in wanted:
         widgets_bench.widgets_scenario(settings, results, table)
+    if "scan" in wanted:
+        scan_bench.scan_scenario(settings, results)
     if "sync" in wanted:
         with fresh_registry(settings, "sync-source") as source:
             sync_bench.sync_scenario(settings, results, source)

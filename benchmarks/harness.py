@@ -22,7 +22,7 @@ from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "sync")
+SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "scan", "sync")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Settings:
     tags_per_repository: int = 10
     naive_sample: int = 100  # repositories the naive lister reads; 0 = all of them
     seed_workers: int = 16
-    sync_repositories: int = 100  # scenario 6: a namespace of small images
+    sync_repositories: int = 100  # scenario 7: a namespace of small images
     sync_tags: int = 5
     scenarios: tuple[str, ...] = SCENARIOS
 

@@ -1,4 +1,4 @@
-"""Scenario 6: mirror a namespace, ``registry_widgets.sync`` against ``skopeo sync``.
+"""Scenario 7: mirror a namespace, ``registry_widgets.sync`` against ``skopeo sync``.
 
 The source: ``sync_repositories`` repositories x ``sync_tags`` tags under one namespace,
 each tag its own small image (own config and a small layer of its own) on a base layer all
@@ -126,13 +126,13 @@ def ours(source: LocalRegistry, target: LocalRegistry, executor: object = None,
 
 def sync_scenario(settings: Settings, report: Report, source: LocalRegistry) -> None:
     count, tags = settings.sync_repositories, settings.sync_tags
-    cold = f"6 sync {count} repos x {tags} tags, cold target"
-    again = "6 sync, rerun (target synced)"
-    log(f"scenario 6: seeding {count} repositories x {tags} tags")
+    cold = f"7 sync {count} repos x {tags} tags, cold target"
+    again = "7 sync, rerun (target synced)"
+    log(f"scenario 7: seeding {count} repositories x {tags} tags")
     with Stopwatch() as watch:
         images = seed(source, count, tags)
     repositories = sorted({image.split(":")[0] for image in images})
-    report.notes.append(f"Scenario 6 source: {count} repositories x {tags} tags under one "
+    report.notes.append(f"Scenario 7 source: {count} repositories x {tags} tags under one "
                         f"namespace, each tag its own image (config and an 8 KiB layer) on a "
                         f"256 KiB base layer they all share; seeded in {watch.seconds:.1f} s.")
 
@@ -178,7 +178,7 @@ def sync_scenario(settings: Settings, report: Report, source: LocalRegistry) -> 
                 os.sync()
                 with fresh_registry(settings, "sync-target") as target:
                     try:
-                        log(f"scenario 6 run {number + 1}: {row.case}")
+                        log(f"scenario 7 run {number + 1}: {row.case}")
                         row.samples.append(tool(target))
                         problem = check_target(target, prefix, images)
                         if problem:

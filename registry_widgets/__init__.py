@@ -11,7 +11,7 @@ import logging
 from .credentials import Credentials
 from .errors import *  # noqa: F401,F403
 from .operations.clients import configure
-from .operations.copy import copy
+from .operations.copy import copy, plan_copy
 from .operations.inspection import check, inspect
 from .operations.inventory import images
 from .operations.journal import journal_path
@@ -22,6 +22,10 @@ from .operations.removal_plan import plan_remove
 from .operations.remove import plan_remove_namespace, remove, remove_namespace
 from .operations.result import Result
 from .operations.sync import sync
+from .operations.exemptions import add_exemption, load_exemptions, remove_exemption
+from .operations.feeds import open_feed, publish_feed
+from .operations.sbom import cyclonedx_json, sbom, sbom_table
+from .operations.scan import scan
 from .progress import ProgressEvent
 from .reference import Reference, parse_reference
 from .registry import RegistryClient
@@ -34,7 +38,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The widgets pull in ipywidgets and itables: load them only when asked for, so
     # headless scripts and the verbs stay light.
-    if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel"):
+    if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel", "ScanPanel"):
         from . import widgets
 
         return getattr(widgets, name)

@@ -2,6 +2,11 @@
 
     python -m registry_widgets run copy -p source A -p target B
     python -m registry_widgets list
+
+Exit codes: 0 done; 1 the notebook ran and a cell failed (the executed notebook says why,
+at its top); 2 the run was refused before any kernel started (an unknown notebook or
+parameter, a value of the wrong type, a delete without an explicit target, an output that
+cannot be written): nothing was run.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import sys
 
 from . import runner
 
+USAGE_ERROR = 2
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m registry_widgets",
@@ -19,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="execute a notebook; the output goes under runs/")
     run.add_argument("notebook", help="copy, 03_copy, or a path to a .ipynb")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="a parameter (repeatable)")
+                     metavar=("NAME", "VALUE"),
+                     help="a parameter of the notebook, converted to the type its parameters "
+                          "cell declares (repeatable; see papermill --help-notebook)")
     run.add_argument("--output-dir", default="runs")
     run.add_argument("--output", help="exact output path instead of a timestamped one")
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
@@ -32,23 +41,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.stem.split('_', 1)[-1]:<28} {path.name}")
         return 0
 
-    parameters = {name: runner.parse_value(value) for name, value in args.parameter}
     try:
-        notebook = runner.notebook_path(args.notebook)
-    except FileNotFoundError as e:
+        # Text values, in the order given: a name given twice is refused, not overwritten.
+        notebook, parameters, target = runner.prepare(
+            args.notebook, [tuple(pair) for pair in args.parameter],
+            output_dir=args.output_dir, output=args.output, text=True)
+    except runner.ParameterError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    target = args.output or runner.output_path(notebook, args.output_dir)
+        return USAGE_ERROR
     try:
-        path = runner.run_notebook(str(notebook), parameters, output=target,
-                                   kernel_name=args.kernel, log_output=args.log_output)
+        runner.execute(notebook, parameters, target, kernel_name=args.kernel,
+                       log_output=args.log_output)
     except Exception as e:  # papermill's execution error: show the cell's exception line
         lines = str(e).strip().splitlines()
         print(f"error: {notebook.name} failed: {lines[-1] if lines else type(e).__name__}",
               file=sys.stderr)
         print(f"the executed notebook, with the error at its top: {target}", file=sys.stderr)
         return 1
-    print(path)
+    print(target)
     return 0
 
 

@@ -91,9 +91,33 @@ class ConfirmationRequired(RegistryWidgetsError):
     """A destructive action was asked for without its explicit confirmation."""
 
 
+class JournalError(RegistryWidgetsError, OSError):
+    """The journal (the backups that make deletes undoable) cannot be written or read back;
+    a delete that needed a backup was not done."""
+
+
+class ParameterError(RegistryWidgetsError, ValueError):
+    """A headless run was told something the notebook cannot take (an unknown or repeated
+    name, a value of the wrong type, no explicit target for a delete, an unwritable output).
+    Raised before any kernel starts: nothing was run."""
+
+
 class Protected(RegistryWidgetsError):
     """A delete would break something else (a multi-arch index still references it)."""
 
 
 class SyncIncomplete(RegistryWidgetsError):
     """A sync finished with some images failed; the others were copied (rerun to finish)."""
+
+
+class FeedError(RegistryWidgetsError):
+    """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
+
+
+class ScanFailed(RegistryWidgetsError):
+    """A scan found issues at or above the ``fail_on`` severity (the report is ``.report``)."""
+
+    def __init__(self, message: str, *, report: object = None, registry: str | None = None,
+                 reference: str | None = None):
+        super().__init__(message, registry=registry, reference=reference)
+        self.report = report

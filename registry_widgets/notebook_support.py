@@ -26,8 +26,10 @@ from typing import Any, Callable
 import pandas as pd
 
 from .credentials import Credentials, credentials_for
-from .errors import EngineUnavailable, Unauthorized
+from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
+from .operations.arguments import check_bool
 from .operations.clients import configure
+from .operations.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
 from .operations.inspection import check
 from .operations.journal import state_dir
 from .operations.local import local_images
@@ -93,7 +95,9 @@ def login(registry: str, *, ca_bundle: str | None = None, insecure: bool = False
     the username, where the credentials came from and how the registry authenticates: never
     a password or token.
     """
-    options = {"ca_bundle": ca_bundle or None, "insecure": bool(insecure)}
+    # bool("no") is True: a flag must be a real bool, or "insecure" would switch TLS off.
+    options = {"ca_bundle": ca_bundle or None, "insecure": check_bool("insecure", insecure)}
+    check_bool("interactive", interactive)
     found = credentials_for(registry)
     creds = found if found is not None and not found.is_anonymous else None
     source = _docker_config_source(registry) if creds else "nowhere (anonymous access)"
@@ -132,11 +136,30 @@ def progress(action: str, interactive: bool) -> Any:
     return view
 
 
+def check_target(ref: Reference | str, *, example: str, dry_run: bool,
+                 interactive: bool) -> None:
+    """Refuse a headless deletion of the notebook's own example (``example``, a
+    ``namespace/repository:tag`` in the default registry): headless, a notebook that deletes
+    has no default target, so a run that forgot ``-p ref`` deletes nothing. A dry run, or a
+    person in JupyterLab, may use the example. ``python -m registry_widgets run`` already
+    refuses this before the kernel starts; this guards plain papermill runs."""
+    if dry_run is True or interactive is True:
+        return
+    if parse_reference(ref) == parse_reference(f"{default_registry()}/{example}"):
+        raise ConfirmationRequired(
+            f"{ref} is this notebook's example, not a target you named: a headless run with "
+            "dry_run False removes only what it is told, so nothing was removed. Pass the "
+            "image to remove (-p ref REGISTRY/NAMESPACE/REPOSITORY:TAG)",
+            reference=str(ref))
+
+
 def show(result: Result, view: Any = None) -> None:
     """Print the one-line summary of a verb's result (and close its progress view)."""
     if view is not None:
         view.finish(result.summary())
     print(result.summary())
+    for warning in result.details.get("warnings", []):
+        print("warning:", warning)
 
 
 def local_rows(ref: Reference | str) -> pd.DataFrame:

@@ -1,19 +1,45 @@
 """Run the tour's notebooks headless with papermill, keeping each executed notebook as
 the record of what happened (``runs/<UTC time>-<notebook>.ipynb``).
 
-Layer 4 beside the widgets: it only drives notebooks, which call the verbs.
+Everything a run was told is checked before a kernel starts, because papermill itself
+only warns about a name the notebook does not have and pastes names into the notebook as
+code: the names must be parameters of the notebook's ``parameters`` cell (papermill's own
+inspection), each value is converted to the type declared there (``name: type = value``)
+or refused, a destructive notebook needs its target named explicitly unless it is a dry
+run, and the output path must be writable. A refusal is one :class:`ParameterError` and
+nothing runs.
+
+Layer 4 beside the widgets: it only drives notebooks, which call the verbs; it imports
+``errors`` and nothing else of the package.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import difflib
 import json
+import keyword
+import math
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
+
+from .errors import ParameterError  # noqa: F401  (raised here; part of the runner's API)
 
 NOTEBOOKS = Path(os.environ.get("REGISTRY_WIDGETS_NOTEBOOKS")
                  or Path(__file__).resolve().parent.parent / "notebooks")
+
+# Notebook metadata a destructive notebook carries (scripts/make_notebooks.py writes it):
+# {"registry_widgets": {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}}
+METADATA_KEY = "registry_widgets"
+
+TRUE_WORDS = ("true", "yes", "1")
+FALSE_WORDS = ("false", "no", "0")
+NONE_WORDS = ("none", "null")
+_INT = re.compile(r"[+-]?\d+")
 
 
 def notebook_path(name: str) -> Path:
@@ -29,25 +55,260 @@ def notebook_path(name: str) -> Path:
     raise FileNotFoundError(f"no notebook named {name!r} in {NOTEBOOKS}; known: {known}")
 
 
-def parse_value(text: str) -> Any:
-    """``-p`` values as papermill's CLI reads them: numbers, booleans, None and JSON lists
-    or objects are typed; anything else stays a string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
+# -- declared types ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Declared:
+    """A parameter's declared type as a union of simple kinds: ``str``, ``int``, ``float``,
+    ``bool``, ``list``, ``dict``, ``none``, or ``any`` (no annotation, or one we do not know).
+    ``items`` is the element type of a subscripted list (``list[str]``), else None."""
+
+    kinds: tuple[str, ...]
+    items: "Declared | None" = None
+    text: str = ""
+
+    def allows(self, kind: str) -> bool:
+        return kind in self.kinds or "any" in self.kinds
+
+
+_NAMES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
+          "List": "list", "tuple": "list", "Tuple": "list", "Sequence": "list", "dict": "dict",
+          "Dict": "dict", "Mapping": "dict", "None": "none", "NoneType": "none"}
+
+
+def declared_type(text: str | None) -> Declared:
+    """``"Optional[str]"``, ``"Union[str, list]"``, ``"list[str]"``, ``"bool"``... as
+    papermill's inspection reports them (``"None"`` when the cell has no annotation)."""
+    if not text or text == "None":  # papermill: "None" means no annotation
+        return Declared(("any",), text=text or "")
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return Declared(("any",), text=text)
+    kinds, items = _kinds(tree)
+    return Declared(tuple(dict.fromkeys(kinds)), items, text)
+
+
+def _kinds(node: ast.AST) -> tuple[list[str], Declared | None]:
+    if isinstance(node, ast.Constant) and node.value is None:
+        return ["none"], None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # str | None
+        left, left_items = _kinds(node.left)
+        right, right_items = _kinds(node.right)
+        return left + right, left_items or right_items
+    name = node.value if isinstance(node, ast.Subscript) else node
+    name = name.attr if isinstance(name, ast.Attribute) else getattr(name, "id", None)
+    if isinstance(node, ast.Subscript):
+        args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if name in ("Optional", "Union"):
+            kinds: list[str] = ["none"] if name == "Optional" else []
+            items = None
+            for arg in args:
+                more, more_items = _kinds(arg)
+                kinds, items = kinds + more, items or more_items
+            return kinds, items
+        kind = _NAMES.get(name or "", "any")
+        if kind == "list" and len(args) == 1:
+            element, element_items = _kinds(args[0])
+            return ["list"], Declared(tuple(element), element_items, ast.unparse(args[0]))
+        return [kind], None
+    return [_NAMES.get(name or "", "any")], None
+
+
+# -- values --------------------------------------------------------------------------------
+
+def papermill_value(text: str) -> Any:
+    """What papermill's own CLI makes of ``-p NAME TEXT`` (``papermill.cli._resolve_type``):
+    used for parameters the notebook declares no type for."""
+    from papermill.cli import _resolve_type
+
+    return _resolve_type(text)
+
+
+def _from_text(text: str, declared: Declared) -> Any:
+    """Text (``-p`` on the command line) -> a value of the declared type, or ValueError."""
+    lowered = text.strip().lower()
+    if declared.allows("none") and "any" not in declared.kinds and lowered in NONE_WORDS:
         return None
-    for convert in (int, float):
+    if "bool" in declared.kinds:
+        if lowered in TRUE_WORDS:
+            return True
+        if lowered in FALSE_WORDS:
+            return False
+    if "int" in declared.kinds and _INT.fullmatch(text.strip()):
+        return int(text)
+    if "float" in declared.kinds:
         try:
-            return convert(text)
+            number = float(text)
         except ValueError:
             pass
-    if text[:1] in "[{":
+        else:
+            if math.isfinite(number):
+                return number
+    for kind, opener, kind_type in (("list", "[", list), ("dict", "{", dict)):
+        if kind in declared.kinds and text.lstrip()[:1] == opener:
+            try:
+                value = json.loads(text)
+            except ValueError as e:
+                raise ValueError(f"it is not valid JSON ({e})") from None
+            if isinstance(value, kind_type):
+                return _from_python(value, declared)
+    if "str" in declared.kinds:
+        return text
+    if "any" in declared.kinds:
+        return papermill_value(text)
+    raise ValueError(_expected(declared))
+
+
+def _expected(declared: Declared) -> str:
+    words = {"bool": "true/false/yes/no/1/0 (any case)", "int": "a whole number",
+             "float": "a number", "list": "a JSON list such as [\"a\", \"b\"]",
+             "dict": "a JSON object such as {\"KEY\": \"value\"}", "none": "None",
+             "str": "text"}
+    return "expected " + " or ".join(words[k] for k in declared.kinds if k in words)
+
+
+def convert(value: Any, declared: Declared, *, text: bool = False) -> Any:
+    """``value`` as the declared type, or ValueError saying what was expected.
+
+    ``text=True``: the value was typed on a command line (``-p NAME TEXT``), so text is read
+    for the declared type, and as papermill's CLI reads it where no type is declared.
+    Otherwise it is a Python value (``run_notebook``) that must fit; text is still read for
+    a declared non-text type (``"no"`` for a bool is False), never guessed where none is.
+    """
+    if text and isinstance(value, str):
+        return _from_text(value, declared)
+    return _from_python(value, declared)
+
+
+def _from_python(value: Any, declared: Declared) -> Any:
+    """A Python value (``run_notebook``'s dict, or parsed JSON) that must already be of the
+    declared type; text is converted as the command line's would be."""
+    if "any" in declared.kinds:
+        return value
+    if value is None:
+        if declared.allows("none"):
+            return None
+        raise ValueError(f"None is not allowed here; {_expected(declared)}")
+    if isinstance(value, os.PathLike) and declared.allows("str"):
+        value = os.fspath(value)  # a folder or file name given as a Path
+    if isinstance(value, str):
+        return _from_text(value, declared)
+    if isinstance(value, bool):
+        if declared.allows("bool"):
+            return value
+    elif isinstance(value, int):
+        if declared.allows("int"):
+            return value
+        if declared.allows("float"):
+            return float(value)
+    elif isinstance(value, float):
+        if declared.allows("float") and math.isfinite(value):
+            return value
+    elif isinstance(value, (list, tuple)):
+        if declared.allows("list"):
+            if declared.items is None:
+                return list(value)
+            return [_from_python(v, declared.items) for v in value]
+    elif isinstance(value, dict):
+        if declared.allows("dict") and all(isinstance(k, str) for k in value):
+            return dict(value)
+    raise ValueError(f"{value!r} ({type(value).__name__}) does not fit; {_expected(declared)}")
+
+
+def _as_data(value: Any) -> bool:
+    """Whether papermill will write ``value`` as a literal (``ast.literal_eval`` reads it
+    back unchanged): a value is data, never code."""
+    from papermill.translators import PythonTranslator
+
+    try:
+        return ast.literal_eval(PythonTranslator.translate(value)) == value
+    except (ValueError, SyntaxError, TypeError, RecursionError):
+        return False
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+def inspect(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's parameters as papermill reads them (name -> name, inferred_type_name,
+    default, help)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def check_parameters(notebook: Path, given: Iterable[tuple[str, Any]] | Mapping[str, Any], *,
+                     text: bool = False, headless: bool = True) -> dict[str, Any]:
+    """The parameters a run may pass to ``notebook``, typed; ParameterError otherwise.
+
+    ``given``: (name, value) pairs in the order they were given (a name twice is refused), or
+    a mapping. ``text=True``: the values come from a command line (see :func:`convert`).
+    """
+    pairs = list(given.items() if isinstance(given, Mapping) else given)
+    declared = inspect(notebook)
+    valid = ", ".join(declared) or "none"
+    where = notebook.name
+    seen: set[str] = set()
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ParameterError(f"{where}: parameter name {name!r} is not a Python identifier. "
+                                 f"Its parameters: {valid}. Nothing was run")
+        if name in seen:
+            raise ParameterError(f"{where}: parameter {name} is given twice; give it once. "
+                                 "Nothing was run")
+        seen.add(name)
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ParameterError(f"{where} has no parameter {name}; {hint}its parameters are: "
+                                 f"{valid}. Nothing was run (see papermill --help-notebook "
+                                 f"{notebook})")
+        kind = declared_type(declared[name].get("inferred_type_name"))
         try:
-            return json.loads(text)
-        except ValueError:
-            pass
-    return text
+            typed = convert(value, kind, text=text)
+        except ValueError as e:
+            raise ParameterError(f"{where}: parameter {name} ({kind.text or 'untyped'}) cannot "
+                                 f"be {value!r}: {e}. Nothing was run") from None
+        if not _as_data(typed):
+            raise ParameterError(f"{where}: parameter {name} cannot be {value!r}: it cannot be "
+                                 "written into the notebook as a plain value. Nothing was run")
+        out[name] = typed
+    if headless:
+        _check_destructive(notebook, declared, out)
+    return out
+
+
+def destructive(notebook: Path) -> dict[str, Any] | None:
+    """``{"targets": [...], "dry_run": name}`` for a notebook that deletes, else None."""
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return (meta.get(METADATA_KEY) or {}).get("destructive")
+
+
+def _check_destructive(notebook: Path, declared: Mapping[str, Mapping[str, Any]],
+                       given: Mapping[str, Any]) -> None:
+    """A notebook that deletes has no default target headless: unless the run is a dry run,
+    each target must be named on the command line."""
+    info = destructive(notebook)
+    if not info:
+        return
+    switch = info.get("dry_run", "dry_run")
+    if switch in given:
+        dry = given[switch]
+    else:
+        try:
+            dry = ast.literal_eval(str(declared.get(switch, {}).get("default", "False")))
+        except (ValueError, SyntaxError):
+            dry = False  # a default we cannot read counts as "it deletes"
+    if dry is True:
+        return
+    missing = [t for t in info.get("targets", []) if given.get(t) in (None, "")]
+    if missing:
+        names = ", ".join(missing)
+        raise ParameterError(f"{notebook.name} deletes, and a headless run with {switch} False "
+                             f"deletes only what it is told: pass {names} explicitly (e.g. -p "
+                             f"{missing[0]} REGISTRY/NAMESPACE/REPOSITORY:TAG), or run with -p "
+                             f"{switch} True to see the plan of its example. Nothing was run")
 
 
 def output_path(notebook: Path, output_dir: str | Path = "runs") -> Path:
@@ -55,25 +316,62 @@ def output_path(notebook: Path, output_dir: str | Path = "runs") -> Path:
     return Path(output_dir) / f"{stamp}-{notebook.stem}.ipynb"
 
 
-def run_notebook(name: str, parameters: dict[str, Any] | None = None, *,
+def check_output(target: Path) -> None:
+    """Make the output's folder and make sure a file can be written there, before the run
+    (papermill would only fail when it saves, after the notebook ran)."""
+    if target.is_dir():
+        raise ParameterError(f"the output {target} is a directory; give a file name ending in "
+                             ".ipynb. Nothing was run")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.parent / f".{target.name}.probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ParameterError(f"cannot write the executed notebook to {target}: {e.strerror or e} "
+                             f"({target.parent}). Choose another --output-dir. Nothing was "
+                             "run") from None
+
+
+def prepare(name: str, parameters: Iterable[tuple[str, Any]] | Mapping[str, Any] | None = None,
+            *, output_dir: str | Path = "runs", output: str | Path | None = None,
+            text: bool = False) -> tuple[Path, dict[str, Any], Path]:
+    """Every check of a run, nothing executed: (notebook, typed parameters, output path)."""
+    try:
+        notebook = notebook_path(name)
+    except FileNotFoundError as e:
+        raise ParameterError(f"{e}. Nothing was run") from None
+    typed = check_parameters(notebook, parameters or {}, text=text)
+    # Headless runs keep their record small: no widgets unless asked for.
+    if "interactive" in inspect(notebook):
+        typed.setdefault("interactive", False)
+    target = Path(output) if output else output_path(notebook, output_dir)
+    check_output(target)
+    return notebook, typed, target
+
+
+def run_notebook(name: str,
+                 parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None, *,
                  output_dir: str | Path = "runs", output: str | Path | None = None,
                  kernel_name: str | None = None, log_output: bool = False) -> Path:
     """Execute a notebook with parameters; return the executed notebook's path.
 
-    Raises papermill's ``PapermillExecutionError`` when a cell fails; the executed notebook
-    is still written, with the error at its top. ``interactive`` defaults to False here
-    (plain text and tables instead of widgets), unlike in JupyterLab.
+    Raises ParameterError, before any kernel starts, when the parameters do not fit the
+    notebook (see :func:`check_parameters`). Raises papermill's ``PapermillExecutionError``
+    when a cell fails; the executed notebook is still written, with the error at its top.
+    ``interactive`` defaults to False here (plain text and tables instead of widgets),
+    unlike in JupyterLab.
     """
+    notebook, typed, target = prepare(name, parameters, output_dir=output_dir, output=output)
+    return execute(notebook, typed, target, kernel_name=kernel_name, log_output=log_output)
+
+
+def execute(notebook: Path, parameters: Mapping[str, Any], target: Path, *,
+            kernel_name: str | None = None, log_output: bool = False) -> Path:
+    """Run what :func:`prepare` checked."""
     import papermill
 
-    notebook = notebook_path(name)
-    parameters = dict(parameters or {})
-    # Headless runs keep their record small: no widgets unless asked for.
-    if "interactive" in papermill.inspect_notebook(str(notebook)):
-        parameters.setdefault("interactive", False)
-    target = Path(output) if output else output_path(notebook, output_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
+    papermill.execute_notebook(str(notebook), str(target), parameters=dict(parameters),
                                kernel_name=kernel_name, log_output=log_output,
                                progress_bar=False, cwd=str(notebook.parent))
     return target

@@ -372,7 +372,7 @@ def copy_nb() -> nbformat.NotebookNode:
         code("""
         from typing import Union
 
-        from registry_widgets import ImageTable, copy, images, parse_reference
+        from registry_widgets import ImageTable, copy, images, parse_reference, plan_copy
         from registry_widgets import notebook_support as nb
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
@@ -387,7 +387,17 @@ def copy_nb() -> nbformat.NotebookNode:
             INTERACTIVE,
         ),
         md("""
-        ## 1. Copy
+        ## 1. See the plan
+
+        Nothing changes in this step. If the target tag already points at another image,
+        the plan says which one it replaces: that image is backed up to the journal before
+        the copy, and `restore(copied)` puts the tag back on it.
+        """),
+        code("""
+        print(nb.describe_copy(plan_copy(source, target, platforms=platforms)))
+        """),
+        md("""
+        ## 2. Copy
 
         Similar to `skopeo copy --all` or `crane copy`. Blobs the target already has are
         skipped, and the tag at the target moves last, so an interrupted copy never leaves
@@ -404,7 +414,7 @@ def copy_nb() -> nbformat.NotebookNode:
         print("The target has the source's digest:", same)
         """, expect="The target has the source's digest: True\n"),
         md("""
-        ## 2. Check the target
+        ## 3. Check the target
 
         The target's namespace, as its registry lists it.
         """),
@@ -553,7 +563,7 @@ def build_nb() -> nbformat.NotebookNode:
 
 
 def remove_nb() -> nbformat.NotebookNode:
-    return notebook("""
+    nb = notebook("""
         # 5. Remove images, then check the list
 
         Images you no longer need cost storage and clutter the list. This notebook shows
@@ -609,11 +619,15 @@ def remove_nb() -> nbformat.NotebookNode:
         ## 2. Remove
 
         With `dry_run = True` this only confirms the plan. To remove, set `dry_run = False`
-        in the parameters (or `-p dry_run False` headless). The removal is checked against
+        in the parameters (or `-p dry_run False` headless, where `-p ref ...` must be given
+        too: a headless removal has no default target). The removal is checked against
         the plan: if the registry changed since, nothing is removed and the error says what
         changed; run the notebook again for a fresh plan.
         """),
         code("""
+        # Headless, a real removal needs a ref you named: never the tour's example.
+        nb.check_target(ref, example="tutorial/busybox:latest", dry_run=dry_run,
+                        interactive=interactive)
         removed = remove(ref, force=force, dry_run=dry_run, plan=plan)
         nb.show(removed)
         if dry_run:
@@ -647,6 +661,10 @@ def remove_nb() -> nbformat.NotebookNode:
         """),
         result("removed"),
     ])
+    # The runner refuses, before the kernel starts, a headless run with dry_run False that
+    # does not name ref (registry_widgets.runner.METADATA_KEY).
+    nb.metadata["registry_widgets"] = {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}
+    return nb
 
 
 def namespaces_nb() -> nbformat.NotebookNode:
@@ -788,6 +806,114 @@ def dashboard_nb() -> nbformat.NotebookNode:
     ])
 
 
+def scan_nb() -> nbformat.NotebookNode:
+    return notebook("""
+        # 9. Scan an image: what is inside, known vulnerabilities, configuration issues
+
+        After every push and copy the guide sends you to Vulnerability Advisor. This notebook
+        is that step, offline: it reads the image's layers through the registry (no Docker
+        engine), lists the packages inside (Debian/Ubuntu, Alpine, Python, npm), matches them
+        against an advisory feed in the OSV format, and audits the image's configuration.
+        """, [
+        md(f"""
+        ## Before you begin
+
+        * You need read access to the image (from `docker login`).
+        * A feed: a folder or zip of OSV JSON records (OSV publishes one zip per ecosystem,
+          e.g. `Debian/all.zip`), or a feed artifact in a registry (`publish_feed` writes one;
+          `copy` mirrors it into an air-gapped registry). `osv-demo` next to this notebook holds
+          four real advisories, enough to try it. The feed is indexed once and the index is
+          reused until the feed changes.
+        * Exemptions (optional) are a JSON file written by `add_exemption`; exempt findings are
+          shown as exempt, never hidden.
+
+        {UNAUTHORIZED}
+        """),
+        code("""
+        from typing import Optional
+        from pathlib import Path
+
+        from registry_widgets import ScanPanel, cyclonedx_json, sbom_table, scan
+        from registry_widgets import notebook_support as nb
+        from registry_widgets.widgets.scan_panel import findings_display
+
+        REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
+        """),
+        params(
+            'ref: str = f"{REGISTRY}/tutorial/busybox:1.0"  # the image to scan: '
+            "registry/namespace/repository:tag",
+            'feed: str = "osv-demo"  # OSV feed: a folder or zip of OSV JSON, or a feed artifact '
+            "reference",
+            "exemptions: Optional[str] = None  # exemptions file (JSON); exempt findings stay, "
+            "marked",
+            "fail_on: Optional[str] = None  # low, medium, high or critical: open findings at or "
+            "above it fail the run",
+            "json_output: Optional[str] = None  # write the report as JSON to this file",
+            "sarif_output: Optional[str] = None  # write the findings as SARIF 2.1.0 (CI code "
+            "scanning) to this file",
+            "sbom_output: Optional[str] = None  # write the packages as CycloneDX JSON to this file",
+            INTERACTIVE,
+        ),
+        md("""
+        ## 1. Scan
+
+        Similar to `ibmcloud cr va <image>` or `trivy image --offline-scan`. Versions are
+        compared with each ecosystem's own rules, so `3.0.14-1~deb12u1` sorts before
+        `3.0.14-1` (Debian) and `2.9.0` before `2.31.0` (PEP 440).
+        """),
+        code("""
+        if interactive:
+            panel = ScanPanel(ref, feed, exemptions or "")
+            report = panel.scan()
+            display(panel)
+        else:
+            report = scan(ref, feed=feed, exemptions=exemptions)
+            print(report.reference, "-", report.status, report.counts())
+            display(findings_display(report))
+        """),
+        md("""
+        ## 2. What is inside
+
+        The packages, with the layer that brought each one. The CycloneDX document (with a
+        package URL per package) is what SBOM tools and registries exchange.
+        """),
+        code("""
+        packages = sbom_table(report.contents)
+        display(packages.head(50))
+        if sbom_output:
+            Path(sbom_output).write_text(cyclonedx_json(report.contents))
+        if json_output:
+            Path(json_output).write_text(report.to_json())
+        if sarif_output:
+            Path(sarif_output).write_text(report.to_sarif())
+        """),
+        md("""
+        ## 3. Fail on a severity
+
+        With `fail_on`, open findings at or above it raise `ScanFailed`: a headless run
+        (`python -m registry_widgets run scan -p fail_on high`) then exits non-zero, with
+        the outputs above already written.
+        """),
+        code("""
+        report.check(fail_on)
+        """),
+        md("""
+        ## What next
+
+        * Accept a finding for a repository:
+          `add_exemption("exemptions.json", "CVE-2024-2511", "registry/namespace/repository")`,
+          then scan again with `exemptions = "exemptions.json"`.
+        * Mirror the feed into an air-gapped registry with [03_copy](03_copy.ipynb), then set
+          `feed` to the mirrored artifact's reference.
+
+        The cell below records this run as JSON.
+        """),
+        result('{"reference": report.reference, "digest": report.digest, "status": report.status, '
+               '"counts": report.counts(), "packages": report.packages, '
+               '"findings": sorted({f.id for f in report.findings})}'),
+    ])
+
+
 def sync_nb() -> nbformat.NotebookNode:
     return notebook("""
         # 8. Sync a namespace to another registry
@@ -903,6 +1029,7 @@ BUILDERS = {
     "05_remove": remove_nb,
     "06_namespaces_and_images": namespaces_nb,
     "08_sync": sync_nb,
+    "09_scan": scan_nb,
     "10_dashboard": dashboard_nb,
 }
 

@@ -36,11 +36,15 @@ EXPECTED = [
     ("4 image table", "floor: curl"),
     ("5 widgets", "tables.image_display"),
     ("5 widgets", "ImageTable() + show_frame"),
-    ("6 sync 4 repos x 2 tags, cold target", "registry_widgets.sync (thread pool"),
-    ("6 sync 4 repos x 2 tags, cold target", "skopeo sync"),
-    ("6 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
-    ("6 sync, rerun", "registry_widgets.sync (thread pool)"),
-    ("6 sync, rerun", "registry_widgets.sync on Dask"),
+    ("6 SBOM of a", "registry_widgets.sbom (own process)"),
+    ("6 SBOM of a", "stream the layers through the registry"),
+    ("6 peak RSS of that SBOM", "registry_widgets.sbom"),
+    ("6 match", "registry_widgets match (index built)"),
+    ("7 sync 4 repos x 2 tags, cold target", "registry_widgets.sync (thread pool"),
+    ("7 sync 4 repos x 2 tags, cold target", "skopeo sync"),
+    ("7 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
+    ("7 sync, rerun", "registry_widgets.sync (thread pool)"),
+    ("7 sync, rerun", "registry_widgets.sync on Dask"),
 ]
 
 

@@ -8,6 +8,7 @@ only the bottom modules.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -31,3 +32,35 @@ def check_positive_int(name: str, value: Any) -> int:
 
 def check_optional_positive_int(name: str, value: Any) -> int | None:
     return None if value is None else check_positive_int(name, value)
+
+
+_PLATFORM = re.compile(r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
+
+
+def check_platforms(name: str, value: Any) -> str | list[str]:
+    """``"all"``, or the platforms as a list of ``os/arch[/variant]`` strings (one such string
+    alone means a list of it). Anything else (None, a number, an empty list, ``"linux"``)
+    is a TypeError or ValueError naming ``name``."""
+    if value == "all" and isinstance(value, str):
+        return "all"
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or isinstance(items, (bytes, bytearray)):
+        raise TypeError(f'{name} must be "all" or a list such as ["linux/amd64"], not {value!r} '
+                        f"({type(value).__name__}); nothing was done")
+    if not items:
+        raise ValueError(f'{name} is empty: give "all" or at least one platform such as '
+                         '"linux/amd64"; nothing was done')
+    for item in items:
+        if not isinstance(item, str) or not _PLATFORM.fullmatch(item):
+            raise ValueError(f'{name}: {item!r} is not a platform; write os/arch[/variant] '
+                             'such as "linux/amd64" or "linux/arm64/v8" (or "all"); nothing '
+                             "was done")
+    return list(dict.fromkeys(items))
+
+
+def check_optional_str(name: str, value: Any) -> str | None:
+    """``value`` when it is text or None; otherwise a TypeError naming ``name``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be text or None, not {value!r} ({type(value).__name__}); "
+                        "nothing was done")
+    return value

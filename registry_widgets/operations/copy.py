@@ -2,7 +2,8 @@
 
 Order of work, so that an interrupted copy never leaves the target tag pointing at missing
 content and a rerun completes it: HEAD the target tag (stop if the digest already
-matches); copy blobs (skip those present, mount within one registry, otherwise stream GET
+matches; if it holds another image, back that manifest up to the journal, so the copy can
+be undone with ``restore``); copy blobs (skip those present, mount within one registry, otherwise stream GET
 into PUT, verifying the digest); push child manifests; push the top manifest by its tag
 last, as the exact source bytes, so the target digest equals the source digest.
 Like crane we copy 4 blobs at a time; like regclient, largest first, because the largest
@@ -15,17 +16,18 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generator, Iterable, Iterator, Sequence
+from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from ..errors import DigestMismatch, NotFound, RegistryError, Unauthorized, Unreachable
-from ..manifest import Descriptor, Manifest
+from ..errors import BadReference, DigestMismatch, NotFound, RegistryError, Unauthorized, Unreachable
+from ..manifest import Descriptor, Manifest, platform_name
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
 from .accessories import copy_accessories
-from .arguments import check_bool
+from .arguments import check_bool, check_platforms, check_positive_int
+from .backup import write_backup
 from .clients import client_for
 from .result import Result, Timer
 
@@ -51,63 +53,149 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
     ``platforms="all"`` the target digest equals the source digest. A list such as
     ``["linux/amd64"]`` copies only those platforms of an index, which rewrites the index,
-    so its digest then differs (the result says so).
+    so its digest then differs (the result says so); a single-platform image is copied
+    as is when it is of a requested platform, else NotFound says what it is.
+    ``linux/arm64`` also matches ``linux/arm64/v8``. ``workers``: blobs copied at a time.
 
     ``accessories=True`` also copies the image's signature, attestation and SBOM tags
     (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
     the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
     """
+    platforms = check_platforms("platforms", platforms)
+    workers = check_positive_int("workers", workers)
     src, dst = parse_reference(source), parse_reference(target)
     check_bool("accessories", accessories)
+    _check_target_digest(dst, platforms)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
     result = Result(action="copy", source=str(src), target=str(dst))
     with Timer() as timer:
-        head = src_client.head_manifest(src.repository, src.reference)
-        if head is None:
-            raise NotFound(f"{src} not found: nothing to copy; check the tag with images()",
-                           registry=src.registry, reference=str(src))
-        keep_digest = platforms == "all"
-        if keep_digest and dst.digest is None:
-            existing = dst_client.head_manifest(dst.repository, dst.reference)
+        head = _source_head(src_client, src, dst)
+        if platforms == "all":
+            existing = dst_client.head_manifest(dst.repository, dst.tag or dst.reference)
             if existing is not None and existing.digest == head.digest:
                 result.digest, result.changed = head.digest, False
-                result.details = {"reason": "target already has this digest"}
+                result.details = {"reason": "target already has this digest", "replaces": {}}
                 emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
         if result.changed:
             plan = _plan(src_client, src, head.digest, platforms)
+            # Plan first, as remove does: what the tag points at now is backed up before
+            # anything is uploaded, so restore() can put it back.
+            replaces, backup_id = _back_up_replaced(dst_client, dst, plan.top.digest)
             counts = _copy_blobs(plan.blobs, src_client, src, dst_client, dst, progress, workers)
             for child in plan.children:
                 if dst_client.head_manifest(dst.repository, child.digest) is None:
                     dst_client.put_manifest(dst.repository, child.digest, child)
             # The tag moves last: before this line the target tag is untouched.
-            result.digest = dst_client.put_manifest(dst.repository, dst.reference, plan.top)
+            result.digest = dst_client.put_manifest(dst.repository, dst.tag or dst.reference,
+                                                    plan.top)
             result.bytes_moved = counts.pop("bytes")
             result.details = {"blobs": counts, "platforms": plan.platforms,
                               "manifests": len(plan.children) + 1,
                               "source_digest": head.digest,
-                              "same_digest": result.digest == head.digest}
+                              "same_digest": result.digest == head.digest,
+                              "replaces": replaces}
+            if backup_id:
+                result.details["backup_id"] = backup_id
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
-        if accessories and keep_digest:
+        if accessories and platforms == "all":
             done = copy_accessories(copy, src, dst, head.digest, progress=progress)
             result.details["accessories"] = done
             result.bytes_moved += sum(a["bytes_moved"] for a in done)
             result.changed = result.changed or any(a["changed"] for a in done)
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)  # the copy is done: a journal that cannot be written is a warning
     return result
+
+
+def plan_copy(source: str | Reference, target: str | Reference, *,
+              platforms: str | Sequence[str] = "all") -> dict[str, Any]:
+    """What :func:`copy` would do, read only (HEAD and GET): ``digest`` (what the target will
+    hold), ``source_digest``, ``platforms``, ``up_to_date`` and ``replaces`` (``{tag: digest}``
+    the target tag points at now and will no longer: a notebook or widget shows it first)."""
+    platforms = check_platforms("platforms", platforms)
+    src, dst = parse_reference(source), parse_reference(target)
+    _check_target_digest(dst, platforms)
+    src_client, dst_client = client_for(src.registry), client_for(dst.registry)
+    head = _source_head(src_client, src, dst)
+    plan = _plan(src_client, src, head.digest, platforms)
+    current = dst_client.head_manifest(dst.repository, dst.tag) if dst.tag else None
+    replaces = ({dst.tag: current.digest}
+                if current is not None and dst.tag and current.digest != plan.top.digest else {})
+    return {"source": str(src), "target": str(dst), "source_digest": head.digest,
+            "digest": plan.top.digest, "platforms": plan.platforms, "replaces": replaces,
+            "up_to_date": current is not None and current.digest == plan.top.digest}
+
+
+def describe_copy(plan: dict[str, Any]) -> str:
+    """One or two lines for a person, from :func:`plan_copy`."""
+    if plan["up_to_date"]:
+        return f"{plan['target']} already holds {plan['digest']}: nothing to copy"
+    lines = [f"Copy {plan['source']} -> {plan['target']} ({plan['digest']})"]
+    for tag, digest in plan["replaces"].items():
+        lines.append(f"  replaces {tag}, which points at {digest} now (backed up first; "
+                     "restore(result) puts it back)")
+    return "\n".join(lines)
+
+
+def _check_target_digest(dst: Reference, platforms: str | Sequence[str]) -> None:
+    """A target with a digest keeps the source's digest, so only platforms="all" can honour
+    it: refused before any request otherwise."""
+    if dst.digest and platforms != "all":
+        raise BadReference(f"{dst} names a digest, but copying only some platforms writes a new "
+                           "index with another digest: nothing was copied. Drop the "
+                           '@digest from the target, or copy platforms="all"',
+                           reference=str(dst))
+
+
+def _source_head(src_client: RegistryClient, src: Reference, dst: Reference) -> Descriptor:
+    head = src_client.head_manifest(src.repository, src.reference)
+    if head is None:
+        raise NotFound(f"{src} not found: nothing to copy; check the tag with images()",
+                       registry=src.registry, reference=str(src))
+    if dst.digest and dst.digest != head.digest:
+        raise BadReference(f"the target {dst} names digest {dst.digest}, but {src} is "
+                           f"{head.digest}: a copy keeps the digest, so nothing was copied. "
+                           "Fix or drop the @digest of the target", reference=str(dst))
+    return head
+
+
+def _back_up_replaced(client: RegistryClient, dst: Reference,
+                      digest: str) -> tuple[dict[str, str], str | None]:
+    """When the target tag points at another digest, back that manifest up (journal, fsynced
+    and read back) before anything is written: ({tag: old digest}, backup id)."""
+    if not dst.tag:
+        return {}, None
+    current = client.head_manifest(dst.repository, dst.tag)
+    if current is None or current.digest == digest:
+        return {}, None
+    old = client.get_manifest(dst.repository, current.digest)
+    backup_id = write_backup(client.registry, str(dst), [(dst.repository, [old],
+                                                           [(dst.tag, old.digest)])],
+                             replaced_by=digest,
+                             undone=f"nothing was copied and {dst} still points at {old.digest}")
+    log.info("%s replaces %s (backup %s)", dst, old.digest, backup_id)
+    return {dst.tag: old.digest}, backup_id
 
 
 def _plan(client: RegistryClient, src: Reference, digest: str,
           platforms: str | Sequence[str]) -> _Plan:
     top = client.get_manifest(src.repository, digest)
     if not top.is_index:
-        # A single image's platform lives in its config blob; copy does not need it.
+        if platforms != "all":
+            # A single image's platform lives in its config blob.
+            actual = _image_platform(client, src, top)
+            if not any(_matches(p, actual) for p in platforms):
+                raise NotFound(f"{src} is a single-platform image of {actual}, not of "
+                               f"{', '.join(platforms)}: nothing was copied. Pass "
+                               f'platforms="all" (or ["{actual}"]) to copy it',
+                               registry=src.registry, reference=str(src))
+            return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[actual])
         return _Plan(top=top, children=[], blobs=_unique(top.blobs), platforms=[])
     wanted = top.children
     if platforms != "all":
-        names = {platforms} if isinstance(platforms, str) else set(platforms)
-        wanted = [d for d in top.children if d.platform_name in names]
+        names = set(platforms)
+        wanted = [d for d in top.children if any(_matches(p, d.platform_name) for p in names)]
         if not wanted:
             available = ", ".join(d.platform_name for d in top.children)
             raise NotFound(f"{src} has no platform {sorted(names)}; it has {available}",
@@ -117,6 +205,19 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
     blobs = _unique(b for child in children for b in child.blobs)
     return _Plan(top=top, children=children, blobs=blobs,
                  platforms=[d.platform_name for d in wanted])
+
+
+def _matches(requested: str, actual: str) -> bool:
+    """``linux/arm64`` matches ``linux/arm64`` and ``linux/arm64/v8``; a variant must match."""
+    return actual == requested or (requested.count("/") == 1 and actual.startswith(requested + "/"))
+
+
+def _image_platform(client: RegistryClient, src: Reference, image: Manifest) -> str:
+    if image.config is None:
+        return "unknown"
+    config = json.loads(client.get_blob(src.repository, image.config.digest))
+    return platform_name({k: config.get(k) for k in ("os", "architecture", "variant")
+                          if config.get(k)})
 
 
 def _filtered_index(index: Manifest, keep: list[Descriptor]) -> Manifest:

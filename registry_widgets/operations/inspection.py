@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..reference import Reference, parse_reference
+from .arguments import check_optional_str
 from .clients import client_for
 
 
@@ -25,6 +26,7 @@ def inspect(ref: str | Reference, *, platform: str | None = None) -> dict[str, A
     For a multi-arch index, ``platform`` (``linux/amd64``) picks a child; by default the
     first one. The raw manifest of the index itself is in ``raw_manifest``.
     """
+    check_optional_str("platform", platform)
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     top = client.get_manifest(ref.repository, ref.reference)

@@ -28,6 +28,7 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, validate_repository
 from ..registry import RegistryClient
 from . import detail_cache
+from .arguments import check_positive_int
 from .clients import client_for
 
 log = logging.getLogger("registry_widgets.inventory")
@@ -106,8 +107,7 @@ def inventory(registry: str, namespace: str | None = None, *,
     """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail."""
     if namespace:
         validate_namespace(namespace)
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+    check_positive_int("workers", workers)
     client = client_for(registry)
     result = Inventory(registry=client.registry)
     repos = _repositories(client, repositories, page_size)

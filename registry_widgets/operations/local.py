@@ -17,6 +17,7 @@ from ..engine import Engine, tagged_reference
 from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference
 from . import journal
+from .arguments import check_bool
 from .result import Result, Timer
 
 __all__ = ["pull", "tag", "push", "build", "run", "remove_local", "local_images",
@@ -32,7 +33,7 @@ def _engine(engine: Engine | None) -> Engine:
 
 def _record(result: Result, timer: Timer) -> Result:
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)
     return result
 
 
@@ -134,6 +135,7 @@ def remove_local(ref: Reference | str, *, force: bool = False,
                  engine: Engine | None = None) -> Result:
     """Similar to `docker rmi REF`: remove the local name, and the image once no name is left.
     The registry's copy is untouched."""
+    check_bool("force", force)
     ref = parse_reference(ref)
     engine = _engine(engine)
     with Timer() as timer:

@@ -115,7 +115,7 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
             _write(everything)
     result.duration = timer.elapsed
     result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
-    journal.append(result)
+    journal.record(result)
     return result
 
 

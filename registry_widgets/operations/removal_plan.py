@@ -20,6 +20,7 @@ from ..errors import ConfirmationRequired, NotFound
 from ..manifest import Manifest
 from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
+from .arguments import check_bool
 from .clients import client_for
 from .result import human_size
 
@@ -294,6 +295,7 @@ def plan_remove(ref: str | Reference, *, force: bool = False) -> RemovalPlan:
     image and every tag on it; ``registry/repo:tag@sha256:...`` removes the tag only if it
     still points at that digest. Raises NotFound if the tag or digest does not exist.
     """
+    check_bool("force", force)
     ref = parse_reference(ref)
     index = read_index(client_for(ref.registry), ref)
     return compute_plan(ref, index, force=force,

@@ -42,6 +42,7 @@ from ..progress import ProgressCallback, ProgressEvent, emit
 from ..reference import Reference, parse_reference, validate_repository
 from ..registry import RegistryClient
 from . import journal
+from .arguments import check_bool, check_optional_str
 from .backup import children_first, restore, write_backup  # noqa: F401
 from .clients import client_for
 from .namespaces import declared_namespaces
@@ -83,6 +84,11 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     a tag, removed with a digest), ``co_tags_kept``, ``method``, ``plan`` (text) and
     ``backup_id`` (for :func:`restore`).
     """
+    check_bool("force", force)
+    check_bool("dry_run", dry_run)
+    if plan is not None and not isinstance(plan, RemovalPlan):
+        raise TypeError(f"plan must be a RemovalPlan from plan_remove(), not {plan!r}; nothing "
+                        "was done")
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     force = force or (plan.force if plan is not None else False)
@@ -100,7 +106,7 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
             _apply(client, current, inventory, result, progress)
     result.duration = timer.elapsed
     if not dry_run:
-        journal.append(result)
+        journal.record(result)  # the delete is done and backed up: a warning, not an error
     return result
 
 
@@ -126,7 +132,8 @@ def _apply(client: RegistryClient, plan: RemovalPlan, inventory: RepositoryIndex
     original = inventory.manifests.get(plan.digest) or client.get_manifest(plan.repository,
                                                                           plan.digest)
     tags = [(t, plan.digest) for t in plan.tags_removed]
-    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)])
+    backup_id = write_backup(plan.registry, plan.target, [(plan.repository, [original], tags)],
+                             undone=f"{plan.target} was not removed: nothing was changed")
     result.details["backup_id"] = backup_id
     emit(progress, ProgressEvent("remove", id=plan.digest, status="removing", message=plan.target))
     if plan.kind == "digest":
@@ -381,6 +388,8 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     and needs no confirmation. Indexes go before their platforms. Everything is backed up to
     the journal first; ``restore(result)`` puts it back until garbage collection runs.
     """
+    check_bool("dry_run", dry_run)
+    check_optional_str("confirm", confirm)
     client = client_for(registry)
     with Timer() as timer:
         plan, manifests = _plan_namespace(client, namespace)
@@ -405,7 +414,7 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
         else:
             _delete_namespace(client, plan, manifests, result, progress)
     result.duration = timer.elapsed
-    journal.append(result)
+    journal.record(result)
     return result
 
 
@@ -417,7 +426,7 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
     _ensure_deletes_enabled(client, first.repository, target)
     result.details["backup_id"] = write_backup(plan.registry, target, [
         (r.repository, [manifests[r.repository][d] for d in r.digests], r.tags)
-        for r in plan.repositories])
+        for r in plan.repositories], undone=f"{target} was not removed: nothing was changed")
     deleted: list[str] = []
     result.details["deleted"] = deleted
     total = plan.digest_count
@@ -434,7 +443,7 @@ def _delete_namespace(client: RegistryClient, plan: NamespacePlan,
                                              message=f"{repo.repository}@{digest}"))
     except RegistryError as e:
         result.details["failed"] = str(e)
-        journal.append(result)
+        journal.record(result)
         raise type(e)(f"deleting {target} stopped after {len(deleted)} of {total} manifests: "
                       f"{e}. restore({result.details['backup_id']!r}) puts them back",
                       registry=plan.registry, reference=target, status=e.status,

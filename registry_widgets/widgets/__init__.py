@@ -11,6 +11,7 @@ from .dashboard import Dashboard
 from .feedback import MessageArea, ProgressView
 from .image_table import ImageTable
 from .namespace_table import NamespaceTable
+from .scan_panel import ScanPanel, security_status
 
-__all__ = ["Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "ProgressView",
-           "MessageArea"]
+__all__ = ["Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "ScanPanel", "security_status",
+           "ProgressView", "MessageArea"]
