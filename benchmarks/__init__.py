@@ -8,7 +8,8 @@ runs once: a smoke test of the scripts, not a measurement.
 
 Modules: ``harness`` (settings, timing, fresh registries, commands), ``seed`` (the images),
 ``copy_bench`` (scenarios 1 and 2), ``memory_bench`` (3), ``inventory_bench`` (4),
-``widgets_bench`` (5), ``report`` (rows, targets, machine, Markdown and JSON).
+``widgets_bench`` (5), ``sync_bench`` (7), ``report`` (rows, targets, machine, Markdown and
+JSON).
 
 Imports ``registry_widgets`` (the verbs under test), ``registry_widgets.stack`` (the
 registries) and ``tests.support`` (the raw-HTTP image pushes the tests use as their oracle;

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import (copy_bench, inventory_bench, memory_bench, report, retention_bench, scan_bench,
-               widgets_bench)
+               sync_bench, widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -34,6 +34,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="leave out the Docker engine path of scenario 1")
     parser.add_argument("--no-browser", action="store_true",
                         help="leave out scenario 5's rendering in headless Chromium")
+    parser.add_argument("--sync-repositories", type=int, default=None,
+                        help="scenario 6's repositories (default 100; 4 with --quick)")
     parser.add_argument("--naive-sample", type=int, default=None,
                         help="repositories the naive lister reads before extrapolating "
                              "(default 100; 0 reads all 1,000)")
@@ -69,6 +71,8 @@ def settings_from(args: argparse.Namespace, work_dir: Path) -> Settings:
         changes["large_tags_per_repository"] = args.large
     if args.naive_sample is not None:
         changes["naive_sample"] = args.naive_sample
+    if args.sync_repositories is not None:
+        changes["sync_repositories"] = max(1, args.sync_repositories)
     return settings.but(**changes)
 
 
@@ -111,6 +115,9 @@ def run_all(settings: Settings, results: report.Report) -> None:
             seed = seed_inventory(registry, repositories=settings.repositories,
                                   tags=settings.tags_per_repository, workers=settings.seed_workers)
             retention_bench.retention_scenario(settings, results, registry, seed)
+    if "sync" in wanted:
+        with fresh_registry(settings, "sync-source") as source:
+            sync_bench.sync_scenario(settings, results, source)
 
 
 def main(argv: list[str] | None = None) -> int:

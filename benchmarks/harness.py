@@ -22,7 +22,8 @@ from registry_widgets.operations import clients
 from registry_widgets.stack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan")
+SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan",
+             "sync")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Settings:
     small_repositories: int = 100  # scenario 4 at 1,000 tags as well
     large_tags_per_repository: int = 0  # scenario 4 at repositories x this too (0: not)
     seed_workers: int = 16
+    sync_repositories: int = 100  # scenario 8: a namespace of small images
+    sync_tags: int = 5
     scenarios: tuple[str, ...] = SCENARIOS
 
     @classmethod
@@ -51,7 +54,7 @@ class Settings:
         return cls(work_dir=work_dir, runs=1, quick=True, copy_layer=1 * MiB,
                    multiarch_layer=256 * KiB, memory_layer=4 * MiB, repositories=20,
                    tags_per_repository=5, naive_sample=0, seed_workers=8,
-                   small_repositories=4)
+                   small_repositories=4, sync_repositories=4, sync_tags=2)
 
     def but(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

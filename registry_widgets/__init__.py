@@ -27,6 +27,7 @@ from .operations.usage import set_usage_limit, usage
 from .operations.removal_plan import plan_remove
 from .operations.remove import plan_remove_namespace, remove, remove_namespace
 from .operations.result import Result
+from .operations.sync import sync
 from .operations.exemptions import add_exemption, load_exemptions, remove_exemption
 from .operations.feeds import open_feed, publish_feed
 from .operations.sbom import cyclonedx_json, sbom, sbom_table

@@ -111,6 +111,10 @@ class BadBackup(RegistryWidgetsError, ValueError):
     ValueError). Nothing is sent to the registry."""
 
 
+class SyncIncomplete(RegistryWidgetsError):
+    """A sync finished with some images failed; the others were copied (rerun to finish)."""
+
+
 class FeedError(RegistryWidgetsError):
     """An advisory feed that cannot be read: missing, not OSV JSON, or an unusable artifact."""
 

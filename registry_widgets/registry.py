@@ -26,7 +26,7 @@ import urllib3
 from .auth import scopes_for
 from .credentials import credentials_from
 from .errors import BadReference, DigestMismatch, ProtocolError, Unreachable
-from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, Descriptor, Manifest
+from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, OCI_INDEX, Descriptor, Manifest
 from .reference import validate_registry, validate_repository, validate_tag
 from .transport import DEFAULT_TIMEOUT, Transport
 
@@ -234,6 +234,21 @@ class RegistryClient:
             raise DigestMismatch(f"{ref}: the registry stored digest {stored} but we sent "
                                  f"{manifest.digest}", registry=self.registry, reference=ref)
         return stored
+
+    def referrers(self, repository: str, digest: str) -> list[Descriptor] | None:
+        """The manifests whose ``subject`` is ``digest`` (OCI 1.1 referrers API), or None
+        when the registry has no such API (distribution 2.x answers 404: its clients use
+        the ``sha256-<hex>`` fallback tags instead)."""
+        ref = self._ref(repository, digest)
+        response = self._req("GET", f"/v2/{repository}/referrers/{digest}", repository, "pull",
+                             ref, ok=(200, 404), headers={"Accept": OCI_INDEX})
+        if response.status_code == 404 or "json" not in response.headers.get("Content-Type", ""):
+            return None
+        try:
+            return [Descriptor.from_json(d) for d in response.json().get("manifests") or []]
+        except (ValueError, AttributeError, ProtocolError) as e:
+            raise ProtocolError(f"{ref}: the referrers list is not an OCI index. {NOT_THE_API}",
+                                registry=self.registry, reference=ref) from e
 
     def delete_manifest(self, repository: str, reference: str) -> None:
         """DELETE a manifest by digest (removes every tag on it), or a tag where supported."""

@@ -1068,6 +1068,112 @@ def scan_nb() -> nbformat.NotebookNode:
     ])
 
 
+def sync_nb() -> nbformat.NotebookNode:
+    return notebook("""
+        # 8. Sync a namespace to another registry
+
+        Copying one image at a time is fine for a release; a mirror copies a whole
+        namespace, and keeps it current. `sync` plans first (every tag to copy, skip or
+        replace, with its size), then copies each repository with `copy`, byte for byte.
+        Run it again later and it copies only what is new.
+        """, [
+        md(f"""
+        ## Before you begin
+
+        * `source` and `target` are `registry/namespace` (every repository in it) or
+          `registry/namespace/repository` (that one). `127.0.0.1:5000/tutorial` to
+          `eu.icr.io/my_namespace` copies `tutorial/busybox` to `my_namespace/busybox`, and
+          so on.
+        * **Filters** choose tags: `tags` is a regular expression searched in each tag
+          (`^1\\.` for the 1.x tags, as `skopeo sync`'s `images-by-tag-regex`), `semver`
+          a version range such as `>=1.2,<2`, `latest` the newest N by creation time.
+        * **Signatures come along**: cosign's `sha256-<digest>.sig`, `.att` and `.sbom`
+          tags of every copied image are copied with it (`accessories = False` to leave
+          them).
+        * A tag at the target that points at other content is **replaced**; its old manifest
+          is saved in the journal first, and `restore(result)` puts it back.
+        * A failed image does not stop the others; the last cell lists every outcome.
+        * Thousands of repositories? In Python, pass a Dask cluster:
+          `sync(source, target, executor=distributed.Client(address).get_executor())`
+          (`pip install registry_widgets[dask]`); the workers log in with their own
+          `docker login`.
+
+        {UNAUTHORIZED}
+        """),
+        code("""
+        from typing import Optional, Union
+
+        from registry_widgets import sync
+        from registry_widgets import notebook_support as nb
+        from registry_widgets.operations.sync import by_status, raise_for_failures
+        from registry_widgets.widgets.sync_panel import sync_rows
+
+        REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
+        """),
+        params(
+            'source: str = f"{REGISTRY}/tutorial"  # what to mirror: registry/namespace or '
+            "registry/namespace/repository",
+            'target: str = f"{REGISTRY}/mirror"  # where to, same form; repositories keep '
+            "their names under it",
+            "tags: Optional[str] = None  # regular expression searched in each tag, e.g. "
+            "^1[.] (None: every tag)",
+            "semver: Optional[str] = None  # version range, e.g. >1.2 (comparisons joined by "
+            "commas); tags that are no version are left out",
+            "latest: Optional[int] = None  # only the newest N tags of each repository, by "
+            "creation time",
+            'platforms: Union[str, list] = "all"  # "all" keeps the digests; or a list such as '
+            '["linux/amd64"]',
+            "accessories: bool = True  # copy the signature, attestation and SBOM tags too",
+            "dry_run: bool = False  # True only shows the plan",
+            INTERACTIVE,
+        ),
+        md("""
+        ## 1. See the plan
+
+        Nothing is copied in this step: both registries are only read.
+        """),
+        code("""
+        plan = sync(source, target, tags=tags, semver=semver, latest=latest,
+                    platforms=platforms, accessories=accessories, dry_run=True)
+        print(plan.summary())
+        display(sync_rows(plan))
+        """),
+        md("""
+        ## 2. Sync
+
+        With `dry_run = True` this step stops at the plan. Otherwise each repository is
+        copied (several at a time); the progress shows one bar per repository.
+        """),
+        code("""
+        if dry_run:
+            synced = plan
+            print("Dry run: nothing was copied. Set dry_run = False to sync.")
+        else:
+            view = nb.progress("sync", interactive)
+            synced = sync(source, target, tags=tags, semver=semver, latest=latest,
+                          platforms=platforms, accessories=accessories, progress=view)
+            nb.show(synced, view)
+            display(sync_rows(synced))
+        """),
+        md("""
+        ## What next
+
+        * Run it again (from cron, say:
+          `python -m registry_widgets run sync -p source A -p target B`): only new or
+          changed tags are copied. A failed image makes the run exit non-zero after
+          recording every outcome.
+        * Check the mirror: [06_namespaces_and_images](06_namespaces_and_images.ipynb).
+
+        The cell below records this run as JSON: copied, skipped and failed per image.
+        """),
+        code("""
+        nb.record({"images": by_status(synced), "counts": synced.details["counts"],
+                   "result": synced})
+        raise_for_failures(synced)
+        """, tags=("result",)),
+    ])
+
+
 BUILDERS = {
     "00_setup": setup,
     "01_pull": pull_nb,
@@ -1077,6 +1183,7 @@ BUILDERS = {
     "05_remove": remove_nb,
     "06_namespaces_and_images": namespaces_nb,
     "07_retention": retention_nb,
+    "08_sync": sync_nb,
     "09_scan": scan_nb,
     "10_dashboard": dashboard_nb,
 }

@@ -46,6 +46,11 @@ EXPECTED = [
     ("6 retention", "registry_widgets.retention plan (dry run), empty cache"),
     ("6 retention", "registry_widgets.retention plan (dry run), warm cache"),
     ("6 retention", "registry_widgets.retention apply"),
+    ("8 sync 4 repos x 2 tags, cold target", "registry_widgets.sync (thread pool"),
+    ("8 sync 4 repos x 2 tags, cold target", "skopeo sync"),
+    ("8 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
+    ("8 sync, rerun", "registry_widgets.sync (thread pool)"),
+    ("8 sync, rerun", "registry_widgets.sync on Dask"),
 ]
 
 

@@ -39,7 +39,7 @@ from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, lis
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
-         "06_namespaces_and_images", "07_retention", "09_scan", "10_dashboard"]
+         "06_namespaces_and_images", "07_retention", "08_sync", "09_scan", "10_dashboard"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -54,6 +54,8 @@ PARAMETERS = {
                                  "export_csv", "interactive"],
     "07_retention": ["target", "keep", "older_than", "tags", "protect", "force", "dry_run",
                      "interactive"],
+    "08_sync": ["source", "target", "tags", "semver", "latest", "platforms", "accessories",
+                "dry_run", "interactive"],
     "09_scan": ["ref", "feed", "exemptions", "fail_on", "json_output", "sarif_output",
                 "sbom_output", "interactive"],
     "10_dashboard": ["registries", "interactive"],

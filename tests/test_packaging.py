@@ -33,9 +33,10 @@ def pyproject() -> dict:
 
 
 def pip_requirements() -> dict[str, SpecifierSet]:
-    """Runtime and test dependencies from pyproject.toml, by conda-forge name."""
+    """Runtime, test and dask-extra dependencies from pyproject.toml, by conda-forge name."""
     project = pyproject()["project"]
-    lines = project["dependencies"] + project["optional-dependencies"]["test"]
+    extras = project["optional-dependencies"]
+    lines = project["dependencies"] + extras["test"] + extras["dask"]
     out = {}
     for line in lines:
         req = Requirement(line)

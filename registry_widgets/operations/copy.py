@@ -26,6 +26,7 @@ from ..reference import Reference, parse_reference
 from ..registry import RegistryClient
 from ..transport import RETRY_STATUSES
 from . import journal
+from .accessories import copy_accessories
 from .arguments import check_bool, check_platforms, check_positive_int
 from .backup import write_backup
 from .clients import client_for
@@ -52,7 +53,8 @@ class _Plan:
 
 def copy(source: str | Reference, target: str | Reference, *, platforms: str | Sequence[str] = "all",
          progress: ProgressCallback | None = None, workers: int = DEFAULT_WORKERS,
-         cancel: threading.Event | None = None, force: bool = False) -> Result:
+         cancel: threading.Event | None = None, force: bool = False,
+         accessories: bool = False) -> Result:
     """Copy an image (or a whole multi-arch index) from one registry to another.
 
     Similar to ``skopeo copy --all docker://SRC docker://DST`` or ``crane copy``. With
@@ -69,11 +71,16 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
 
     Copying over a tag the target namespace protects (``protect``) that points at another
     image is refused (Protected, nothing copied) unless ``force=True``.
+
+    ``accessories=True`` also copies the image's signature, attestation and SBOM tags
+    (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
+    the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
     """
     platforms = check_platforms("platforms", platforms)
     workers = check_positive_int("workers", workers)
     check_bool("force", force)
     src, dst = parse_reference(source), parse_reference(target)
+    check_bool("accessories", accessories)
     _check_target_digest(dst, platforms)
     stop = Stop(cancel, f"copy of {src} to {dst}")
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)
@@ -81,7 +88,7 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     done: list[str] = []  # blobs finished, for the message if the copy is stopped
     try:
         _copy(src, dst, src_client, dst_client, result, platforms, progress, workers, stop, done,
-              force)
+              force, accessories)
     except Cancelled:
         raise Cancelled(_stopped_message(src, dst, done, "was cancelled"), registry=dst.registry,
                         reference=str(dst)) from None
@@ -99,7 +106,8 @@ def _stopped_message(src: Reference, dst: Reference, done: list[str], how: str) 
 
 def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client: RegistryClient,
           result: Result, platforms: str | Sequence[str], progress: ProgressCallback | None,
-          workers: int, stop: Stop, done: list[str], force: bool) -> None:
+          workers: int, stop: Stop, done: list[str], force: bool,
+          accessories: bool) -> None:
     with Timer() as timer:
         head = _source_head(src_client, src, dst)
         if platforms == "all":
@@ -135,6 +143,12 @@ def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client
                 result.details["backup_id"] = backup_id
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
+        if accessories and platforms == "all":
+            stop.check()
+            extra = copy_accessories(copy, src, dst, head.digest, progress=progress)
+            result.details["accessories"] = extra
+            result.bytes_moved += sum(a["bytes_moved"] for a in extra)
+            result.changed = result.changed or any(a["changed"] for a in extra)
     result.duration = timer.elapsed
 
 

@@ -1,0 +1,127 @@
+"""``SyncPanel``: mirror a namespace to another registry, plan first.
+
+Source and target (``registry/namespace`` or ``registry/namespace/repository``), the filters
+of ``sync`` (tag regex, semver range, latest N, accessories), then Preview (the plan: each
+tag to copy, skip or replace, with its size; nothing is written) and Apply (the sync, one
+progress bar per repository, then every outcome). ``sync_rows`` is the table as a plain
+function of the result, shared with the notebook.
+
+Imports the ``operations`` verbs and the sibling widget modules only.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ..operations.result import Result
+from ..operations.sync import summary_line, sync
+from .feedback import Panel, ProgressView, button, text
+from .tables import human_size
+
+ROW_COLUMNS = ["image", "kind", "action", "status", "size", "error"]
+
+
+def sync_rows(result: Result) -> pd.DataFrame:
+    """One row per image of a sync (or its plan): the source reference, its kind (image,
+    signature...), the planned action, the outcome, its size and the error if it failed."""
+    rows = [{"image": row["source"], "kind": row["kind"], "action": row["action"],
+             "status": row["status"], "size": human_size(row.get("bytes") or 0),
+             "error": row.get("error") or row.get("reason") or ""}
+            for row in result.details.get("images", [])]
+    return pd.DataFrame(rows, columns=ROW_COLUMNS)
+
+
+def _table_html(frame: pd.DataFrame, max_rows: int = 500) -> str:
+    shown = frame.head(max_rows)
+    more = f"<p>… and {len(frame) - max_rows} more</p>" if len(frame) > max_rows else ""
+    return shown.to_html(index=False, escape=True, classes="rw-sync-rows") + more
+
+
+class SyncPanel(Panel):
+    """Preview and apply a sync.
+
+    Fields: ``source``, ``target``, ``tags`` (regex), ``semver``, ``latest`` (0: all),
+    ``accessories`` (Checkbox). Buttons: ``preview_button`` (a dry run), ``apply_button``.
+    ``plan`` is the last preview's Result, ``last_result`` the last sync's; ``table`` shows
+    their rows; ``progress`` has one bar per repository. ``executor`` (any
+    ``concurrent.futures.Executor``, e.g. a Dask client's) runs the copies; default a
+    thread pool here.
+    """
+
+    def __init__(self, source: str = "", target: str = "", *,
+                 executor: Executor | None = None):
+        self.source = text("registry/namespace", "rw-sync-source", description="source",
+                           value=source, width="22em")
+        self.target = text("registry/namespace", "rw-sync-target", description="target",
+                           value=target, width="22em")
+        self.tags = text("tag regex, e.g. ^1[.]", "rw-sync-tags", width="14em")
+        self.semver = text("semver, e.g. >=1.2,<2", "rw-sync-semver", width="14em")
+        self.latest = w.BoundedIntText(value=0, min=0, max=100_000, description="latest",
+                                       layout=w.Layout(width="10em"))
+        self.latest.add_class("rw-sync-latest")
+        self.accessories = w.Checkbox(value=True, description="signatures too", indent=False,
+                                      layout=w.Layout(width="auto"))
+        self.accessories.add_class("rw-sync-accessories")
+        self.preview_button = button("Preview", "rw-sync-preview", icon="list")
+        self.apply_button = button("Apply", "rw-sync-apply", icon="copy", style="primary")
+        self.progress = ProgressView()
+        self.table = w.HTML("")
+        self.table.add_class("rw-sync-table")
+        self.executor = executor
+        self.plan: Result | None = None
+        self.last_result: Result | None = None
+        super().__init__()
+        self.children = [
+            w.HBox([self.source, self.target], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.tags, self.semver, self.latest, self.accessories, self.preview_button,
+                    self.apply_button], layout=w.Layout(flex_flow="row wrap")),
+            self.message, self.progress, self.table]
+        self.add_class("rw-sync-panel")
+        self.on_click(self.preview_button, self.preview)
+        self.on_click(self.apply_button, self.apply)
+
+    def arguments(self) -> dict[str, Any]:
+        """The fields as ``sync`` keyword arguments (empty fields: no filter)."""
+        source, target = self.source.value.strip(), self.target.value.strip()
+        if not source or not target:
+            raise ValueError("give a source and a target: registry/namespace, e.g. "
+                             "127.0.0.1:5000/tutorial and 127.0.0.1:5000/mirror")
+        return {"source": source, "target": target,
+                "tags": self.tags.value.strip() or None,
+                "semver": self.semver.value.strip() or None,
+                "latest": self.latest.value or None,
+                "accessories": self.accessories.value}
+
+    def preview(self) -> Result:
+        """Plan only: what Apply would copy, skip or replace, and the bytes."""
+        plan = sync(**self.arguments(), dry_run=True, executor=self.executor)
+        self.plan = plan
+        self.table.value = _table_html(sync_rows(plan))
+        self.message.status(f"plan: {summary_line(plan)} "
+                            f"({human_size(plan.details['plan']['bytes'])} to copy)")
+        return plan
+
+    def apply(self) -> Result:
+        """Sync now (plans again first, so it acts on the registries as they are)."""
+        arguments = self.arguments()
+        self.progress.start("sync", f"{arguments['source']} → {arguments['target']}")
+        try:
+            result = sync(**arguments, executor=self.executor, progress=self.progress)
+        except BaseException:
+            self.progress.finish("sync failed", failed=True)
+            raise
+        self.last_result = result
+        failed = result.details["counts"].get("failed", 0)
+        self.progress.finish(summary_line(result), failed=bool(failed))
+        self.table.value = _table_html(sync_rows(result))
+        if failed:
+            self.message.error(f"{summary_line(result)}: the failed images are listed below; "
+                               "run Apply again once the cause is fixed (it copies only what "
+                               "is missing)")
+        else:
+            self.message.status(result.summary() + f" — {summary_line(result)}")
+        return result
