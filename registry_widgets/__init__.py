@@ -45,7 +45,7 @@ def __getattr__(name: str):
     # The widgets pull in ipywidgets and itables: load them only when asked for, so
     # headless scripts and the verbs stay light.
     if name in ("NamespaceTable", "ImageTable", "Dashboard", "BuildPanel", "ScanPanel",
-                "CleanupPanel"):
+                "CleanupPanel", "SyncPanel"):
         from . import widgets
 
         return getattr(widgets, name)

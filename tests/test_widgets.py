@@ -702,7 +702,8 @@ def test_dashboard_links_registry_namespace_images_and_build(registry, registry_
                            seed=unique_repo)
     dash = ready(Dashboard({"A": registry.host, "B": registry_b.host}))
     assert dash.registry == registry.host
-    assert dash.tabs.titles == ("Images", "Build", "Clean up", "Scan", "Trash", "Log in")
+    assert dash.tabs.titles == ("Images", "Build", "Clean up", "Sync", "Scan", "Trash",
+                                "Log in")
     assert dash.cleanup_panel.registry == registry.host  # follows the chooser, as Trash does
 
     dash.namespace_table.select(app["ns"])

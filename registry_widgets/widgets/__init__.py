@@ -17,8 +17,10 @@ from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
 from .registry_bar import RegistryBar
 from .scan_panel import ScanPanel, security_status
+from .sync_panel import SyncPanel
 from .trash_panel import TrashPanel
 
 __all__ = ["Dashboard", "PANELS", "NamespaceTable", "ImageTable", "BuildPanel", "RegistryBar",
-           "LoginPanel", "TrashPanel", "ScanPanel", "CleanupPanel", "security_status",
+           "LoginPanel", "TrashPanel", "ScanPanel", "CleanupPanel", "SyncPanel",
+           "security_status",
            "ProgressView", "MessageArea"]

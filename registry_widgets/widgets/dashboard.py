@@ -24,6 +24,7 @@ from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
 from .registry_bar import RegistryBar, registry_options  # noqa: F401 - re-exported
 from .scan_panel import ScanPanel
+from .sync_panel import SyncPanel
 from .trash_panel import TrashPanel
 
 PanelFactory = Callable[["Dashboard"], w.Widget]
@@ -51,6 +52,12 @@ def _cleanup_tab(board: "Dashboard") -> w.Widget:
     return board.cleanup_panel
 
 
+def _sync_tab(board: "Dashboard") -> w.Widget:
+    # Starts from the chosen registry; the source and target are typed, as for skopeo sync.
+    board.sync_panel = SyncPanel(board.registry + "/")
+    return board.sync_panel
+
+
 def _scan_tab(board: "Dashboard") -> w.Widget:
     # Scans what the image table has selected, or a reference typed in.
     board.scan_panel = ScanPanel()
@@ -65,7 +72,7 @@ def _login_tab(board: "Dashboard") -> w.Widget:
 
 PANELS: list[tuple[str, PanelFactory]] = [
     ("Images", _images_tab), ("Build", _build_tab), ("Clean up", _cleanup_tab),
-    ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab)]
+    ("Sync", _sync_tab), ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab)]
 
 
 class Dashboard(w.VBox):
@@ -89,6 +96,7 @@ class Dashboard(w.VBox):
         self.trash_panel: Any = None
         self.cleanup_panel: Any = None
         self.scan_panel: Any = None
+        self.sync_panel: Any = None
         self.login_panel: Any = None
         self.panels: dict[str, w.Widget] = {}
         for title, factory in list(PANELS) + list(panels):
