@@ -901,3 +901,21 @@ def test_log_in_panel_configures_in_memory_and_keeps_no_secret(basic_registry, u
     assert basic_registry.password not in states
     written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert not any(basic_registry.password.encode() in data for data in written)
+
+
+def test_the_dashboard_shows_a_security_status_per_image_from_its_scans(registry, app):
+    dash = ready(Dashboard({"A": registry.host}))
+    dash.namespace_table.select(app["ns"])
+    settle(dash)
+    table = dash.image_table
+    assert set(table.table.df["security"]) == {"not scanned"}
+
+    # Choosing a row fills in the Scan tab's image; a report for that digest shows at once.
+    table.select(table.frame["reference"].iloc[0])
+    assert dash.scan_panel.image.value == table.frame["reference"].iloc[0]
+    digest = table.frame["digest"].iloc[0]
+    dash.scan_panel.reports[digest] = "2 issues"
+    table.apply_filter()
+    shown = dict(zip(table.shown["digest"], table.table.df["security"]))  # the rows drawn
+    assert shown[digest] == "2 issues"
+    assert all(status == "not scanned" for d, status in shown.items() if d != digest)

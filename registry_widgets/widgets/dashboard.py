@@ -23,7 +23,7 @@ from .image_table import ImageTable
 from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable
 from .registry_bar import RegistryBar, registry_options  # noqa: F401 - re-exported
-from .scan_panel import ScanPanel
+from .scan_panel import ScanPanel, security_status
 from .sync_panel import SyncPanel
 from .trash_panel import TrashPanel
 
@@ -60,7 +60,20 @@ def _sync_tab(board: "Dashboard") -> w.Widget:
 
 def _scan_tab(board: "Dashboard") -> w.Widget:
     # Scans what the image table has selected, or a reference typed in.
-    board.scan_panel = ScanPanel()
+    board.scan_panel = panel = ScanPanel()
+    # The image table gets IBM's Security status column, from the reports of this panel.
+    board.image_table.security = lambda shown: security_status(shown, panel.reports)
+    panel.on_scanned(lambda report: board.image_table.apply_filter())
+
+    def chosen(change: dict) -> None:
+        try:
+            refs = board.image_table.selected_references
+        except (IndexError, KeyError):  # a redraw in between: the next change says it
+            return
+        if refs:
+            panel.image.value = refs[0]
+
+    board.image_table.table.observe(chosen, names="selected_rows")
     return board.scan_panel
 
 

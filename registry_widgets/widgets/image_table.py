@@ -131,6 +131,9 @@ class ImageTable(Panel):
         super().__init__()
         self.cancel_action_button.add_class("rw-img-cancel-action")
         self._quiet = False
+        # security(shown) -> one status per row ("No issues", "N issues", "not scanned"...):
+        # the dashboard sets it from its Scan panel's reports; None shows no column.
+        self.security: Callable[[pd.DataFrame], list[str]] | None = None
         self._listed: tuple[str, str | None] | None = None  # what the table holds
         self._changed_callbacks: list[Callable[[str], Any]] = []
         self._row_buttons = [self.pull_button, self.inspect_button, self.pull_command_button,
@@ -327,6 +330,8 @@ class ImageTable(Panel):
             display.insert(display.columns.get_loc("labels") if "labels" in display else
                            len(display.columns), "accessories",
                            [", ".join(sorted(a)) if a else "" for a in self.shown["accessories"]])
+        if self.security is not None:
+            display.insert(len(display.columns), "security", self.security(self.shown))
         self.table.update(display, **table_options(display, search=False))
         self.update_buttons()
 
