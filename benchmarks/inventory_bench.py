@@ -117,7 +117,7 @@ def first_rows(host: str) -> tuple[float, float, int]:
     start = time.perf_counter()
     table = ImageTable(host, background=True)
     first = None
-    while table._thread is not None and table._thread.is_alive():
+    while table.busy:  # the panel lists in its worker thread
         if first is None and len(table.frame):
             first = time.perf_counter() - start
         time.sleep(0.005)
@@ -241,7 +241,7 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
         fresh_clients()
 
     cold.note = ("catalog, tag lists, a GET of each manifest by tag, then a config per "
-                 "digest; requests over pooled http.client connections.")
+                 "digest.")
     warm.note = "catalog, tag lists and a HEAD per tag; what each digest is from the index."
     cold_floor.note = "catalog pages, tag lists, GET manifest by tag, GET config."
     warm_floor.note = ("catalog pages, tag lists and HEAD manifest by tag: the least a listing "
