@@ -99,6 +99,7 @@ def synthetic_images(rows: int, registry: str = "registry.example.com") -> pd.Da
         data["created"].append(start + pd.Timedelta(hours=digest_of))
         data["labels"].append({"org.opencontainers.image.version": tag,
                                "org.opencontainers.image.vendor": "Example Corp"})
+        data["accessories"].append({})
         data["reference"].append(f"{registry}/{repository}:{tag}")
     frame = pd.DataFrame(data, columns=COLUMNS)
     frame["size"] = frame["size"].astype("int64")

@@ -278,7 +278,7 @@ class ImageTable(Panel):
 
     def _update(self, table: pd.DataFrame) -> None:
         """Show ``table`` in place of ``frame``: nothing is redrawn when the rows are the same,
-        and the selection follows its references."""
+        and the selection follows its references while they keep their digests."""
         before = self.frame
         self.frame = table
         if len(before) == len(table) and all(
@@ -287,11 +287,15 @@ class ImageTable(Panel):
             self.shown = filter_frame(table, self.filter_text.value)
             self.update_buttons()
             return
-        chosen = set(self.selected_references) if self.table.selected_rows else set()
+        # The selection stays on a row only while it is the same image: a tag that now
+        # points elsewhere is not what the user chose, so it is no longer selected.
+        chosen = set(zip(self.selected["reference"], self.selected["digest"])) \
+            if self.table.selected_rows else set()
         self.apply_filter()
         if chosen:
-            self.table.selected_rows = [i for i, ref in enumerate(self.shown["reference"])
-                                        if ref in chosen]
+            self.table.selected_rows = [
+                i for i, row in enumerate(zip(self.shown["reference"], self.shown["digest"]))
+                if row in chosen]
 
     def _say_as_of(self, table: pd.DataFrame, *, checking: bool = False) -> None:
         when = table.attrs.get("as_of")
