@@ -25,8 +25,13 @@ from tests.support.headless import cli
 @pytest.fixture
 def tagged(registry: LocalRegistry, unique_repo: str) -> tuple[str, str]:
     """A repository with co-tags 1.0 and 2.0; (repository, digest)."""
-    push_image(registry, unique_repo, "1.0", seed=unique_repo)
-    return unique_repo, push_image(registry, unique_repo, "2.0", seed=unique_repo).digest
+    # A fixed date: the config records it, and a second ticking between the two pushes
+    # would give 2.0 a digest of its own.
+    same = {"seed": unique_repo, "created": "2024-01-15T09:00:00Z"}
+    one = push_image(registry, unique_repo, "1.0", **same)
+    two = push_image(registry, unique_repo, "2.0", **same)
+    assert one.digest == two.digest
+    return unique_repo, two.digest
 
 
 def test_a_torn_last_line_and_a_damaged_middle_line_do_not_stop_remove_and_restore(
