@@ -17,10 +17,7 @@ Layer 3: imports ``errors``, ``progress``, the sibling ``inventory``, ``journal`
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterable
@@ -29,7 +26,7 @@ import pandas as pd
 
 from ..progress import ProgressCallback
 from ..reference import validate_registry
-from . import journal
+from . import journal, statefile
 from .inventory import DEFAULT_WORKERS, inventory, parse_repositories, validate_namespace
 from .result import Result, Timer
 
@@ -77,33 +74,12 @@ def remember_repositories(registry: str, repositories: str | Iterable[str]) -> l
 
 
 def _read(path: Path | None = None) -> dict[str, list[str]]:
-    path = path or namespaces_file()
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        log.warning("ignoring unreadable %s: %s", path, e)
-        return {}
-    if not isinstance(value, dict):
-        log.warning("ignoring %s: not a JSON object", path)
-        return {}
+    value = statefile.read_object(path or namespaces_file())
     return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
 
 
 def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
-    path = path or namespaces_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".namespaces-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({k: v for k, v in sorted(value.items()) if v}, handle, indent=2,
-                      sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)  # atomic: a reader sees the old list or the new one
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    statefile.write_object(path or namespaces_file(), value)
 
 
 def declared_namespaces(registry: str) -> list[str]:

@@ -17,17 +17,14 @@ Layer 3 helper: imports ``errors``, ``reference`` and the sibling ``journal`` (f
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadReference
 from ..reference import validate_registry, validate_repository
-from . import journal
+from . import journal, statefile
 from .inventory import validate_namespace
 
 log = logging.getLogger("registry_widgets.policies")
@@ -71,33 +68,12 @@ def split_target(target: str, *, verb: str, repository_allowed: bool = True
 
 
 def _read() -> dict[str, dict[str, Any]]:
-    path = policies_file()
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        log.warning("ignoring unreadable %s: %s", path, e)
-        return {}
-    if not isinstance(value, dict):
-        log.warning("ignoring %s: not a JSON object", path)
-        return {}
+    value = statefile.read_object(policies_file())
     return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
 
 
 def _write(value: dict[str, dict[str, Any]]) -> None:
-    path = policies_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".policies-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({k: v for k, v in sorted(value.items()) if v}, handle, indent=2,
-                      sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    statefile.write_object(policies_file(), value)
 
 
 def get(registry: str, namespace: str, key: str, default: Any = None) -> Any:
