@@ -137,10 +137,18 @@ def test_a_cancel_event_stops_a_listing(registry, faulty_registry, unique_repo):
         cancel.set()
 
     button = threading.Thread(target=press_cancel)
+    before = set(threading.enumerate())
     button.start()
     try:
         with pytest.raises(Cancelled, match="listing .* was cancelled; it changed nothing"):
             rw.images(faulty_registry.host, cancel=cancel)
+        # The manifest GETs (sent on the small-request path) were cut, not waited for: the
+        # workers end while the registry still holds every answer.
+        def workers_gone() -> bool:
+            return not [t for t in set(threading.enumerate()) - before
+                        if t.name.startswith("images")]
+        wait_until(workers_gone, timeout=5.0, what="the listing's worker threads to end")
+        assert not held.is_set()
     finally:
         held.set()
         button.join()

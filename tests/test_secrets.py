@@ -527,11 +527,14 @@ def test_the_sweep_finds_a_secret_planted_in_each_place(haystack, registry, tmp_
 
 def test_a_password_written_into_a_reference_is_never_echoed(haystack, capfd, basic_secret,
                                                             unique_repo):
-    # urllib3's own debug logging to stderr, as `urllib3.add_stderr_logger()` turns it on, on
-    # top of the DEBUG records the haystack collects from every logger.
+    # urllib3's own debug logging to stderr, as `urllib3.add_stderr_logger()` turns it on, and
+    # the same for the package's http.client path, on top of the DEBUG records the haystack
+    # collects from every logger.
     import urllib3
 
     handler = urllib3.add_stderr_logger(logging.DEBUG)
+    pool_log = logging.getLogger("registry_widgets.http_pool")
+    pool_log.addHandler(handler)
     host = basic_secret.host
     userinfo = f"{USER}:{SECRET}@"
     attempts = {
@@ -566,8 +569,12 @@ def test_a_password_written_into_a_reference_is_never_echoed(haystack, capfd, ba
         sweep_everything(haystack, [host])
     finally:
         logging.getLogger("urllib3").removeHandler(handler)
-    out, err = capfd.readouterr()  # urllib3's stderr logger wrote here
-    assert f'"GET /v2/{unique_repo}/tags/list' in err  # it did log the requests
+        pool_log.removeHandler(handler)
+    out, err = capfd.readouterr()  # the stderr logger wrote here
+    # It did log the requests: uploads through requests and urllib3, tag lists through
+    # http.client (both with the Basic password in their Authorization header).
+    assert f'"POST /v2/{unique_repo}/blobs/uploads/' in err
+    assert f'"GET /v2/{unique_repo}/tags/list' in err
     haystack.add("stdout", out)
     haystack.add("stderr", err)
     assert haystack.hits(needles(SECRET, WRONG)) == []

@@ -1,0 +1,194 @@
+"""The small-request path (``registry_widgets.http_pool``) reads HTTP/1.1 as servers send it.
+
+Listings send their tag-list, manifest and config requests over this path, so it must read
+every framing a registry or the proxy in front of it may use. Against real distribution:
+the chunked tag lists Go sends for long lists. Against a loopback server that answers with
+bytes the test writes (what distribution cannot be made to send): ``Connection: close``,
+a body that ends with the connection, an interim ``100 Continue``, a keep-alive connection
+the server closed while idle, a body cut short, repeated and folded headers, and a header
+that would inject a line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+
+import pytest
+
+from registry_widgets import http_pool
+from registry_widgets.errors import ProtocolError, Unreachable
+from registry_widgets.manifest import OCI_MANIFEST
+from registry_widgets.registry import RegistryClient
+from tests.support import RawClient, list_tags, push_image
+from tests.support.images import put_manifest
+
+
+class Scripted:
+    """A loopback HTTP server that answers the requests it receives, in order, with the
+    ``(raw bytes, close the connection after)`` replies it was given."""
+
+    def __init__(self, replies: list[tuple[bytes, bool]]):
+        self.replies = list(replies)
+        self.requests: list[tuple[int, bytes]] = []  # (connection number, request head)
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection, self.connections),
+                             daemon=True).start()
+
+    def _serve(self, connection: socket.socket, number: int) -> None:
+        buffered = b""
+        with connection:
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    data = connection.recv(65536)
+                    if not data:
+                        return
+                    buffered += data
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                self.requests.append((number, head))
+                if not self.replies:
+                    return
+                reply, close = self.replies.pop(0)
+                connection.sendall(reply)
+                if close:
+                    return
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def scripted():
+    servers: list[Scripted] = []
+
+    def start(*replies: tuple[bytes, bool]) -> tuple[Scripted, RegistryClient]:
+        server = Scripted(list(replies))
+        servers.append(server)
+        # The scheme is given, so the client sends no TLS probe the script would have to
+        # answer; no retries beyond one, so a script needs few replies.
+        return server, RegistryClient(f"http://{server.host}", retries=1, backoff=0.01)
+    yield start
+    for server in servers:
+        server.close()
+
+
+def answer(body: bytes, *headers: str, status: str = "200 OK", length: bool = True) -> bytes:
+    lines = [f"HTTP/1.1 {status}", "Docker-Distribution-API-Version: registry/2.0", *headers]
+    if length:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+TAGS = json.dumps({"name": "ns/app", "tags": ["1", "2"]}).encode()
+
+
+def fetch(client: RegistryClient, path: str = "/v2/ns/app/tags/list"):
+    return client.transport.request("GET", path, reference="ns/app")
+
+
+# -- against real distribution ------------------------------------------------------------------
+
+def test_a_long_tag_list_that_distribution_sends_chunked_is_read_whole(registry, unique_repo):
+    image = push_image(registry, unique_repo, "t-0", layer_sizes=(100,), seed="chunked")
+    raw = RawClient(registry)
+    wanted = ["t-0"] + [f"t-{n}" for n in range(1, 400)]
+    for tag in wanted[1:]:
+        put_manifest(raw, unique_repo, tag, image.manifest, OCI_MANIFEST)
+    # The independent check of the framing: distribution really sent this list chunked.
+    host, port = registry.host.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("GET", f"/v2/{unique_repo}/tags/list")
+    plain = connection.getresponse()
+    assert plain.status == 200 and plain.chunked and plain.getheader("Content-Length") is None
+    connection.close()
+
+    client = RegistryClient(registry.host)
+    seen: list[object] = []
+    client.transport.session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+    assert sorted(client.tags(unique_repo)) == sorted(list_tags(registry, unique_repo)) \
+        == sorted(wanted)
+    # ... and it came over the small-request path, not requests.
+    assert any(isinstance(r, http_pool.Response) and r.url.endswith("/tags/list") for r in seen)
+
+
+# -- against a scripted loopback server ---------------------------------------------------------
+
+def test_connection_close_answers_each_get_a_new_connection(scripted):
+    server, client = scripted(*[(answer(TAGS, "Connection: close"), True)] * 3)
+    for _ in range(3):
+        assert fetch(client).json()["tags"] == ["1", "2"]
+    assert server.connections == 3 and [n for n, _ in server.requests] == [1, 2, 3]
+
+
+def test_a_body_without_a_length_ends_with_the_connection(scripted):
+    server, client = scripted((answer(TAGS, length=False), True),
+                              (answer(TAGS), False))
+    assert fetch(client).json()["tags"] == ["1", "2"]
+    assert fetch(client).content == TAGS  # the next request found a new connection
+    assert server.connections == 2
+
+
+def test_an_interim_100_continue_is_skipped(scripted):
+    _, client = scripted((b"HTTP/1.1 100 Continue\r\n\r\n" + answer(TAGS), False))
+    assert fetch(client).json()["tags"] == ["1", "2"]
+
+
+def test_a_keep_alive_connection_closed_while_idle_is_replaced_once(scripted):
+    # The server answers keep-alive, then closes that connection (an idle timeout): the
+    # next request finds it closed, and goes again on a new one, once.
+    server, client = scripted((answer(TAGS), True), (answer(TAGS), False))
+    assert fetch(client).content == TAGS
+    assert fetch(client).content == TAGS
+    assert server.connections == 2
+    assert [n for n, _ in server.requests] == [1, 2]
+
+
+def test_repeated_and_folded_headers_are_joined(scripted):
+    body = b"{}"
+    _, client = scripted((answer(body, "Link: <a>; rel=\"x\"", "Link: <b>; rel=\"y\"",
+                                 "X-Note: one", " two"), False))
+    response = fetch(client)
+    assert response.headers["link"] == '<a>; rel="x", <b>; rel="y"'
+    assert response.headers.get("X-NOTE") == "one two"
+    assert set(response.links) == {"x", "y"}
+
+
+def test_a_body_cut_short_is_unreachable_after_the_retry(scripted):
+    cut = answer(TAGS)[:-10]
+    server, client = scripted((cut, True), (cut, True))
+    with pytest.raises(Unreachable, match=r"lost the connection to 127\.0\.0\.1:\d+ \(ns/app\)"):
+        fetch(client)
+    assert len(server.requests) == 2  # tried, then retried once (retries=1)
+
+
+def test_a_chunked_body_with_a_broken_chunk_is_not_taken_as_whole(scripted):
+    head = ("HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    broken = head + b"5\r\n{\"tag\r\nzz\r\n"
+    _, client = scripted((broken, True), (broken, True))
+    with pytest.raises(Unreachable, match="lost the connection"):
+        fetch(client)
+
+
+def test_a_header_with_a_line_break_is_refused_before_it_is_sent(scripted):
+    server, client = scripted((answer(TAGS), False), (answer(TAGS), False))
+    fetch(client)  # connected; the scheme is known
+    with pytest.raises(ProtocolError, match="header that cannot be used"):
+        client.transport.request("GET", "/v2/ns/app/tags/list", reference="ns/app",
+                                 headers={"Accept": "*/*\r\nX-Injected: 1"})
+    assert len(server.requests) == 1
+    assert not any(b"X-Injected" in head for _, head in server.requests)
