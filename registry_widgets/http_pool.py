@@ -259,7 +259,9 @@ class Pool:
         data = _request_bytes(method, target, self.host, headers)
         for attempt in (0, 1):
             try:
-                connection, reused = self._idle.popleft(), True
+                # The retry after a stale connection always opens a new one.
+                connection, reused = (self._idle.popleft(), True) if attempt == 0 \
+                    else (None, False)
             except IndexError:
                 connection, reused = None, False
             try:
@@ -271,6 +273,9 @@ class Pool:
                 if connection is not None:
                     connection.close()
                 if reused and attempt == 0 and not self._stopped():
+                    # The other idle connections are as old: after a registry restart they
+                    # are all dead, and each would cost a failed request. Drop them.
+                    self.close()
                     continue  # (a connection cut by abort_requests reads as closed too)
                 raise requests.ConnectionError(f"{type(e).__name__}: {e}") from e
             except socket.timeout as e:  # before OSError: it is one

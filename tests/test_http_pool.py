@@ -15,6 +15,7 @@ import http.client
 import json
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -192,3 +193,18 @@ def test_a_header_with_a_line_break_is_refused_before_it_is_sent(scripted):
                                  headers={"Accept": "*/*\r\nX-Injected: 1"})
     assert len(server.requests) == 1
     assert not any(b"X-Injected" in head for _, head in server.requests)
+
+
+def test_after_a_registry_restart_the_dead_idle_connections_cost_no_failure(registry_factory,
+                                                                             unique_repo):
+    registry = registry_factory()
+    push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="restart")
+    client = RegistryClient(registry.host, retries=0)  # any failed request would raise
+    with ThreadPoolExecutor(4) as pool:  # several keep-alive connections, all left idle
+        list(pool.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
+    idle = len(client.transport._fast._idle)
+    assert idle >= 2
+    registry.stop()
+    registry.start()  # same port: every idle connection is now closed by its server
+    assert client.head_manifest(unique_repo, "1") is not None
+    assert list(client.tags(unique_repo)) == list_tags(registry, unique_repo) == ["1"]
