@@ -253,7 +253,10 @@ class Index:
     def details(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored details of those ``digests`` the index has (records that do not
         describe their own digest are ignored, so they are fetched and rewritten)."""
-        wanted = [d for d in set(digests) if d]
+        # Sorted: each chunk is then one narrow range of the digest B-tree, read in order;
+        # chunks of random digests touch pages all over the file (measured at 10,000
+        # digests: 0.07 s sorted against 0.2-0.5 s unsorted).
+        wanted = sorted(d for d in set(digests) if d)
         out: dict[str, dict[str, Any]] = {}
         # Chunks: SQLite caps the number of parameters of one statement.
         for start in range(0, len(wanted), 500):

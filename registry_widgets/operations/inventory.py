@@ -19,14 +19,16 @@ Layer 3: imports ``reference``, ``manifest``, ``registry`` (through ``clients``)
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import pandas as pd
 
@@ -259,22 +261,22 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
 
     tags: list[_Tag] = []
     accessories: dict[tuple[str, str], dict[str, str]] = {}  # (repo, subject) -> {kind: tag}
-    for repo in repos:
-        entries = known.get(repo, (None, {}))[1]
-        names = lists[repo] if repo in lists else list(entries)
-        if names is None:
-            result.skipped.append(f"{registry}/{repo}")
-            log.info("skipping %s/%s: the repository is gone", registry, repo)
-            continue
-        for name in sorted(set(names)):
-            accessory = accessory_of(name)
-            if accessory is not None:
-                accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
+    with _bulk():
+        for repo in repos:
+            entries = known.get(repo, (None, {}))[1]
+            names = lists[repo] if repo in lists else list(entries)
+            if names is None:
+                result.skipped.append(f"{registry}/{repo}")
+                log.info("skipping %s/%s: the repository is gone", registry, repo)
                 continue
-            digest, verified = entries.get(name, (None, None))
-            tags.append(_Tag(repo, name, digest, verified))
-
-    cached = store.details(t.digest for t in tags if t.digest)
+            for name in sorted(set(names)):
+                accessory = accessory_of(name)
+                if accessory is not None:
+                    accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
+                    continue
+                digest, verified = entries.get(name, (None, None))
+                tags.append(_Tag(repo, name, digest, verified))
+        cached = store.details(t.digest for t in tags if t.digest)
     served = [t for t in tags if t.digest in cached and fresh(t.verified)]
     asked = [] if offline else [t for t in tags if not (t.digest in cached and fresh(t.verified))]
 
@@ -324,27 +326,45 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         store.store_digests(registry, [(entry.repository, entry.tag, None)
                                        for entry, digest, _ in tagged if digest in vanished], now)
 
-    for entry, digest, verified in sorted(tagged, key=lambda t: (t[0].repository, t[0].tag)):
-        detail = memo.get(digest)
-        ref = Reference(registry, entry.repository, entry.tag)
-        if detail is None:
-            result.skipped.append(str(ref))
-            continue
-        result.details[digest] = detail
-        result.rows.append({
-            "namespace": namespace_of(entry.repository), "repository": entry.repository,
-            "tag": entry.tag, "digest": digest, "media_type": detail["media_type"],
-            "platforms": list(detail["platforms"]), "size": detail["size"],
-            "size_per_platform": dict(detail["size_per_platform"]),
-            "created": detail["created"], "labels": dict(detail["labels"]),
-            "accessories": dict(accessories.get((entry.repository, digest), {})),
-            "reference": str(ref)})
-        result.verified.append(verified)
-        result.from_index += verified != now
-    listed = {(entry.repository, digest) for entry, digest, _ in tagged}
-    result.orphans += sorted(str(Reference(registry, repo, tag))
-                             for (repo, subject), kinds in accessories.items()
-                             if (repo, subject) not in listed for tag in kinds.values())
+    with _bulk():
+        for entry, digest, verified in sorted(tagged, key=lambda t: (t[0].repository, t[0].tag)):
+            detail = memo.get(digest)
+            # str(Reference(registry, repository, tag)), without validating again names that
+            # were validated when the tag list was read.
+            ref = f"{registry}/{entry.repository}:{entry.tag}"
+            if detail is None:
+                result.skipped.append(ref)
+                continue
+            result.details[digest] = detail
+            result.rows.append({
+                "namespace": namespace_of(entry.repository), "repository": entry.repository,
+                "tag": entry.tag, "digest": digest, "media_type": detail["media_type"],
+                "platforms": list(detail["platforms"]), "size": detail["size"],
+                "size_per_platform": dict(detail["size_per_platform"]),
+                "created": detail["created"], "labels": dict(detail["labels"]),
+                "accessories": dict(accessories.get((entry.repository, digest), {})),
+                "reference": ref})
+            result.verified.append(verified)
+            result.from_index += verified != now
+        listed = {(entry.repository, digest) for entry, digest, _ in tagged}
+        result.orphans += sorted(str(Reference(registry, repo, tag))
+                                 for (repo, subject), kinds in accessories.items()
+                                 if (repo, subject) not in listed for tag in kinds.values())
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while tens of thousands of small, acyclic dicts
+    are built (the index's details, the rows): each collection would walk all of them
+    again, about a quarter of the time of a 10,000-tag listing from the index. Restored
+    after, as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def frame(listing: Inventory) -> pd.DataFrame:
