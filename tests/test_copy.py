@@ -67,6 +67,7 @@ def test_copy_single_image_between_registries(registry, registry_b, unique_repo,
     assert uploaded_bytes(wire) == total == result.bytes_moved
     assert result.details["blobs"] == {"copied": 4, "skipped": 0, "mounted": 0}
     assert any(r["action"] == "copy" and r["digest"] == image.digest for r in journal.read())
+    assert f"{image.digest} ({total / 1e3:.1f} kB moved, " in result.summary()
 
 
 def test_copy_two_platform_index_keeps_the_index_digest(registry, registry_b, unique_repo):

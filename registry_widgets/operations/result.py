@@ -29,13 +29,15 @@ class Result:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line for a person: ``copy a -> b: sha256:... (12.3 MB moved, 1.20 s)``."""
+        """One line for a person: ``copy a -> b: sha256:... (12.3 MB moved, 1.20 s)``, or
+        ``remove a: sha256:... (0.31 s)`` when no bytes moved."""
         where = " -> ".join(x for x in (self.source, self.target) if x)
         what = "no change" if not self.changed else (self.digest or "done")
         if self.dry_run:
             what = "dry run, nothing changed"
-        return (f"{self.action} {where}: {what} "
-                f"({self.bytes_moved / 1e6:.1f} MB moved, {self.duration:.2f} s)")
+        # Bytes only where some moved: "0.0 MB moved" after a removal said nothing true.
+        moved = f"{human_size(self.bytes_moved)} moved, " if self.bytes_moved else ""
+        return f"{self.action} {where}: {what} ({moved}{self.duration:.2f} s)"
 
 
 class Timer:
