@@ -26,6 +26,7 @@ LAYERS = {
     "manifest": 1,
     "credentials": 2,
     "auth": 2,
+    "http_pool": 2,
     "transport": 2,
     "registry": 2,
     "engine": 2,
@@ -48,8 +49,10 @@ ISOLATED = {"stack"}
 SAME_LAYER_ALLOWED = {
     ("operations", "operations"),
     ("widgets", "widgets"),
-    # layer 2 is a small stack of its own: credentials <- auth <- transport <- registry
+    # layer 2 is a small stack of its own: credentials <- auth <- transport <- registry, and
+    # http_pool (bytes on keep-alive sockets, imports nothing of the package) <- transport
     ("auth", "credentials"),
+    ("transport", "http_pool"),
     ("transport", "auth"),
     ("transport", "credentials"),
     ("registry", "transport"),
