@@ -931,9 +931,9 @@ def dashboard_nb() -> nbformat.NotebookNode:
 
         Choose a registry in the bar (add your own; it shows whether it answers and who you
         are), select a namespace, then act on the selected images: removals show their plan
-        first and Confirm deletes only what it showed. Build, Trash (restore what was deleted)
-        and Log in are tabs. Told "unauthorized"? Log in there, or run `docker login
-        <registry>` in a terminal and press Refresh.
+        first and Confirm deletes only what it showed. Build, Clean up (retention), Sync, Scan,
+        Trash (restore what was deleted) and Log in are tabs. Told "unauthorized"? Log in
+        there, or run `docker login <registry>` in a terminal and press Refresh.
         """, [
         code("""
         from registry_widgets import Dashboard, namespaces
