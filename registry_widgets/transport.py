@@ -6,8 +6,8 @@ on it. One ``requests.Session`` per registry with a connection pool sized for co
 blob copies. The single place where an HTTP failure becomes an exception is ``error_for``.
 
 Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifest HEADs and
-GETs, configs), most of a listing's requests, are sent by ``http_pool`` over http.client,
-which costs about a third of requests' CPU per request. They go through the same ``send``
+GETs, configs), most of a listing's requests, are sent by ``http_pool`` on keep-alive
+sockets it writes and reads itself, at about a quarter of requests' CPU per request. They go through the same ``send``
 (redirects, credentials bound to the origin) and ``request`` (auth, retries, ``error_for``)
 as every other request; only the last step, moving the bytes, differs.
 
@@ -84,7 +84,7 @@ USER_AGENT = "registry-widgets/0.1"
 # What requests would send by default, less compression: a manifest or tag list is a few
 # KiB, and a gzip round trip costs more CPU than the bytes it saves on a registry's network.
 FAST_HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
-# _raw's keyword arguments that the http.client path understands; any other (stream,
+# _raw's keyword arguments that the small-request path (http_pool) understands; any other (stream,
 # params, data, ...) means requests sends.
 _FAST_KWARGS = frozenset({"headers", "timeout", "verify", "allow_redirects"})
 
@@ -301,7 +301,7 @@ class Transport:
         self._foreign.mount("http://", foreign_adapter)
         self.auth = Authenticator(host, credentials, self.fetch_token, reload=reload_credentials)
         # Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifests,
-        # configs) go over http.client: see http_pool. Made on first use, once the scheme is
+        # configs) go over http_pool's keep-alive sockets. Made on first use, once the scheme is
         # known; everything else (bodies, streams, other origins) goes through requests.
         self._fast: http_pool.Pool | None = None
         self._fast_checked = False
@@ -393,7 +393,7 @@ class Transport:
         return session.request(method, url, **kwargs)
 
     def _fast_pool(self, url: str) -> http_pool.Pool | None:
-        """The http.client pool for the registry's own API origin, or None where requests
+        """The http_pool for the registry's own API origin, or None where requests
         must send: before the scheme is known, another origin, a registry that has set
         cookies (requests keeps and sends the jar), or a proxy the environment sets for it
         (requests honours those, so must we)."""
