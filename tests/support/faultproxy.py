@@ -385,12 +385,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _answer(self, exchange: Exchange, status: int, body: bytes,
                 headers: dict[str, str]) -> None:
+        # Logged before the answer goes out: a client may read it and look at the log
+        # before this thread runs again.
+        exchange.status = status
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        exchange.status = status
         if self.command != "HEAD":
             self.wfile.write(body)
             exchange.bytes_out = len(body)
@@ -512,6 +514,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(length_header) if length_header is not None else None
         if isinstance(fault, Truncate) and length is not None:
             length = min(length, fault.after)
+        exchange.status = response.status  # logged before the client can see it (above)
         self.send_response(response.status)
         for name, value in response.getheaders():
             lower = name.lower()
@@ -526,7 +529,6 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         elif chunked_out:
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        exchange.status = response.status
         if not has_body:
             self.wfile.flush()
             return
