@@ -394,8 +394,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
             exchange.bytes_out = len(body)
+            self.wfile.write(body)
         self.wfile.flush()
 
     def _expired(self, exchange: Exchange) -> None:
@@ -547,8 +547,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             if stop is not None and start + len(piece) >= stop:
                 piece = piece[:stop - start]
             for part in pacer.paced(piece):
+                exchange.bytes_out += len(part)  # counted first, as the status is (above)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked_out else part)
-                exchange.bytes_out += len(part)
             if stop is not None and exchange.bytes_out >= stop:
                 break
         if isinstance(fault, Drop):
