@@ -418,17 +418,6 @@ def test_export_a_filtered_view_copy_pull_commands_and_restore_from_the_trash(
     assert get_manifest(reg, "acme/worker", "0.9.1").digest == digest
 
 
-def _copy_takes_cancel() -> bool:
-    import inspect as _inspect
-
-    from registry_widgets.operations.copy import copy
-
-    return "cancel" in _inspect.signature(copy).parameters
-
-
-@pytest.mark.skipif(not _copy_takes_cancel(),
-                    reason="needs the credentials issue's copy(cancel=): without it a copy "
-                           "stops only at its next progress event")
 def test_copy_with_cancel_stops_and_moves_no_tag(dashboard, demo_registry, browser,
                                                  tmp_path) -> None:
     """A copy from a slow registry (a throttling proxy in front of the demo one), stopped
@@ -474,8 +463,6 @@ def test_copy_with_cancel_stops_and_moves_no_tag(dashboard, demo_registry, brows
     assert listed.status_code == 404 or not listed.json().get("tags"), listed.text
 
 
-@pytest.mark.skipif(not hasattr(__import__("registry_widgets.errors").errors, "Cancelled"),
-                    reason="needs the credentials issue (a 401 re-reads Docker's config)")
 def test_docker_login_then_refresh(dashboard, token_demo, browser, tmp_path) -> None:
     """``docker login`` writes Docker's config; Refresh then lists, in the same kernel."""
     from playwright.sync_api import expect
