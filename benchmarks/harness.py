@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from registry_widgets.stack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30

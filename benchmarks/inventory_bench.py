@@ -36,7 +36,7 @@ import requests
 import urllib3
 
 import registry_widgets
-from registry_widgets.operations import clients, index
+from registry_widgets.operations.core import clients, index
 from registry_widgets.stack import LocalRegistry
 
 from .copy_bench import ACCEPT

@@ -73,7 +73,7 @@ def synthetic_images(rows: int, registry: str = "registry.example.com") -> pd.Da
     """An ``images()``-shaped frame of ``rows`` tags: 10 tags per repository (the last,
     ``latest``, a co-tag of the one before), repositories spread over 20 namespaces, every
     fourth one multi-arch, all labelled and dated. Deterministic."""
-    from registry_widgets.operations.inventory import COLUMNS
+    from registry_widgets.operations.images.inventory import COLUMNS
 
     data: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     start = pd.Timestamp("2024-01-01T00:00:00Z")

@@ -43,7 +43,7 @@ SBOM_CHILD = ("import sys, time, registry_widgets; t = time.perf_counter(); u = 
               "open(sys.argv[2], 'w').write(f'{time.perf_counter() - t} {time.process_time() - u} "
               "{len(c.packages)}')")
 STREAM_CHILD = ("import sys, time; from registry_widgets.reference import parse_reference; "
-                "from registry_widgets.operations.clients import client_for; "
+                "from registry_widgets.operations.core.clients import client_for; "
                 "r = parse_reference(sys.argv[1]); t = time.perf_counter(); u = time.process_time(); "
                 "c = client_for(r.registry); "
                 "m = c.get_manifest(r.repository, r.reference); n = 0\n"
@@ -160,9 +160,9 @@ def _version(rng: random.Random, ecosystem: str) -> str:
 
 
 def match_scenario(settings: Settings, report: Report) -> None:
-    from registry_widgets.operations import scan as scan_module
-    from registry_widgets.operations.feeds import open_feed
-    from registry_widgets.operations.sbom import Package
+    from registry_widgets.operations.security import scan as scan_module
+    from registry_widgets.operations.security.osv import open_feed
+    from registry_widgets.operations.security.sbom import Package
 
     records, packages = (2_000, 500) if settings.quick else (100_000, 10_000)
     scenario = f"7 match {packages:,} packages against {records:,} advisories"

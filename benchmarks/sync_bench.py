@@ -23,7 +23,7 @@ from typing import Callable
 import yaml
 
 import registry_widgets
-from registry_widgets.operations.sync import by_status
+from registry_widgets.operations.mirror.sync import by_status
 from registry_widgets.stack import LocalRegistry
 from tests.support.images import put_manifest, upload_blob
 from tests.support.oracle import OCI_MANIFEST, RawClient
@@ -146,7 +146,7 @@ def sync_scenario(settings: Settings, report: Report, source: LocalRegistry) -> 
                                            dashboard_address=None, host="127.0.0.1")
         client = distributed.Client(cluster)
         # Each worker imports the package once before the timing, as a warm cluster has.
-        client.run(importlib.import_module, "registry_widgets.operations.sync")
+        client.run(importlib.import_module, "registry_widgets.operations.mirror.sync")
     except Exception as e:  # noqa: BLE001 - the extra may be missing: say so in the table
         dask_error = f"no Dask cluster: {type(e).__name__}: {e}"[:300]
 

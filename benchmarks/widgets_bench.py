@@ -26,7 +26,7 @@ BUILD_TARGET, RENDER_TARGET = 1.0, 1.5  # seconds at 10,000 rows (render_bench.T
 
 def synthetic_images(rows: int, registry: str = "127.0.0.1:5000") -> pd.DataFrame:
     """An ``images()``-shaped frame of ``rows`` tags (when no registry listing is at hand)."""
-    from registry_widgets.operations.inventory import COLUMNS
+    from registry_widgets.operations.images.inventory import COLUMNS
 
     records = []
     for i in range(rows):

@@ -7,6 +7,35 @@ or headers. This module imports nothing from the package (bottom layer).
 
 from __future__ import annotations
 
+__all__ = [
+    "RegistryWidgetsError",
+    "BadReference",
+    "RegistryError",
+    "NotFound",
+    "Unauthorized",
+    "Denied",
+    "DeleteDisabled",
+    "Unreachable",
+    "InsecureRegistry",
+    "ProtocolError",
+    "DigestMismatch",
+    "RateLimited",
+    "EngineError",
+    "EngineUnavailable",
+    "ConfirmationRequired",
+    "JournalError",
+    "ParameterError",
+    "Protected",
+    "BadBackup",
+    "SyncIncomplete",
+    "FeedError",
+    "ScanFailed",
+    "Cancelled",
+    "ConfigurationError",
+    "InvalidArgument",
+]
+
+
 LOGIN_HINT = (
     "Log in first: run `docker login {registry}` (the guide's answer to "
     "'unauthorized: authentication required'), or pass credentials explicitly."

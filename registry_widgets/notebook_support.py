@@ -27,13 +27,13 @@ import pandas as pd
 
 from .credentials import Credentials, credentials_for
 from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
-from .operations.arguments import check_bool
-from .operations.clients import configure
-from .operations.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
-from .operations.inspection import check
-from .operations.journal import state_dir
-from .operations.local import local_images
-from .operations.result import Result
+from .operations.core.arguments import check_bool
+from .operations.core.clients import configure
+from .operations.images.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
+from .operations.images.inspect import check
+from .operations.core.journal import state_dir
+from .operations.images.local import local_images
+from .operations.core.result import Result
 from .reference import Reference, parse_reference
 
 REGISTRY_ENV = "REGISTRY_WIDGETS_REGISTRY"

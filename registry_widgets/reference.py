@@ -525,3 +525,24 @@ def accessory_tags(digest: str) -> dict[str, str]:
     algorithm, _, hex_ = digest.partition(":")
     stem = f"{algorithm}-{hex_}"
     return {stem + (f".{suffix}" if suffix else ""): kind for suffix, kind in ACCESSORY_KINDS.items()}
+
+
+def namespace_of(repository: str) -> str:
+    """The first path segment of a two-or-more-segment repository, else ``""`` (as
+    ``Reference.namespace``)."""
+    first, slash, _ = repository.partition("/")
+    return first if slash else ""
+
+
+def validate_namespace(namespace: str) -> str:
+    """Return ``namespace`` if it is one path component of the reference grammar
+    (``my_namespace``, ``team-a``), else raise BadReference saying why."""
+    rule = ("a namespace is a single path component (lowercase letters and digits, joined by "
+            "'.', '_', '__' or dashes), e.g. my_namespace in registry/namespace/repository:tag")
+    if not isinstance(namespace, str) or not namespace or "/" in namespace:
+        raise BadReference(f"Invalid namespace {namespace!r}: {rule}", reference=str(namespace))
+    try:
+        return validate_repository(namespace)
+    except BadReference as e:
+        raise BadReference(f"Invalid namespace {namespace!r}: {e} Use a valid name: {rule}",
+                           reference=namespace) from None

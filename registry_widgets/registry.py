@@ -29,6 +29,10 @@ from .errors import BadReference, DigestMismatch, ProtocolError, Unreachable
 from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, OCI_INDEX, Descriptor, Manifest
 from .reference import validate_registry, validate_repository, validate_tag
 from .transport import DEFAULT_TIMEOUT, Transport
+# What the verbs need of HTTP, re-exported so that they import ``registry`` and never
+# ``transport``: retryable statuses, option checks, and cancelling requests in flight.
+from .transport import (RETRY_STATUSES, abort_requests, check_ca_file,  # noqa: F401
+                        check_timeout, forget_requests, note_requests)
 
 log = logging.getLogger("registry_widgets.registry")
 

@@ -835,8 +835,8 @@ def retention_nb() -> nbformat.NotebookNode:
 
         from registry_widgets import CleanupPanel, retention, retention_policies, usage
         from registry_widgets import notebook_support as nb
-        from registry_widgets.operations.policies import split_target
-        from registry_widgets.operations.retention import plan_frame
+        from registry_widgets.operations.core.policies import split_target
+        from registry_widgets.operations.cleanup.retention import plan_frame
         from registry_widgets.widgets.cleanup_panel import plan_display
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000
@@ -1105,7 +1105,7 @@ def sync_nb() -> nbformat.NotebookNode:
 
         from registry_widgets import sync
         from registry_widgets import notebook_support as nb
-        from registry_widgets.operations.sync import by_status, raise_for_failures
+        from registry_widgets.operations.mirror.sync import by_status, raise_for_failures
         from registry_widgets.widgets.sync_panel import sync_rows
 
         REGISTRY = nb.default_registry()  # $REGISTRY_WIDGETS_REGISTRY, else 127.0.0.1:5000

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from registry_widgets.stack import LocalRegistry
 from tests.support.faultproxy import FaultProxy
 

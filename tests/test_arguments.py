@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry_widgets.operations.arguments import check_bool, check_optional_positive_int, check_positive_int
+from registry_widgets.operations.core.arguments import check_bool, check_optional_positive_int, check_positive_int
 
 
 @pytest.mark.parametrize("value", ["no", "False", "", None, 0, 1, "true"])

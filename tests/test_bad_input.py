@@ -35,8 +35,8 @@ import registry_widgets as rw
 from registry_widgets.errors import (BadReference, DeleteDisabled, NotFound, ProtocolError,
                                      RegistryError, RegistryWidgetsError, Unauthorized,
                                      Unreachable)
-from registry_widgets.operations import clients, journal
-from registry_widgets.operations.inventory import COLUMNS
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.images.inventory import COLUMNS
 from registry_widgets.reference import EXPECTED_FORM, parse_reference
 from registry_widgets.stack import LocalRegistry
 from registry_widgets.stack._process import free_port

@@ -10,8 +10,8 @@ import secrets
 
 import pytest
 
-from registry_widgets.operations import clients
-from registry_widgets.operations.retention import set_retention_policy
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.cleanup.retention import set_retention_policy
 from tests.support import RawClient, push_image
 from tests.support.oracle import get_manifest
 from registry_widgets.widgets import CleanupPanel

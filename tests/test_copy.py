@@ -16,8 +16,8 @@ import time
 import pytest
 
 from registry_widgets.errors import NotFound, RegistryError
-from registry_widgets.operations import clients, journal
-from registry_widgets.operations.copy import copy
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.images.copy import copy
 from tests.support.images import push_image, push_index, random_layers
 from tests.support.oracle import RawClient, get_blob, get_manifest, list_repositories
 

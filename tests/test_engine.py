@@ -24,7 +24,8 @@ import pytest
 from registry_widgets.engine import Engine
 from registry_widgets.errors import (BadReference, Denied, EngineError, EngineUnavailable,
                                      NotFound, Unauthorized, Unreachable)
-from registry_widgets.operations import journal, local
+from registry_widgets.operations.core import journal
+from registry_widgets.operations.images import local
 from registry_widgets.progress import ProgressEvent
 from registry_widgets.stack._process import free_port
 from tests.support import oracle

@@ -25,7 +25,7 @@ import registry_widgets as rw
 from registry_widgets.errors import (DigestMismatch, ProtocolError, RateLimited, RegistryError,
                                      Unreachable)
 from registry_widgets.manifest import OCI_MANIFEST
-from registry_widgets.operations.clients import client_for
+from registry_widgets.operations.core.clients import client_for
 from registry_widgets.registry import READ_SIZE
 from tests.support import RawClient, push_image
 from tests.support.faultproxy import Corrupt, Delay, Drop, ExpireToken, Respond, Throttle, Truncate

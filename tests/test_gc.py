@@ -13,17 +13,18 @@ import json
 import pytest
 
 from registry_widgets.errors import NotFound
-from registry_widgets.operations import clients, removal_plan
-from registry_widgets.operations.backup import restore
-from registry_widgets.operations.gc import blob_bytes, collect_garbage, garbage_collection_help
-from registry_widgets.operations.remove import remove
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.images import remove_plan
+from registry_widgets.operations.core.backup import restore
+from registry_widgets.operations.cleanup.gc import blob_bytes, collect_garbage, garbage_collection_help
+from registry_widgets.operations.images.remove import remove
 from tests.support import RawClient, push_image
 
 
 @pytest.fixture(autouse=True)
 def fresh():
     clients.reset()
-    removal_plan._tag_delete_supported.clear()
+    remove_plan._tag_delete_supported.clear()
     yield
     clients.reset()
 

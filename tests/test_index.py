@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 from registry_widgets.errors import Denied
-from registry_widgets.operations import clients
-from registry_widgets.operations import index
-from registry_widgets.operations.index import Index, index_path
-from registry_widgets.operations.inventory import images, indexed, parse_repositories
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.core import index
+from registry_widgets.operations.core.index import Index, index_path
+from registry_widgets.operations.images.inventory import images, indexed, parse_repositories
 from tests.support import RawClient, push_image
 
 
@@ -236,7 +236,7 @@ def settle(panel):
 
 
 def test_the_widgets_list_a_catalog_refusing_registry_with_typed_repositories(token_registry):
-    from registry_widgets.operations.namespaces import remembered_repositories
+    from registry_widgets.operations.images.namespaces import remembered_repositories
     from registry_widgets.widgets import ImageTable, NamespaceTable
 
     reg = token_registry
@@ -309,7 +309,7 @@ def test_the_image_table_revalidates_in_place_keeping_the_selection(registry_fac
 
 
 def test_a_cold_listing_shows_its_first_rows_before_the_rest(registry_factory):
-    from registry_widgets.operations.inventory import FIRST_BATCH
+    from registry_widgets.operations.images.inventory import FIRST_BATCH
 
     reg = registry_factory()
     for i in range(FIRST_BATCH + 3):

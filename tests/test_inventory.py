@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from registry_widgets.errors import BadReference
-from registry_widgets.operations import clients, journal
-from registry_widgets.operations.index import Index, index_path
-from registry_widgets.operations.inventory import COLUMNS, images
-from registry_widgets.operations.namespaces import (add_namespace, declared_namespaces,
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.core.index import Index, index_path
+from registry_widgets.operations.images.inventory import COLUMNS, images
+from registry_widgets.operations.images.namespaces import (add_namespace, declared_namespaces,
                                                     forget_namespace, namespaces,
                                                     namespaces_file)
 from tests.support import RawClient, push_image, push_index, start_registry

@@ -17,8 +17,10 @@ import pytest
 PACKAGE = "registry_widgets"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 
-# A unit is a top-level module (errors.py -> "errors") or a subpackage with everything in
-# it (operations/pull.py -> "operations").
+# A unit is a top-level module (errors.py -> "errors"), a subpackage with everything in it
+# (widgets/table.py -> "widgets"), or, inside operations/, one of its subpackages
+# (operations/images/copy.py -> "operations.images"). README's "How it is built" table shows
+# the same list.
 LAYERS = {
     "errors": 0,
     "progress": 0,
@@ -30,25 +32,30 @@ LAYERS = {
     "transport": 2,
     "registry": 2,
     "engine": 2,
-    "operations": 3,
-    "widgets": 4,
-    "__main__": 4,
-    "runner": 4,
-    "notebook_support": 4,
+    "operations": 3,  # operations/__init__.py: a docstring only
+    "operations.core": 3,
+    "operations.images": 4,
+    "operations.security": 4,
+    "operations.cleanup": 5,
+    "operations.mirror": 5,
+    "widgets": 6,
+    "__main__": 6,
+    "runner": 6,
+    "notebook_support": 6,
 }
+# Subpackages whose files form units of their own (see unit_of_file).
+SPLIT = {"operations"}
 LAYER_PATTERNS = {  # for units not named in LAYERS
     "registry_*": 2,
-    "http*": 2,
 }
 # The package's __init__ re-exports the public API: it may import any library unit.
 TOP = "__init__"
 # Dev tooling that starts real services: it imports nothing of the library, and nothing
 # (not even __init__) imports it, so importing registry_widgets never pulls it in.
 ISOLATED = {"stack"}
-# (importer, imported) pairs allowed within one layer.
+# (importer, imported) pairs allowed within one layer; a unit may always import itself.
+# Siblings not named here (images and security; cleanup and mirror) may not import each other.
 SAME_LAYER_ALLOWED = {
-    ("operations", "operations"),
-    ("widgets", "widgets"),
     # layer 2 is a small stack of its own: credentials <- auth <- transport <- registry, and
     # http_pool (bytes on keep-alive sockets, imports nothing of the package) <- transport
     ("auth", "credentials"),
@@ -61,6 +68,15 @@ SAME_LAYER_ALLOWED = {
     ("engine", "credentials"),
     ("__main__", "runner"),
     ("notebook_support", "widgets"),
+}
+# Lower units that a unit may not import although the layers would allow it: the verbs reach
+# the network only through ``registry`` (HTTP lives below it, in one place).
+FORBIDDEN = {
+    (verbs, http)
+    for verbs in ("operations.core", "operations.images", "operations.security",
+                  "operations.cleanup", "operations.mirror", "widgets", "runner",
+                  "notebook_support", "__main__")
+    for http in ("transport", "auth", "http_pool")
 }
 
 
@@ -85,8 +101,18 @@ def is_unit(name: str) -> bool:
 
 
 def unit_of_file(relpath: Path) -> str:
-    """errors.py -> errors; operations/pull.py -> operations; __init__.py -> __init__."""
+    """errors.py -> errors; widgets/table.py -> widgets; operations/images/copy.py ->
+    operations.images; operations/__init__.py -> operations; __init__.py -> __init__."""
+    if len(relpath.parts) > 2 and relpath.parts[0] in SPLIT:
+        return ".".join(relpath.parts[:2])
     return relpath.parts[0] if len(relpath.parts) > 1 else relpath.stem
+
+
+def unit_of_module(dotted: list[str]) -> str:
+    """[registry_widgets, operations, images, copy] -> operations.images (as unit_of_file)."""
+    if len(dotted) > 2 and dotted[1] in SPLIT and (PACKAGE_DIR / dotted[1] / dotted[2]).is_dir():
+        return ".".join(dotted[1:3])
+    return dotted[1] if len(dotted) > 1 else TOP
 
 
 def imported_units(relpath: Path, source: str) -> list[tuple[int, str, str]]:
@@ -99,8 +125,7 @@ def imported_units(relpath: Path, source: str) -> list[tuple[int, str, str]]:
     def add(node: ast.AST, written: str, dotted: list[str]) -> None:
         if dotted[:1] != [PACKAGE]:
             return
-        unit = dotted[1] if len(dotted) > 1 else TOP
-        found.append((node.lineno, written, unit))
+        found.append((node.lineno, written, unit_of_module(dotted)))
 
     for node in ast.walk(ast.parse(source, filename=str(relpath))):
         if isinstance(node, ast.Import):
@@ -137,7 +162,7 @@ def violations(relpath: Path, source: str) -> list[str]:
                     f"{here}: {sorted(ISOLATED)} and the library must not import each other"
                 )
             continue
-        if unit == TOP:
+        if unit == TOP or target == unit:
             continue
         if target == TOP:
             problems.append(
@@ -147,6 +172,11 @@ def violations(relpath: Path, source: str) -> list[str]:
         mine, theirs = layer_of(unit), layer_of(target)
         if theirs is None:
             problems.append(f"{here}: {target!r} has no layer; add it to LAYERS in {__name__}")
+        elif (unit, target) in FORBIDDEN:
+            problems.append(
+                f"{here}: {unit} may not import {target}: verbs, widgets and runners reach the "
+                "network through registry (HTTP lives below it, in one place)"
+            )
         elif mine is not None and (
             theirs > mine or (theirs == mine and (unit, target) not in SAME_LAYER_ALLOWED)
         ):
@@ -164,8 +194,11 @@ MODULE_FILES = sorted(
 
 def test_every_layered_unit_exists():
     # A renamed or deleted module leaves a stale row that would classify nothing.
-    stale = [unit for unit in [*LAYERS, *ISOLATED] if not (
-        (PACKAGE_DIR / f"{unit}.py").is_file() or (PACKAGE_DIR / unit / "__init__.py").is_file())]
+    def exists(unit: str) -> bool:
+        path = PACKAGE_DIR.joinpath(*unit.split("."))
+        return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+    stale = [unit for unit in [*LAYERS, *ISOLATED] if not exists(unit)]
     assert stale == [], f"LAYERS/ISOLATED name units that do not exist: {stale}"
 
 
@@ -225,11 +258,23 @@ CASES = [
     ("engine.py", "from .credentials import load", True),
     ("auth.py", "from .registry import Client", False),
     ("reference.py", "import registry_widgets.registry", False),
-    ("operations/pull.py", "from ..registry import Client\nfrom .result import Result", True),
-    ("operations/pull.py", "from ..widgets.table import images", False),
-    ("operations/pull.py", "def f():\n    from registry_widgets import widgets", False),
-    ("operations/__init__.py", "from .pull import pull", True),
-    ("widgets/table.py", "from ..operations import pull\nfrom . import common", True),
+    ("operations/images/pull.py", "from ...registry import Client\nfrom ..core.result import R",
+     True),
+    ("operations/images/pull.py", "from ...widgets.table import images", False),
+    ("operations/images/pull.py", "def f():\n    from registry_widgets import widgets", False),
+    ("operations/images/pull.py", "from .copy import copy", True),
+    ("operations/images/pull.py", "from ...transport import Transport", False),
+    ("operations/images/pull.py", "from ..security.scan import scan", False),
+    ("operations/security/scan.py", "from ..images.copy import copy", False),
+    ("operations/core/result.py", "from ..images.copy import copy", False),
+    ("operations/cleanup/gc.py", "from ..images.remove import remove\nfrom ..core import journal",
+     True),
+    ("operations/cleanup/gc.py", "from ..mirror.sync import sync", False),
+    ("operations/mirror/sync.py", "from registry_widgets.operations.images.copy import copy", True),
+    ("operations/mirror/sync.py", "from ..cleanup.retention import retention", False),
+    ("operations/images/copy.py", "from ..mirror import sync", False),
+    ("widgets/table.py", "from ..operations.images import copy\nfrom . import common", True),
+    ("widgets/table.py", "from ..transport import Transport", False),
     ("widgets/table.py", "from .. import Reference", False),
     ("registry_http.py", "from .auth import Token", False),
     ("registry_http.py", "from .reference import Reference", True),

@@ -24,7 +24,7 @@ from registry_widgets import auth
 from registry_widgets.auth import DEFAULT_TOKEN_LIFETIME, _lifetime
 from registry_widgets.errors import (ConfigurationError, ProtocolError, Unauthorized,
                                      Unreachable)
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from registry_widgets.registry import RegistryClient
 from tests.support import push_image
 from tests.support.faultproxy import Respond, Throttle

@@ -29,7 +29,7 @@ import pytest
 
 from registry_widgets import notebook_support as nb
 from registry_widgets.errors import Unauthorized
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from registry_widgets.runner import run_notebook
 from registry_widgets.errors import ParameterError
 from registry_widgets.stack import LocalRegistry

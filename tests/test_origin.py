@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from registry_widgets.errors import Unauthorized
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from tests.support import push_image
 from tests.support.faultproxy import Respond
 

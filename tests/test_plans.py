@@ -20,10 +20,11 @@ import pytest
 
 from registry_widgets.errors import ConfirmationRequired, NotFound
 from registry_widgets.manifest import OCI_INDEX, OCI_MANIFEST, Manifest
-from registry_widgets.operations import clients, journal, removal_plan
-from registry_widgets.operations.removal_plan import (IndexRef, RemovalPlan, RepositoryIndex,
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.images import remove_plan
+from registry_widgets.operations.images.remove_plan import (IndexRef, RemovalPlan, RepositoryIndex,
                                                       compute_plan, read_index)
-from registry_widgets.operations.remove import (compute_namespace_plan, plan_remove, remove,
+from registry_widgets.operations.images.remove import (compute_namespace_plan, plan_remove, remove,
                                                 remove_namespace)
 from registry_widgets.reference import parse_reference
 from tests.support import list_tags, push_image, push_index
@@ -151,7 +152,7 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(removal_plan, "client_for", refuse)
+    monkeypatch.setattr(remove_plan, "client_for", refuse)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

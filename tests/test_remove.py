@@ -16,9 +16,9 @@ import pytest
 
 from registry_widgets.errors import (ConfirmationRequired, DeleteDisabled, NotFound, Protected,
                                      RegistryError)
-from registry_widgets.operations import clients, journal
-from registry_widgets.operations import removal_plan
-from registry_widgets.operations.remove import (plan_remove, plan_remove_namespace, remove,
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.images import remove_plan
+from registry_widgets.operations.images.remove import (plan_remove, plan_remove_namespace, remove,
                                                 remove_namespace, restore)
 from tests.support.images import push_image, push_index, random_layers
 from tests.support.images import put_manifest as oracle_put_manifest
@@ -31,10 +31,10 @@ FIXED_TIME = "2024-01-01T00:00:00Z"
 @pytest.fixture(autouse=True)
 def fresh_state():
     clients.reset()
-    removal_plan._tag_delete_supported.clear()
+    remove_plan._tag_delete_supported.clear()
     yield
     clients.reset()
-    removal_plan._tag_delete_supported.clear()
+    remove_plan._tag_delete_supported.clear()
 
 
 # -- the oracle's view of a repository ------------------------------------------------------

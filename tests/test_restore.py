@@ -6,7 +6,7 @@ import pytest
 
 import registry_widgets as rw
 from registry_widgets.engine import Engine
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from tests.support import RawClient, get_manifest
 from tests.support.oracle import ACCEPT_ALL
 

@@ -16,8 +16,8 @@ import pytest
 
 import registry_widgets as rw
 from registry_widgets.errors import NotFound, RegistryWidgetsError
-from registry_widgets.operations import journal
-from registry_widgets.operations.backup import BACKUP_ACTION
+from registry_widgets.operations.core import journal
+from registry_widgets.operations.core.backup import BACKUP_ACTION
 from tests.support import RawClient, push_image
 from tests.support.oracle import ACCEPT_ALL
 

@@ -16,11 +16,12 @@ import pytest
 
 from registry_widgets.errors import (BadReference, ConfirmationRequired, InvalidArgument,
                                      NotFound, Protected)
-from registry_widgets.operations import clients, journal, policies, removal_plan
-from registry_widgets.operations.backup import restore
-from registry_widgets.operations.protection import protect, unprotect
-from registry_widgets.operations.remove import remove, remove_namespace
-from registry_widgets.operations.retention import (Settings, compute_retention, parse_duration,
+from registry_widgets.operations.core import clients, journal, policies
+from registry_widgets.operations.images import remove_plan
+from registry_widgets.operations.core.backup import restore
+from registry_widgets.operations.images.protection import protect, unprotect
+from registry_widgets.operations.images.remove import remove, remove_namespace
+from registry_widgets.operations.cleanup.retention import (Settings, compute_retention, parse_duration,
                                                    parse_tag_filter, plan_frame, retention,
                                                    retention_policies, set_retention_policy)
 from tests.support import RawClient, push_image, push_index
@@ -36,7 +37,7 @@ FIXED = "2024-01-01T00:00:00Z"
 @pytest.fixture(autouse=True)
 def fresh():
     clients.reset()
-    removal_plan._tag_delete_supported.clear()
+    remove_plan._tag_delete_supported.clear()
     yield
     clients.reset()
 
@@ -328,7 +329,7 @@ def test_remove_refuses_a_protected_tag_unless_forced(registry, unique_repo):
 def test_an_image_a_running_container_uses_is_kept_and_refused(registry, unique_repo,
                                                                docker_client, base_image,
                                                                local_names):
-    from registry_widgets.operations import local
+    from registry_widgets.operations.images import local
 
     ref = f"{registry.host}/{unique_repo}:1.0"
     local_names.append(ref)
@@ -358,7 +359,7 @@ def test_protected_patterns_are_saved_per_namespace_and_checked():
     target = "127.0.0.1:5000/team"
     assert protect(target, ["latest", "release-.*"]).changed
     assert not protect(target, "latest").changed  # already there
-    from registry_widgets.operations.protection import protected_patterns, protected_tags
+    from registry_widgets.operations.images.protection import protected_patterns, protected_tags
     assert protected_patterns("127.0.0.1:5000", "team") == ["latest", "release-.*"]
     assert protected_tags("127.0.0.1:5000", "team/app", ["latest", "latest-rc", "release-2"]) \
         == {"latest": "latest", "release-2": "release-.*"}  # whole-tag matches only
@@ -411,7 +412,7 @@ def test_a_plan_for_another_target_is_refused(registry, seeded):
 
 
 def test_copy_over_a_protected_tag_is_refused_unless_forced(registry, unique_repo):
-    from registry_widgets.operations.copy import copy
+    from registry_widgets.operations.images.copy import copy
 
     namespace = unique_repo.split("/")[0]
     old = push_image(registry, unique_repo, "latest", seed=f"{unique_repo}-old", created=FIXED)

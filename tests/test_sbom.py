@@ -14,8 +14,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from registry_widgets.errors import NotFound, ProtocolError
-from registry_widgets.operations import clients
-from registry_widgets.operations.sbom import (cyclonedx_json, database_kind, os_ecosystem,
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.security.sbom import (cyclonedx_json, database_kind, os_ecosystem,
                                               parse_apk_installed, parse_dpkg_status,
                                               parse_os_release, parse_python_metadata, sbom,
                                               sbom_table)

@@ -17,12 +17,13 @@ import zipfile
 import pytest
 
 from registry_widgets.errors import BadReference, FeedError, ScanFailed, Unauthorized
-from registry_widgets.operations import clients
-from registry_widgets.operations.copy import copy
-from registry_widgets.operations.exemptions import (add_exemption, load_exemptions, parse_scope,
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.images.copy import copy
+from registry_widgets.operations.security.exemptions import (add_exemption, load_exemptions, parse_scope,
                                                     remove_exemption)
-from registry_widgets.operations.feeds import open_feed, publish_feed
-from registry_widgets.operations.scan import affected_by, compare, scan
+from registry_widgets.operations.security.osv import open_feed, publish_feed
+from registry_widgets.operations.security.scan import scan
+from registry_widgets.operations.security.versions import affected_by, compare
 from tests.scan_images import OSV, alpine_layers, debian_layers, push, tar_layer
 from tests.support import get_manifest
 
@@ -105,7 +106,7 @@ def test_both_sides_of_each_fixed_version(advisory, ecosystem, version, affected
 
 
 def test_ubuntu_packages_match_osv_lts_records():
-    from registry_widgets.operations.scan import _ecosystems
+    from registry_widgets.operations.security.scan import _ecosystems
 
     assert _ecosystems("Ubuntu:22.04") == ("Ubuntu:22.04", "Ubuntu", "Ubuntu:22.04:LTS",
                                            "Ubuntu:Pro:22.04:LTS")
@@ -342,7 +343,7 @@ DPKG_CASES = ["3.0.14-1~deb12u1", "3.0.14-1", "3.0.14", "3.0.14-0", "1:3.0.1-1",
 def test_dpkg_order_agrees_with_univers(a):
     from univers.versions import DebianVersion
 
-    from registry_widgets.operations.scan import dpkg_version_key
+    from registry_widgets.operations.security.versions import dpkg_version_key
 
     for b in DPKG_CASES:
         expected = (DebianVersion(a) > DebianVersion(b)) - (DebianVersion(a) < DebianVersion(b))
@@ -355,7 +356,7 @@ def test_dpkg_order_agrees_with_univers_on_generated_versions():
     from univers.debian import Version
     from univers.versions import DebianVersion
 
-    from registry_widgets.operations.scan import dpkg_version_key
+    from registry_widgets.operations.security.versions import dpkg_version_key
 
     version = st.from_regex(r"\A([0-9]:)?[0-9][0-9a-z.+~]{0,6}(-[0-9a-z.+~]{1,4})?\Z")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from registry_widgets.operations import clients
-from registry_widgets.operations.exemptions import add_exemption
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.security.exemptions import add_exemption
 from registry_widgets.widgets.scan_panel import ScanPanel, findings_display, security_status
 from tests.scan_images import OSV, alpine_layers, push, tar_layer
 

@@ -19,9 +19,9 @@ import yaml
 
 import registry_widgets as rw
 from registry_widgets.errors import BadReference, NotFound
-from registry_widgets.operations import clients, journal
-from registry_widgets.operations.copy import copy
-from registry_widgets.operations.sync import sync
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.images.copy import copy
+from registry_widgets.operations.mirror.sync import sync
 from tests.support.faultproxy import Corrupt
 from tests.support.images import push_image, push_index
 from tests.support.oracle import list_repositories, list_tags

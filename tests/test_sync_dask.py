@@ -25,8 +25,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")  # the dask extra; `make test` installs it
 
-from registry_widgets.operations import clients  # noqa: E402
-from registry_widgets.operations.sync import sync  # noqa: E402
+from registry_widgets.operations.core import clients  # noqa: E402
+from registry_widgets.operations.mirror.sync import sync  # noqa: E402
 from tests.support.images import push_image  # noqa: E402
 
 DASK = Path(sys.executable).with_name("dask")

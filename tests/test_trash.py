@@ -9,8 +9,8 @@ import pytest
 
 import registry_widgets as rw
 from registry_widgets.errors import NotFound, Protected
-from registry_widgets.operations import clients
-from registry_widgets.operations.trash import restore_from_trash, trash
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.cleanup.trash import restore_from_trash, trash
 from tests.support.images import push_image
 from tests.support.oracle import ACCEPT_ALL, RawClient
 

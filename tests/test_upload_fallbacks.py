@@ -14,8 +14,8 @@ import os
 import pytest
 
 from registry_widgets.errors import ProtocolError
-from registry_widgets.operations import clients
-from registry_widgets.operations.copy import copy
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.images.copy import copy
 from registry_widgets.registry import RegistryClient
 from tests.support import RawClient, get_blob, get_manifest, push_image
 from tests.support.faultproxy import FaultProxy, Respond

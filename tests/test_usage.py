@@ -11,8 +11,8 @@ import secrets
 import pytest
 
 from registry_widgets.errors import InvalidArgument
-from registry_widgets.operations import clients
-from registry_widgets.operations.usage import parse_size, set_usage_limit, usage
+from registry_widgets.operations.core import clients
+from registry_widgets.operations.cleanup.usage import parse_size, set_usage_limit, usage
 from tests.support import push_image
 
 

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from registry_widgets.operations.remove import IndexRef, RemovalPlan
+from registry_widgets.operations.images.remove import IndexRef, RemovalPlan
 from registry_widgets.widgets import tables as t
 
 D1 = "sha256:" + "a" * 64
@@ -342,7 +342,7 @@ def test_a_pair_without_equals_is_one_clear_error():
 
 
 def test_result_text_says_what_happened_in_the_users_units():
-    from registry_widgets.operations.result import Result
+    from registry_widgets.operations.core.result import Result
     from registry_widgets.widgets.feedback import result_text
 
     copied = Result("copy", source="a/x:1", target="b/x:1", digest=D1, bytes_moved=0,

@@ -19,7 +19,7 @@ import pytest
 
 from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError, Unauthorized,
                                     Unreachable)
-from registry_widgets.operations import clients
+from registry_widgets.operations.core import clients
 from registry_widgets.progress import ProgressEvent
 from registry_widgets.stack._process import free_port
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,

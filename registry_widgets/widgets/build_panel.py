@@ -19,7 +19,7 @@ from typing import Any, Callable
 import ipywidgets as w
 import traitlets
 
-from ..operations.local import build, push, run
+from ..operations.images.local import build, push, run
 from .feedback import Panel, ProgressView, accepts, button, result_text, show, text
 from .tables import build_target
 

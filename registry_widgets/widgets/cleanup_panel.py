@@ -19,9 +19,9 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..operations.namespaces import namespaces
-from ..operations.result import Result
-from ..operations.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
+from ..operations.images.namespaces import namespaces
+from ..operations.core.result import Result
+from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from .feedback import Panel, ProgressView, button, text
 from .tables import human_size, short_digest, table_options
 

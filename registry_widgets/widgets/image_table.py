@@ -35,12 +35,12 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
-from ..operations.copy import copy
-from ..operations.inspection import inspect
-from ..operations.inventory import COLUMNS, catalog_refused, images, indexed
-from ..operations.local import pull, push, tag
-from ..operations.namespaces import remember_repositories, remembered_repositories
-from ..operations.remove import check_drift, plan_remove, remove
+from ..operations.images.copy import copy
+from ..operations.images.inspect import inspect
+from ..operations.images.inventory import COLUMNS, catalog_refused, images, indexed
+from ..operations.images.local import pull, push, tag
+from ..operations.images.namespaces import remember_repositories, remembered_repositories
+from ..operations.images.remove import check_drift, plan_remove, remove
 from ..reference import parse_reference
 from .export import ExportBar
 from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import ipywidgets as w
 import traitlets
 
-from ..operations.clients import configure
-from ..operations.inspection import check
+from ..operations.core.clients import configure
+from ..operations.images.inspect import check
 from .feedback import Panel, button, text
 
 

@@ -21,10 +21,10 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
-from ..operations.inventory import catalog_refused
-from ..operations.namespaces import (COLUMNS, add_namespace, declared_namespaces,
-                                     forget_namespace, namespaces, remembered_repositories)
-from ..operations.remove import remove_namespace
+from ..operations.images.inventory import catalog_refused
+from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
+                                            forget_namespace, namespaces, remembered_repositories)
+from ..operations.images.remove import remove_namespace
 from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text
 from .tables import namespace_display, namespace_plan_text, table_options
 

@@ -22,8 +22,8 @@ import ipywidgets as w
 import traitlets
 
 from ..credentials import credentials_for
-from ..operations.inspection import check
-from ..operations.journal import state_dir
+from ..operations.images.inspect import check
+from ..operations.core.journal import state_dir
 from ..reference import validate_registry
 from .feedback import Panel, button, text
 

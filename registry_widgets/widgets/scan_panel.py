@@ -19,7 +19,7 @@ import ipywidgets as w
 import pandas as pd
 from itables.widget import ITable
 
-from ..operations.scan import ScanReport, scan
+from ..operations.security.scan import ScanReport, scan
 from .feedback import Panel, button, text
 from .tables import short_digest, table_options
 

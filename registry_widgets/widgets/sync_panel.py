@@ -17,8 +17,8 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ..operations.result import Result
-from ..operations.sync import summary_line, sync
+from ..operations.core.result import Result
+from ..operations.mirror.sync import summary_line, sync
 from .feedback import Panel, ProgressView, button, text
 from .tables import human_size
 

@@ -1,0 +1,139 @@
+"""Which client talks to which registry: one pooled ``RegistryClient`` per registry.
+
+``configure()`` is the in-memory counterpart of ``docker login``: it records credentials
+and TLS options for a registry, and every verb afterwards uses them. Without it, a
+registry's credentials come from Docker's config file (read again once when the registry
+refuses them, so ``docker login`` and then a Refresh works without a kernel restart).
+
+Options are kept per host; clients per scheme and host, so ``images("https://r.io")`` after
+``images("r.io")`` (which may have settled on plain HTTP) gets its own client.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+from typing import Any
+
+from ...credentials import credentials_from
+from ...errors import ConfigurationError
+from ...reference import validate_registry
+from ...registry import RegistryClient
+from ...registry import check_ca_file, check_timeout
+
+_lock = threading.Lock()
+_options: dict[str, dict[str, Any]] = {}
+_clients: dict[tuple[str, str], RegistryClient] = {}
+
+# RegistryClient's keyword arguments besides credentials, with what each must be.
+OPTIONS = {
+    "ca_bundle": "a path to a PEM CA file",
+    "insecure": "True or False",
+    "insecure_hosts": "a list of host[:port] strings",
+    "timeout": "seconds, or a (connect, read) pair",
+    "retries": "a whole number >= 0",
+    "backoff": "seconds >= 0",
+    "pool_size": "a whole number >= 1",
+    "config_dir": "a directory path (instead of $DOCKER_CONFIG or ~/.docker)",
+}
+
+
+def _split(registry: str) -> tuple[str, str]:
+    scheme, _, host = registry.rpartition("://")
+    return scheme, host
+
+
+def _option_problem(name: str, value: Any) -> str | None:
+    def whole(minimum: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+    if name == "insecure" and not isinstance(value, bool):
+        return f"insecure must be True or False, not {type(value).__name__}"
+    if name == "insecure_hosts" and (isinstance(value, (str, bytes)) or not isinstance(
+            value, (list, tuple, set, frozenset)) or not all(isinstance(h, str) for h in value)):
+        return f"insecure_hosts must be {OPTIONS[name]}, not {type(value).__name__}"
+    if name in ("retries", "pool_size") and not whole(0 if name == "retries" else 1):
+        return f"{name} must be {OPTIONS[name]}, not {value!r}"
+    if name == "backoff" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or value < 0):
+        return f"backoff must be {OPTIONS[name]}, not {value!r}"
+    if name == "config_dir" and not isinstance(value, (str, os.PathLike)):
+        return f"config_dir must be {OPTIONS[name]}, not {type(value).__name__}"
+    try:
+        if name == "timeout":
+            check_timeout(value)
+        elif name == "ca_bundle":
+            check_ca_file(value, "ca_bundle")
+    except ConfigurationError as e:
+        return str(e)
+    return None
+
+
+def configure(registry: str, *, credentials: Any = None, **options: Any) -> None:
+    """Set credentials and client options for a registry; later verbs on it use them.
+
+    Options: ``ca_bundle`` (PEM file), ``insecure`` (allow plain HTTP to this host),
+    ``insecure_hosts``, ``timeout`` (``(connect, read)`` seconds), ``retries``, ``backoff``,
+    ``pool_size``, ``config_dir``. ``credentials`` may be a ``Credentials``, a
+    ``(user, password)`` tuple or a dict; they stay in memory only.
+
+    An option given as None keeps its default. Everything is checked here, at once, before any request: an unknown option, a value of
+    the wrong type, a missing or non-PEM CA file or a malformed credentials value raises
+    one :class:`ConfigurationError` listing every problem, and the old configuration stays.
+    """
+    registry = validate_registry(registry)  # a typo fails here, before any request
+    _, host = _split(registry)
+    # None is "the default" for every option (notebook parameters pass ca_bundle=None).
+    options = {name: value for name, value in options.items() if value is not None}
+    problems = []
+    for name in sorted(options):
+        if name not in OPTIONS:
+            close = difflib.get_close_matches(name, list(OPTIONS) + ["credentials"], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"unknown option {name!r}{hint}")
+        elif (problem := _option_problem(name, options[name])) is not None:
+            problems.append(problem)
+    creds = None
+    if credentials is not None:
+        try:
+            creds = credentials_from(credentials, host)
+        except (TypeError, ValueError) as e:  # their messages name fields, never values
+            problems.append(f"credentials: {e}")
+    if problems:
+        raise ConfigurationError(
+            f"configure({registry!r}) was not applied: " + "; ".join(problems)
+            + f". Options are {', '.join(OPTIONS)}, plus credentials=(user, password)",
+            registry=host)
+    with _lock:
+        _options[host] = {**options, "credentials": creds, "_url": registry}
+        old = [_clients.pop(key) for key in list(_clients) if key[1] == host]
+    for client in old:
+        client.close()
+
+
+def client_for(registry: str) -> RegistryClient:
+    """The shared client for a registry (``host[:port]`` as in a reference, or a URL with a
+    scheme). Raises BadReference, before any request, when ``registry`` cannot name one."""
+    registry = validate_registry(registry)
+    scheme, host = _split(registry)
+    with _lock:
+        options = dict(_options.get(host, {}))
+        url = options.pop("_url", registry)
+        if scheme:  # an explicit scheme wins over the configured one
+            url = registry
+        key = (_split(url)[0], host)
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = RegistryClient(url, **options)
+        return client
+
+
+def reset() -> None:
+    """Forget every configuration and close every client (tests, or a fresh login)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+        _options.clear()
+    for client in clients:
+        client.close()

@@ -1,0 +1,521 @@
+"""``images``: what a registry holds, one row per tag, as a pandas DataFrame.
+
+Tag lists carry no digests, sizes or dates (REGISTRY-NOTES: "each row costs a manifest
+HEAD/GET and, for a date, the config blob"), so a current listing is: the catalog (or the
+repositories given), every tag list, and a request per tag: a HEAD where the local ``index``
+already knows the tag's digest and what it is, else a GET of the manifest by tag. Once per
+distinct digest not yet in the index, the manifest (already read, or by digest) and its
+config blob. With ``max_age``, whatever the index verified within that age is used without
+asking the registry at all. Lists follow ``Link`` pagination; requests run ``workers`` at a
+time.
+
+Accessory tags of the cosign tag schema (``sha256-<hex>.sig``/``.att``/``.sbom`` and the OCI
+1.1 referrers fallback tag) are not images: they are shown in the ``accessories`` column of
+the image they belong to and cost no request.
+
+Layer 3: imports ``reference``, ``manifest``, ``registry`` (through ``clients``), ``errors``,
+``progress`` and its sibling helpers; never the widgets.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import pandas as pd
+
+from ...errors import Cancelled, Denied, NotFound, ProtocolError, Unauthorized
+from ...manifest import Manifest, platform_name
+from ...progress import ProgressCallback, ProgressEvent, emit
+from ...reference import (Reference, accessory_of, namespace_of,
+                          validate_namespace, validate_repository)
+from ...registry import RegistryClient
+from ..core import index
+from ..core.arguments import check_positive_int
+from ..core.clients import client_for
+from ..core.index import Index
+from ..core.workers import Pool, Stop
+
+log = logging.getLogger("registry_widgets.inventory")
+
+DEFAULT_WORKERS = 16
+COLUMNS = ["namespace", "repository", "tag", "digest", "media_type", "platforms", "size",
+           "size_per_platform", "created", "labels", "accessories", "reference"]
+# Config blobs we read for a date, labels and platform; anything else (an OCI artifact's
+# config, say) is counted in the size but not downloaded.
+IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json",
+                      "application/vnd.docker.container.image.v1+json")
+MAX_CONFIG_BYTES = 4 << 20  # image configs are a few KiB; refuse to pull a huge blob for a date
+# With ``on_partial``, the repositories listed first, so a first page of rows shows early.
+FIRST_BATCH = 8
+CATALOG_REFUSED = ("{registry} will not list its repositories (the catalog, HTTP {status}); "
+                   "registries such as Docker Hub and GHCR never do. Name the repositories to "
+                   "list instead, e.g. images(..., repositories=['ns/app'])")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def catalog_refused(error: BaseException) -> bool:
+    """True when ``error`` is a registry refusing its catalog: naming the repositories
+    (``repositories=``) is then the way to list it."""
+    return bool(getattr(error, "catalog_refused", False))
+
+
+def parse_repositories(repositories: str | Iterable[str]) -> list[str]:
+    """Repositories as typed or pasted: a list, or one string with names separated by commas,
+    spaces or lines (a repository name holds none of those). Sorted, duplicates dropped;
+    BadReference names the first invalid one."""
+    if isinstance(repositories, str):
+        repositories = re.split(r"[,\s]+", repositories)
+    names = [str(repo).strip() for repo in repositories]
+    return sorted({validate_repository(name) for name in names if name})
+
+
+@dataclass
+class Inventory:
+    """Everything a listing learned: the rows of ``images()`` and the detail per digest
+    (``namespaces()`` needs the blob digests to count shared layers once)."""
+
+    registry: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # accessory tags whose image is not listed
+    verified: list[float] = field(default_factory=list)  # per row: when its digest was confirmed
+    from_index: int = 0  # rows served from the index without a request
+    requests: int = 0
+    max_age: float | None = None
+    repositories: list[str] = field(default_factory=list)
+
+
+def images(registry: str, namespace: str | None = None, *,
+           repositories: str | Iterable[str] | None = None, max_age: float | None = None,
+           workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+           page_size: int | None = None,
+           on_partial: Callable[[pd.DataFrame], Any] | None = None,
+           cancel: threading.Event | None = None) -> pd.DataFrame:
+    """One row per tag in a registry (or in one ``namespace`` of it), like the guide's
+    ``ibmcloud cr image-list`` or ``crane ls`` with sizes and dates.
+
+    Columns: ``namespace`` (first path segment, ``""`` for one-segment repositories),
+    ``repository`` (the full path, ``ns/app``), ``tag``, ``digest``, ``media_type``,
+    ``platforms`` (``["linux/amd64", ...]``; every child of an index), ``size`` (compressed
+    bytes, config plus layers; for an index the sum over its platforms, itemised in
+    ``size_per_platform``), ``created`` (UTC, from the image config; for an index its newest
+    platform), ``labels`` (the config's ``Labels``; for an index those all platforms agree
+    on), ``accessories`` (``{"signature": tag, "sbom": tag, ...}``: cosign-style accessory
+    tags of this image, which are not rows of their own) and ``reference``
+    (``registry/repository:tag``). Sorted by namespace, repository, tag.
+
+    By default the answer is current: every tag's digest is confirmed by the registry now.
+    ``max_age=SECONDS`` serves what the local index verified within that age without a
+    request (``max_age=3600`` after a listing an hour ago: nothing is sent). Either way
+    ``frame.attrs`` says how current it is: ``as_of`` (the oldest confirmation among the
+    rows, UTC), ``from_index`` (rows served from the index) and ``requests`` (sent).
+
+    ``repositories`` lists the repositories to look at instead of asking the catalog (which
+    Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
+    ``page_size`` is the ``n`` asked for per catalog or tag-list page. A repository or tag
+    deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
+    (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is
+    called with the rows of the first few repositories while the rest are listed.
+
+    ``cancel``: a ``threading.Event``; setting it stops every worker within about a second
+    and raises :class:`Cancelled` (Ctrl-C or a kernel interrupt: KeyboardInterrupt). A
+    listing changes nothing, so there is nothing to undo.
+    """
+    return frame(inventory(registry, namespace, repositories=repositories, max_age=max_age,
+                           workers=workers, progress=progress, page_size=page_size,
+                           on_partial=(lambda part: on_partial(frame(part))) if on_partial
+                           else None, cancel=cancel))
+
+
+@dataclass
+class _Tag:
+    repository: str
+    tag: str
+    digest: str | None  # as the index knows it
+    verified: float | None
+
+
+def inventory(registry: str, namespace: str | None = None, *,
+              repositories: str | Iterable[str] | None = None, max_age: float | None = None,
+              workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+              page_size: int | None = None,
+              on_partial: Callable[["Inventory"], Any] | None = None,
+              offline: bool = False, cancel: threading.Event | None = None) -> Inventory:
+    """The listing behind :func:`images` and ``namespaces``: rows plus per-digest detail.
+    ``offline``: only what the index holds, whatever its age, and no request at all."""
+    stop = Stop(cancel, f"the listing of {registry}")
+    try:
+        return _inventory(registry, namespace, repositories, max_age, workers, progress,
+                          page_size, on_partial, offline, stop)
+    except Cancelled:
+        raise Cancelled(f"the listing of {registry} was cancelled; it changed nothing. Run it "
+                        "again for the full table (what was already read is in the index).",
+                        registry=registry) from None
+
+
+def _inventory(registry: str, namespace: str | None, repositories: str | Iterable[str] | None,
+               max_age: float | None, workers: int, progress: ProgressCallback | None,
+               page_size: int | None, on_partial: Callable[["Inventory"], Any] | None,
+               offline: bool, stop: Stop) -> Inventory:
+    if namespace:
+        validate_namespace(namespace)
+    check_positive_int("workers", workers)
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
+                                or math.isnan(max_age) or max_age < 0):
+        raise ValueError(f"max_age is seconds (a number, 0 or more) or None for a current "
+                         f"listing, not {max_age!r}")
+    wanted = None if repositories is None else parse_repositories(repositories)
+    client = client_for(registry)
+    now = time.time()
+    fresh_after = -math.inf if offline else None if max_age is None else now - max_age
+    result = Inventory(registry=client.registry, max_age=max_age)
+    before = client.transport.stats["requests"]
+    store = index.shared()
+    with Pool(workers, "images", stop) as pool:
+        repos = wanted if wanted is not None else store.catalog(client.registry)[1] \
+            if offline else _repositories(client, store, wanted, page_size, fresh_after, now,
+                                          stop)
+        if namespace is not None:
+            repos = [repo for repo in repos if namespace_of(repo) == namespace]
+        result.repositories = repos
+        batches = [repos]
+        if on_partial is not None and len(repos) > FIRST_BATCH:
+            batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
+        for number, batch in enumerate(batches):
+            _list(client, store, pool, batch, result, progress, page_size, fresh_after, now,
+                  offline)
+            if number < len(batches) - 1:
+                result.requests = client.transport.stats["requests"] - before
+                on_partial(result)  # type: ignore[misc]
+    result.requests = client.transport.stats["requests"] - before
+    return result
+
+
+def indexed(registry: str, namespace: str | None = None, *,
+            repositories: str | Iterable[str] | None = None) -> pd.DataFrame | None:
+    """What the local index holds of ``registry`` (or ``namespace``), at once and without a
+    request, whatever its age (``attrs["as_of"]`` says how old); None when the index has
+    never seen a listing of it. The widgets show this while :func:`images` revalidates."""
+    listing = inventory(registry, namespace, repositories=repositories, offline=True)
+    if not listing.rows and not listing.repositories:
+        return None
+    return frame(listing)
+
+
+def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
+          result: Inventory, progress: ProgressCallback | None, page_size: int | None,
+          fresh_after: float | None, now: float, offline: bool = False) -> None:
+    """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
+    the index lacks is left out instead of asked for."""
+    registry = client.registry
+
+    def fresh(verified: float | None) -> bool:
+        return fresh_after is not None and verified is not None and verified >= fresh_after
+
+    known = store.tag_lists(registry, repos)
+    stale = [repo for repo in repos if not fresh(known.get(repo, (None, {}))[0])]
+    if offline:
+        repos, stale = [repo for repo in repos if repo not in stale], []
+
+    def tags_of(repo: str) -> list[str] | None:
+        try:
+            return list(client.tags(repo, n=page_size))
+        except NotFound:  # deleted since the catalog was read
+            return None
+
+    lists = dict(zip(stale, _run(pool, tags_of, stale, progress, "tag lists")))
+    if lists:
+        store.store_tag_lists(registry, lists, now)
+
+    tags: list[_Tag] = []
+    accessories: dict[tuple[str, str], dict[str, str]] = {}  # (repo, subject) -> {kind: tag}
+    with _bulk():
+        for repo in repos:
+            entries = known.get(repo, (None, {}))[1]
+            names = lists[repo] if repo in lists else list(entries)
+            if names is None:
+                result.skipped.append(f"{registry}/{repo}")
+                log.info("skipping %s/%s: the repository is gone", registry, repo)
+                continue
+            for name in sorted(set(names)):
+                accessory = accessory_of(name)
+                if accessory is not None:
+                    accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
+                    continue
+                digest, verified = entries.get(name, (None, None))
+                tags.append(_Tag(repo, name, digest, verified))
+        cached = store.details(t.digest for t in tags if t.digest)
+    served = [t for t in tags if t.digest in cached and fresh(t.verified)]
+    asked = [] if offline else [t for t in tags if not (t.digest in cached and fresh(t.verified))]
+
+    def confirm(entry: _Tag) -> tuple[str | None, Manifest | None]:
+        # What the index already describes needs only its digest confirmed: a HEAD (which
+        # Docker Hub does not count as a pull). Anything else is read at once by tag: one
+        # GET instead of a HEAD then a GET by digest.
+        if entry.digest in cached:
+            head = client.head_manifest(entry.repository, entry.tag)
+            return (head.digest if head else None), None
+        manifest = _manifest_or_none(client, entry.repository, entry.tag)
+        return (manifest.digest if manifest else None), manifest
+
+    answers = _run(pool, confirm, asked, progress, "manifests")
+    if asked:
+        store.store_digests(registry, [(t.repository, t.tag, digest)
+                                       for t, (digest, _) in zip(asked, answers)], now)
+    prefetched = {m.digest: m for _, m in answers if m is not None}
+    where: dict[str, str] = {}  # digest -> a repository that has it
+    tagged: list[tuple[_Tag, str, float]] = []
+    for entry in served:
+        tagged.append((entry, entry.digest, entry.verified))  # type: ignore[arg-type]
+    for entry, (digest, _) in zip(asked, answers):
+        if digest is None:  # the tag went away between the list and the HEAD/GET
+            result.skipped.append(str(Reference(registry, entry.repository, entry.tag)))
+            continue
+        tagged.append((entry, digest, now))
+    for entry, digest, _ in tagged:
+        where.setdefault(digest, entry.repository)
+
+    memo: dict[str, dict[str, Any]] = dict(cached)
+    new: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def detail_of(digest: str) -> dict[str, Any] | None:
+        try:
+            return _detail(client, store, where[digest], digest, memo, new, lock, prefetched)
+        except NotFound:  # deleted between the HEAD and the GET
+            return None
+
+    missing = [d for d in where if d not in memo]
+    vanished = {digest for digest, detail in
+                zip(missing, _run(pool, detail_of, missing, progress, "details")) if detail is None}
+    if new:
+        store.store_details(new)
+    if vanished:  # the index must not keep pointing these tags at manifests that are gone
+        store.store_digests(registry, [(entry.repository, entry.tag, None)
+                                       for entry, digest, _ in tagged if digest in vanished], now)
+
+    with _bulk():
+        for entry, digest, verified in sorted(tagged, key=lambda t: (t[0].repository, t[0].tag)):
+            detail = memo.get(digest)
+            # str(Reference(registry, repository, tag)), without validating again names that
+            # were validated when the tag list was read.
+            ref = f"{registry}/{entry.repository}:{entry.tag}"
+            if detail is None:
+                result.skipped.append(ref)
+                continue
+            result.details[digest] = detail
+            result.rows.append({
+                "namespace": namespace_of(entry.repository), "repository": entry.repository,
+                "tag": entry.tag, "digest": digest, "media_type": detail["media_type"],
+                "platforms": list(detail["platforms"]), "size": detail["size"],
+                "size_per_platform": dict(detail["size_per_platform"]),
+                "created": detail["created"], "labels": dict(detail["labels"]),
+                "accessories": dict(accessories.get((entry.repository, digest), {})),
+                "reference": ref})
+            result.verified.append(verified)
+            result.from_index += verified != now
+        listed = {(entry.repository, digest) for entry, digest, _ in tagged}
+        result.orphans += sorted(str(Reference(registry, repo, tag))
+                                 for (repo, subject), kinds in accessories.items()
+                                 if (repo, subject) not in listed for tag in kinds.values())
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while tens of thousands of small, acyclic dicts
+    are built (the index's details, the rows): each collection would walk all of them
+    again, about a quarter of the time of a 10,000-tag listing from the index. Restored
+    after, as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def frame(listing: Inventory) -> pd.DataFrame:
+    """The ``images()`` table of a listing."""
+    table = pd.DataFrame(listing.rows, columns=COLUMNS)
+    table["size"] = table["size"].astype("int64")
+    # Microseconds: one dtype whatever pandas infers, and room for year 1 ("0001-01-01").
+    table["created"] = pd.to_datetime(table["created"].astype(object), utc=True, format="ISO8601",
+                                      errors="coerce").astype("datetime64[us, UTC]")
+    table = table.sort_values(["namespace", "repository", "tag"], kind="stable")
+    table = table.reset_index(drop=True)
+    table.attrs["registry"] = listing.registry
+    table.attrs["skipped"] = list(listing.skipped)
+    table.attrs["accessories_without_image"] = list(listing.orphans)
+    table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
+        if listing.verified else pd.Timestamp.now(tz="UTC")
+    table.attrs["from_index"] = listing.from_index
+    table.attrs["requests"] = listing.requests
+    table.attrs["max_age"] = listing.max_age
+    return table
+
+
+# -- the requests --------------------------------------------------------------------------
+
+def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None,
+                  page_size: int | None, fresh_after: float | None, now: float,
+                  stop: Stop) -> list[str]:
+    if wanted is not None:
+        return wanted
+    when, known = store.catalog(client.registry)
+    if fresh_after is not None and when is not None and when >= fresh_after:
+        return known
+    try:
+        names = set()
+        for name in client.catalog(n=page_size):  # one page per request: stop between them
+            stop.check()
+            names.add(name)
+        repos = sorted(names)
+    except (NotFound, Unauthorized, Denied) as e:
+        if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
+            # The credentials were refused: logging in again is the fix (the message says
+            # so), not listing repositories by hand, which would be refused just the same.
+            raise
+        # The catalog is not part of the OCI spec; many registries refuse it.
+        refused = type(e)(CATALOG_REFUSED.format(registry=client.registry, status=e.status)
+                          + f". {e}", registry=client.registry, status=e.status, code=e.code)
+        refused.catalog_refused = True  # type: ignore[attr-defined]
+        raise refused from e
+    store.store_catalog(client.registry, repos, now)
+    return repos
+
+
+def _run(pool: Pool, work: Callable[[T], R], items: list[T],
+         progress: ProgressCallback | None, what: str) -> list[R]:
+    """``work`` over ``items`` on the pool, results in item order, a progress event per item."""
+    def each(done: int, total: int) -> None:
+        emit(progress, ProgressEvent("images", status=what, current=done, total=total,
+                                     message=f"{done}/{total} {what}"))
+
+    return pool.map(work, items, each)
+
+
+def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:
+    try:
+        return client.get_manifest(repository, tag)
+    except NotFound:  # the tag went away since the list
+        return None
+
+
+def _detail(client: RegistryClient, store: Index, repository: str, digest: str,
+            memo: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+            lock: threading.Lock, prefetched: dict[str, Manifest] | None = None
+            ) -> dict[str, Any]:
+    """What ``digest`` is, from memory, the index, or the registry (then kept in ``new`` for
+    the index)."""
+    with lock:
+        known = memo.get(digest)
+    if known is None:
+        known = store.details([digest]).get(digest)
+        if known is None:
+            manifest = (prefetched or {}).get(digest) or client.get_manifest(repository, digest)
+            if manifest.is_index:
+                known = _index_detail(client, store, repository, manifest, memo, new, lock)
+            else:
+                known = _image_detail(client, repository, manifest)
+            # Only complete answers are kept: a missing child or config may come back.
+            if not known.get("incomplete"):
+                with lock:
+                    new[digest] = known
+        with lock:
+            memo[digest] = known
+    return known
+
+
+def _image_detail(client: RegistryClient, repository: str, manifest: Manifest) -> dict[str, Any]:
+    config = manifest.config
+    layers = manifest.layers
+    settings: dict[str, Any] = {}
+    incomplete = False
+    if config is not None and config.media_type in IMAGE_CONFIG_TYPES \
+            and config.size <= MAX_CONFIG_BYTES:
+        try:
+            settings = json.loads(client.get_small_blob(repository, config.digest))
+        except NotFound:
+            log.info("config %s of %s@%s is missing", config.digest, repository, manifest.digest)
+            incomplete = True
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ProtocolError(f"the config blob {config.digest} of "
+                                f"{client.registry}/{repository}@{manifest.digest} is not JSON",
+                                registry=client.registry) from e
+        if not isinstance(settings, dict):
+            settings = {}
+    platform = platform_name({key: settings.get(key) for key in ("os", "architecture", "variant")}
+                             if settings.get("os") or settings.get("architecture") else None)
+    blobs = {d.digest: d.size for d in manifest.blobs}
+    size = sum(d.size for d in manifest.blobs)
+    labels = (settings.get("config") or {}).get("Labels") or {}
+    created = settings.get("created")
+    return {
+        "digest": manifest.digest, "media_type": manifest.media_type,
+        "platforms": [platform], "size": size, "size_per_platform": {platform: size},
+        "created": created if isinstance(created, str) else None,
+        "labels": {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        "config": {"digest": config.digest, "size": config.size} if config else None,
+        "layers": [{"digest": d.digest, "size": d.size} for d in layers],
+        "blobs": blobs, "children": [], "incomplete": incomplete,
+    }
+
+
+def _index_detail(client: RegistryClient, store: Index, repository: str, manifest: Manifest,
+                  memo: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
+                  lock: threading.Lock) -> dict[str, Any]:
+    platforms: list[str] = []
+    per_platform: dict[str, int] = {}
+    blobs: dict[str, int] = {}
+    children: list[dict[str, Any]] = []
+    newest: tuple[pd.Timestamp, str] | None = None
+    labels: dict[str, str] | None = None
+    incomplete = False
+    for child in manifest.children:
+        try:
+            sub = _detail(client, store, repository, child.digest, memo, new, lock)
+        except NotFound:
+            log.info("child %s of %s@%s is missing", child.digest, repository, manifest.digest)
+            incomplete = True
+            continue
+        incomplete = incomplete or bool(sub.get("incomplete"))
+        # The index's platform field is what clients select on; the config's is a fallback.
+        names = [child.platform_name] if child.platform else sub["platforms"]
+        platforms.extend(names)
+        sizes = {names[0]: sub["size"]} if child.platform else sub["size_per_platform"]
+        for name, size in sizes.items():
+            per_platform[name] = per_platform.get(name, 0) + size
+        blobs.update(sub["blobs"])
+        children.append({"digest": child.digest, "platforms": names, "size": sub["size"]})
+        when = _timestamp(sub["created"])
+        if when is not None and (newest is None or when > newest[0]):
+            newest = (when, sub["created"])
+        labels = dict(sub["labels"]) if labels is None else \
+            {k: v for k, v in labels.items() if sub["labels"].get(k) == v}
+    return {
+        "digest": manifest.digest, "media_type": manifest.media_type, "platforms": platforms,
+        "size": sum(c["size"] for c in children), "size_per_platform": per_platform,
+        "created": newest[1] if newest else None, "labels": labels or {},
+        "config": None, "layers": [], "blobs": blobs, "children": children,
+        "incomplete": incomplete,
+    }
+
+
+def _timestamp(value: str | None) -> pd.Timestamp | None:
+    if not value:
+        return None
+    when = pd.to_datetime(value, utc=True, format="ISO8601", errors="coerce")
+    return None if pd.isna(when) else when

@@ -1,0 +1,179 @@
+"""Namespaces: the first path segment of repositories, as the IBM Cloud guide organises them.
+
+A plain registry (CNCF distribution and most others) has no namespace object: a namespace
+exists once an image is pushed under ``registry/<namespace>/...``. So that a namespace can be
+planned before its first push (the guide's ``ibmcloud cr namespace-add``),
+:func:`add_namespace` records it locally in ``<state_dir()>/namespaces.json``
+(``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
+Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
+
+Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by naming the
+repositories; :func:`remember_repositories` keeps those names per registry in
+``<state_dir()>/repositories.json``, so the widgets and notebooks need them typed only once.
+
+Layer 3: imports ``errors``, ``progress``, the sibling ``inventory``, ``journal`` and
+``result``; never the widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ...progress import ProgressCallback
+from ...reference import validate_registry
+from ..core import journal, state
+from ...reference import validate_namespace
+from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
+from ..core.result import Result, Timer
+
+log = logging.getLogger("registry_widgets.namespaces")
+
+COLUMNS = ["namespace", "repositories", "tags", "size", "last_pushed", "declared"]
+_lock = threading.Lock()
+
+
+def namespaces_file() -> Path:
+    """``<state_dir()>/namespaces.json``: the declared namespaces, ``{registry: [names]}``."""
+    return journal.state_dir() / "namespaces.json"
+
+
+def _registry_key(registry: str) -> str:
+    # As clients.client_for keys registries: host[:port], any URL scheme dropped.
+    return registry.rpartition("://")[2].rstrip("/")
+
+
+def repositories_file() -> Path:
+    """``<state_dir()>/repositories.json``: repositories to list where the catalog is
+    refused, ``{registry: [names]}``."""
+    return journal.state_dir() / "repositories.json"
+
+
+def remembered_repositories(registry: str) -> list[str]:
+    """The repositories remembered for ``registry`` (:func:`remember_repositories`), sorted;
+    empty when none are: then the catalog is asked."""
+    with _lock:
+        return list(_read(repositories_file()).get(_registry_key(registry), []))
+
+
+def remember_repositories(registry: str, repositories: str | Iterable[str]) -> list[str]:
+    """Remember the repositories to list on ``registry`` instead of its catalog: a list, or
+    names separated by commas or lines, as typed or pasted. An empty value forgets them (the
+    catalog is asked again). Raises BadReference, changing nothing, for an invalid name.
+    Returns the names kept. Nothing is sent to the registry."""
+    validate_registry(registry)
+    names = parse_repositories(repositories)
+    with _lock:
+        everything = _read(repositories_file())
+        everything[_registry_key(registry)] = names
+        _write(everything, repositories_file())
+    return names
+
+
+def _read(path: Path | None = None) -> dict[str, list[str]]:
+    value = state.read_object(path or namespaces_file())
+    return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
+
+
+def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
+    state.write_object(path or namespaces_file(), value)
+
+
+def declared_namespaces(registry: str) -> list[str]:
+    """The namespaces recorded for ``registry`` with :func:`add_namespace`, sorted."""
+    with _lock:
+        return list(_read().get(_registry_key(registry), []))
+
+
+def add_namespace(registry: str, namespace: str) -> Result:
+    """Declare ``namespace`` on ``registry`` so it is listed (with zeros) before its first push.
+
+    Similar to ``ibmcloud cr namespace-add``, but a plain registry has no namespace object,
+    so the declaration is kept locally in ``<state_dir()>/namespaces.json`` (``state_dir()``
+    is ``$REGISTRY_WIDGETS_STATE``, else ``$XDG_STATE_HOME/registry_widgets``). Nothing is
+    sent to the registry. Raises BadReference unless ``namespace`` is one path component of
+    the reference grammar. ``changed`` is False when it was already declared. Journaled.
+    """
+    return _declare(registry, namespace, declared=True)
+
+
+def forget_namespace(registry: str, namespace: str) -> Result:
+    """Drop the declaration of ``namespace``; its images, if any, stay (deleting them is
+    ``remove_namespace``). ``changed`` is False when it was not declared. Journaled."""
+    return _declare(registry, namespace, declared=False)
+
+
+def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
+    """Add (``declared``) or drop a namespace in the declarations file; journaled."""
+    validate_registry(registry)
+    validate_namespace(namespace)
+    key = _registry_key(registry)
+    result = Result(action="add_namespace" if declared else "forget_namespace",
+                    target=f"{key}/{namespace}")
+    with Timer() as timer, _lock:
+        everything = _read()
+        names = set(everything.get(key, []))
+        result.changed = (namespace in names) != declared
+        if result.changed:
+            everything[key] = sorted(names | {namespace} if declared else names - {namespace})
+            _write(everything)
+    result.duration = timer.elapsed
+    result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
+    journal.record(result)
+    return result
+
+
+def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None,
+               max_age: float | None = None, workers: int = DEFAULT_WORKERS,
+               progress: ProgressCallback | None = None,
+               page_size: int | None = None,
+               cancel: threading.Event | None = None) -> pd.DataFrame:
+    """One row per namespace: like ``ibmcloud cr namespace-list`` with counts and sizes.
+
+    Columns: ``namespace`` (first path segment; ``""`` gathers one-segment repositories),
+    ``repositories`` and ``tags`` (those with at least one tag), ``size`` (bytes stored: the
+    union of config and layer blobs of its images, so a layer shared by several images or
+    tags counts once), ``last_pushed`` and ``declared`` (recorded with :func:`add_namespace`).
+
+    ``last_pushed`` is the newest ``created`` time of the namespace's images: the registry
+    API records no push date, so the image creation time stands in (an old image pushed
+    today shows its old date). The listing is that of ``images()`` and shares its index:
+    ``repositories`` and ``max_age`` mean what they mean there (``attrs["as_of"]`` says how
+    current the table is), and ``cancel`` stops it as it stops ``images()``.
+    """
+    listing = inventory(registry, repositories=repositories, max_age=max_age, workers=workers,
+                        progress=progress, page_size=page_size, cancel=cancel)
+    declared = set(declared_namespaces(registry))
+    groups: dict[str, dict[str, Any]] = {}
+    for row in listing.rows:
+        group = groups.setdefault(row["namespace"], {"repositories": set(), "tags": 0,
+                                                     "blobs": {}, "created": []})
+        group["repositories"].add(row["repository"])
+        group["tags"] += 1
+        group["blobs"].update(listing.details[row["digest"]]["blobs"])
+        if row["created"]:
+            group["created"].append(row["created"])
+    rows = []
+    for name in sorted(set(groups) | declared):
+        group = groups.get(name, {"repositories": set(), "tags": 0, "blobs": {}, "created": []})
+        created = pd.to_datetime(pd.Series(group["created"], dtype=object), utc=True,
+                                 format="ISO8601", errors="coerce")
+        rows.append({"namespace": name, "repositories": len(group["repositories"]),
+                     "tags": group["tags"], "size": sum(group["blobs"].values()),
+                     "last_pushed": created.max() if len(created) else None,
+                     "declared": name in declared})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    for column in ("repositories", "tags", "size"):
+        table[column] = table[column].astype("int64")
+    table["declared"] = table["declared"].astype(bool)
+    table["last_pushed"] = pd.to_datetime(table["last_pushed"].astype(object), utc=True,
+                                          errors="coerce").astype("datetime64[us, UTC]")
+    table.attrs["registry"] = listing.registry
+    table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
+        if listing.verified else pd.Timestamp.now(tz="UTC")
+    table.attrs["from_index"] = listing.from_index
+    return table

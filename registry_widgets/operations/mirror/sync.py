@@ -1,0 +1,428 @@
+"""``sync``: mirror whole repositories, or a namespace, from one registry to another.
+
+Like ``skopeo sync``, regclient's ``regsync`` or ``gcrane cp -r``, in two phases:
+
+1. **Plan.** For each source repository (the catalog's repositories under the source path),
+   list its tags, keep those the filters select (``tags`` regex, ``semver`` range, the
+   ``latest`` N by created time), and compare each with the target: *copy* (absent there),
+   *skip* (same digest) or *replace* (another digest), with the bytes it holds. Accessory
+   tags (``sha256-<hex>.sig`` ...) and referrers of the selected digests join the plan.
+2. **Apply.** The replaced manifests are backed up in the journal (``restore(result)`` puts
+   them back), then each repository with work left is copied by the ``copy`` verb
+   (digest-exact, blobs the target has are skipped). A failed image is reported and the
+   others go on; a rerun finds the copied ones to skip and does only what is missing.
+
+Both phases run as per-repository work units on any ``concurrent.futures.Executor``: a
+thread pool by default, or a Dask cluster's ``Client.get_executor()``. A unit is a
+top-level function of a small frozen dataclass (picklable) that opens its own clients
+where it runs, with ``client_for``: credentials come from that process's own Docker config
+(``DOCKER_CONFIG``) or ``configure()`` there, never from the task's arguments.
+
+The plan unit lives in ``sync_plan``; this module has the verb, its argument checks, the
+apply unit and the rows of the result. Layer 3: imports ``reference``, ``manifest``,
+``errors``, ``progress`` and its sibling operations; never the widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ...errors import (BadReference, Denied, DigestMismatch, NotFound, RegistryWidgetsError,
+                       SyncIncomplete, Unauthorized, Unreachable)
+from ...manifest import Manifest
+from ...progress import ProgressCallback, ProgressEvent, emit
+from ...reference import Reference, parse_reference
+from ...registry import RegistryClient
+from ..core import journal
+from ..core.arguments import check_bool, check_optional_positive_int
+from ..core.backup import write_backup
+from ..core.clients import client_for
+from ..images.copy import copy
+from ..core.result import Result, Timer
+from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, plan_counts, plan_repository,
+                   select_tags, specifier)
+
+__all__ = ["sync", "by_status", "raise_for_failures", "summary_line", "plan_repository",
+           "apply_repository", "select_tags", "RepositoryTask", "PlannedImage"]
+
+log = logging.getLogger("registry_widgets.sync")
+
+DEFAULT_REPOSITORIES = 8  # repositories at a time on the default thread pool
+TAGS_AT_ONCE = 2  # images of one repository copied at a time (each copies 4 blobs at a time)
+RETRY_PAUSE = 0.5  # seconds before an image that failed in passing is tried once more
+
+
+@dataclass
+class RepositoryOutcome:
+    """What applying one repository's plan did; ``worker`` names the process that did it."""
+
+    task: RepositoryTask
+    images: list[dict[str, Any]] = field(default_factory=list)
+    worker: str = ""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- the verb -------------------------------------------------------------------------------
+
+def sync(source: str, target: str, *, tags: str | None = None, semver: str | None = None,
+         latest: int | None = None, platforms: str | Sequence[str] = "all",
+         accessories: bool = True, dry_run: bool = False, executor: Executor | None = None,
+         progress: ProgressCallback | None = None) -> Result:
+    """Mirror every repository under ``source`` to ``target``, plan first.
+
+    ``source`` and ``target`` are ``registry/namespace`` or ``registry/namespace/repository``:
+    every repository at or under the source path is copied to the same place under the
+    target path (``a/ns/app`` to ``b/mirror/app`` for ``a/ns`` -> ``b/mirror``). Similar to
+    ``skopeo sync --all`` with a YAML source listing the repositories, or ``regsync``.
+
+    Filters, all optional and combined: ``tags``, a regular expression searched in each tag
+    (as ``skopeo sync``'s ``images-by-tag-regex``: anchor it with ``^...$``); ``semver``, a
+    version range such as ``">=1.2,<2"`` (tags read as versions, a leading ``v`` allowed;
+    tags that are no version are left out); ``latest``, the newest N tags by the image's
+    created time. Accessories (signature, attestation and SBOM tags of a selected digest,
+    and its OCI referrers where both registries have the API) come along unless
+    ``accessories=False``. ``platforms`` is as in ``copy``.
+
+    ``dry_run=True`` returns the plan only (``details["images"]``: each tag's action and
+    bytes). Otherwise replaced tags are backed up in the journal first (``restore(result)``
+    undoes them), then repositories are copied on ``executor`` (default: a thread pool
+    here; a Dask ``Client.get_executor()`` runs them on the cluster, whose workers read
+    their own Docker config for credentials). A failed image does not stop the others:
+    ``details["images"]`` lists every outcome (``copied``, ``replaced``, ``skipped``,
+    ``failed`` with its error) and ``details["counts"]`` sums them. A rerun skips what is
+    there and does only what is missing.
+    """
+    tasks = _tasks(source, target, tags=tags, semver=semver, latest=latest, platforms=platforms,
+                   accessories=accessories, dry_run=dry_run, executor=executor)
+    result = Result(action="sync", source=str(source), target=str(target), dry_run=dry_run)
+    own_pool = executor is None
+    pool = executor or ThreadPoolExecutor(max_workers=DEFAULT_REPOSITORIES,
+                                          thread_name_prefix="sync")
+    with Timer() as timer:
+        try:
+            plans = _run(pool, plan_repository, [(task,) for task in tasks], progress, "planned")
+            images = [image for plan in plans for image in plan.images]
+            failed_plans = [plan for plan in plans if plan.error]
+            result.details = {"repositories": len(tasks), "filters": _filters(tasks[0]),
+                              "plan": plan_counts(images)}
+            if dry_run:
+                result.changed = False
+                result.details["images"] = [_row(image, status=image.action) for image in images]
+                result.details["images"] += [_plan_failure(plan) for plan in failed_plans]
+                result.details["counts"] = _counts(result.details["images"])
+            else:
+                backup_id = _backup(tasks[0].target_registry, str(target), plans)
+                if backup_id:
+                    result.details["backup_id"] = backup_id
+                work = [(plan.task, tuple(i for i in plan.images if i.action != "skip"))
+                        for plan in plans if not plan.error]
+                for task, todo in work:
+                    if not todo:
+                        emit(progress, ProgressEvent("sync", id=task.source_repository,
+                                                     status="up to date", current=1, total=1))
+                work = [(task, todo) for task, todo in work if todo]
+                outcomes = _run(pool, apply_repository, work, progress, "copied")
+                done = {(o.task.source_repository, row["reference"]): row
+                        for o in outcomes for row in o.images}
+                rows = [done.get((image.repository, image.reference))
+                        or _row(image, status="skipped") for image in images]
+                rows += [_plan_failure(plan) for plan in failed_plans]
+                result.details["images"] = rows
+                result.details["counts"] = _counts(rows)
+                result.details["workers"] = sorted({o.worker for o in outcomes})
+                result.bytes_moved = sum(row.get("bytes_moved", 0) for row in rows)
+                result.changed = any(row["status"] in ("copied", "replaced") for row in rows)
+        finally:
+            if own_pool:
+                pool.shutdown(wait=True)
+    result.duration = timer.elapsed
+    emit(progress, ProgressEvent("sync", status="done", current=len(tasks), total=len(tasks),
+                                 message=summary_line(result)))
+    journal.append(result)
+    return result
+
+
+def by_status(result: Result) -> dict[str, list[str]]:
+    """The images of a sync's result by outcome: ``{"copied": [source refs], "skipped":
+    [...], "failed": ["ref: error", ...]}`` (a dry run: by planned action)."""
+    out: dict[str, list[str]] = {}
+    for row in result.details.get("images", []):
+        text = row["source"] + (f": {row['error']}" if row.get("error") else "")
+        out.setdefault(row["status"], []).append(text)
+    return out
+
+
+def raise_for_failures(result: Result) -> Result:
+    """``result`` itself, or SyncIncomplete naming the images that failed (for scripts and
+    headless notebooks, which must exit non-zero when a mirror is incomplete)."""
+    failed = [row for row in result.details.get("images", []) if row["status"] == "failed"]
+    if failed:
+        names = "; ".join(f"{row['source']}: {row.get('error')}" for row in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        raise SyncIncomplete(f"sync {result.source} -> {result.target}: {len(failed)} of "
+                             f"{len(result.details['images'])} images failed ({names}{more}); "
+                             "the others are done. Fix the cause and run sync again: it does "
+                             "only what is missing", reference=result.source)
+    return result
+
+
+def summary_line(result: Result) -> str:
+    """``12 copied, 3 replaced, 40 skipped, 1 failed`` (or the plan's counts for a dry run)."""
+    counts = result.details.get("counts", {})
+    order = ("copy", "replace", "skip", "copied", "replaced", "skipped", "failed")
+    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "nothing to do"
+
+
+# -- arguments, checked before anything is sent ------------------------------------------
+
+def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
+           latest: int | None, platforms: str | Sequence[str], accessories: bool,
+           dry_run: bool, executor: Executor | None) -> list[RepositoryTask]:
+    check_bool("accessories", accessories)
+    check_bool("dry_run", dry_run)
+    check_optional_positive_int("latest", latest)
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (a thread pool, or a "
+                        f"Dask Client(...).get_executor()), not {type(executor).__name__}; "
+                        "nothing was done")
+    if tags is not None:
+        if not isinstance(tags, str):
+            raise TypeError(f"tags must be a regular expression (a str), not {tags!r}; "
+                            "nothing was done")
+        try:
+            re.compile(tags)
+        except re.error as e:
+            raise ValueError(f"tags={tags!r} is not a regular expression ({e}); "
+                             "nothing was done") from None
+    if semver is not None:
+        specifier(semver)
+    platforms = _platforms(platforms)
+    src_registry, src_path = _location("source", source)
+    dst_registry, dst_path = _location("target", target)
+    if (src_registry, src_path) == (dst_registry, dst_path):
+        raise ValueError(f"source and target are the same ({source}); nothing was done")
+    client = client_for(src_registry)
+    repositories = _repositories(client, src_path)
+    if not repositories:
+        raise NotFound(f"{src_registry} has no repository at or under {src_path}: nothing to "
+                       "sync; check the namespace with namespaces() or images()",
+                       registry=src_registry, reference=f"{src_registry}/{src_path}")
+    return [RepositoryTask(src_registry, repo, dst_registry, dst_path + repo[len(src_path):],
+                           tags=tags, semver=semver, latest=latest, platforms=platforms,
+                           accessories=accessories) for repo in repositories]
+
+
+def _location(what: str, text: str) -> tuple[str, str]:
+    """``registry/namespace[/repository]`` -> (registry, path); a tag or digest is refused."""
+    if not isinstance(text, (str, Reference)):
+        raise TypeError(f"{what} must be registry/namespace or registry/namespace/repository, "
+                        f"not {text!r}; nothing was done")
+    ref = parse_reference(text)
+    if ref.digest or str(text).rstrip().endswith(f":{ref.tag}"):
+        raise BadReference(f"{what} {text!r} names an image; sync takes registry/namespace or "
+                           "registry/namespace/repository (select tags with tags=, semver= or "
+                           "latest=); nothing was done", registry=ref.registry,
+                           reference=str(text))
+    return ref.registry, ref.repository
+
+
+def _platforms(platforms: Any) -> str | tuple[str, ...]:
+    if platforms == "all":
+        return "all"
+    if isinstance(platforms, str):
+        return (platforms,)
+    if isinstance(platforms, (list, tuple)) and platforms and \
+            all(isinstance(p, str) and p for p in platforms):
+        return tuple(platforms)
+    raise TypeError(f'platforms must be "all" or a list such as ["linux/amd64"], not '
+                    f"{platforms!r}; nothing was done")
+
+
+def _repositories(client: RegistryClient, path: str) -> list[str]:
+    """The repositories at or under ``path``. Without a catalog (Docker Hub, GHCR) a
+    two-segment path is taken as the one repository it names."""
+    try:
+        names = list(client.catalog())
+    except (NotFound, Unauthorized, Denied) as e:
+        if "/" not in path:
+            raise type(e)(f"{client.registry} will not list its repositories (the catalog, HTTP "
+                          f"{e.status}), so the namespace {path} cannot be read: sync its "
+                          f"repositories one by one, {client.registry}/{path}/<repository>. {e}",
+                          registry=client.registry, status=e.status, code=e.code) from e
+        return [path]
+    return sorted(n for n in set(names) if n == path or n.startswith(path + "/"))
+
+
+def _filters(task: RepositoryTask) -> dict[str, Any]:
+    return {"tags": task.tags, "semver": task.semver, "latest": task.latest,
+            "platforms": task.platforms if task.platforms == "all" else list(task.platforms),
+            "accessories": task.accessories}
+
+
+# -- phase 2: apply one repository's plan (a work unit) -----------------------------------
+
+def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...]) -> RepositoryOutcome:
+    """Copy one repository's planned images: a picklable work unit (opens its own clients).
+
+    The first image alone (it brings the layers the others usually share), then the other
+    images a few at a time, one tag per digest before its co-tags (they then find every
+    blob there), then the accessories. Why not all at once: two uploads of the same blob
+    into one repository of distribution 2.8 race on its link file, and a manifest PUT that
+    reads the link meanwhile is refused with DIGEST_INVALID. A failure is recorded and the
+    rest goes on.
+    """
+    outcome = RepositoryOutcome(task=task, worker=worker_name())
+    first: list[PlannedImage] = []
+    later: list[PlannedImage] = []
+    seen: set[str] = set()
+    for image in images:
+        if image.kind == "image" and image.source_digest not in seen:
+            seen.add(image.source_digest)
+            first.append(image)
+        else:
+            later.append(image)
+    rows: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def one(image: PlannedImage) -> None:
+        row = _apply_one(task, image)
+        with lock:
+            rows[image.reference] = row
+
+    with ThreadPoolExecutor(max_workers=TAGS_AT_ONCE, thread_name_prefix="sync-tags") as pool:
+        for batch in (first[:1], first[1:], later):
+            list(pool.map(one, batch))
+    outcome.images = [rows[image.reference] for image in images]
+    return outcome
+
+
+def _apply_one(task: RepositoryTask, image: PlannedImage) -> dict[str, Any]:
+    try:
+        if image.action == "replace":
+            # The backup holds what the plan saw; a tag moved since is not overwritten.
+            now = client_for(task.target_registry).head_manifest(task.target_repository,
+                                                                 image.reference)
+            if now is None or now.digest != image.target_digest:
+                raise _Changed(f"{image.target} changed since the plan (now "
+                               f"{now.digest if now else 'absent'}); not overwritten: sync again")
+        platforms = task.platforms if image.kind == "image" else "all"
+        wanted = platforms if platforms == "all" else list(platforms)
+        try:
+            done = copy(image.source, image.target, platforms=wanted)
+        except (DigestMismatch, Unreachable) as e:
+            # Passing trouble (a connection lost, a link read while another upload wrote
+            # it): once more, which skips whatever the first attempt stored.
+            log.info("sync: %s failed (%s); trying it once more", image.source, e)
+            time.sleep(RETRY_PAUSE)
+            done = copy(image.source, image.target, platforms=wanted)
+    except (RegistryWidgetsError, _Changed) as e:
+        log.warning("sync: %s failed: %s", image.source, e)
+        return _row(image, status="failed", error=str(e))
+    status = {"copy": "copied", "replace": "replaced"}[image.action]
+    if not done.changed:
+        status = "skipped"
+    return _row(image, status=status, digest=done.digest, bytes_moved=done.bytes_moved)
+
+
+class _Changed(Exception):
+    pass
+
+
+# -- running units, backups, rows --------------------------------------------------------
+
+def _run(pool: Executor, unit: Any, calls: list[tuple], progress: ProgressCallback | None,
+         status: str) -> list[Any]:
+    """``unit(*args)`` for each call on the executor; results in call order. A unit that
+    raises (a bug, a worker lost) fails its repository only."""
+    futures: list[Future] = [pool.submit(unit, *args) for args in calls]
+    results = []
+    for done, (args, future) in enumerate(zip(calls, futures), 1):
+        task: RepositoryTask = args[0]
+        try:
+            value = future.result()
+        except Exception as e:  # noqa: BLE001 - reported as that repository's failure
+            log.warning("sync: %s of %s failed: %s", unit.__name__, task.source_repository, e)
+            value = _unit_failure(unit, args, e)
+        results.append(value)
+        # One bar per repository (filled when copied), and the whole operation's count.
+        failed = bool(getattr(value, "error", None)) or any(
+            row["status"] == "failed" for row in getattr(value, "images", ()) if isinstance(row, dict))
+        emit(progress, ProgressEvent("sync", id=task.source_repository,
+                                     status="failed" if failed else status,
+                                     current=0 if status == "planned" else 1, total=1,
+                                     message=f"{task.source_repository}: {_unit_summary(value)}"))
+        emit(progress, ProgressEvent("sync", status=status, current=done, total=len(calls),
+                                     message=f"{done}/{len(calls)} repositories {status}"))
+    return results
+
+
+def _unit_failure(unit: Any, args: tuple, error: Exception) -> Any:
+    message = f"{type(error).__name__}: {error}"
+    if unit is plan_repository:
+        return RepositoryPlan(task=args[0], error=message)
+    return RepositoryOutcome(task=args[0], images=[
+        _row(image, status="failed", error=message) for image in args[1]])
+
+
+def _unit_summary(value: Any) -> str:
+    if isinstance(value, RepositoryPlan):
+        if value.error:
+            return f"failed to plan: {value.error}"
+        return ", ".join(f"{n} {a}" for a, n in plan_counts(value.images).items()) or "no tags"
+    statuses = [row["status"] for row in value.images]
+    return ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+
+
+def _backup(registry: str, target: str, plans: list[RepositoryPlan]) -> str | None:
+    """Journal the manifests that replaces will overwrite, before any is overwritten."""
+    repos = []
+    for plan in plans:
+        if plan.replaced:
+            manifests = {digest: Manifest(data=data, media_type=media_type)
+                         for _, digest, media_type, data in plan.replaced}
+            repos.append((plan.task.target_repository, list(manifests.values()),
+                          [(tag, digest) for tag, digest, _, _ in plan.replaced]))
+    return write_backup(registry, target, repos) if repos else None
+
+
+def _row(image: PlannedImage, *, status: str, digest: str | None = None, bytes_moved: int = 0,
+         error: str | None = None) -> dict[str, Any]:
+    row = {"repository": image.repository, "reference": image.reference, "kind": image.kind,
+           "source": image.source, "target": image.target, "action": image.action,
+           "status": status, "digest": digest or image.source_digest,
+           "target_digest_before": image.target_digest, "bytes": image.bytes,
+           "bytes_moved": bytes_moved}
+    if image.subject:
+        row["subject"] = image.subject
+    if image.reason:
+        row["reason"] = image.reason
+    if error:
+        row["error"] = error
+    return row
+
+
+def _plan_failure(plan: RepositoryPlan) -> dict[str, Any]:
+    task = plan.task
+    return {"repository": task.source_repository, "reference": "", "kind": "repository",
+            "source": f"{task.source_registry}/{task.source_repository}",
+            "target": f"{task.target_registry}/{task.target_repository}", "action": "plan",
+            "status": "failed", "digest": None, "bytes": 0, "bytes_moved": 0,
+            "error": plan.error}
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts

@@ -1,0 +1,350 @@
+"""``sbom``: the packages inside an image, read from its layers through the registry.
+
+No engine is needed (so it works in JupyterHub and Binder): each layer is streamed from the
+registry, decompressed and read as a tar one member at a time, so memory stays flat whatever
+the layer size. Only package databases are kept (a few KiB to a few MiB each):
+
+- Debian/Ubuntu: ``var/lib/dpkg/status`` and ``var/lib/dpkg/status.d/*`` (distroless), each
+  binary package with its *source* package (what Debian's advisories name);
+- Alpine: ``lib/apk/db/installed`` (with the ``o:`` origin, Alpine's source package);
+- Python: ``*.dist-info/METADATA`` and ``*.egg-info/PKG-INFO`` (or an ``.egg-info`` file);
+- npm: ``node_modules/<name>/package.json`` and ``node_modules/@scope/<name>/package.json``;
+- the distribution and release from ``etc/os-release`` (or ``usr/lib/os-release``).
+
+A later layer's whiteouts (``.wh.<name>``, ``.wh..wh..opq``) remove what earlier layers put
+there, as an overlay filesystem would: a package database deleted in the top layer is not in
+the SBOM. Each package records the layer that brought it.
+
+Output: a list of ``Package``, ``sbom_table`` (a DataFrame) and ``cyclonedx_json`` (CycloneDX
+1.6 via cyclonedx-python-lib, package URLs via packageurl-python).
+
+The parsers are in ``package_db``, the streamed gzip and tar reading in ``layer_stream``.
+
+Layer 3: imports ``errors``, ``progress``, ``reference``, ``manifest``, the shared clients and
+those two helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import re
+import tarfile
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+from ...errors import NotFound, ProtocolError
+from ...manifest import Descriptor, Manifest
+from ...progress import ProgressCallback, ProgressEvent, emit
+from ...reference import Reference, parse_reference
+from ..core.clients import client_for
+from .layers import LayerReader, iter_tar, prefetch
+from .packages import (PARSERS, PURL_TYPES, database_kind, os_ecosystem, parse_apk_installed,
+                       parse_dpkg_status, parse_os_release, parse_package_json,
+                       parse_python_metadata)
+
+log = logging.getLogger("registry_widgets.sbom")
+
+# A package database bigger than this is not one (dpkg status of a full desktop is ~5 MiB).
+MAX_DB_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Package:
+    """One installed package, as an advisory feed names it."""
+
+    name: str
+    version: str
+    type: str  # purl type: deb, apk, pypi, npm
+    ecosystem: str  # OSV ecosystem: "Debian:12", "Alpine:v3.19", "PyPI", "npm"
+    source: str = ""  # source package (dpkg Source, apk origin): what Debian/Alpine advisories name
+    source_version: str = ""
+    arch: str = ""
+    license: str = ""
+    path: str = ""  # the database file it was read from
+    layer: str = ""  # digest of the layer that brought it
+    layer_index: int = -1
+    purl: str = ""
+
+    @property
+    def match_name(self) -> str:
+        """The name an advisory uses: the source package for OS packages."""
+        return self.source or self.name
+
+    @property
+    def match_version(self) -> str:
+        return self.source_version or self.version
+
+
+@dataclass
+class ImageContents:
+    """What ``sbom`` found: the packages, the distribution, and where they came from."""
+
+    reference: str
+    digest: str
+    packages: list[Package]
+    os: dict[str, str] = field(default_factory=dict)  # os-release fields (ID, VERSION_ID...)
+    layers: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    top_layer_world_writable: list[str] = field(default_factory=list)
+
+    @property
+    def distro(self) -> str:
+        """``debian 12``, ``alpine 3.19.1``; "" when the image has no os-release."""
+        return " ".join(x for x in (self.os.get("ID", ""), self.os.get("VERSION_ID", "")) if x)
+
+    @property
+    def os_supported(self) -> bool:
+        """Is the OS one whose advisories this package can match (or is there none at all)?"""
+        return not self.os or os_ecosystem(self.os) is not None
+
+
+def _normal(name: str) -> str:
+    name = posixpath.normpath("/" + name).lstrip("/")
+    return "" if name == "." else name
+
+
+@dataclass
+class _Overlay:
+    """The merged view of package databases over the layers read so far."""
+
+    files: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)  # path -> (layer i, digest, content)
+    links: dict[str, str] = field(default_factory=dict)  # os-release symlinks
+
+    def remove(self, path: str) -> None:
+        prefix = path + "/" if path else ""
+        for table in (self.files, self.links):
+            for name in [n for n in table if n == path or n.startswith(prefix)]:
+                del table[name]
+
+
+def _self_and_parents(path: str) -> Iterator[str]:
+    while path:
+        yield path
+        path = posixpath.dirname(path)
+
+
+def read_layer(overlay: _Overlay, reader: LayerReader, index: int, digest: str,
+               world_writable: list[str] | None = None) -> None:
+    """Apply one layer's tar to ``overlay``. As the OCI layer spec says, its whiteouts
+    (``.wh.<name>``, ``.wh..wh..opq``) and the files replacing directories hide what lower
+    layers put there, never what this layer adds, wherever they sit in the tar."""
+    hidden: list[str] = []  # paths whose lower-layer content goes
+    opaque: list[str] = []  # directories whose lower-layer content goes
+    files: dict[str, tuple[int, str, bytes]] = {}
+    links: dict[str, str] = {}
+    # every lower path that matters and its parent folders: what a member here can hide
+    below = {p for name in (*overlay.files, *overlay.links) for p in _self_and_parents(name)}
+    for member, content in iter_tar(reader):
+        path = _normal(member.name)
+        parent, base = posixpath.split(path)
+        if base == ".wh..wh..opq":
+            opaque.append(parent)
+            continue
+        if base.startswith(".wh."):
+            if posixpath.join(parent, base[4:]) in below:
+                hidden.append(posixpath.join(parent, base[4:]))
+            continue
+        if world_writable is not None and member.mode & 0o002 and not member.issym() \
+                and not (member.isdir() and member.mode & 0o1000):  # sticky dirs (/tmp) are fine
+            world_writable.append("/" + path)
+        if member.isdir():
+            continue
+        if path in below:
+            hidden.append(path)  # a file (or link) here replaces whatever was below
+        kind = database_kind(path)
+        if kind is None:
+            continue
+        if member.issym() and kind == "os-release":
+            links[path] = _normal(posixpath.join(parent, member.linkname))
+        elif member.isfile() and member.size <= MAX_DB_BYTES:
+            files[path] = (index, digest, content())
+    for directory in opaque:
+        if directory:
+            prefix = directory + "/"
+            for table in (overlay.files, overlay.links):
+                for name in [n for n in table if n.startswith(prefix)]:
+                    del table[name]
+        else:
+            overlay.files.clear()
+            overlay.links.clear()
+    for path in hidden:
+        overlay.remove(path)
+    overlay.files.update(files)
+    overlay.links.update(links)
+
+
+def _pick_image(client: Any, ref: Reference, platform: str | None) -> tuple[Manifest, Manifest]:
+    top = client.get_manifest(ref.repository, ref.reference)
+    if not top.is_index:
+        return top, top
+    children = top.children
+    wanted = platform or "linux/amd64"
+    chosen = [c for c in children if c.platform_name == wanted]
+    if not chosen and platform is None:
+        chosen = [c for c in children if c.platform_name.startswith("linux/")] or children
+    if not chosen:
+        raise NotFound(f"{ref} has no platform {platform!r}; it has "
+                       f"{', '.join(c.platform_name for c in children)}. Pass one of them as "
+                       "platform=", registry=ref.registry, reference=str(ref))
+    return top, client.get_manifest(ref.repository, chosen[0].digest)
+
+
+def read_image(ref: str | Reference, *, platform: str | None = None,
+               progress: ProgressCallback | None = None) -> ImageContents:
+    """Stream every layer of ``ref`` and return its packages, os-release, config and the
+    world-writable paths of its top layer (what ``scan`` and the config audit need)."""
+    ref = parse_reference(ref)
+    client = client_for(ref.registry)
+    top, image = _pick_image(client, ref, platform)
+    config: dict[str, Any] = {}
+    if image.config is not None:
+        try:
+            config = json.loads(client.get_blob(ref.repository, image.config.digest))
+        except ValueError as e:
+            raise ProtocolError(f"the config of {ref} is not JSON; is it an image?",
+                                registry=ref.registry, reference=str(ref)) from e
+    overlay = _Overlay()
+    layers: list[Descriptor] = image.layers
+    writable: list[str] = []
+    for index, layer in enumerate(layers):
+        where = f"layer {index + 1} ({layer.digest[:19]}) of {ref}"
+        emit(progress, ProgressEvent("sbom", id=layer.digest, status="Reading", total=layer.size,
+                                     message=f"layer {index + 1} of {len(layers)}"))
+        stream = LayerReader(prefetch(client.iter_blob(ref.repository, layer.digest)),
+                              layer.media_type, where)
+        top_layer = index == len(layers) - 1
+        try:
+            read_layer(overlay, stream, index, layer.digest, writable if top_layer else None)
+        except tarfile.TarError as e:
+            raise ProtocolError(f"{where} is not a readable tar ({e}); is this an image rather "
+                                "than another kind of artifact?", registry=ref.registry,
+                                reference=str(ref)) from e
+        emit(progress, ProgressEvent("sbom", id=layer.digest, status="Read", current=layer.size,
+                                     total=layer.size))
+    os_release = _os_release(overlay)
+    packages = _packages(overlay, os_release)
+    return ImageContents(reference=str(ref), digest=top.digest, packages=packages,
+                         os=os_release, layers=[d.digest for d in layers], config=config,
+                         top_layer_world_writable=writable)
+
+
+def _os_release(overlay: _Overlay) -> dict[str, str]:
+    for path in ("etc/os-release", "usr/lib/os-release"):
+        target = overlay.links.get(path, path)
+        if target in overlay.files:
+            return parse_os_release(overlay.files[target][2].decode("utf-8", "replace"))
+    return {}
+
+
+def _packages(overlay: _Overlay, os_release: dict[str, str]) -> list[Package]:
+    ecosystem = os_ecosystem(os_release) or ""
+    distro_id = os_release.get("ID", "").lower()
+    out: list[Package] = []
+    for path, (index, digest, content) in sorted(overlay.files.items()):
+        kind = database_kind(path)
+        if kind not in PARSERS:
+            continue
+        try:
+            entries = PARSERS[kind](content.decode("utf-8", "replace"))
+        except Exception as e:  # noqa: BLE001 - one odd file must not lose the whole SBOM
+            log.warning("could not read %s: %s", path, e)
+            continue
+        for entry in entries:
+            eco = {"dpkg": ecosystem or "Debian", "apk": ecosystem or "Alpine",
+                   "python": "PyPI", "npm": "npm"}[kind]
+            pkg = Package(type=PURL_TYPES[kind], ecosystem=eco, path="/" + path, layer=digest,
+                          layer_index=index, **entry)
+            out.append(_with_purl(pkg, distro_id, os_release))
+    return out
+
+
+def _with_purl(pkg: Package, distro_id: str, os_release: dict[str, str]) -> Package:
+    from packageurl import PackageURL
+
+    qualifiers: dict[str, str] = {}
+    namespace = None
+    name = pkg.name
+    if pkg.type in ("deb", "apk"):
+        namespace = distro_id or ("debian" if pkg.type == "deb" else "alpine")
+        if pkg.arch:
+            qualifiers["arch"] = pkg.arch
+        if os_release.get("VERSION_ID"):
+            qualifiers["distro"] = f"{namespace}-{os_release['VERSION_ID']}"
+        if pkg.source and pkg.source != pkg.name:
+            qualifiers["upstream"] = pkg.source
+    elif pkg.type == "npm" and name.startswith("@") and "/" in name:
+        namespace, name = name.split("/", 1)
+    elif pkg.type == "pypi":
+        name = re.sub(r"[-_.]+", "-", name).lower()
+    purl = PackageURL(type=pkg.type, namespace=namespace, name=name, version=pkg.version,
+                      qualifiers=qualifiers or None).to_string()
+    return Package(**{**asdict(pkg), "purl": purl})
+
+
+# --- the verb and its outputs -------------------------------------------------------------
+
+def sbom(ref: str | Reference, *, platform: str | None = None,
+         progress: ProgressCallback | None = None) -> ImageContents:
+    """The packages inside an image, read from its layers through the registry.
+
+    Similar to ``syft <image>`` or ``trivy image --format cyclonedx``, without an engine. For a
+    multi-arch index, ``platform`` (``linux/arm64``) picks a child; by default linux/amd64.
+    ``sbom_table(result)`` is the DataFrame, ``cyclonedx_json(result)`` the CycloneDX document.
+    """
+    return read_image(ref, platform=platform, progress=progress)
+
+
+TABLE_COLUMNS = ["name", "version", "type", "ecosystem", "source", "source_version", "arch",
+                 "license", "purl", "path", "layer"]
+
+
+def sbom_table(contents: ImageContents) -> Any:
+    """One row per package (``TABLE_COLUMNS``), sorted by type then name."""
+    import pandas as pd
+
+    rows = [{c: getattr(p, c) for c in TABLE_COLUMNS} for p in contents.packages]
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return frame.sort_values(["type", "name"], kind="stable").reset_index(drop=True)
+
+
+def cyclonedx_json(contents: ImageContents, *, indent: int | None = 2) -> str:
+    """The SBOM as a CycloneDX 1.6 JSON document: the image as the metadata component, its
+    distribution as an ``operating-system`` component, every package a ``library`` with its
+    purl and the layer that brought it as a property."""
+    from cyclonedx.model import Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    ref = parse_reference(contents.reference)
+    bom = Bom()
+    image_purl = PackageURL(type="oci", name=ref.repository.rsplit("/", 1)[-1],
+                            version=contents.digest,
+                            qualifiers={"repository_url": ref.name, **({"tag": ref.tag} if ref.tag else {})})
+    root = Component(name=ref.name, version=contents.digest, type=ComponentType.CONTAINER,
+                     purl=image_purl, bom_ref=f"image:{contents.digest}")
+    bom.metadata.component = root
+    children = []
+    if contents.os:
+        children.append(Component(
+            name=contents.os.get("ID", "unknown"), version=contents.os.get("VERSION_ID") or None,
+            type=ComponentType.OPERATING_SYSTEM, bom_ref=f"os:{contents.distro or 'unknown'}",
+            description=contents.os.get("PRETTY_NAME") or None))
+    seen: set[str] = set()
+    for pkg in contents.packages:
+        ref_id = pkg.purl if pkg.purl not in seen else f"{pkg.purl}#{pkg.path}"
+        seen.add(ref_id)
+        properties = [Property(name="registry_widgets:layer", value=pkg.layer),
+                      Property(name="registry_widgets:path", value=pkg.path)]
+        if pkg.source and pkg.source != pkg.name:
+            properties.append(Property(name="registry_widgets:source", value=pkg.source))
+        children.append(Component(name=pkg.name, version=pkg.version, type=ComponentType.LIBRARY,
+                                  purl=PackageURL.from_string(pkg.purl), bom_ref=ref_id,
+                                  properties=properties))
+    for child in children:
+        bom.components.add(child)
+    bom.register_dependency(root, children)
+    return JsonV1Dot6(bom).output_as_string(indent=indent)
