@@ -14,6 +14,7 @@ from .credentials import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors
 from .operations.cleanup.gc import collect_garbage, garbage_collection_help
+from .operations.cleanup.prune import plan_prune, prune
 from .operations.cleanup.retention import (remove_retention_policy, retention, retention_policies,
                                            set_retention_policy)
 from .operations.cleanup.usage import set_usage_limit, usage
@@ -64,7 +65,7 @@ __all__ = [
     # Lifecycle
     "retention", "retention_policies", "set_retention_policy", "remove_retention_policy",
     "protect", "unprotect", "protected_patterns", "usage", "set_usage_limit",
-    "collect_garbage", "garbage_collection_help",
+    "prune", "plan_prune", "collect_garbage", "garbage_collection_help",
     # Mirroring
     "sync",
     # Security

@@ -290,3 +290,43 @@ CASES = [
 @pytest.mark.parametrize("relpath, source, allowed", CASES, ids=[f"{c[0]}: {c[1]}" for c in CASES])
 def test_checker(relpath, source, allowed):
     assert (violations(Path(relpath), source) == []) == allowed
+
+
+# -- writes to a registry go through the change engine ------------------------------------------
+
+ENGINE = "operations/core/changes.py"
+# Modules that still send a manifest PUT or DELETE on their own, until they move onto the
+# change engine (issue 21). This set may only shrink: a new write path plans and applies.
+WRITERS_STILL_TO_MOVE = {
+    "operations/images/copy.py",
+    "operations/images/remove.py",
+    "operations/core/backup.py",
+    "operations/security/osv.py",
+}
+# The registry client defines the calls; it is the layer below the engine, not a writer.
+WRITE_CALLS = {"put_manifest", "delete_manifest"}
+
+
+def manifest_writers() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for relpath in MODULE_FILES:
+        if relpath.parts[0] in ("registry.py", "transport") or relpath.name == "registry.py":
+            continue
+        tree = ast.parse((PACKAGE_DIR / relpath).read_text())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in WRITE_CALLS):
+                found.setdefault(relpath.as_posix(), []).append(node.lineno)
+    return found
+
+
+def test_only_the_engine_writes_manifests():
+    writers = manifest_writers()
+    assert ENGINE in writers, "the change engine no longer writes: update this test"
+    new = {path: lines for path, lines in writers.items()
+           if path != ENGINE and path not in WRITERS_STILL_TO_MOVE}
+    assert new == {}, (f"these modules send a manifest PUT or DELETE themselves: {new}. Plan "
+                       f"the change and apply it with {ENGINE} (plan, re-check, back up, apply, "
+                       "verify, journal)")
+    moved = WRITERS_STILL_TO_MOVE - set(writers)
+    assert not moved, f"{sorted(moved)} no longer write: remove them from WRITERS_STILL_TO_MOVE"

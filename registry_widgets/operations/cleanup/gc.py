@@ -14,19 +14,27 @@ running", or an upload racing the sweep loses its layers. So, for the registry t
 3. ``garbage-collect`` itself, then the registry restarted with its own config;
 4. the bytes freed, measured on disk (blob files before minus after), not estimated.
 
-``delete_untagged=True`` adds ``--delete-untagged``: manifests no tag references go too
-(the platforms of a deleted index, the images whose last tag ``retention`` removed). After a
-collection, a ``restore`` of what was deleted before it fails with a clear message: its blobs
-are gone. For other registries, :func:`garbage_collection_help` says what their GC is.
+``delete_untagged=True`` means "prune first, then collect": :func:`~.prune.prune` deletes,
+through the API and backed up, the manifests no tag reaches (the platforms of a deleted index,
+the images whose last tag ``retention`` removed), keeping the children of every tagged index;
+then the collection runs. distribution's own ``--delete-untagged`` is never passed: on 2.x it
+also deletes the untagged platform manifests of every *tagged* multi-arch index (distribution
+issues #3178 and #3004), and nothing can restore them. After a collection, a ``restore`` of what
+was deleted before it fails with a clear message: its blobs are gone. For other registries,
+:func:`garbage_collection_help` says what their GC is.
 
-Layer 3: imports ``errors``, ``reference`` and the sibling ``journal``/``result``. It runs
+A registry that answers on its port but whose process this package cannot find (no pid file,
+or one naming another program) is never swept: it cannot be paused, and a sweep while it takes
+writes loses layers.
+
+Imports ``errors``, ``reference``, the core's ``journal``/``result`` and the siblings
+``storage`` and ``prune``. It runs
 the ``docker-registry`` (or ``registry``) binary and signals only the process whose pid file
 and command line name that registry's config.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -34,20 +42,20 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ...errors import InvalidArgument, NotFound, RegistryWidgetsError
+from ...errors import RegistryWidgetsError
 from ...reference import validate_registry
 from ..core import journal
 from ..core.arguments import check_bool
 from ..core.result import Result, Timer, human_size
+from . import prune as pruning
+from .storage import EmbeddedRegistry, _blob_size, _from_config, blob_bytes, embedded_registry
 
 READY_TIMEOUT = 30.0
 _ELIGIBLE = re.compile(r"blob eligible for deletion: (sha256:[0-9a-f]{64})")
-_MANIFEST = re.compile(r"manifest eligible for deletion: (sha256:[0-9a-f]{64})")
 
 OTHER_REGISTRIES = {
     "distribution": (
@@ -93,54 +101,6 @@ def garbage_collection_help(registry: str) -> str:
 
 
 # -- finding the embedded registry ----------------------------------------------------------
-
-@dataclass(frozen=True)
-class EmbeddedRegistry:
-    host: str
-    config_file: Path
-    pid_file: Path
-    log_file: Path
-    storage: Path
-
-
-def services_root() -> Path:
-    """Where ``scripts/services`` keeps its state (as ``stack.services.state_root``)."""
-    if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
-        return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
-    repo = Path(__file__).resolve().parents[2]
-    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
-    return base / ".state" / "services"
-
-
-def _from_config(config_file: Path, host: str | None = None) -> EmbeddedRegistry:
-    config_file = Path(config_file).resolve()
-    try:
-        config = yaml.safe_load(config_file.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise NotFound(f"cannot read the registry config {config_file}: {e}; nothing was done",
-                       reference=str(config_file)) from None
-    storage = ((config or {}).get("storage") or {}).get("filesystem", {}).get("rootdirectory")
-    if not storage:
-        raise InvalidArgument(f"{config_file} has no filesystem storage; collect_garbage() only "
-                              "runs on a local filesystem registry. Nothing was done",
-                              reference=str(config_file))
-    addr = ((config.get("http") or {}).get("addr")) or ""
-    return EmbeddedRegistry(host or addr, config_file, config_file.parent / "registry.pid",
-                            config_file.parent / "registry.log", Path(storage))
-
-
-def embedded_registry(registry: str) -> EmbeddedRegistry | None:
-    """The registry ``scripts/services up`` runs at ``registry`` (host:port), if any."""
-    host = validate_registry(registry).rpartition("://")[2]
-    try:
-        state = json.loads((services_root() / "services.json").read_text())
-    except (OSError, ValueError):
-        return None
-    for entry in (state.get("registries") or {}).values():
-        if entry.get("host") == host and entry.get("config_file"):
-            return _from_config(Path(entry["config_file"]), host)
-    return None
-
 
 # -- processes --------------------------------------------------------------------------------
 
@@ -217,22 +177,10 @@ def _wait_port_free(host: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def blob_bytes(storage: Path) -> int:
-    """Bytes of every blob file under the registry's storage (what GC can free)."""
-    root = storage / "docker" / "registry" / "v2" / "blobs"
-    return sum(p.stat().st_size for p in root.rglob("data") if p.is_file()) if root.exists() else 0
-
-
-def _blob_size(storage: Path, digest: str) -> int:
-    algorithm, _, hex_ = digest.partition(":")
-    path = storage / "docker" / "registry" / "v2" / "blobs" / algorithm / hex_[:2] / hex_ / "data"
-    return path.stat().st_size if path.exists() else 0
-
-
-def _garbage_collect(reg: EmbeddedRegistry, *, dry_run: bool, delete_untagged: bool) -> str:
+def _garbage_collect(reg: EmbeddedRegistry, *, dry_run: bool) -> str:
+    # Never --delete-untagged: see the module docstring (prune does that job, safely).
     argv = [_binary(), "garbage-collect", str(reg.config_file)]
     argv += ["--dry-run"] if dry_run else []
-    argv += ["--delete-untagged"] if delete_untagged else []
     done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RegistryWidgetsError(f"garbage-collect on {reg.host} failed (exit "
@@ -265,20 +213,38 @@ def collect_garbage(registry: str = "127.0.0.1:5000", *, config: str | os.PathLi
         result.details = {"embedded": False, "how": garbage_collection_help(registry)}
         return result
     with Timer() as timer:
-        preview = _garbage_collect(reg, dry_run=True, delete_untagged=delete_untagged)
+        pruned = None
+        if delete_untagged:
+            # Prune through the change engine first: planned, backed up, verified, undoable.
+            pruned = pruning.prune(reg.host, dry_run=dry_run, config=reg.config_file)
+        preview = _garbage_collect(reg, dry_run=True)
         eligible = sorted(set(_ELIGIBLE.findall(preview)))
-        manifests = sorted(set(_MANIFEST.findall(preview)))
         result.details = {
             "embedded": True, "config": str(reg.config_file), "storage": str(reg.storage),
             "delete_untagged": delete_untagged, "eligible_blobs": eligible,
             "eligible_bytes": sum(_blob_size(reg.storage, d) for d in eligible),
-            "manifests_deleted": manifests, "bytes_freed": 0, "read_only_seconds": 0.0}
-        if dry_run or not eligible and not manifests:
-            result.changed, result.dry_run = False, dry_run
+            "manifests_deleted": pruning.digests(pruned) if pruned is not None else [],
+            "bytes_freed": 0, "read_only_seconds": 0.0}
+        if pruned is not None:
+            result.details["prune"] = pruned.details
+            if pruned.details.get("backup_id"):
+                # restore(result) of the collection puts back what the prune deleted (while
+                # the blobs last: not after this collection, which frees them).
+                result.details["backup_id"] = pruned.details["backup_id"]
+            if dry_run:
+                result.details["steps"] = [
+                    f"1. prune: would delete {len(result.details['manifests_deleted'])} "
+                    "untagged manifest(s) no tag reaches (index children and signed images "
+                    "kept)",
+                    f"2. collect: would free {human_size(result.details['eligible_bytes'])} "
+                    f"({len(eligible)} blobs) as the registry is now; the blobs of the pruned "
+                    "manifests come on top"]
+        if dry_run or not eligible:
+            result.changed, result.dry_run = bool(pruned and pruned.changed), dry_run
             result.details["output"] = preview.strip().splitlines()[-5:]
         else:
             before = blob_bytes(reg.storage)
-            output = _collect_read_only(reg, delete_untagged, result)
+            output = _collect_read_only(reg, result)
             result.details["bytes_freed"] = before - blob_bytes(reg.storage)
             result.details["output"] = output.strip().splitlines()[-5:]
     result.duration = timer.elapsed
@@ -291,9 +257,18 @@ def collect_garbage(registry: str = "127.0.0.1:5000", *, config: str | os.PathLi
     return result
 
 
-def _collect_read_only(reg: EmbeddedRegistry, delete_untagged: bool, result: Result) -> str:
+def _collect_read_only(reg: EmbeddedRegistry, result: Result) -> str:
     """Pause the registry read-only, collect, and bring it back as it was, whatever happens."""
     pid = _running_pid(reg)
+    if pid is None and _port_answers(reg.host):
+        # Something serves this storage, but not a process we can pause: sweeping now could
+        # delete the layers of an upload in flight. Refuse, as distribution's docs require.
+        raise RegistryWidgetsError(
+            f"garbage collection refused: {reg.host} is running, but not as a process this "
+            f"package can pause (no pid file at {reg.pid_file}, or it names another program), "
+            "and a collection while it accepts writes loses layers. Nothing was collected; "
+            "stop the registry or put it in read-only mode, then run it again",
+            registry=reg.host)
     read_only = reg.config_file.with_name(reg.config_file.name + ".read-only.yml")
     config = yaml.safe_load(reg.config_file.read_text())
     config.setdefault("storage", {}).setdefault("maintenance", {})["readonly"] = {"enabled": True}
@@ -305,7 +280,7 @@ def _collect_read_only(reg: EmbeddedRegistry, delete_untagged: bool, result: Res
             _stop(pid)
             _wait_port_free(reg.host)
             paused = _serve(reg, read_only)
-        return _garbage_collect(reg, dry_run=False, delete_untagged=delete_untagged)
+        return _garbage_collect(reg, dry_run=False)
     finally:
         if paused is not None:
             _stop(paused)
