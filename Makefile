@@ -68,7 +68,7 @@ bench: install
 lint:
 	@bash -n scripts/install .ci/run $(wildcard scripts/services)
 	@if [ -x $(PY) ]; then py=$(PY); else py=python3; fi; \
-	$$py -m compileall -q registry_widgets tests $(wildcard benchmarks); \
+	$$py -m compileall -q registry_widgets devstack tests $(wildcard benchmarks); \
 	if $$py -m ruff --version >/dev/null 2>&1; then $$py -m ruff check .; else echo "lint: ruff not installed; syntax only"; fi
 
 clean: services-down

@@ -11,7 +11,7 @@ Modules: ``harness`` (settings, timing, fresh registries, commands), ``seed`` (t
 ``widgets_bench`` (5), ``sync_bench`` (7), ``report`` (rows, targets, machine, Markdown and
 JSON).
 
-Imports ``registry_widgets`` (the verbs under test), ``registry_widgets.stack`` (the
+Imports ``registry_widgets`` (the verbs under test), ``devstack`` (the
 registries) and ``tests.support`` (the raw-HTTP image pushes the tests use as their oracle;
 run from the repository root); the package never imports this one.
 """

@@ -26,8 +26,8 @@ from typing import Callable
 import requests
 
 import registry_widgets
-from registry_widgets.stack import EngineUnavailable, LocalRegistry, ensure_engine
-from registry_widgets.stack.services import state_root
+from devstack import EngineUnavailable, LocalRegistry, ensure_engine
+from devstack.services import state_root
 
 from .harness import MiB, Settings, Stopwatch, fresh_clients, fresh_registry, log, now, run
 from .report import Report, Row

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from registry_widgets.operations.core import clients
-from registry_widgets.stack import LocalRegistry, start_registry
+from devstack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan",

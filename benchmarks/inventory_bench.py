@@ -37,7 +37,7 @@ import urllib3
 
 import registry_widgets
 from registry_widgets.operations.core import clients, index
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 
 from .copy_bench import ACCEPT
 from .harness import CpuMeter, Settings, Stopwatch, fresh_clients, log, run

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import push_image
 
 from .copy_bench import SKOPEO, target_digest

@@ -33,7 +33,7 @@ The browser plumbing here (``voila``, ``chromium``, ``new_page``) is shared with
 driven by the Playwright Python package (never ``playwright install``), every non-loopback
 request aborted, one Voila on a free port, stopped by its PID together with its kernels.
 
-Imports ``registry_widgets.widgets`` (the widget measured), ``registry_widgets.stack`` (free
+Imports ``registry_widgets.widgets`` (the widget measured), ``devstack`` (free
 ports) and, when it runs, Playwright, Voila and nbformat.
 """
 
@@ -119,7 +119,7 @@ def build_table(frame: pd.DataFrame) -> Any:
 # -- serving a notebook with Voila ------------------------------------------------------------
 
 def _free_port() -> int:
-    from registry_widgets.stack._process import free_port
+    from devstack._process import free_port
     return free_port()
 
 

@@ -19,7 +19,7 @@ import os
 import shutil
 
 import registry_widgets
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 
 from .harness import Settings, Stopwatch, fresh_clients, log
 from .report import Report

@@ -26,7 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import files_layer, push_image
 
 from .harness import GiB, MiB, Settings, fresh_clients, fresh_registry, log

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import requests
 
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import PushedImage, busybox_layer, push_image, push_index
 
 from .harness import KiB, Stopwatch

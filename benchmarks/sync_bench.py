@@ -24,7 +24,7 @@ import yaml
 
 import registry_widgets
 from registry_widgets.operations.mirror.sync import by_status
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support.images import put_manifest, upload_blob
 from tests.support.oracle import OCI_MANIFEST, RawClient
 

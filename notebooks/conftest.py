@@ -57,9 +57,8 @@ class _Services:
     """The registry (and engine check) behind the notebooks' defaults, started once."""
 
     def __init__(self, config: pytest.Config):
-        from registry_widgets.stack import (EngineUnavailable, ensure_engine, seed_sample,
-                                            start_registry)
-        from registry_widgets.stack.services import state_root
+        from devstack import EngineUnavailable, ensure_engine, seed_sample, start_registry
+        from devstack.services import state_root
 
         self.scratch = Path(tempfile.mkdtemp(prefix="registry-widgets-nbval-"))
         self.saved = {name: os.environ.get(name) for name in _ENV}

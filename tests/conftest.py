@@ -5,7 +5,7 @@ Docker engine, which is machine-wide: ``docker_client`` reuses a running engine 
 (state under ``$REGISTRY_WIDGETS_SERVICES``, shared with ``scripts/services``) and leaves it
 running, because other sessions on the machine may be using it and it is slow to start.
 
-The fixtures use ``registry_widgets.stack`` (which starts the services) and ``tests/support``
+The fixtures use ``devstack`` (which starts the services) and ``tests/support``
 (the tests' own tooling) only, never the package under test.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from registry_widgets.stack import EngineUnavailable, LocalRegistry, ensure_base_image, ensure_engine
-from registry_widgets.stack.services import state_root
+from devstack import EngineUnavailable, LocalRegistry, ensure_base_image, ensure_engine
+from devstack.services import state_root
 from tests.support import start_registry
 from tests.support.ci import fail_missing_parts
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from registry_widgets.operations.core import clients
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support.faultproxy import FaultProxy
 
 RETRIES = 2

@@ -1,5 +1,5 @@
 """Test images for the SBOM and scan tests, built from the real package metadata files in
-``tests/scan_data`` and pushed over raw HTTP (``registry_widgets.stack``), never through the
+``tests/scan_data`` and pushed over raw HTTP (``devstack``), never through the
 package's own client.
 """
 
@@ -11,7 +11,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from registry_widgets.stack.rootfs import gzip_deterministic
+from devstack.rootfs import gzip_deterministic
 from tests.support import RawClient, files_layer
 from tests.support.images import put_manifest, upload_blob
 

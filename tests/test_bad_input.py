@@ -38,8 +38,8 @@ from registry_widgets.errors import (BadReference, DeleteDisabled, NotFound, Pro
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.operations.images.inventory import COLUMNS
 from registry_widgets.reference import EXPECTED_FORM, parse_reference
-from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack._process import free_port
+from devstack import LocalRegistry
+from devstack._process import free_port
 from tests.support import RawClient, get_manifest, list_repositories, push_image
 from tests.support.faultproxy import FaultProxy, Respond
 

@@ -30,8 +30,8 @@ from typing import Iterator
 
 import pytest
 
-from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack._process import free_port
+from devstack import LocalRegistry
+from devstack._process import free_port
 from tests.support import (RawClient, get_manifest, list_repositories, list_tags, push_image,
                            seed_sample, start_registry)
 

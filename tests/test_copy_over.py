@@ -14,7 +14,7 @@ import registry_widgets as rw
 from registry_widgets.errors import BadReference, Protected
 from registry_widgets.operations.core import journal
 from registry_widgets.operations.images.copy import describe_copy
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import get_manifest, list_repositories, list_tags, push_image
 from tests.support.headless import cli
 

@@ -27,7 +27,7 @@ from registry_widgets.errors import (BadReference, Denied, EngineError, EngineUn
 from registry_widgets.operations.core import journal
 from registry_widgets.operations.images import local
 from registry_widgets.progress import ProgressEvent
-from registry_widgets.stack._process import free_port
+from devstack._process import free_port
 from tests.support import oracle
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry_widgets import runner
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import get_manifest, push_image, push_index, seed_sample
 from tests.support.headless import cli, state
 

@@ -17,7 +17,7 @@ import pytest
 import registry_widgets as rw
 from registry_widgets.errors import JournalError
 from registry_widgets.operations.core import journal
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import get_manifest, list_repositories, list_tags, push_image
 from tests.support.headless import cli
 

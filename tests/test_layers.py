@@ -50,9 +50,6 @@ LAYER_PATTERNS = {  # for units not named in LAYERS
 }
 # The package's __init__ re-exports the public API: it may import any library unit.
 TOP = "__init__"
-# Dev tooling that starts real services: it imports nothing of the library, and nothing
-# (not even __init__) imports it, so importing registry_widgets never pulls it in.
-ISOLATED = {"stack"}
 # (importer, imported) pairs allowed within one layer; a unit may always import itself.
 # Siblings not named here (images and security; cleanup and mirror) may not import each other.
 SAME_LAYER_ALLOWED = {
@@ -93,8 +90,7 @@ def is_unit(name: str) -> bool:
     """Is registry_widgets.<name> a module or subpackage (rather than a name in __init__)?"""
     path = PACKAGE_DIR / name
     return (
-        name in ISOLATED
-        or layer_of(name) is not None
+        layer_of(name) is not None
         or path.with_suffix(".py").is_file()
         or (path / "__init__.py").is_file()
     )
@@ -156,12 +152,6 @@ def violations(relpath: Path, source: str) -> list[str]:
     problems = []
     for line, written, target in imported_units(relpath, source):
         here = f"{where}:{line}: `{written}`"
-        if target in ISOLATED or unit in ISOLATED:
-            if target != unit:
-                problems.append(
-                    f"{here}: {sorted(ISOLATED)} and the library must not import each other"
-                )
-            continue
         if unit == TOP or target == unit:
             continue
         if target == TOP:
@@ -198,8 +188,8 @@ def test_every_layered_unit_exists():
         path = PACKAGE_DIR.joinpath(*unit.split("."))
         return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
-    stale = [unit for unit in [*LAYERS, *ISOLATED] if not exists(unit)]
-    assert stale == [], f"LAYERS/ISOLATED name units that do not exist: {stale}"
+    stale = [unit for unit in LAYERS if not exists(unit)]
+    assert stale == [], f"LAYERS names units that do not exist: {stale}"
 
 
 def absolute_imports(source: str) -> list[tuple[int, str]]:
@@ -214,30 +204,46 @@ def absolute_imports(source: str) -> list[tuple[int, str]]:
 
 
 def test_shipped_package_never_imports_the_tests():
-    # Test tooling lives in tests/support; an installed package has no tests/ to import.
+    # Test tooling lives in tests/support and the services it starts in devstack/, both outside
+    # the package: an installed package has neither to import.
     bad = [f"{PACKAGE}/{relpath}:{line}: {name}" for relpath in MODULE_FILES
            for line, name in absolute_imports((PACKAGE_DIR / relpath).read_text())
-           if name.split(".")[0] in ("tests", "benchmarks", "conftest")]
+           if name.split(".")[0] in ("tests", "benchmarks", "conftest", "devstack")]
     assert bad == [], f"the package imports test tooling: {bad}"
+
+
+DEVSTACK_DIR = PACKAGE_DIR.parent / "devstack"
+
+
+def test_devstack_imports_nothing_of_the_package():
+    # What starts the tests' services must not lean on the package it tests, or a bug there
+    # could hide itself (cf. go-containerregistry's internal/depcheck).
+    files = sorted(DEVSTACK_DIR.glob("*.py"))
+    assert {"registry.py", "engine.py", "services.py"} <= {f.name for f in files}
+    bad = [f"devstack/{path.name}:{line}: {name}" for path in files
+           for line, name in absolute_imports(path.read_text())
+           if name.split(".")[0] == PACKAGE]
+    assert bad == [], f"devstack imports the library under test: {bad}"
 
 
 SUPPORT_DIR = PACKAGE_DIR.parent / "tests" / "support"
 
 
-def test_test_support_uses_only_the_stack_of_the_package():
-    # The oracle, fault proxy and token server must not lean on the library they judge.
+def test_test_support_uses_the_stack_not_the_package():
+    # The oracle, fault proxy and token server must not lean on the library they judge; they
+    # may use devstack, which starts the services and imports nothing of the library either.
     files = sorted(SUPPORT_DIR.glob("*.py"))
     assert {"oracle.py", "faultproxy.py", "token_server.py"} <= {f.name for f in files}
     bad = [f"tests/support/{path.name}:{line}: {name}" for path in files
            for line, name in absolute_imports(path.read_text())
-           if name.split(".")[0] == PACKAGE and not name.startswith(f"{PACKAGE}.stack")]
+           if name.split(".")[0] == PACKAGE]
     assert bad == [], f"tests/support imports the library under test: {bad}"
 
 
 @pytest.mark.parametrize("relpath", MODULE_FILES, ids=str)
 def test_module_is_classified(relpath):
     unit = unit_of_file(relpath)
-    assert unit == TOP or unit in ISOLATED or layer_of(unit) is not None, (
+    assert unit == TOP or layer_of(unit) is not None, (
         f"{PACKAGE}/{relpath} ({unit!r}) has no layer: classify it in LAYERS or LAYER_PATTERNS "
         f"at the top of tests/test_layers.py"
     )
@@ -279,10 +285,7 @@ CASES = [
     ("registry_http.py", "from .auth import Token", False),
     ("registry_http.py", "from .reference import Reference", True),
     ("__init__.py", "from .widgets import ImageTable\nfrom .operations import pull", True),
-    ("__init__.py", "from . import stack", False),
-    ("stack/__main__.py", "from .registry import serve", True),
-    ("stack/registry.py", "from ..errors import RegistryError", False),
-    ("engine.py", "from registry_widgets.stack import dockerd", False),
+    ("engine.py", "from registry_widgets.stack import dockerd", False),  # gone: no layer
     ("engine.py", "import docker\nfrom registry_widgetsx import y", True),
 ]
 

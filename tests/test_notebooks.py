@@ -32,7 +32,7 @@ from registry_widgets.errors import Unauthorized
 from registry_widgets.operations.core import clients
 from registry_widgets.runner import run_notebook
 from registry_widgets.errors import ParameterError
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, list_tags, push_image,
                            push_index, seed_sample)
 

@@ -2,13 +2,15 @@
 
 pyproject.toml (pip) and environment.yml (conda / Binder) list the same dependencies with
 the same minimum versions; the README promises `make lab` and `make test`, the Makefile
-has them, and CI runs `make test`.
+has them, and CI runs `make test`. The wheel holds registry_widgets only: not the dev
+services (devstack/), the tests or the benchmarks.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,31 @@ def test_ci_runs_make_test():
     assert any(re.match(r"^\s*(exec\s+)?make\s+test\b", line) for line in code), (
         ".ci/run should run `make test`, so CI does exactly what the README promises"
     )
+
+
+def wheel_packages() -> tuple[list[str], list[str]]:
+    """(packages, top-level modules) setuptools puts in the wheel, as pyproject configures it.
+
+    The same discovery a build runs, without building: a wheel build needs the `wheel`
+    package (setuptools < 70) or network access for build isolation, and takes seconds.
+    """
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    with warnings.catch_warnings():
+        # Older setuptools call [tool.setuptools] in pyproject.toml "beta" on every read.
+        warnings.simplefilter("ignore")
+        dist = apply_configuration(Distribution(), ROOT / "pyproject.toml")
+    return list(dist.packages or []), list(dist.py_modules or [])
+
+
+def test_wheel_ships_the_package_only():
+    packages, modules = wheel_packages()
+    # Guards against a discovery that finds nothing, which would pass the checks below.
+    assert {"registry_widgets", "registry_widgets.widgets"} <= set(packages), packages
+    outside = sorted({name.split(".")[0] for name in packages + modules} - {"registry_widgets"})
+    assert outside == [], f"the wheel would ship top-level {outside}; see packages.find"
+    # devstack/ starts services for the tests and `make lab`; it once lived in the package.
+    stack = [name for name in packages + modules
+             if {"stack", "devstack", "tests"} & set(name.split("."))]
+    assert stack == [], f"the wheel would ship dev or test tooling: {stack}"

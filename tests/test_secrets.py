@@ -37,7 +37,7 @@ from ipywidgets.widgets.widget import _instances as live_widgets
 import registry_widgets as rw
 from registry_widgets.credentials import credentials_from
 from registry_widgets.operations.core import clients, journal
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import push_image, push_index, start_registry
 
 USER = "alice"

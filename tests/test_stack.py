@@ -315,23 +315,6 @@ def test_services_cli_up_status_down(tmp_path):
 
 
 def _free_port() -> int:
-    from registry_widgets.stack._process import free_port
+    from devstack._process import free_port
     return free_port()
 
-
-def test_stack_imports_nothing_else_from_the_package():
-    # What starts the tests' services must not lean on the package it tests (cf.
-    # go-containerregistry's internal/depcheck).
-    import ast
-    for path in (REPO / "registry_widgets" / "stack").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom):
-                names = [node.module or ""] if node.level == 0 else []
-                assert node.level <= 1, f"{path.name} reaches outside the stack: {ast.unparse(node)}"
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                continue
-            for name in names:
-                assert not name.startswith("registry_widgets") or name.startswith("registry_widgets.stack"), \
-                    f"{path.name} imports {name}"

@@ -12,7 +12,7 @@ import pytest
 import registry_widgets as rw
 from registry_widgets.errors import NotFound
 from registry_widgets.operations.core.arguments import check_platforms
-from registry_widgets.stack import LocalRegistry
+from devstack import LocalRegistry
 from tests.support import get_manifest, list_repositories, list_tags, push_image, push_index
 from tests.support.headless import cli, state
 

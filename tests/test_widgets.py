@@ -21,7 +21,7 @@ from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError,
                                     Unreachable)
 from registry_widgets.operations.core import clients
 from registry_widgets.progress import ProgressEvent
-from registry_widgets.stack._process import free_port
+from devstack._process import free_port
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
                                       ProgressView)
 from tests.support.oracle import ACCEPT_ALL, RawClient

@@ -8,7 +8,7 @@
   cannot produce on demand;
 - ``registry``: the stack's ``start_registry`` plus a token server for the ``token`` flavour.
 
-It may import ``registry_widgets.stack`` (which starts the real services) but never the library
+It may import ``devstack`` (which starts the real services) but never the library
 under test (tests/test_layers.py checks both directions). Tests import it as ``tests.support``
 (pytest's ``pythonpath = ["."]``; benchmarks run as ``python -m benchmarks`` from the repository
 root).

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Iterator
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from registry_widgets.stack import LocalRegistry
+    from devstack import LocalRegistry
 
 PIECE = 64 * 1024
 # Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded.

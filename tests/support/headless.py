@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .oracle import get_manifest, list_repositories, list_tags
 
 if TYPE_CHECKING:
-    from registry_widgets.stack import LocalRegistry
+    from devstack import LocalRegistry
 
 
 def state(registry: "LocalRegistry", *repositories: str) -> dict[str, dict[str, str]]:

@@ -4,7 +4,7 @@ Images are written by hand (config, layers, manifest; index for multi-arch) and 
 the monolithic ``POST`` + ``PUT ?digest=`` flow through ``oracle.RawClient``, independently of the
 package's own client. Random bytes are fine as layer blobs (the registry never unpacks them);
 ``busybox_layer()`` gives a real layer so demo images run. The ``make lab`` sample images
-(``seed_sample``) come from ``registry_widgets.stack.images``, so the tests seed exactly what the
+(``seed_sample``) come from ``devstack.images``, so the tests seed exactly what the
 lab shows.
 """
 
@@ -19,13 +19,13 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Sequence
 
-from registry_widgets.stack.images import busybox_layer, files_layer, seed_sample
+from devstack.images import busybox_layer, files_layer, seed_sample
 
 from .oracle import (DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RawClient,
                      sha256_digest)
 
 if TYPE_CHECKING:
-    from registry_widgets.stack import LocalRegistry
+    from devstack import LocalRegistry
 
 __all__ = ["Blob", "PushedImage", "busybox_layer", "files_layer", "push_image", "push_index",
            "put_manifest", "random_layers", "seed_sample", "upload_blob"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import requests
 
 if TYPE_CHECKING:
-    from registry_widgets.stack import LocalRegistry
+    from devstack import LocalRegistry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

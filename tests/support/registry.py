@@ -1,6 +1,6 @@
 """``start_registry`` for tests: the stack's, plus a token server for the ``token`` flavour.
 
-``registry_widgets.stack.start_registry("token", ...)`` needs a running token server; this one
+``devstack.start_registry("token", ...)`` needs a running token server; this one
 starts a ``TokenServer`` (``users``, ``grants``, ``anonymous``, ``token_lifetime``,
 ``token_port``) that the registry then owns: its ``stop``/``start``/``close`` take the token
 server along.
@@ -12,9 +12,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from registry_widgets.stack import LocalRegistry
-from registry_widgets.stack import start_registry as _start_registry
-from registry_widgets.stack.registry import DEFAULT_USER
+from devstack import LocalRegistry
+from devstack import start_registry as _start_registry
+from devstack.registry import DEFAULT_USER
 
 from .token_server import TokenServer
 

@@ -12,7 +12,7 @@ Grants: ``{user: {glob: [actions]}}``; a glob matches repository names (fnmatch)
 the registry then answers 401/403.
 
 Runs in a daemon thread of the test process. Imports only the stdlib, PyJWT, cryptography and
-``registry_widgets.stack.tls`` (certificate generation), never the library under test.
+``devstack.tls`` (certificate generation), never the library under test.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from registry_widgets.stack.tls import make_server_tls, make_signing_cert
+from devstack.tls import make_server_tls, make_signing_cert
 
 # distribution registry/auth/token/token.go: `Leeway = 60 * time.Second`, added to both the exp
 # and the nbf checks. A token is refused only once now > exp + 60 s.

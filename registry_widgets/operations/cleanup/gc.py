@@ -100,8 +100,6 @@ def garbage_collection_help(registry: str) -> str:
             f"is Harbor: {OTHER_REGISTRIES['harbor']}")
 
 
-# -- finding the embedded registry ----------------------------------------------------------
-
 # -- processes --------------------------------------------------------------------------------
 
 def _binary() -> str:

@@ -34,7 +34,7 @@ class EmbeddedRegistry:
 
 
 def services_root() -> Path:
-    """Where ``scripts/services`` keeps its state (as ``stack.services.state_root``)."""
+    """Where ``scripts/services`` keeps its state (as ``devstack.services.state_root``)."""
     if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
         return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
     repo = Path(__file__).resolve().parents[3]  # cleanup, operations, registry_widgets, repo

@@ -108,6 +108,8 @@ def _image(pusher: _Pusher, repository: str, tag: str | None, layers: Sequence[b
         "created": created, "architecture": arch, "os": os_name,
         "config": {"Env": [_PATH_ENV], "Cmd": list(cmd), "Labels": dict(labels or {})},
         "rootfs": {"type": "layers", "diff_ids": [_diff_id(b) for b in layers]},
+        # The module's old name, kept: it is part of the config bytes, so renaming it would
+        # change every sample image's digest.
         "history": [{"created": created, "created_by": "registry_widgets.stack seed_sample"}
                     for _ in layers],
     }

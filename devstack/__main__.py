@@ -1,4 +1,4 @@
-"""``python -m registry_widgets.stack up [--seed] | down | status`` (see ``services.py``)."""
+"""``python -m devstack up [--seed] | down | status`` (see ``services.py``)."""
 
 from __future__ import annotations
 

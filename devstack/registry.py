@@ -10,7 +10,7 @@ Flavours: ``plain`` (HTTP, anonymous), ``basic`` (HTTPS with a generated CA + ht
 ``realm``, ``service``, ``issuer``, ``cert_file`` and ``users``; the tests' own is
 ``tests/support/token_server.py``).
 
-Imports nothing from registry_widgets outside ``stack``, so the tests can trust what it starts.
+Imports nothing from registry_widgets, so the tests can trust what it starts.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ DEFAULT_PORT = 5000
 def state_root() -> Path:
     if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
         return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[1]  # devstack/services.py -> the repository
     base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
     return base / ".state" / "services"
 

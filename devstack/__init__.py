@@ -1,6 +1,8 @@
 """Dev tooling that starts the real services of ``make lab`` and the tests.
 
-Nothing here imports the rest of ``registry_widgets``, and nothing there imports this, so a bug
+A top-level package of the repository, outside ``registry_widgets``, so the wheel does not ship
+it (``python -m devstack`` from the repository root; pytest puts the root on ``sys.path``).
+Nothing here imports ``registry_widgets``, and nothing there imports this, so a bug
 in the package cannot hide itself behind what starts its test services. Modules: ``registry``
 (start CNCF distribution), ``engine`` (dockerd + an offline busybox image), ``images`` (the
 sample images of ``make lab``), ``tls`` (throwaway certificates), ``services`` (the CLI behind
