@@ -11,7 +11,7 @@ a worker thread: ``busy`` says so, ``wait()`` waits for them.
 from .build_panel import BuildPanel
 from .cleanup_panel import CleanupPanel
 from .dashboard import PANELS, Dashboard
-from .feedback import MessageArea, ProgressView
+from .panel import MessageArea, ProgressView
 from .image_table import ImageTable
 from .login_panel import LoginPanel
 from .namespace_table import NamespaceTable

@@ -20,7 +20,7 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.images.local import build, push, run
-from .feedback import Panel, ProgressView, accepts, button, result_text, show, text
+from .panel import Panel, ProgressView, accepts, button, result_text, show, text
 from .tables import build_target
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import ipywidgets as w
 import pandas as pd
 
-from .feedback import button, show, text
+from .panel import button, show, text
 from .tables import export_frame, export_json
 
 MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}

@@ -18,7 +18,7 @@ import traitlets
 
 from ..operations.core.clients import configure
 from ..operations.images.inspect import check
-from .feedback import Panel, button, text
+from .panel import Panel, button, text
 
 
 class LoginPanel(Panel):

@@ -25,7 +25,7 @@ from ..credentials import credentials_for
 from ..operations.images.inspect import check
 from ..operations.core.journal import state_dir
 from ..reference import validate_registry
-from .feedback import Panel, button, text
+from .panel import Panel, button, text
 
 
 def registries_file() -> Path:
