@@ -20,7 +20,8 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.images.local import build, push, run
-from .panel import Panel, ProgressView, accepts, button, result_text, show, text
+from .messages import result_text
+from .panel import Panel, ProgressView, accepts, button, show, text
 from .tables import build_target
 
 

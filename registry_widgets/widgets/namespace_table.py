@@ -25,7 +25,8 @@ from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
 from ..operations.images.remove import remove_namespace
-from .panel import Confirmation, Panel, ProgressView, button, result_text, show, text
+from .messages import result_text
+from .panel import Confirmation, Panel, ProgressView, button, show, text
 from .tables import namespace_display, namespace_plan_text, table_options
 
 PLAN_KEYS = (("repositories", "repositories"), ("tags_removed", "tags"), ("digests", "digests"))
