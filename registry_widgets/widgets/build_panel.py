@@ -21,7 +21,8 @@ import traitlets
 
 from ..operations.images.local import build, push, run
 from .messages import result_text
-from .panel import Panel, ProgressView, accepts, button, show, text
+from .panel import Panel, accepts, button, show, text
+from .progress_view import ProgressView
 from .tables import build_target
 
 

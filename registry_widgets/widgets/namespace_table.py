@@ -26,7 +26,8 @@ from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_nam
                                             forget_namespace, namespaces, remembered_repositories)
 from ..operations.images.remove import remove_namespace
 from .messages import result_text
-from .panel import Confirmation, Panel, ProgressView, button, show, text
+from .panel import Confirmation, Panel, button, show, text
+from .progress_view import ProgressView
 from .tables import namespace_display, namespace_plan_text, table_options
 
 PLAN_KEYS = (("repositories", "repositories"), ("tags_removed", "tags"), ("digests", "digests"))
