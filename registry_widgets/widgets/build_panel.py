@@ -20,8 +20,9 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.images.local import build, push, run
+from .controls import button, show, text
 from .messages import result_text
-from .panel import Panel, accepts, button, show, text
+from .panel import Panel, accepts
 from .progress_view import ProgressView
 from .tables import build_target
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..operations.core.result import Result
 from ..operations.mirror.sync import summary_line, sync
-from .panel import Panel, button, text
+from .controls import button, text
+from .panel import Panel
 from .progress_view import ProgressView
 from .tables import human_size
 
