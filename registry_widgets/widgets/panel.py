@@ -1,12 +1,12 @@
-"""Where the widgets talk back: a message area (red errors that say what to do, status
-lines) and progress bars fed by ``ProgressEvent``s, plus the guard every callback runs in.
+"""``Panel``, the base class every tab derives from: a message area, ``last_error``, and
+actions that run in the panel's one worker thread while ``busy`` says so; plus how an
+action is cancelled (``CancelledByUser``, ``is_cancelled``, ``accepts``).
 
-ipywidgets' callback dispatcher swallows exceptions (they reach a log the user rarely sees),
-so every button callback goes through :func:`guarded`: it shows the error in red, keeps it in
-``owner.last_error`` and logs it to the ``registry_widgets.widgets`` logger. Messages come
-from ``errors``, which keep credentials out of them; nothing here stores a secret in a trait.
+Exceptions in an action never escape into ipywidgets' dispatcher (which swallows them):
+they are shown in red, kept in ``last_error``, logged, and raised by ``wait()``.
 
-Imports ipywidgets, the standard library and ``progress``.
+Imports ipywidgets, traitlets, the standard library, ``errors``, ``progress`` and the
+siblings ``controls`` and ``messages``; the panels import it, never the other way round.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ class Panel(w.VBox):
         if self.cancel_event.is_set():
             raise cancelled_error(f"stopped by Cancel{': ' + what if what else ''}")
 
-    def watching(self, progress: Callable[[ProgressEvent], Any] | None) -> Callable[[ProgressEvent], Any]:
+    def watching(self, progress: Callable[[ProgressEvent], Any] | None
+                 ) -> Callable[[ProgressEvent], Any]:
         """A progress callback that also stops the action once Cancel is clicked."""
         def callback(event: ProgressEvent) -> None:
             self.check_cancel(event.message or event.action)
