@@ -343,7 +343,7 @@ def test_a_pair_without_equals_is_one_clear_error():
 
 def test_result_text_says_what_happened_in_the_users_units():
     from registry_widgets.operations.core.result import Result
-    from registry_widgets.widgets.feedback import result_text
+    from registry_widgets.widgets.messages import result_text
 
     copied = Result("copy", source="a/x:1", target="b/x:1", digest=D1, bytes_moved=0,
                     duration=0.25, details={"blobs": {"copied": 0, "mounted": 4, "skipped": 0}})

@@ -11,10 +11,11 @@ a worker thread: ``busy`` says so, ``wait()`` waits for them.
 from .build_panel import BuildPanel
 from .cleanup_panel import CleanupPanel
 from .dashboard import PANELS, Dashboard
-from .feedback import MessageArea, ProgressView
 from .image_table import ImageTable
 from .login_panel import LoginPanel
+from .messages import MessageArea
 from .namespace_table import NamespaceTable
+from .progress_view import ProgressView
 from .registry_bar import RegistryBar
 from .scan_panel import ScanPanel, security_status
 from .sync_panel import SyncPanel

@@ -20,7 +20,10 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.images.local import build, push, run
-from .feedback import Panel, ProgressView, accepts, button, result_text, show, text
+from .controls import button, show, text
+from .messages import result_text
+from .panel import Panel, accepts
+from .progress_view import ProgressView
 from .tables import build_target
 
 

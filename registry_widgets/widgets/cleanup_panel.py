@@ -22,7 +22,9 @@ from itables.widget import ITable
 from ..operations.images.namespaces import namespaces
 from ..operations.core.result import Result
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
-from .feedback import Panel, ProgressView, button, text
+from .controls import button, text
+from .panel import Panel
+from .progress_view import ProgressView
 from .tables import human_size, short_digest, table_options
 
 DISPLAY_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "frees",

@@ -6,7 +6,7 @@ it where the person's downloads go, which matters when the kernel runs on a serv
 exported is what the table shows (its search applied): the table passes a function that
 returns its ``shown`` rows.
 
-Imports pandas, ipywidgets, the standard library and the sibling ``feedback`` and ``tables``.
+Imports pandas, ipywidgets, the standard library and the siblings ``controls`` and ``tables``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Callable
 import ipywidgets as w
 import pandas as pd
 
-from .feedback import button, show, text
+from .controls import button, show, text
 from .tables import export_frame, export_json
 
 MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}

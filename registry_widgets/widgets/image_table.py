@@ -42,8 +42,11 @@ from ..operations.images.local import pull, push, tag
 from ..operations.images.namespaces import remember_repositories, remembered_repositories
 from ..operations.images.remove import check_drift, plan_remove, remove
 from ..reference import parse_reference
+from .controls import Confirmation, button, show, text
 from .export import ExportBar
-from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text
+from .messages import result_text
+from .panel import Panel
+from .progress_view import ProgressView
 from .tables import (copy_target, digest_reference, filter_frame, inspect_details, image_display,
                      inspect_text, plan_text, pull_commands, push_target, rows_at, table_options)
 from .clipboard import clipboard_buttons

@@ -5,7 +5,7 @@ file, then ``configure(registry, credentials=..., ca_bundle=...)`` and a ``check
 proves the login. Nothing is written to disk; the password never stays in a widget trait.
 Without it, the package reuses ``docker login`` (Docker's config and credential helpers).
 
-Imports the ``operations`` verbs and the sibling ``feedback``.
+Imports the ``operations`` verbs and the siblings ``controls`` and ``panel``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import traitlets
 
 from ..operations.core.clients import configure
 from ..operations.images.inspect import check
-from .feedback import Panel, button, text
+from .controls import button, text
+from .panel import Panel
 
 
 class LoginPanel(Panel):

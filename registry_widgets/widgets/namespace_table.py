@@ -25,7 +25,10 @@ from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
 from ..operations.images.remove import remove_namespace
-from .feedback import Confirmation, Panel, ProgressView, button, result_text, show, text
+from .controls import Confirmation, button, show, text
+from .messages import result_text
+from .panel import Panel
+from .progress_view import ProgressView
 from .tables import namespace_display, namespace_plan_text, table_options
 
 PLAN_KEYS = (("repositories", "repositories"), ("tags_removed", "tags"), ("digests", "digests"))

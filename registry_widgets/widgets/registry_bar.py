@@ -7,7 +7,7 @@ credential is ever written there). A registry's state comes from ``check()`` (on
 in as comes from the Log in panel (in memory) or Docker's config (``docker login``).
 
 Imports ``credentials`` (to read the username ``docker login`` stored), ``reference``,
-``operations`` and the sibling ``feedback``.
+``operations`` and the siblings ``controls`` and ``panel``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ..credentials import credentials_for
 from ..operations.images.inspect import check
 from ..operations.core.journal import state_dir
 from ..reference import validate_registry
-from .feedback import Panel, button, text
+from .controls import button, text
+from .panel import Panel
 
 
 def registries_file() -> Path:

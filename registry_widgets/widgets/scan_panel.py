@@ -20,7 +20,8 @@ import pandas as pd
 from itables.widget import ITable
 
 from ..operations.security.scan import ScanReport, scan
-from .feedback import Panel, button, text
+from .controls import button, text
+from .panel import Panel
 from .tables import short_digest, table_options
 
 NOT_SCANNED = "not scanned"

@@ -19,7 +19,9 @@ import pandas as pd
 
 from ..operations.core.result import Result
 from ..operations.mirror.sync import summary_line, sync
-from .feedback import Panel, ProgressView, button, text
+from .controls import button, text
+from .panel import Panel
+from .progress_view import ProgressView
 from .tables import human_size
 
 ROW_COLUMNS = ["image", "kind", "action", "status", "size", "error"]

@@ -19,7 +19,9 @@ import traitlets
 from itables.widget import ITable
 
 from ..operations.cleanup.trash import COLUMNS, restore_from_trash, trash
-from .feedback import Panel, button, result_text
+from .controls import button
+from .messages import result_text
+from .panel import Panel
 from .tables import format_time, rows_at, short_digest, table_options
 
 
