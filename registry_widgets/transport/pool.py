@@ -35,7 +35,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links, requote_uri
 
-log = logging.getLogger("registry_widgets.http_pool")
+log = logging.getLogger("registry_widgets.transport.pool")
 
 # Limits as http.client has them: a registry that sends more is broken or hostile.
 MAX_LINE = 65536

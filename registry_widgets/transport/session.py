@@ -45,13 +45,13 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
-from . import http_pool
+from . import pool as http_pool
 from .auth import Authenticator, merge_scopes, parse_challenge
-from .credentials import Credentials
-from .errors import (LOGIN_HINT, ConfigurationError, DeleteDisabled, Denied, DigestMismatch,
+from ..credentials import Credentials
+from ..errors import (LOGIN_HINT, ConfigurationError, DeleteDisabled, Denied, DigestMismatch,
                      InsecureRegistry, NotFound, ProtocolError, RateLimited, RegistryError,
                      Unauthorized, Unreachable)
-from .reference import validate_registry
+from ..reference import validate_registry
 
 log = logging.getLogger("registry_widgets.transport")
 

@@ -22,10 +22,10 @@ from typing import Callable, Iterable
 
 import requests
 
-from .credentials import Credentials
-from .errors import LOGIN_HINT, ProtocolError, RegistryError, Unauthorized, Unreachable
+from ..credentials import Credentials
+from ..errors import LOGIN_HINT, ProtocolError, RegistryError, Unauthorized, Unreachable
 
-log = logging.getLogger("registry_widgets.auth")
+log = logging.getLogger("registry_widgets.transport.auth")
 
 # distribution documents 60 s when the token server omits expires_in.
 DEFAULT_TOKEN_LIFETIME = 60.0
