@@ -1,6 +1,7 @@
 """Registry authentication: the Basic and Bearer challenge flows and the token cache.
 
-Layer 2, used only by ``transport``: imports ``errors`` and ``credentials``.
+Part of ``transport`` (``session`` and ``errors`` use it; ``registry`` takes ``scopes_for``
+from the package): imports ``errors`` and ``credentials``.
 The Bearer flow is the one Docker Hub, GHCR, Harbor and IBM Cloud Container Registry use:
 a 401 names a token ``realm``, ``service`` and ``scope``; we fetch a token there (with basic
 credentials, or an identity token as a refresh token) and cache it per scope set.
