@@ -23,12 +23,11 @@ from typing import Any, Callable, Iterable, Iterator
 import requests
 import urllib3
 
-from .auth import scopes_for
 from .credentials import credentials_from
 from .errors import BadReference, DigestMismatch, ProtocolError, Unreachable
 from .manifest import ACCEPT_MANIFESTS, NOT_THE_API, OCI_INDEX, Descriptor, Manifest
 from .reference import validate_registry, validate_repository, validate_tag
-from .transport import DEFAULT_TIMEOUT, Transport
+from .transport import DEFAULT_TIMEOUT, Transport, scopes_for
 # What the verbs need of HTTP, re-exported so that they import ``registry`` and never
 # ``transport``: retryable statuses, option checks, and cancelling requests in flight.
 from .transport import (RETRY_STATUSES, abort_requests, check_ca_file,  # noqa: F401

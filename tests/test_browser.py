@@ -481,7 +481,7 @@ def test_docker_login_then_refresh(dashboard, token_demo, browser, tmp_path) -> 
             "auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}))
         # Docker's config is re-read after a refusal at most every RELOAD_INTERVAL seconds,
         # and the first listing was refused just now: a person takes longer than that.
-        from registry_widgets import auth
+        from registry_widgets.transport import auth
         page.wait_for_timeout(1000 * getattr(auth, "RELOAD_INTERVAL", 0) + 500)
         images.locator("button.rw-img-refresh").click()
         idle(board)

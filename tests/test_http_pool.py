@@ -1,4 +1,4 @@
-"""The small-request path (``registry_widgets.http_pool``) reads HTTP/1.1 as servers send it.
+"""The small-request path (``registry_widgets.transport.pool``) reads HTTP/1.1 as servers send it.
 
 Listings send their tag-list, manifest and config requests over this path, so it must read
 every framing a registry or the proxy in front of it may use. Against real distribution:
@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry_widgets import http_pool
 from registry_widgets.errors import ProtocolError, Unreachable
 from registry_widgets.manifest import OCI_MANIFEST
 from registry_widgets.registry import RegistryClient
+from registry_widgets.transport import pool
 from tests.support import RawClient, list_tags, push_image
 from tests.support.images import put_manifest
 
@@ -123,7 +123,7 @@ def test_a_long_tag_list_that_distribution_sends_chunked_is_read_whole(registry,
     assert sorted(client.tags(unique_repo)) == sorted(list_tags(registry, unique_repo)) \
         == sorted(wanted)
     # ... and it came over the small-request path, not requests.
-    assert any(isinstance(r, http_pool.Response) and r.url.endswith("/tags/list") for r in seen)
+    assert any(isinstance(r, pool.Response) and r.url.endswith("/tags/list") for r in seen)
 
 
 # -- against a scripted loopback server ---------------------------------------------------------

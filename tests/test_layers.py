@@ -27,9 +27,7 @@ LAYERS = {
     "reference": 1,
     "manifest": 1,
     "credentials": 2,
-    "auth": 2,
-    "http_pool": 2,
-    "transport": 2,
+    "transport": 2,  # a package: session, auth, pool, tls, cancel, errors, ...
     "registry": 2,
     "engine": 2,
     "operations": 3,  # operations/__init__.py: a docstring only
@@ -53,14 +51,10 @@ TOP = "__init__"
 # (importer, imported) pairs allowed within one layer; a unit may always import itself.
 # Siblings not named here (images and security; cleanup and mirror) may not import each other.
 SAME_LAYER_ALLOWED = {
-    # layer 2 is a small stack of its own: credentials <- auth <- transport <- registry, and
-    # http_pool (bytes on keep-alive sockets, imports nothing of the package) <- transport
-    ("auth", "credentials"),
-    ("transport", "http_pool"),
-    ("transport", "auth"),
+    # layer 2 is a small stack of its own: credentials <- transport (all of HTTP, auth
+    # included) <- registry
     ("transport", "credentials"),
     ("registry", "transport"),
-    ("registry", "auth"),
     ("registry", "credentials"),
     ("engine", "credentials"),
     ("__main__", "runner"),
@@ -73,7 +67,7 @@ FORBIDDEN = {
     for verbs in ("operations.core", "operations.images", "operations.security",
                   "operations.cleanup", "operations.mirror", "widgets", "runner",
                   "notebook_support", "__main__")
-    for http in ("transport", "auth", "http_pool")
+    for http in ("transport",)
 }
 
 
@@ -259,10 +253,10 @@ def test_imports_go_only_downward(relpath):
 CASES = [
     ("reference.py", "from .errors import InvalidReference", True),
     ("reference.py", "from registry_widgets.progress import Event", True),
-    ("registry.py", "from . import reference, auth", True),
+    ("registry.py", "from . import reference, transport", True),
     ("registry.py", "from .engine import Engine", False),
     ("engine.py", "from .credentials import load", True),
-    ("auth.py", "from .registry import Client", False),
+    ("transport/auth.py", "from ..registry import Client", False),
     ("reference.py", "import registry_widgets.registry", False),
     ("operations/images/pull.py", "from ...registry import Client\nfrom ..core.result import R",
      True),
@@ -282,7 +276,7 @@ CASES = [
     ("widgets/table.py", "from ..operations.images import copy\nfrom . import common", True),
     ("widgets/table.py", "from ..transport import Transport", False),
     ("widgets/table.py", "from .. import Reference", False),
-    ("registry_http.py", "from .auth import Token", False),
+    ("registry_http.py", "from .transport.auth import Token", False),
     ("registry_http.py", "from .reference import Reference", True),
     ("__init__.py", "from .widgets import ImageTable\nfrom .operations import pull", True),
     ("engine.py", "from registry_widgets.stack import dockerd", False),  # gone: no layer

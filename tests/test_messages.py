@@ -20,8 +20,8 @@ import certifi
 import pytest
 
 import registry_widgets as rw
-from registry_widgets import auth
-from registry_widgets.auth import DEFAULT_TOKEN_LIFETIME, _lifetime
+from registry_widgets.transport import auth
+from registry_widgets.transport.auth import DEFAULT_TOKEN_LIFETIME, _lifetime
 from registry_widgets.errors import (ConfigurationError, ProtocolError, Unauthorized,
                                      Unreachable)
 from registry_widgets.operations.core import clients

@@ -1,6 +1,7 @@
 """Registry authentication: the Basic and Bearer challenge flows and the token cache.
 
-Layer 2, used only by ``transport``: imports ``errors`` and ``credentials``.
+Part of ``transport`` (``session`` and ``errors`` use it; ``registry`` takes ``scopes_for``
+from the package): imports ``errors`` and ``credentials``.
 The Bearer flow is the one Docker Hub, GHCR, Harbor and IBM Cloud Container Registry use:
 a 401 names a token ``realm``, ``service`` and ``scope``; we fetch a token there (with basic
 credentials, or an identity token as a refresh token) and cache it per scope set.
@@ -22,10 +23,10 @@ from typing import Callable, Iterable
 
 import requests
 
-from .credentials import Credentials
-from .errors import LOGIN_HINT, ProtocolError, RegistryError, Unauthorized, Unreachable
+from ..credentials import Credentials
+from ..errors import LOGIN_HINT, ProtocolError, RegistryError, Unauthorized, Unreachable
 
-log = logging.getLogger("registry_widgets.auth")
+log = logging.getLogger("registry_widgets.transport.auth")
 
 # distribution documents 60 s when the token server omits expires_in.
 DEFAULT_TOKEN_LIFETIME = 60.0

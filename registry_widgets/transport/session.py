@@ -1,15 +1,17 @@
-"""HTTP to one registry: the session, TLS, retries, auth, and status-to-exception.
+"""HTTP to one registry: ``Transport``, its session, redirects, retries and timeouts.
 
-Layer 2, the only module (with ``auth`` and ``http_pool``) that sends HTTP; imports
-``errors``, ``reference``, ``credentials``, ``auth`` and ``http_pool``. ``registry`` builds
-on it. One ``requests.Session`` per registry with a connection pool sized for concurrent
-blob copies. The single place where an HTTP failure becomes an exception is ``error_for``.
+Part of ``transport``: imports ``errors``, ``reference``, ``credentials`` and its siblings
+``auth``, ``pool``, ``cancel``, ``origin``, ``tls`` and ``errors``. ``registry`` builds on
+it. One ``requests.Session`` per registry with a connection pool sized for concurrent blob
+copies. The single place where an HTTP failure becomes an exception is ``error_for``
+(``transport.errors``); the connection and TLS failures are explained here.
 
 Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifest HEADs and
-GETs, configs), most of a listing's requests, are sent by ``http_pool`` on keep-alive
-sockets it writes and reads itself, at about a quarter of requests' CPU per request. They go through the same ``send``
-(redirects, credentials bound to the origin) and ``request`` (auth, retries, ``error_for``)
-as every other request; only the last step, moving the bytes, differs.
+GETs, configs), most of a listing's requests, are sent by ``pool`` on keep-alive sockets it
+writes and reads itself, at about a quarter of requests' CPU per request. They go through
+the same ``send`` (redirects, credentials bound to the origin) and ``request`` (auth,
+retries, ``error_for``) as every other request; only the last step, moving the bytes,
+differs.
 
 Credentials are bound to the registry's origin (scheme, host and port). Redirects are
 followed here, hop by hop, not by ``requests``: a request to any other origin (a blob
@@ -27,31 +29,28 @@ of an answer and then each read of the body, so a silent server fails in about 3
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
 import logging
 import os
 import random
-import socket
 import threading
 import time
 from http.cookiejar import DefaultCookiePolicy
-from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
-from . import http_pool
+from ..credentials import Credentials
+from ..errors import (ConfigurationError, InsecureRegistry, ProtocolError, RegistryError,
+                      Unauthorized, Unreachable)
+from ..reference import validate_registry
 from .auth import Authenticator, merge_scopes, parse_challenge
-from .credentials import Credentials
-from .errors import (LOGIN_HINT, ConfigurationError, DeleteDisabled, Denied, DigestMismatch,
-                     InsecureRegistry, NotFound, ProtocolError, RateLimited, RegistryError,
-                     Unauthorized, Unreachable)
-from .reference import validate_registry
+from .cancel import _Adapter, _note, _stopped
+from .errors import _body_hint, _shown, _speaks_registry, error_for, parse_retry_after
+from .origin import hostname, is_loopback, origin_of
+from .pool import Pool
+from .tls import check_ca_file, docker_ca_bundle, insecure_hosts_from_env
 
 log = logging.getLogger("registry_widgets.transport")
 
@@ -78,125 +77,14 @@ TIMEOUT_ATTEMPTS = 2
 UPLOAD_REPLY_TIMEOUT = 300.0
 MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 DOCKER_HUB_API = "registry-1.docker.io"
 USER_AGENT = "registry-widgets/0.1"
 # What requests would send by default, less compression: a manifest or tag list is a few
 # KiB, and a gzip round trip costs more CPU than the bytes it saves on a registry's network.
 FAST_HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
-# _raw's keyword arguments that the small-request path (http_pool) understands; any other (stream,
-# params, data, ...) means requests sends.
+# _raw's keyword arguments that the small-request path (pool) understands; any other
+# (stream, params, data, ...) means requests sends.
 _FAST_KWARGS = frozenset({"headers", "timeout", "verify", "allow_redirects"})
-
-
-# -- stopping a request from another thread ---------------------------------------------------
-# A cancelled copy must not wait for a worker that is blocked in a socket call: sending the
-# last bytes of a body the kernel has buffered, or waiting minutes for a registry to answer
-# an upload. A pool worker's connections are noted while it runs an item (a copy uses two
-# at once: the source GET streams inside the target PUT), so the pool can cut them.
-
-_in_flight: dict[int, list[Any]] = {}  # worker thread ident -> connections of its item
-_aborted: set[int] = set()  # worker threads whose item was stopped: no retry, no new request
-
-
-def _note(connection: Any) -> None:
-    noted = _in_flight.get(threading.get_ident())
-    if noted is not None:  # only threads that asked (pool workers); others leave no trace
-        noted.append(connection)
-
-
-class _NotedHTTPConnection(urllib3.connection.HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _note(self)
-        super().request(*args, **kwargs)
-
-
-class _NotedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _note(self)
-        super().request(*args, **kwargs)
-
-
-class _NotedHTTPConnectionPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _NotedHTTPConnection
-
-
-class _NotedHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _NotedHTTPSConnection
-
-
-class _Adapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _NotedHTTPConnectionPool,
-                                                   "https": _NotedHTTPSConnectionPool}
-
-
-def abort_requests(threads: Iterable[int]) -> None:
-    """Cut the connections ``threads`` are using, so that a thread blocked sending or
-    waiting for an answer fails at once with a connection error (a stopped worker)."""
-    for ident in threads:
-        if ident in _in_flight:
-            _aborted.add(ident)  # a cut request must not be retried on a new connection
-        for connection in list(_in_flight.get(ident) or ()):
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
-def note_requests() -> None:
-    """From now on, note the connections the calling thread uses (a pool worker's item)."""
-    _in_flight[threading.get_ident()] = []
-
-
-def forget_requests() -> None:
-    """The calling thread is done with its item: stop noting its connections."""
-    ident = threading.get_ident()
-    _in_flight.pop(ident, None)
-    _aborted.discard(ident)
-
-
-def _stopped() -> bool:
-    """Whether the calling thread's item was stopped by ``abort_requests``."""
-    return threading.get_ident() in _aborted
-
-
-def hostname(host: str) -> str:
-    """The host without its port: ``[::1]:5000`` -> ``::1``, ``a.b:443`` -> ``a.b``."""
-    if host.startswith("["):
-        return host[1:host.index("]")]
-    return host.split(":")[0] if host.count(":") == 1 else host
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (a port is ignored)."""
-    name = hostname(host)
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def insecure_hosts_from_env() -> set[str]:
-    """Hosts the user allows over plain HTTP: ``REGISTRY_WIDGETS_INSECURE=a:5000,b``."""
-    value = os.environ.get("REGISTRY_WIDGETS_INSECURE", "")
-    return {h.strip() for h in value.split(",") if h.strip()}
-
-
-def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL, the port made explicit: what credentials are bound to."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1  # not a port: matches no origin
-    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
 
 
 def check_timeout(timeout: Any) -> tuple[float, float]:
@@ -207,44 +95,6 @@ def check_timeout(timeout: Any) -> tuple[float, float]:
         raise ConfigurationError(f"timeout must be seconds > 0, or a (connect, read) pair of "
                                  f"them, not {timeout!r}")
     return float(values[0]), float(values[1])
-
-
-def check_ca_file(path: Any, source: str) -> str:
-    """The CA file ``path`` if it exists and holds PEM certificates, else ConfigurationError
-    naming where the path came from (requests would only say so at the first request, as a
-    raw OSError, or report a TLS failure)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ConfigurationError(f"{source} must be a path to a PEM file, not "
-                                 f"{type(path).__name__}")
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 20)
-    except FileNotFoundError:
-        raise ConfigurationError(f"the CA file {path} ({source}) does not exist: give the path "
-                                 "of the registry's CA certificate in PEM form") from None
-    except IsADirectoryError:
-        raise ConfigurationError(f"the CA file {path} ({source}) is a directory: give the path "
-                                 "of the CA certificate file (PEM) inside it") from None
-    except OSError as e:
-        raise ConfigurationError(f"cannot read the CA file {path} ({source}): "
-                                 f"{e.strerror or type(e).__name__}") from None
-    if PEM_MARKER not in head:
-        raise ConfigurationError(
-            f"the CA file {path} ({source}) is not PEM: it has no '-----BEGIN CERTIFICATE-----' "
-            "block. A DER file converts with `openssl x509 -inform der -in FILE -out ca.pem`")
-    return path
-
-
-def docker_ca_bundle(host: str) -> str | None:
-    """Docker's per-registry CA convention: ``/etc/docker/certs.d/<host>/ca.crt``."""
-    for base in (os.environ.get("REGISTRY_WIDGETS_CERTS_D"), "/etc/docker/certs.d",
-                 os.path.expanduser("~/.docker/certs.d")):
-        if base:
-            candidate = Path(base) / host / "ca.crt"
-            if candidate.is_file():
-                return str(candidate)
-    return None
 
 
 class Transport:
@@ -301,9 +151,9 @@ class Transport:
         self._foreign.mount("http://", foreign_adapter)
         self.auth = Authenticator(host, credentials, self.fetch_token, reload=reload_credentials)
         # Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifests,
-        # configs) go over http_pool's keep-alive sockets. Made on first use, once the scheme is
+        # configs) go over pool's keep-alive sockets. Made on first use, once the scheme is
         # known; everything else (bodies, streams, other origins) goes through requests.
-        self._fast: http_pool.Pool | None = None
+        self._fast: Pool | None = None
         self._fast_checked = False
         self._lock = threading.Lock()
         # A Retry-After pauses every request to this registry, not only the one it answered:
@@ -392,8 +242,8 @@ class Transport:
                 return response  # type: ignore[return-value]
         return session.request(method, url, **kwargs)
 
-    def _fast_pool(self, url: str) -> http_pool.Pool | None:
-        """The http_pool for the registry's own API origin, or None where requests
+    def _fast_pool(self, url: str) -> Pool | None:
+        """The keep-alive Pool for the registry's own API origin, or None where requests
         must send: before the scheme is known, another origin, a registry that has set
         cookies (requests keeps and sends the jar), or a proxy the environment sets for it
         (requests honours those, so must we)."""
@@ -404,8 +254,8 @@ class Transport:
             if not self._fast_checked:
                 self._fast_checked = True
                 if not (self.session.trust_env and get_environ_proxies(url)):
-                    self._fast = http_pool.Pool(self._scheme, self.api_host, self.verify,
-                                                self.session.cookies, _note, _stopped)
+                    self._fast = Pool(self._scheme, self.api_host, self.verify,
+                                      self.session.cookies, _note, _stopped)
             return self._fast
 
     def is_own(self, url: str) -> bool:
@@ -665,114 +515,3 @@ class Transport:
                                registry=self.registry, reference=reference)
         return Unreachable(f"lost the connection to {where} ({type(error).__name__}); check the "
                            "network and try again", registry=self.registry, reference=reference)
-
-
-def _shown(url: str) -> str:
-    """A URL for a message: no query (signed object-storage URLs carry a signature there)
-    and no user:password."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    path = parts.path if len(parts.path) <= 120 else parts.path[:120] + "..."
-    return f"{parts.scheme}://{host}{port}{path}"
-
-
-def _body_hint(response: requests.Response) -> str:
-    text = response.content[:100].decode("ascii", "replace").strip()
-    return f"it said {text[:80]!r}" if text else "no body"
-
-
-def _speaks_registry(response: requests.Response) -> bool:
-    """False for a TLS port refusing plain HTTP: Go and nginx answer 400 without the
-    registry's ``Docker-Distribution-API-Version`` header."""
-    return "Docker-Distribution-API-Version" in response.headers or response.status_code != 400
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _registry_error_text(response: requests.Response) -> tuple[str | None, str]:
-    """(code, message) from distribution's ``{"errors": [{"code", "message"}]}`` body."""
-    try:
-        errors = response.json().get("errors") or []
-        first = errors[0]
-        return first.get("code"), first.get("message") or first.get("code") or ""
-    except (ValueError, AttributeError, IndexError, KeyError, TypeError):
-        return None, ""
-
-
-def _insufficient_scope(response: requests.Response) -> bool:
-    challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
-    return challenge is not None and challenge.params.get("error") == "insufficient_scope"
-
-
-def _wanted_scope(response: requests.Response) -> str:
-    challenge = parse_challenge(response.headers.get("WWW-Authenticate"))
-    return (challenge.params.get("scope") if challenge else None) or "unknown scope"
-
-
-def error_for(response: requests.Response, *, registry: str, reference: str = "",
-              method: str = "GET", authenticated: bool = False, who: str = "") -> RegistryError:
-    """Turn a failed response into this package's error: the one place this happens."""
-    status = response.status_code
-    code, message = _registry_error_text(response)
-    what = f"{reference} on {registry}" if reference else registry
-    said = f" (registry said: {code or ''}{': ' if code and message else ''}{message})" \
-        if (code or message) else ""
-    kw = dict(registry=registry, reference=reference or None, status=status, code=code)
-    content_type = response.headers.get("Content-Type", "")
-    if code is None and "html" in content_type.lower():
-        return ProtocolError(f"{registry} answered HTTP {status} with an HTML page, not the registry "
-                             f"API, for {what}: is that address a registry (or a login portal / "
-                             "proxy in the way)?", **kw)
-    if status == 401 and authenticated and _insufficient_scope(response):
-        # distribution answers a valid token that lacks an action with 401, not 403:
-        # `error="insufficient_scope"` (docs/spec/auth/token.md). Logging in again won't help.
-        return Denied(f"access denied to {what}: the registry accepted your credentials "
-                      f"but they lack permission for this action ({_wanted_scope(response)}); ask "
-                      "the namespace's owner for access or use an account that has it", **kw)
-    if status == 401 and authenticated:
-        # Not "log in first": the user did, and these credentials were refused. Say which.
-        return Unauthorized(f"unauthorized: {registry} refused {who or 'the credentials'} for "
-                            f"{what}{said}. Check the user name and password (or token): run "
-                            f"`docker login {registry}` again, or configure({registry!r}, "
-                            "credentials=...) with the right ones", **kw)
-    if status == 401:
-        return Unauthorized(f"unauthorized: authentication required for {what}{said}. "
-                            + LOGIN_HINT.format(registry=registry), **kw)
-    if status == 403:
-        return Denied(f"access denied to {what}{said}: your credentials work but lack permission; "
-                      "ask the namespace's owner for access", **kw)
-    if status == 404:
-        return NotFound(f"{what} not found{said}: check the repository, tag or digest", **kw)
-    if status == 405 and method == "DELETE":
-        return DeleteDisabled(f"{registry} does not allow deletes (HTTP 405) for {what}{said}. Its "
-                              "operator must enable them (CNCF distribution: storage: delete: "
-                              "enabled: true); nothing was changed", **kw)
-    if status == 429:
-        return RateLimited(f"{registry} is rate limiting requests for {what} (HTTP 429){said}; wait "
-                           "and try again later, or log in for a higher limit", **kw)
-    if status == 400 and code == "DIGEST_INVALID":
-        return DigestMismatch(f"{registry} rejected the content of {what}: its digest does not "
-                              f"match{said}; nothing was stored", **kw)
-    if status >= 500:
-        return RegistryError(f"{registry} failed with HTTP {status} for {what}{said}; the registry "
-                             "has a problem, try again later", **kw)
-    return RegistryError(f"{registry} answered HTTP {status} for {method} {what}{said}", **kw)

@@ -1,14 +1,14 @@
 """The cheap path for small metadata requests: HTTP/1.1 on keep-alive sockets.
 
-Layer 2, used by ``transport`` only. A listing sends one small request per tag (a manifest
-HEAD or GET, a config GET), so the client's CPU per request is what limits it on a machine
-it shares with the registry. Measured on one small manifest GET over keep-alive (``make
-bench``, scenario 4): requests costs about 0.9 ms of client CPU, urllib3 0.5 ms, http.client
-0.3 ms (most of it parsing headers with the ``email`` package), and writing the request and
-reading the answer straight off the socket 0.08 ms; curl needs 0.1-0.2 ms. So this module
-speaks the small part of HTTP/1.1 that such requests need: one request line and its
-headers out; a status line, headers and a body (``Content-Length``, chunked, or to the end
-of the connection) back.
+Part of ``transport``, used by ``session`` only; imports nothing of the package. A listing
+sends one small request per tag (a manifest HEAD or GET, a config GET), so the client's CPU
+per request is what limits it on a machine it shares with the registry. Measured on one
+small manifest GET over keep-alive (``make bench``, scenario 4): requests costs about 0.9
+ms of client CPU, urllib3 0.5 ms, http.client 0.3 ms (most of it parsing headers with the
+``email`` package), and writing the request and reading the answer straight off the socket
+0.08 ms; curl needs 0.1-0.2 ms. So this module speaks the small part of HTTP/1.1 that such
+requests need: one request line and its headers out; a status line, headers and a body
+(``Content-Length``, chunked, or to the end of the connection) back.
 
 It only moves bytes. Everything that makes a request safe stays in ``Transport`` and is
 shared with the requests path: which origin gets credentials, redirects (followed hop by
@@ -35,7 +35,7 @@ from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import parse_header_links, requote_uri
 
-log = logging.getLogger("registry_widgets.http_pool")
+log = logging.getLogger("registry_widgets.transport.pool")
 
 # Limits as http.client has them: a registry that sends more is broken or hostile.
 MAX_LINE = 65536
