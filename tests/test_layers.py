@@ -9,6 +9,7 @@ layer in LAYERS (or a pattern in LAYER_PATTERNS).
 from __future__ import annotations
 
 import ast
+import re
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -327,3 +328,28 @@ def test_only_the_engine_writes_manifests():
                        "verify, journal)")
     moved = WRITERS_STILL_TO_MOVE - set(writers)
     assert not moved, f"{sorted(moved)} no longer write: remove them from WRITERS_STILL_TO_MOVE"
+
+
+# -- README's "How it is built" table tells the same story -------------------------------------
+
+README = PACKAGE_DIR.parent / "README.md"
+
+
+def readme_layers() -> dict[str, int]:
+    text = README.read_text()
+    section = text[text.index("## How it is built"):]
+    section = section[:section.index("\n## ", 1)]
+    found: dict[str, int] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit():
+            for unit in re.findall(r"`([^`]+)`", cells[1]):
+                found[unit] = int(cells[0])
+    return found
+
+
+def test_readme_table_matches_the_layers():
+    # operations/__init__.py is a docstring only: the table shows its subpackages instead.
+    expected = {unit: layer for unit, layer in LAYERS.items() if unit != "operations"}
+    assert readme_layers() == expected, (
+        "README's 'How it is built' table and LAYERS disagree; change both together")
