@@ -157,6 +157,7 @@ def test_notebook_shape(name: str) -> None:
     if name != "10_dashboard":  # served by Voila: the page is the dashboard, not a lesson
         assert "## Before you begin" in text and "## What next" in text
         assert "unauthorized: authentication required" in text and "docker login" in text
+    assert tagged[0].cell_type == "code", f"{name}: the parameters cell must be a code cell"
     for cell in notebook.cells:
         if cell.cell_type == "code" and cell.outputs:
             assert cell.source.startswith("# NBVAL_CHECK_OUTPUT"), \
@@ -171,6 +172,108 @@ def test_notebooks_match_their_generator() -> None:
     done = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
+
+
+# The verbs (public names, or notebook_support's) whose keywords a notebook's parameters are,
+# and the parameters that belong to the notebook only. `interactive` is every notebook's.
+VERBS = {
+    "00_setup": (["nb.login"], {"require_engine"}),
+    "01_pull": (["pull"], set()),
+    "02_tag_and_push": (["tag"], set()),
+    "03_copy": (["copy"], set()),
+    "04_build": (["build", "run"], {"test_run", "push"}),
+    "05_remove": (["remove"], set()),
+    "06_namespaces_and_images": (["images", "namespaces"], {"new_namespace", "export_csv"}),
+    "07_retention": (["retention"], set()),
+    "08_sync": (["sync"], set()),
+    "09_scan": (["scan"], {"json_output", "sarif_output", "sbom_output"}),
+    "10_dashboard": (["Dashboard"], set()),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_the_verbs_keywords(name: str) -> None:
+    import inspect
+
+    import registry_widgets
+
+    verbs, own = VERBS[name]
+    keywords: set[str] = set()
+    for verb in verbs:
+        function = getattr(nb, verb[3:]) if verb.startswith("nb.") \
+            else getattr(registry_widgets, verb)
+        keywords |= set(inspect.signature(function).parameters)
+    parameters = set(papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    assert parameters - own - {"interactive"} <= keywords, \
+        f"{name}: parameters that are no keyword of {verbs}: " \
+        f"{sorted(parameters - own - {'interactive'} - keywords)}"
+    assert own <= parameters, f"{name}: VERBS names parameters it does not have"
+
+
+# -- public names only ---------------------------------------------------------------------
+
+SUPPORT = "notebook_support"  # the notebooks' own public support module
+
+
+def private_imports(source: str) -> list[str]:
+    """What a code cell imports from registry_widgets besides its public names
+    (``registry_widgets.__all__``) and ``registry_widgets.notebook_support``."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import registry_widgets
+
+    public = set(registry_widgets.__all__) | {SUPPORT}
+    tree = ast.parse(TransformerManager().transform_cell(source))  # magics become Python
+    found: list[str] = []
+    package_names: set[str] = set()  # names bound to the package itself
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "registry_widgets":
+                    package_names.add(alias.asname or alias.name)
+                elif alias.name.startswith("registry_widgets.") \
+                        and alias.name != f"registry_widgets.{SUPPORT}":
+                    found.append(f"import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "registry_widgets":
+                found += [f"from registry_widgets import {alias.name}" for alias in node.names
+                          if alias.name not in public]
+            elif node.module.startswith("registry_widgets.") \
+                    and node.module != f"registry_widgets.{SUPPORT}":
+                found.append(f"from {node.module} import "
+                             + ", ".join(alias.name for alias in node.names))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in package_names and node.attr not in public | {"__version__"}:
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("source, allowed", [
+    ("from registry_widgets import copy, ImageTable\nfrom registry_widgets import notebook_support"
+     " as nb", True),
+    ("import registry_widgets as rw\nrw.copy(a, b)\nrw.notebook_support.show(r)", True),
+    ("import registry_widgets.notebook_support as nb\n%time nb.show(r)\n!ls", True),
+    ("from registry_widgets.notebook_support import show", True),
+    ("from registry_widgets.widgets.tables import export_frame", False),
+    ("import registry_widgets.operations.mirror.sync", False),
+    ("from registry_widgets import widgets", False),
+    ("from registry_widgets import *", False),
+    ("import registry_widgets as rw\nrw.operations.core.policies.split_target(t)", False),
+])
+def test_the_import_check(source: str, allowed: bool) -> None:
+    assert (private_imports(source) == []) is allowed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_import_only_public_names(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    found = [f"cell {cell.id}: {what}" for cell in notebook.cells if cell.cell_type == "code"
+             for what in private_imports(cell.source)]
+    assert found == [], (f"{name} imports internal modules (use a public name, or add a "
+                         f"helper to registry_widgets.notebook_support): {found}")
 
 
 # -- 00 setup ------------------------------------------------------------------------------
