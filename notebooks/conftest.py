@@ -3,9 +3,9 @@
 Each item runs its notebook top to bottom in a fresh kernel with its default parameters
 (nbclient, as nbval did), fails on the first cell that raises, then checks what a run must
 show: every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly the output stored in the
-notebook (scripts/make_notebooks.py writes it), and the last cell, tagged ``result``, printed
-the run's JSON record. One item per notebook, not one per cell: a cell that merely did not
-raise is not a behaviour of its own.
+notebook (the only output a notebook is saved with: its author keeps it when clearing the
+others), and the last cell, tagged ``result``, printed the run's JSON record. One item per
+notebook, not one per cell: a cell that merely did not raise is not a behaviour of its own.
 
 The defaults point at the
 embedded registry of ``make lab``. So before the first kernel starts, this starts a private

@@ -4,7 +4,14 @@
 ``login()`` (reuse `docker login`, or ask for a password when a person is there),
 ``engine_status()``, ``progress()`` (a progress widget for people, nothing when headless),
 ``show()`` (one summary line), ``image_rows()`` and ``namespace_rows()`` (short tables for
-headless runs) and ``record()`` (the JSON that closes every executed notebook).
+headless runs), one helper per step that needs more than a verb (``export_csv()``,
+``retention_plan_rows()``, ``retention_namespace()``, ``sync_rows()``, ``sync_by_status()``,
+``raise_for_failures()``, ``findings_rows()``) and ``record()`` (the JSON that closes every
+executed notebook).
+
+This module is the notebooks' public support module: a notebook imports only the names in
+``registry_widgets.__all__`` and this module (tests/test_notebooks.py checks it), so the
+package's internal modules can move without touching a notebook.
 
 Errors are never caught here to be printed: a headless run must fail loudly, so that
 papermill exits non-zero and puts the error at the top of the executed notebook.
@@ -21,7 +28,7 @@ import getpass
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
@@ -35,6 +42,9 @@ from .operations.core.journal import state_dir
 from .operations.images.local import local_images
 from .operations.core.result import Result
 from .reference import Reference, parse_reference
+
+if TYPE_CHECKING:
+    from .operations.security.scan import ScanReport
 
 REGISTRY_ENV = "REGISTRY_WIDGETS_REGISTRY"
 PORT_ENV = "REGISTRY_WIDGETS_PORT"  # the port `make lab` gives the embedded registry
@@ -218,6 +228,66 @@ def namespace_rows(frame: pd.DataFrame) -> pd.DataFrame:
     from .widgets.tables import namespace_display
 
     return namespace_display(frame).drop(columns=["bytes"])
+
+
+
+def export_csv(listing: pd.DataFrame, path: str | os.PathLike[str]) -> int:
+    """Write ``images()`` to a CSV file (lists joined, labels as ``k=v; ...``, full
+    digests); the number of rows written."""
+    from .widgets.tables import export_frame
+
+    export_frame(listing).to_csv(path, index=False)
+    return len(listing)
+
+
+def retention_plan_rows(result: Result, *, max_rows: int = 50) -> pd.DataFrame:
+    """A ``retention()`` result's plan as the Clean up tab shows it: a row per tag (what goes
+    first), short digests, sizes, why; at most ``max_rows`` rows."""
+    from .operations.cleanup.retention import plan_frame
+    from .widgets.cleanup_panel import plan_display
+
+    return plan_display(plan_frame(result.details["plan"])).drop(columns=["bytes"]).head(max_rows)
+
+
+def retention_namespace(target: str) -> tuple[str, str]:
+    """``registry/namespace`` or ``registry/namespace/repository`` -> (registry, namespace),
+    checked as ``retention()`` checks its target (BadReference before any request)."""
+    from .operations.core.policies import split_target
+
+    registry, namespace, _ = split_target(target, verb="retention")
+    return registry, namespace
+
+
+def sync_rows(result: Result) -> pd.DataFrame:
+    """One row per image of a ``sync()`` (or its dry run): image, kind, action, status, size
+    and error, as the Sync panel shows them."""
+    from .widgets.sync_panel import sync_rows as rows
+
+    return rows(result)
+
+
+def sync_by_status(result: Result) -> dict[str, list[str]]:
+    """The images of a ``sync()`` by outcome: ``{"copied": [source refs], "skipped": [...],
+    "failed": ["ref: error", ...]}`` (a dry run: by planned action)."""
+    from .operations.mirror.sync import by_status
+
+    return by_status(result)
+
+
+def raise_for_failures(result: Result) -> Result:
+    """A ``sync()`` result itself, or SyncIncomplete naming the images that failed: a
+    headless run must exit non-zero when a mirror is incomplete."""
+    from .operations.mirror.sync import raise_for_failures as check_sync
+
+    return check_sync(result)
+
+
+def findings_rows(report: ScanReport) -> pd.DataFrame:
+    """A ``scan()`` report's findings as the Scan panel shows them: exempt findings stay,
+    marked in ``status``."""
+    from .widgets.scan_panel import findings_display
+
+    return findings_display(report)
 
 
 # -- the record ----------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from .errors import ParameterError  # noqa: F401  (raised here; part of the runn
 NOTEBOOKS = Path(os.environ.get("REGISTRY_WIDGETS_NOTEBOOKS")
                  or Path(__file__).resolve().parent.parent / "notebooks")
 
-# Notebook metadata a destructive notebook carries (scripts/make_notebooks.py writes it):
+# Notebook metadata a destructive notebook carries (in the .ipynb; JupyterLab edits it in
+# the property inspector, Notebook metadata):
 # {"registry_widgets": {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}}
 METADATA_KEY = "registry_widgets"
 

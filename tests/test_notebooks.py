@@ -2,9 +2,11 @@
 
 Each run uses parameters other than the defaults and then checks the registry (or the
 engine) with the independent oracle in ``tests/support``, not just that the run
-finished. Also: every parameter documents itself (``papermill --help-notebook``), a failure
-exits non-zero with the error at the top of the executed notebook, and no executed notebook
-ever holds a password, in clear or base64.
+finished. Also: every parameter documents itself (``papermill --help-notebook``) and is a
+keyword of the verb the notebook drives, each notebook (the committed .ipynb is the source)
+is saved clean and imports only public names, a failure exits non-zero with the error at the
+top of the executed notebook, and no executed notebook ever holds a password, in clear or
+base64.
 
 Kernels inherit this process's environment: the autouse ``state_dir`` fixture gives each
 test its own journal, cache and (empty) DOCKER_CONFIG, and ``_default_registry`` points the
@@ -157,20 +159,180 @@ def test_notebook_shape(name: str) -> None:
     if name != "10_dashboard":  # served by Voila: the page is the dashboard, not a lesson
         assert "## Before you begin" in text and "## What next" in text
         assert "unauthorized: authentication required" in text and "docker login" in text
+    assert tagged[0].cell_type == "code", f"{name}: the parameters cell must be a code cell"
     for cell in notebook.cells:
-        if cell.cell_type == "code" and cell.outputs:
-            assert cell.source.startswith("# NBVAL_CHECK_OUTPUT"), \
-                f"{name}: only checked cells keep outputs"
         if cell.cell_type == "code":
             assert not re.search(r"^\s*(try|except)\b", cell.source, re.MULTILINE), \
                 f"{name}: headless runs must fail loudly, never catch and print"
 
 
-def test_notebooks_match_their_generator() -> None:
-    generator = ROOT / "scripts" / "make_notebooks.py"
-    done = subprocess.run([sys.executable, str(generator), "--check"], capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr
+# The verbs (public names, or notebook_support's) whose keywords a notebook's parameters are,
+# and the parameters that belong to the notebook only. `interactive` is every notebook's.
+VERBS = {
+    "00_setup": (["nb.login"], {"require_engine"}),
+    "01_pull": (["pull"], set()),
+    "02_tag_and_push": (["tag"], set()),
+    "03_copy": (["copy"], set()),
+    "04_build": (["build", "run"], {"test_run", "push"}),
+    "05_remove": (["remove"], set()),
+    "06_namespaces_and_images": (["images", "namespaces"], {"new_namespace", "export_csv"}),
+    "07_retention": (["retention"], set()),
+    "08_sync": (["sync"], set()),
+    "09_scan": (["scan"], {"json_output", "sarif_output", "sbom_output"}),
+    "10_dashboard": (["Dashboard"], set()),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_the_verbs_keywords(name: str) -> None:
+    import inspect
+
+    import registry_widgets
+
+    verbs, own = VERBS[name]
+    keywords: set[str] = set()
+    for verb in verbs:
+        function = getattr(nb, verb[3:]) if verb.startswith("nb.") \
+            else getattr(registry_widgets, verb)
+        keywords |= set(inspect.signature(function).parameters)
+    parameters = set(papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    assert parameters - own - {"interactive"} <= keywords, \
+        f"{name}: parameters that are no keyword of {verbs}: " \
+        f"{sorted(parameters - own - {'interactive'} - keywords)}"
+    assert own <= parameters, f"{name}: VERBS names parameters it does not have"
+
+
+# -- saved clean: the committed notebooks are the source -----------------------------------
+
+CHECKED = "# NBVAL_CHECK_OUTPUT"  # such a cell keeps the output notebooks/conftest.py expects
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+# What a Python 3 kernel reports, in full (JupyterLab writes the kernel's into the notebook
+# when it connects: anything less marks a notebook modified the moment it opens).
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3"}
+# runner.METADATA_KEY: what a notebook that deletes declares (its targets, its dry-run flag).
+NOTEBOOK_METADATA = {"kernelspec", "language_info", "registry_widgets"}
+CELL_TAGS = {"parameters", "result"}
+CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # nbformat 4.5's pattern
+HOW_TO_CLEAN = ("edit it in JupyterLab, clear the outputs (keep those of the cells that start "
+                f"with {CHECKED}), save (README, 'The guided notebooks')")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_saved_clean(name: str) -> None:
+    """The notebooks are edited directly: each must be saved the way JupyterLab saves a clean
+    notebook, so a diff shows only what an author changed."""
+    path = NOTEBOOKS / f"{name}.ipynb"
+    text = path.read_text(encoding="utf-8")
+    raw = json.loads(text)
+    where = f"{name}: "
+    assert (raw["nbformat"], raw["nbformat_minor"]) == (4, 5), where + "save it as nbformat 4.5"
+    nbformat.validate(nbformat.from_dict(json.loads(text)))
+    # As nbformat (and so JupyterLab) writes it: one-space indent, sorted keys, a final newline.
+    assert text == nbformat.writes(nbformat.reads(text, as_version=4)) + "\n", \
+        where + "not laid out as JupyterLab saves it; " + HOW_TO_CLEAN
+
+    metadata = raw["metadata"]
+    assert set(metadata) <= NOTEBOOK_METADATA, \
+        where + f"notebook metadata {sorted(set(metadata) - NOTEBOOK_METADATA)} (widget state?); " \
+        + HOW_TO_CLEAN
+    assert metadata.get("kernelspec") == KERNELSPEC, where + "kernelspec"
+    info = dict(metadata.get("language_info") or {})
+    assert re.fullmatch(r"3\.\d+\.\d+", str(info.pop("version", ""))), where + "language_info"
+    assert info == LANGUAGE_INFO, where + "language_info"
+
+    ids = [cell.get("id") for cell in raw["cells"]]
+    assert all(isinstance(i, str) and CELL_ID.match(i) for i in ids), where + f"cell ids {ids}"
+    assert len(set(ids)) == len(ids), where + f"duplicate cell ids {ids}"
+    for index, cell in enumerate(raw["cells"]):
+        here = f"{name} cell {index} ({cell['id']}): "
+        assert set(cell["metadata"]) <= {"tags"}, \
+            here + f"metadata {sorted(cell['metadata'])}; only tags are kept"
+        assert set(cell["metadata"].get("tags", [])) <= CELL_TAGS, here + "tags"
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if source.startswith(CHECKED):
+            assert cell["outputs"], here + "a checked cell keeps the output it must print"
+            assert all(o["output_type"] == "stream" and o["name"] == "stdout"
+                       for o in cell["outputs"]), here + "a checked cell keeps printed text only"
+        else:
+            assert cell["outputs"] == [], here + "has outputs; " + HOW_TO_CLEAN
+            assert cell["execution_count"] is None, here + "has an execution count; " \
+                + HOW_TO_CLEAN
+
+
+def test_notebooks_share_one_language_info() -> None:
+    versions = {name: nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+                .metadata.language_info.version for name in NAMES}
+    assert len(set(versions.values())) == 1, versions
+
+
+# -- public names only ---------------------------------------------------------------------
+
+SUPPORT = "notebook_support"  # the notebooks' own public support module
+
+
+def private_imports(source: str) -> list[str]:
+    """What a code cell imports from registry_widgets besides its public names
+    (``registry_widgets.__all__``) and ``registry_widgets.notebook_support``."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import registry_widgets
+
+    public = set(registry_widgets.__all__) | {SUPPORT}
+    tree = ast.parse(TransformerManager().transform_cell(source))  # magics become Python
+    found: list[str] = []
+    package_names: set[str] = set()  # names bound to the package itself
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "registry_widgets":
+                    package_names.add(alias.asname or alias.name)
+                elif alias.name.startswith("registry_widgets.") \
+                        and alias.name != f"registry_widgets.{SUPPORT}":
+                    found.append(f"import {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "registry_widgets":
+                found += [f"from registry_widgets import {alias.name}" for alias in node.names
+                          if alias.name not in public]
+            elif node.module.startswith("registry_widgets.") \
+                    and node.module != f"registry_widgets.{SUPPORT}":
+                found.append(f"from {node.module} import "
+                             + ", ".join(alias.name for alias in node.names))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in package_names and node.attr not in public | {"__version__"}:
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("source, allowed", [
+    ("from registry_widgets import copy, ImageTable\nfrom registry_widgets import notebook_support"
+     " as nb", True),
+    ("import registry_widgets as rw\nrw.copy(a, b)\nrw.notebook_support.show(r)", True),
+    ("import registry_widgets.notebook_support as nb\n%time nb.show(r)\n!ls", True),
+    ("from registry_widgets.notebook_support import show", True),
+    ("from registry_widgets.widgets.tables import export_frame", False),
+    ("import registry_widgets.operations.mirror.sync", False),
+    ("from registry_widgets import widgets", False),
+    ("from registry_widgets import *", False),
+    ("import registry_widgets as rw\nrw.operations.core.policies.split_target(t)", False),
+])
+def test_the_import_check(source: str, allowed: bool) -> None:
+    assert (private_imports(source) == []) is allowed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_import_only_public_names(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    found = [f"cell {cell.id}: {what}" for cell in notebook.cells if cell.cell_type == "code"
+             for what in private_imports(cell.source)]
+    assert found == [], (f"{name} imports internal modules (use a public name, or add a "
+                         f"helper to registry_widgets.notebook_support): {found}")
 
 
 # -- 00 setup ------------------------------------------------------------------------------
