@@ -107,7 +107,7 @@ def services_root() -> Path:
     """Where ``scripts/services`` keeps its state (as ``stack.services.state_root``)."""
     if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
         return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]  # cleanup, operations, registry_widgets, repo
     base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
     return base / ".state" / "services"
 
