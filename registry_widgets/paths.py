@@ -94,7 +94,8 @@ def repositories_file() -> Path:
 
 
 def registries_file() -> Path:
-    """``<state_dir()>/registries.json``: the registry bar's list, names only."""
+    """``<state_dir()>/registries.json``: the registry bar's list, names only:
+    ``{"registries": [{"label", "registry"}]}``."""
     return state_dir() / "registries.json"
 
 
