@@ -25,7 +25,7 @@ import requests
 from registry_widgets import paths
 from registry_widgets.errors import BadReference
 from registry_widgets.operations.core import clients, journal
-from registry_widgets.operations.core.index import Index, index_path
+from registry_widgets.operations.core.index import Index
 from registry_widgets.operations.images.inventory import COLUMNS, images
 from registry_widgets.operations.images.namespaces import (add_namespace, declared_namespaces,
                                                     forget_namespace, namespaces)
