@@ -19,7 +19,7 @@ running", or an upload racing the sweep loses its layers. So, for the registry t
 collection, a ``restore`` of what was deleted before it fails with a clear message: its blobs
 are gone. For other registries, :func:`garbage_collection_help` says what their GC is.
 
-Layer 3: imports ``errors``, ``reference`` and the sibling ``journal``/``result``. It runs
+Layer 3: imports ``errors``, ``paths``, ``reference`` and ``journal``/``result``. It runs
 the ``docker-registry`` (or ``registry``) binary and signals only the process whose pid file
 and command line name that registry's config.
 """
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import yaml
 
+from ... import paths
 from ...errors import InvalidArgument, NotFound, RegistryWidgetsError
 from ...reference import validate_registry
 from ..core import journal
@@ -103,15 +104,6 @@ class EmbeddedRegistry:
     storage: Path
 
 
-def services_root() -> Path:
-    """Where ``scripts/services`` keeps its state (as ``stack.services.state_root``)."""
-    if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
-        return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
-    repo = Path(__file__).resolve().parents[3]  # cleanup, operations, registry_widgets, repo
-    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
-    return base / ".state" / "services"
-
-
 def _from_config(config_file: Path, host: str | None = None) -> EmbeddedRegistry:
     config_file = Path(config_file).resolve()
     try:
@@ -133,7 +125,7 @@ def embedded_registry(registry: str) -> EmbeddedRegistry | None:
     """The registry ``scripts/services up`` runs at ``registry`` (host:port), if any."""
     host = validate_registry(registry).rpartition("://")[2]
     try:
-        state = json.loads((services_root() / "services.json").read_text())
+        state = json.loads((paths.services_dir() / "services.json").read_text())
     except (OSError, ValueError):
         return None
     for entry in (state.get("registries") or {}).values():
