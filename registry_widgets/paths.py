@@ -21,8 +21,8 @@ Variable                        What it sets (default)
                                 (``127.0.0.1:$REGISTRY_WIDGETS_PORT``)
 ``REGISTRY_WIDGETS_PORT``       the port of ``make lab``'s embedded registry (``5000``)
 ``REGISTRY_WIDGETS_INSECURE``   hosts allowed over plain HTTP, ``a:5000,b`` (loopback only)
-``REGISTRY_WIDGETS_CA_BUNDLE``  a CA file (PEM) for every registry (none: certs.d, then the
-                                system's)
+``REGISTRY_WIDGETS_CA_BUNDLE``  a CA file (PEM) for every registry (none: certs.d, then
+                                ``REQUESTS_CA_BUNDLE``, then certifi's)
 ``REGISTRY_WIDGETS_CERTS_D``    a ``certs.d`` folder (``<host>/ca.crt``) searched before
                                 ``/etc/docker/certs.d`` and ``~/.docker/certs.d``
 ``DOCKER_CONFIG``               Docker's config folder, its ``config.json`` (``~/.docker``)
