@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import runner
+from . import paths, runner
 
 USAGE_ERROR = 2
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                      metavar=("NAME", "VALUE"),
                      help="a parameter of the notebook, converted to the type its parameters "
                           "cell declares (repeatable; see papermill --help-notebook)")
-    run.add_argument("--output-dir", default="runs")
+    run.add_argument("--output-dir", default=None)  # None: paths.runs_dir(), ./runs
     run.add_argument("--output", help="exact output path instead of a timestamped one")
     run.add_argument("--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("--log-output", action="store_true", help="echo cell output while running")
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "list":
-        for path in sorted(runner.NOTEBOOKS.glob("*.ipynb")):
+        for path in sorted(paths.notebooks_dir().glob("*.ipynb")):
             print(f"{path.stem.split('_', 1)[-1]:<28} {path.name}")
         return 0
 

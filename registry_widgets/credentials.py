@@ -3,7 +3,7 @@
 Layer 2, beside the HTTP client (``registry``) and the engine layer (``engine``): both turn
 whatever a caller passed into a :class:`Credentials` through :func:`credentials_from`, so
 there is one place that reads Docker's config and runs credential helpers. Imports only the
-standard library and ``registry_widgets.errors``; a registry is a plain host string
+standard library, ``errors`` and ``paths``; a registry is a plain host string
 (``myreg:5000``, ``docker.io``); URLs such as ``https://myreg:5000/v2/`` are accepted too.
 
 Lookup, as Docker does it (REGISTRY-NOTES, "Credentials as docker login leaves them"):
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .errors import Unauthorized
 
 __all__ = ["Credentials", "credentials_for", "credentials_from", "docker_auth_config"]
@@ -115,7 +116,7 @@ def credentials_for(registry: str, *, config_dir: str | Path | None = None) -> C
     config file is malformed or its credential helper is missing or fails.
     """
     host = _host(registry)
-    path = _config_path(config_dir)
+    path = paths.docker_config_file(config_dir)
     config = _read_config(path, host)
 
     helper = _configured_helper(config, host, path)
@@ -208,12 +209,6 @@ def _find(mapping: dict[str, Any], host: str) -> tuple[str, Any] | None:
 
 
 # --- config.json ---------------------------------------------------------------------------
-
-def _config_path(config_dir: str | Path | None) -> Path:
-    if config_dir is None:
-        config_dir = os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker"
-    return Path(config_dir).expanduser() / "config.json"
-
 
 def _config_error(path: Path, host: str, problem: str) -> Unauthorized:
     return Unauthorized(

@@ -18,7 +18,7 @@ papermill exits non-zero and puts the error at the top of the executed notebook.
 Nothing here prints or returns a secret.
 
 Layer 4 beside the widgets: imports the verbs (``operations``), ``credentials``, ``errors``,
-``reference`` and the widgets; never ``registry`` or ``transport``.
+``paths``, ``reference`` and the widgets; never ``registry`` or ``transport``.
 """
 
 from __future__ import annotations
@@ -32,30 +32,20 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
+from . import paths
 from .credentials import Credentials, credentials_for
 from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
 from .operations.core.arguments import check_bool
 from .operations.core.clients import configure
 from .operations.images.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
 from .operations.images.inspect import check
-from .operations.core.journal import state_dir
 from .operations.images.local import local_images
 from .operations.core.result import Result
+from .paths import default_registry  # the notebooks call it as nb.default_registry()
 from .reference import Reference, parse_reference
 
 if TYPE_CHECKING:
     from .operations.security.scan import ScanReport
-
-REGISTRY_ENV = "REGISTRY_WIDGETS_REGISTRY"
-PORT_ENV = "REGISTRY_WIDGETS_PORT"  # the port `make lab` gives the embedded registry
-DEFAULT_PORT = 5000
-
-
-def default_registry() -> str:
-    """``$REGISTRY_WIDGETS_REGISTRY``, else the embedded registry of `make lab`
-    (``127.0.0.1:$REGISTRY_WIDGETS_PORT``, port 5000 by default)."""
-    return (os.environ.get(REGISTRY_ENV, "").strip()
-            or f"127.0.0.1:{os.environ.get(PORT_ENV, '').strip() or DEFAULT_PORT}")
 
 
 # -- before you begin ----------------------------------------------------------------------
@@ -70,16 +60,9 @@ def engine_status() -> dict[str, Any]:
     return {"available": True, "images": len(frame)}
 
 
-def docker_config_file() -> Path:
-    """Where `docker login` keeps credentials: ``$DOCKER_CONFIG/config.json``, else
-    ``~/.docker/config.json``."""
-    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-    return Path(base) / "config.json"
-
-
 def _docker_config_source(registry: str) -> str:
     """Where Docker's config says credentials for ``registry`` live (never what they are)."""
-    path = docker_config_file()
+    path = paths.docker_config_file()
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -191,12 +174,12 @@ def is_local(ref: Reference | str) -> bool:
 
 def sample_build_context(directory: str | os.PathLike[str] | None = None) -> str:
     """Write the tour's sample app (a Dockerfile and ``hello.txt``) and return its folder:
-    ``directory``, else ``sample-app`` in the state folder (``$REGISTRY_WIDGETS_STATE``).
+    ``directory``, else ``paths.sample_app_dir()`` (``sample-app`` in the state folder).
 
     The base image comes from the build argument ``BASE`` (a busybox in the embedded
     registry), because nothing can be pulled from the internet here.
     """
-    folder = Path(directory) if directory else state_dir() / "sample-app"
+    folder = Path(directory) if directory else paths.sample_app_dir()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "Dockerfile").write_text(
         "# The tour's sample app: busybox plus a greeting.\n"

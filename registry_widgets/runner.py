@@ -10,7 +10,7 @@ run, and the output path must be writable. A refusal is one :class:`ParameterErr
 nothing runs.
 
 Layer 4 beside the widgets: it only drives notebooks, which call the verbs; it imports
-``errors`` and nothing else of the package.
+``errors`` and ``paths`` (where the notebooks and runs are) and nothing else of the package.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from . import paths
 from .errors import ParameterError  # noqa: F401  (raised here; part of the runner's API)
-
-NOTEBOOKS = Path(os.environ.get("REGISTRY_WIDGETS_NOTEBOOKS")
-                 or Path(__file__).resolve().parent.parent / "notebooks")
 
 # Notebook metadata a destructive notebook carries (in the .ipynb; JupyterLab edits it in
 # the property inspector, Notebook metadata):
@@ -49,11 +47,12 @@ def notebook_path(name: str) -> Path:
     if candidate.suffix == ".ipynb" and candidate.exists():
         return candidate
     stem = candidate.stem if candidate.suffix == ".ipynb" else name
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    folder = paths.notebooks_dir()
+    for path in sorted(folder.glob("*.ipynb")):
         if path.stem == stem or path.stem.split("_", 1)[-1] == stem:
             return path
-    known = ", ".join(p.stem.split("_", 1)[-1] for p in sorted(NOTEBOOKS.glob("*.ipynb")))
-    raise FileNotFoundError(f"no notebook named {name!r} in {NOTEBOOKS}; known: {known}")
+    known = ", ".join(p.stem.split("_", 1)[-1] for p in sorted(folder.glob("*.ipynb")))
+    raise FileNotFoundError(f"no notebook named {name!r} in {folder}; known: {known}")
 
 
 # -- declared types ------------------------------------------------------------------------
@@ -312,9 +311,11 @@ def _check_destructive(notebook: Path, declared: Mapping[str, Mapping[str, Any]]
                              f"{switch} True to see the plan of its example. Nothing was run")
 
 
-def output_path(notebook: Path, output_dir: str | Path = "runs") -> Path:
+def output_path(notebook: Path, output_dir: str | Path | None = None) -> Path:
+    """``<output_dir>/<UTC time>-<notebook>.ipynb``; no ``output_dir``: ``paths.runs_dir()``."""
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-    return Path(output_dir) / f"{stamp}-{notebook.stem}.ipynb"
+    folder = paths.runs_dir() if output_dir is None else Path(output_dir)
+    return folder / f"{stamp}-{notebook.stem}.ipynb"
 
 
 def check_output(target: Path) -> None:
@@ -335,7 +336,7 @@ def check_output(target: Path) -> None:
 
 
 def prepare(name: str, parameters: Iterable[tuple[str, Any]] | Mapping[str, Any] | None = None,
-            *, output_dir: str | Path = "runs", output: str | Path | None = None,
+            *, output_dir: str | Path | None = None, output: str | Path | None = None,
             text: bool = False) -> tuple[Path, dict[str, Any], Path]:
     """Every check of a run, nothing executed: (notebook, typed parameters, output path)."""
     try:
@@ -353,7 +354,7 @@ def prepare(name: str, parameters: Iterable[tuple[str, Any]] | Mapping[str, Any]
 
 def run_notebook(name: str,
                  parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None, *,
-                 output_dir: str | Path = "runs", output: str | Path | None = None,
+                 output_dir: str | Path | None = None, output: str | Path | None = None,
                  kernel_name: str | None = None, log_output: bool = False) -> Path:
     """Execute a notebook with parameters; return the executed notebook's path.
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_widgets import runner
+from registry_widgets import paths, runner
 from devstack import LocalRegistry
 from tests.support import get_manifest, push_image, push_index, seed_sample
 from tests.support.headless import cli, state
@@ -74,7 +74,7 @@ def test_a_refused_run_exits_2_names_the_parameter_and_changes_nothing(
     assert "Nothing was run" in done.stderr
     assert state(seeded, *watched) == before
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
-    assert not (tmp_path / "pwned").exists() and not (runner.NOTEBOOKS / "pwned").exists()
+    assert not (tmp_path / "pwned").exists() and not (paths.notebooks_dir() / "pwned").exists()
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_before_running(
@@ -114,7 +114,7 @@ def test_a_value_reaches_the_notebook_as_data_not_code(seeded: LocalRegistry, vi
 
     assert done.returncode == 1  # the verb refused the text as a reference: it was data
     assert "Invalid" in done.stderr or "bad" in done.stderr.lower()
-    assert not (tmp_path / "pwned").exists() and not (runner.NOTEBOOKS / "pwned").exists()
+    assert not (tmp_path / "pwned").exists() and not (paths.notebooks_dir() / "pwned").exists()
     assert state(seeded, EXAMPLE, victim) == before
 
 
@@ -136,7 +136,7 @@ def test_plain_papermill_cannot_remove_the_example_headless(seeded: LocalRegistr
     before = state(seeded, EXAMPLE)
     papermill_cli = Path(sys.executable).with_name("papermill")
 
-    done = subprocess.run([str(papermill_cli), str(runner.NOTEBOOKS / "05_remove.ipynb"),
+    done = subprocess.run([str(papermill_cli), str(paths.notebooks_dir() / "05_remove.ipynb"),
                            str(tmp_path / "out.ipynb"), "-p", "dry_run", "False",
                            "-p", "interactive", "False"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)

@@ -18,10 +18,11 @@ import textwrap
 import pandas as pd
 import pytest
 
+from registry_widgets import paths
 from registry_widgets.errors import Denied
 from registry_widgets.operations.core import clients
 from registry_widgets.operations.core import index
-from registry_widgets.operations.core.index import Index, index_path
+from registry_widgets.operations.core.index import Index
 from registry_widgets.operations.images.inventory import images, indexed, parse_repositories
 from tests.support import RawClient, push_image
 
@@ -92,7 +93,7 @@ def test_max_age_confirms_only_what_is_older(registry_factory, monkeypatch):
     push_image(reg, "ns/b", "1", layers=[b"b"])
     images(reg.host)
     # Age the rows of ns/a by a day in the index: only they need asking again.
-    with sqlite3.connect(index_path()) as db:
+    with sqlite3.connect(paths.index_file()) as db:
         db.execute("UPDATE tags SET verified = verified - 86400 WHERE repository = 'ns/a'")
         db.execute("UPDATE repositories SET verified = verified - 86400 "
                    "WHERE repository = 'ns/a'")
@@ -144,7 +145,7 @@ def test_a_corrupt_index_is_rebuilt_not_fatal(registry_factory, damage):
     image = push_image(reg, "ns/app", "1.0", layers=[b"app"])
     first = images(reg.host)
     index.close_shared()  # as a new kernel finds the file
-    path = index_path()
+    path = paths.index_file()
     if damage == "garbage":
         path.write_bytes(b"this is not a database" * 100)
     elif damage == "truncated":
@@ -215,7 +216,7 @@ def test_indexed_is_the_index_alone_whatever_its_age(registry_factory):
     assert indexed(reg.host) is None  # never listed
     app = push_image(reg, "ns/app", "1.0", layers=[b"indexed"])
     images(reg.host)
-    with sqlite3.connect(index_path()) as db:  # a week old
+    with sqlite3.connect(paths.index_file()) as db:  # a week old
         db.execute("UPDATE tags SET verified = verified - 604800")
     reg.close()
     clients.reset()

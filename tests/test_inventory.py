@@ -22,13 +22,13 @@ import pandas as pd
 import pytest
 import requests
 
+from registry_widgets import paths
 from registry_widgets.errors import BadReference
 from registry_widgets.operations.core import clients, journal
-from registry_widgets.operations.core.index import Index, index_path
+from registry_widgets.operations.core.index import Index
 from registry_widgets.operations.images.inventory import COLUMNS, images
 from registry_widgets.operations.images.namespaces import (add_namespace, declared_namespaces,
-                                                    forget_namespace, namespaces,
-                                                    namespaces_file)
+                                                    forget_namespace, namespaces)
 from tests.support import RawClient, push_image, push_index, start_registry
 from tests.support.oracle import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 
@@ -381,8 +381,8 @@ def test_namespaces_count_shared_blobs_once(seeded):
 def test_add_namespace_shows_an_empty_declared_namespace(seeded):
     result = add_namespace(seeded.host, "delta")
     assert result.changed and result.action == "add_namespace"
-    assert result.details["file"] == str(namespaces_file())
-    assert json.loads(namespaces_file().read_text()) == {seeded.host: ["delta"]}
+    assert result.details["file"] == str(paths.namespaces_file())
+    assert json.loads(paths.namespaces_file().read_text()) == {seeded.host: ["delta"]}
     assert declared_namespaces(seeded.host) == ["delta"]
     assert not add_namespace(seeded.host, "delta").changed
     add_namespace(seeded.host, "alpha")  # declared and already in use

@@ -25,6 +25,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS = {
     "errors": 0,
     "progress": 0,
+    "paths": 0,
     "reference": 1,
     "manifest": 1,
     "credentials": 2,

@@ -14,9 +14,10 @@ import secrets
 
 import pytest
 
+from registry_widgets import paths
 from registry_widgets.errors import (BadReference, ConfirmationRequired, InvalidArgument,
                                      NotFound, Protected)
-from registry_widgets.operations.core import clients, journal, policies
+from registry_widgets.operations.core import clients, journal
 from registry_widgets.operations.images import remove_plan
 from registry_widgets.operations.core.backup import restore
 from registry_widgets.operations.images.protection import protect, unprotect
@@ -258,7 +259,7 @@ def test_saved_policy_is_used_without_options(registry, seeded):
     target = f"{registry.host}/{namespace}"
     set_retention_policy(target, keep=3, tags=">=1.0,<2")
     assert retention_policies()[target]["keep"] == 3
-    saved = json.loads(policies.policies_file().read_text())
+    saved = json.loads(paths.policies_file().read_text())
     assert saved[target]["retention"]["tags"] == ">=1.0,<2"
     result = retention(target)
     # keep latest, multi, 2.0; of the older ones only versions in range go: 1.1, and 1.0 but

@@ -1,13 +1,13 @@
 """``RegistryBar``: the registries a person works with: choose one, add one, remove one,
 and see its state (reachable, logged in as whom, TLS or plain HTTP).
 
-The list is remembered per user in ``<state_dir>/registries.json`` (names only: no
+The list is remembered per user in ``paths.registries_file()`` (names only: no
 credential is ever written there). A registry's state comes from ``check()`` (one
 ``GET /v2/`` with the configured credentials) in the bar's worker thread; who it is logged
 in as comes from the Log in panel (in memory) or Docker's config (``docker login``).
 
-Imports ``credentials`` (to read the username ``docker login`` stored), ``reference``,
-``operations`` and the siblings ``controls`` and ``panel``.
+Imports ``credentials`` (to read the username ``docker login`` stored), ``paths``,
+``reference``, ``operations`` and the siblings ``controls`` and ``panel``.
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ from __future__ import annotations
 import html
 import json
 import os
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import ipywidgets as w
 import traitlets
 
+from .. import paths
 from ..credentials import credentials_for
 from ..operations.images.inspect import check
-from ..operations.core.journal import state_dir
 from ..reference import validate_registry
 from .controls import button, text
 from .panel import Panel
-
-
-def registries_file() -> Path:
-    """``<state_dir()>/registries.json``: ``{"registries": [{"label", "registry"}]}``."""
-    return state_dir() / "registries.json"
 
 
 def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> list[tuple[str, str]]:
@@ -51,14 +45,14 @@ def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> lis
 def remembered() -> list[tuple[str, str]]:
     """The registries this user added before (``[]`` when none or unreadable)."""
     try:
-        data = json.loads(registries_file().read_text(encoding="utf-8"))
+        data = json.loads(paths.registries_file().read_text(encoding="utf-8"))
         return [(str(r["label"]), str(r["registry"])) for r in data.get("registries", [])]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
 
 def remember(pairs: Sequence[tuple[str, str]]) -> None:
-    path = registries_file()
+    path = paths.registries_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"registries": [{"label": label, "registry": registry}

@@ -5,7 +5,7 @@
 file. Garbage collection (``gc``) and ``prune`` read the storage folder: the blob files (what
 GC can free) and the manifest revisions of a repository (what the API cannot list).
 
-Imports ``errors`` and ``reference``.
+Imports ``errors``, ``paths`` and ``reference``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from ... import paths
 from ...errors import InvalidArgument, NotFound
 from ...reference import validate_registry
 
@@ -31,15 +32,6 @@ class EmbeddedRegistry:
     pid_file: Path
     log_file: Path
     storage: Path
-
-
-def services_root() -> Path:
-    """Where ``scripts/services`` keeps its state (as ``devstack.services.state_root``)."""
-    if os.environ.get("REGISTRY_WIDGETS_SERVICES"):
-        return Path(os.environ["REGISTRY_WIDGETS_SERVICES"]).resolve()
-    repo = Path(__file__).resolve().parents[3]  # cleanup, operations, registry_widgets, repo
-    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
-    return base / ".state" / "services"
 
 
 def _from_config(config_file: Path, host: str | None = None) -> EmbeddedRegistry:
@@ -63,7 +55,7 @@ def embedded_registry(registry: str) -> EmbeddedRegistry | None:
     """The registry ``scripts/services up`` runs at ``registry`` (host:port), if any."""
     host = validate_registry(registry).rpartition("://")[2]
     try:
-        state = json.loads((services_root() / "services.json").read_text())
+        state = json.loads((paths.services_dir() / "services.json").read_text())
     except (OSError, ValueError):
         return None
     for entry in (state.get("registries") or {}).values():

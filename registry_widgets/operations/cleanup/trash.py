@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from ... import paths
 from ...errors import NotFound, RegistryError
 from ...manifest import Manifest
 from ...reference import Reference, parse_reference, validate_registry
@@ -138,7 +139,7 @@ def restore_from_trash(ref: str | Reference, *, force: bool = False,
             continue
         tags = entry["tags"] if ref.digest else [ref.tag]
         return restore(_narrowed(entry, tags), force=force, dry_run=dry_run)
-    raise NotFound(f"{ref} is not in the trash: the journal {journal.journal_path()} has no "
+    raise NotFound(f"{ref} is not in the trash: the journal {paths.journal_file()} has no "
                    "deletion of it by this package. trash() lists what can be restored",
                    registry=ref.registry, reference=str(ref))
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any, Sequence
 
+from ... import paths
 from ...errors import BadBackup, JournalError, NotFound, Protected, RegistryError
 from ...manifest import Manifest
 from ...progress import ProgressCallback, ProgressEvent, emit
@@ -56,15 +57,15 @@ def write_backup(registry: str, target: str, repositories: Sequence[RepositoryBa
         journal.append(record, durable=True)
     except OSError as e:
         raise JournalError(f"cannot write the backup of {target} to the journal "
-                           f"{journal.journal_path()} ({e.strerror or e}), so there would be no "
-                           f"undo: {undone}. Fix the state folder ($REGISTRY_WIDGETS_STATE) and "
+                           f"{paths.journal_file()} ({e.strerror or e}), so there would be no "
+                           f"undo: {undone}. Fix the state folder (${paths.STATE_ENV}) and "
                            "run it again", registry=registry, reference=target) from e
     stored = journal.check_readable(
         lambda r: r.get("action") == BACKUP_ACTION and r.get("id") == backup_id,
-        f"{undone}. Fix the state folder ($REGISTRY_WIDGETS_STATE) and run it again",
+        f"{undone}. Fix the state folder (${paths.STATE_ENV}) and run it again",
         start=start)
     if stored != json.loads(json.dumps(record)):
-        raise JournalError(f"the backup of {target} read back from {journal.journal_path()} "
+        raise JournalError(f"the backup of {target} read back from {paths.journal_file()} "
                            f"differs from what was written: {undone}", registry=registry,
                            reference=target)
     return backup_id
@@ -87,7 +88,7 @@ def find_backup(record: str | Result | dict[str, Any]) -> dict[str, Any]:
     for entry in journal.read():
         if entry.get("action") == BACKUP_ACTION and entry.get("id") == backup_id:
             return entry
-    raise NotFound(f"no backup {backup_id!r} in the journal {journal.journal_path()}",
+    raise NotFound(f"no backup {backup_id!r} in the journal {paths.journal_file()}",
                    reference=str(backup_id))
 
 
@@ -187,7 +188,7 @@ def _entries(backup: dict[str, Any]) -> list[dict[str, Any]]:
                                      if t.get("replaced_by")}})
         return out
     except (KeyError, TypeError, binascii.Error) as e:
-        raise JournalError(f"backup {name} in the journal {journal.journal_path()} is damaged "
+        raise JournalError(f"backup {name} in the journal {paths.journal_file()} is damaged "
                            f"({type(e).__name__}: {e}); nothing was restored",
                            registry=backup.get("registry"),
                            reference=backup.get("target")) from None

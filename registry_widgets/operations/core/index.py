@@ -7,13 +7,14 @@ labels, blobs). Those are content-addressed and never go stale (REGISTRY-NOTES: 
 keyed by digest never goes stale"); a tag's digest does go stale, which is why every tag row
 carries its ``verified`` time and ``images(max_age=...)`` decides what is fresh enough.
 
-Where: ``$XDG_CACHE_HOME/registry_widgets/index.sqlite3`` (``~/.cache/...`` by default).
+Where: ``paths.index_file()``, ``$XDG_CACHE_HOME/registry_widgets/index.sqlite3``
+(``~/.cache/...`` by default).
 The file is in WAL mode, so readers never wait for a writer, and every write is one short
 transaction, so two kernels listing at once both finish (the busy timeout covers the other's
 commit). It is a cache: a file that is not a database, or of another schema version, is
 moved aside and rebuilt, and a failure to write only costs speed next time.
 
-Layer 3 helper: imports only the standard library and ``reference``.
+Layer 3 helper: imports only the standard library, ``paths`` and ``reference``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from ... import paths
 from ...reference import is_digest
 
 log = logging.getLogger("registry_widgets.index")
@@ -61,19 +63,13 @@ CREATE TABLE IF NOT EXISTS manifests (
 """
 
 
-def index_path() -> Path:
-    """``$XDG_CACHE_HOME/registry_widgets/index.sqlite3`` (``~/.cache/...`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "registry_widgets" / "index.sqlite3"
-
-
 class Index:
     """One open index file. Thread-safe (one connection behind a lock: SQLite work here is
     microseconds next to a request). A file that cannot be opened makes every read empty
     and every write a no-op: listing still works, only slower."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else index_path()
+        self.path = Path(path) if path is not None else paths.index_file()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         try:
@@ -292,11 +288,11 @@ _shared: Index | None = None
 
 
 def shared() -> Index:
-    """This process's open index at :func:`index_path` (reopened when that path changes).
+    """This process's open index at ``paths.index_file()`` (reopened when that path changes).
     Kept open: closing the last connection of a WAL database checkpoints it, which costs a
     listing served from the index more than reading it."""
     global _shared
-    path = index_path()
+    path = paths.index_file()
     with _shared_lock:
         if _shared is None or _shared.path != path:
             if _shared is not None:

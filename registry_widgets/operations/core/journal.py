@@ -1,6 +1,6 @@
 """The action journal: one JSON line per verb, so runs can be audited (and undone).
 
-Where: ``$REGISTRY_WIDGETS_STATE/journal.jsonl``, else
+Where: ``paths.journal_file()``: ``$REGISTRY_WIDGETS_STATE/journal.jsonl``, else
 ``$XDG_STATE_HOME/registry_widgets/journal.jsonl`` (``~/.local/state/...``).
 Records are built from ``Result`` objects, which never hold secrets; as a second guard,
 any key that looks like a credential is refused here.
@@ -11,7 +11,7 @@ and still finds every valid record after it, and a backup (``durable=True``) is 
 before anything is deleted. :func:`record` is for verbs whose action already succeeded:
 a journal that cannot be written then becomes a warning on the result, not an exception.
 
-Layer 3: imports ``errors`` and ``result`` only.
+Layer 3: imports ``errors``, ``paths`` and ``result`` only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from ... import paths
 from ...errors import JournalError
 from .result import Result
 
@@ -34,17 +35,9 @@ _lock = threading.Lock()
 _decoder = json.JSONDecoder()
 
 
-def state_dir() -> Path:
-    """The folder for the journal, the declared namespaces and other state."""
-    explicit = os.environ.get("REGISTRY_WIDGETS_STATE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "registry_widgets"
-
-
 def journal_path() -> Path:
-    return state_dir() / "journal.jsonl"
+    """The journal file, ``paths.journal_file()``: this name is the public API's."""
+    return paths.journal_file()
 
 
 def _check_no_secret_keys(value: Any, path: str = "") -> None:
@@ -76,7 +69,7 @@ def append(result: Result | dict[str, Any], *, durable: bool = False) -> Result 
     record = result.to_dict() if isinstance(result, Result) else dict(result)
     _check_no_secret_keys(record)
     line = json.dumps(record, default=str, sort_keys=True)
-    path = journal_path()
+    path = paths.journal_file()
     with _lock:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A torn last line (a crash mid-write) must not swallow this record: start afresh.
@@ -98,8 +91,8 @@ def record(result: Result) -> Result:
         append(result)
     except OSError as e:
         warning = (f"the action succeeded, but it was not written to the journal "
-                   f"{journal_path()}: {e.strerror or e}. Fix the state folder "
-                   "($REGISTRY_WIDGETS_STATE) so later runs are recorded")
+                   f"{paths.journal_file()}: {e.strerror or e}. Fix the state folder "
+                   f"(${paths.STATE_ENV}) so later runs are recorded")
         log.warning("%s %s: %s", result.action, result.target or result.source or "", warning)
         result.details.setdefault("warnings", []).append(warning)
     return result
@@ -130,7 +123,7 @@ def size() -> int:
     """The journal's length in bytes now (0 if it does not exist): ``read(start=size())``
     later reads only what was appended since."""
     try:
-        return journal_path().stat().st_size
+        return paths.journal_file().stat().st_size
     except OSError:
         return 0
 
@@ -138,7 +131,7 @@ def size() -> int:
 def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]]:
     """Every record, oldest first (from byte ``start``). A torn or damaged line is skipped
     with a warning naming the file and the line; the records after it are still read."""
-    path = path or journal_path()
+    path = path or paths.journal_file()
     if not path.exists():
         return
     with open(path, "rb") as handle:
@@ -166,7 +159,9 @@ def check_readable(predicate: Any, what: str, *, start: int = 0) -> dict[str, An
             if predicate(entry):
                 found = entry
     except OSError as e:
-        raise JournalError(f"cannot read the journal {journal_path()} back: {e}; {what}") from e
+        raise JournalError(f"cannot read the journal {paths.journal_file()} back: {e}; "
+                           f"{what}") from e
     if found is None:
-        raise JournalError(f"the journal {journal_path()} does not give the record back; {what}")
+        raise JournalError(f"the journal {paths.journal_file()} does not give the record back; "
+                           f"{what}")
     return found

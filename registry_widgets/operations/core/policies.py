@@ -1,6 +1,7 @@
 """Saved per-namespace policies: retention settings, protected tags and usage limits.
 
-One small JSON file, ``<state_dir()>/policies.json``, keyed ``registry/namespace``::
+One small JSON file, ``paths.policies_file()`` (``<state_dir()>/policies.json``), keyed
+``registry/namespace``::
 
     {"127.0.0.1:5000/team": {"retention": {"keep": 5, "older_than": "90d"},
                              "protected_tags": ["latest", "release-.*"],
@@ -11,28 +12,24 @@ registry has no place for them. Each module owns its own key (``retention``,
 ``protection``, ``usage``); this one only reads and writes the file, atomically (a temporary
 file then ``os.replace``), so a reader never sees half of it.
 
-Layer 3 helper: imports ``errors``, ``reference`` and the sibling ``journal`` (for
-``state_dir``) and ``inventory`` (the namespace grammar).
+Layer 3 helper: imports ``errors``, ``paths`` (for the file), ``reference`` (the namespace
+grammar) and the sibling ``state``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
+from ... import paths
 from ...errors import BadReference
 from ...reference import validate_registry, validate_repository
-from . import journal, state
+from . import state
 from ...reference import validate_namespace
 
 log = logging.getLogger("registry_widgets.policies")
 _lock = threading.RLock()
-
-
-def policies_file() -> Path:
-    return journal.state_dir() / "policies.json"
 
 
 def registry_key(registry: str) -> str:
@@ -68,12 +65,12 @@ def split_target(target: str, *, verb: str, repository_allowed: bool = True
 
 
 def _read() -> dict[str, dict[str, Any]]:
-    value = state.read_object(policies_file())
+    value = state.read_object(paths.policies_file())
     return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
 
 
 def _write(value: dict[str, dict[str, Any]]) -> None:
-    state.write_object(policies_file(), value)
+    state.write_object(paths.policies_file(), value)
 
 
 def get(registry: str, namespace: str, key: str, default: Any = None) -> Any:

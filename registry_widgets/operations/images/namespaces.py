@@ -3,16 +3,16 @@
 A plain registry (CNCF distribution and most others) has no namespace object: a namespace
 exists once an image is pushed under ``registry/<namespace>/...``. So that a namespace can be
 planned before its first push (the guide's ``ibmcloud cr namespace-add``),
-:func:`add_namespace` records it locally in ``<state_dir()>/namespaces.json``
+:func:`add_namespace` records it locally in ``paths.namespaces_file()``
 (``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
 Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
 
 Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by naming the
 repositories; :func:`remember_repositories` keeps those names per registry in
-``<state_dir()>/repositories.json``, so the widgets and notebooks need them typed only once.
+``paths.repositories_file()``, so the widgets and notebooks need them typed only once.
 
-Layer 3: imports ``errors``, ``progress``, the sibling ``inventory``, ``journal`` and
-``result``; never the widgets.
+Layer 3: imports ``errors``, ``paths`` (the files), ``progress``, the sibling ``inventory``,
+``journal`` and ``result``; never the widgets.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from ... import paths
 from ...progress import ProgressCallback
 from ...reference import validate_registry
 from ..core import journal, state
@@ -37,27 +38,16 @@ COLUMNS = ["namespace", "repositories", "tags", "size", "last_pushed", "declared
 _lock = threading.Lock()
 
 
-def namespaces_file() -> Path:
-    """``<state_dir()>/namespaces.json``: the declared namespaces, ``{registry: [names]}``."""
-    return journal.state_dir() / "namespaces.json"
-
-
 def _registry_key(registry: str) -> str:
     # As clients.client_for keys registries: host[:port], any URL scheme dropped.
     return registry.rpartition("://")[2].rstrip("/")
-
-
-def repositories_file() -> Path:
-    """``<state_dir()>/repositories.json``: repositories to list where the catalog is
-    refused, ``{registry: [names]}``."""
-    return journal.state_dir() / "repositories.json"
 
 
 def remembered_repositories(registry: str) -> list[str]:
     """The repositories remembered for ``registry`` (:func:`remember_repositories`), sorted;
     empty when none are: then the catalog is asked."""
     with _lock:
-        return list(_read(repositories_file()).get(_registry_key(registry), []))
+        return list(_read(paths.repositories_file()).get(_registry_key(registry), []))
 
 
 def remember_repositories(registry: str, repositories: str | Iterable[str]) -> list[str]:
@@ -68,19 +58,19 @@ def remember_repositories(registry: str, repositories: str | Iterable[str]) -> l
     validate_registry(registry)
     names = parse_repositories(repositories)
     with _lock:
-        everything = _read(repositories_file())
+        everything = _read(paths.repositories_file())
         everything[_registry_key(registry)] = names
-        _write(everything, repositories_file())
+        _write(everything, paths.repositories_file())
     return names
 
 
 def _read(path: Path | None = None) -> dict[str, list[str]]:
-    value = state.read_object(path or namespaces_file())
+    value = state.read_object(path or paths.namespaces_file())
     return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
 
 
 def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
-    state.write_object(path or namespaces_file(), value)
+    state.write_object(path or paths.namespaces_file(), value)
 
 
 def declared_namespaces(registry: str) -> list[str]:
@@ -122,7 +112,8 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
             everything[key] = sorted(names | {namespace} if declared else names - {namespace})
             _write(everything)
     result.duration = timer.elapsed
-    result.details = {"registry": key, "namespace": namespace, "file": str(namespaces_file())}
+    result.details = {"registry": key, "namespace": namespace,
+                      "file": str(paths.namespaces_file())}
     journal.record(result)
     return result
 

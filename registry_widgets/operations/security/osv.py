@@ -13,10 +13,10 @@ derived from a fingerprint (names, sizes and modification times of a folder's fi
 size and time; an artifact's manifest digest). Writes are atomic (a temporary file, then
 ``os.replace``), so a scan never reads half an index.
 
-Where: ``$XDG_CACHE_HOME/registry_widgets/feeds/<fingerprint>.sqlite``.
+Where: ``paths.feed_cache_dir()``: ``$XDG_CACHE_HOME/registry_widgets/feeds/<fingerprint>.sqlite``.
 
-Layer 3: imports ``errors``, ``reference``, ``manifest`` and the shared clients; the version
-ordering lives in ``scan``.
+Layer 3: imports ``errors``, ``paths``, ``reference``, ``manifest`` and the shared clients;
+the version ordering lives in ``scan``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ... import paths
 from ...errors import BadReference, FeedError
 from ...manifest import OCI_MANIFEST, Manifest, digest_of
 from ...reference import Reference, parse_reference
@@ -46,11 +47,6 @@ FEED_ARTIFACT_TYPE = "application/vnd.osv.feed.v1"
 ZIP_LAYER = "application/zip"
 JSON_LAYER = "application/json"
 SEVERITIES = ("unknown", "low", "medium", "high", "critical")
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "registry_widgets" / "feeds"
 
 
 def normal_name(ecosystem: str, name: str) -> str:
@@ -297,7 +293,7 @@ def open_feed(feed: str | os.PathLike[str] | Feed) -> Feed:
         fingerprint = hashlib.sha256(digest.encode()).hexdigest()
         records = lambda: _artifact_records(ref, manifest)  # noqa: E731
         source = f"{ref.name}@{digest}"
-    target = cache_dir() / f"{fingerprint[:40]}.sqlite"
+    target = paths.feed_cache_dir() / f"{fingerprint[:40]}.sqlite"
     count = _existing(target)
     if count is None:
         log.info("indexing feed %s", source)
