@@ -41,6 +41,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
+from .. import paths
 from ..credentials import Credentials
 from ..errors import (ConfigurationError, InsecureRegistry, ProtocolError, RegistryError,
                       Unauthorized, Unreachable)
@@ -125,9 +126,9 @@ class Transport:
             self.ca_source = f"ca_bundle={os.fspath(ca_bundle)!r}" \
                 if isinstance(ca_bundle, (str, os.PathLike)) else "ca_bundle"
             self.verify: str | bool = check_ca_file(ca_bundle, self.ca_source)
-        elif os.environ.get("REGISTRY_WIDGETS_CA_BUNDLE"):
-            self.ca_source = "REGISTRY_WIDGETS_CA_BUNDLE"
-            self.verify = check_ca_file(os.environ["REGISTRY_WIDGETS_CA_BUNDLE"], self.ca_source)
+        elif (bundle := paths.ca_bundle()) is not None:
+            self.ca_source = paths.CA_BUNDLE_ENV
+            self.verify = check_ca_file(bundle, self.ca_source)
         elif (found := docker_ca_bundle(host)) is not None:
             self.ca_source = "Docker's certs.d"
             self.verify = check_ca_file(found, self.ca_source)

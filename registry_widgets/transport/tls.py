@@ -10,9 +10,9 @@ the hosts the user lists (``insecure_hosts=`` or ``REGISTRY_WIDGETS_INSECURE``).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..errors import ConfigurationError
 
 PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
@@ -20,8 +20,7 @@ PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 def insecure_hosts_from_env() -> set[str]:
     """Hosts the user allows over plain HTTP: ``REGISTRY_WIDGETS_INSECURE=a:5000,b``."""
-    value = os.environ.get("REGISTRY_WIDGETS_INSECURE", "")
-    return {h.strip() for h in value.split(",") if h.strip()}
+    return paths.insecure_hosts()
 
 
 def check_ca_file(path: Any, source: str) -> str:
@@ -53,10 +52,8 @@ def check_ca_file(path: Any, source: str) -> str:
 
 def docker_ca_bundle(host: str) -> str | None:
     """Docker's per-registry CA convention: ``/etc/docker/certs.d/<host>/ca.crt``."""
-    for base in (os.environ.get("REGISTRY_WIDGETS_CERTS_D"), "/etc/docker/certs.d",
-                 os.path.expanduser("~/.docker/certs.d")):
-        if base:
-            candidate = Path(base) / host / "ca.crt"
-            if candidate.is_file():
-                return str(candidate)
+    for base in paths.certs_d_dirs():
+        candidate = base / host / "ca.crt"
+        if candidate.is_file():
+            return str(candidate)
     return None
