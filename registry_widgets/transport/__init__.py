@@ -1,7 +1,8 @@
 """HTTP to registries, in one place: the session, auth, TLS, cancellation and error_for.
 
 Layer 2. Only ``registry`` imports this package: the verbs and widgets reach the network
-through ``registry`` (tests/test_layers.py enforces it). Its modules may import ``paths``, ``errors``,
+through ``registry`` (tests/test_layers.py enforces it). Its modules may import ``paths``,
+``errors``,
 ``progress``, ``reference``, ``manifest`` and ``credentials``, and each other; never
 ``registry``, ``operations`` or the widgets.
 
