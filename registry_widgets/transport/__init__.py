@@ -2,9 +2,8 @@
 
 Layer 2. Only ``registry`` imports this package: the verbs and widgets reach the network
 through ``registry`` (tests/test_layers.py enforces it). Its modules may import ``paths``,
-``errors``,
-``progress``, ``reference``, ``manifest`` and ``credentials``, and each other; never
-``registry``, ``operations`` or the widgets.
+``errors``, ``progress``, ``reference``, ``manifest`` and ``credentials``, and each other;
+never ``registry``, ``operations`` or the widgets.
 
 * ``session``: ``Transport``, one registry's requests (redirects, retries, timeouts).
 * ``auth``: the Basic and Bearer challenge flows and the token cache.
