@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
 import pandas as pd
 import pytest
@@ -348,3 +349,60 @@ def test_notebook_06_lists_a_catalog_refusing_registry_with_repositories(token_r
     assert record["namespaces"] == ["team"]
     assert app.digest[7:19] in nbformat.writes(executed)  # the short digest of the row
     assert password not in nbformat.writes(executed)
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sqlite3, sys
+    db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode=DELETE")  # a rollback journal: its lock blocks even readers
+    db.execute("BEGIN EXCLUSIVE")
+    db.execute("SELECT count(*) FROM tags").fetchall()
+    print("locked", flush=True)
+    sys.stdin.readline()                      # hold the lock until told
+    db.execute("INSERT OR REPLACE INTO catalogs VALUES ('other.example', 1.0)")
+    db.execute("COMMIT")
+    print("committed", flush=True)
+""")
+
+
+def test_an_index_locked_by_another_process_is_left_alone_and_listing_goes_on(registry_factory):
+    reg = registry_factory()
+    one = push_image(reg, "ns/app", "1.0", layers=[b"locked-one"])
+    assert _rows(images(reg.host)) == {("ns/app", "1.0"): one.digest}
+    index.close_shared()
+    path = paths.index_file()
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        # The listing goes on without the index: current rows, straight from the registry.
+        two = push_image(reg, "ns/app", "2.0", layers=[b"locked-two"])
+        assert _rows(images(reg.host)) == {("ns/app", "1.0"): one.digest,
+                                           ("ns/app", "2.0"): two.digest}
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "committed", "the other process's write failed"
+    finally:
+        holder.kill() if holder.poll() is None else None
+        holder.wait()
+    # Healthy and in place: never moved aside as corrupt, the other process's row is there.
+    assert [p.name for p in path.parent.iterdir() if ".corrupt-" in p.name] == []
+    index.close_shared()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT verified FROM catalogs WHERE registry='other.example'"
+                          ).fetchall() == [(1.0,)]
+
+
+def test_as_of_is_never_newer_than_the_catalog_it_served(registry_factory):
+    reg = registry_factory()
+    push_image(reg, "ns/app", "1.0", layers=[b"asof-one"])
+    first = images(reg.host)                       # the catalog is read here, once
+    time.sleep(1.1)                                # so that the two readings differ
+    push_image(reg, "ns/new", "1.0", layers=[b"asof-new"])  # a repository that catalog lacks
+    rows_only = images(reg.host, repositories=["ns/app"])   # rows confirmed again, not the catalog
+    cached = images(reg.host, max_age=3600)
+    assert ("ns/new", "1.0") not in _rows(cached)
+    # Its rows are newer, but its catalog is as old as the first listing: the label says so.
+    assert cached.attrs["as_of"] < rows_only.attrs["as_of"]
+    assert cached.attrs["as_of"] <= first.attrs["as_of"] + pd.Timedelta(milliseconds=500)

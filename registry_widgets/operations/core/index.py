@@ -35,7 +35,12 @@ log = logging.getLogger("registry_widgets.index")
 
 # Bump when the tables or the shape of a detail change: an older file is then rebuilt.
 SCHEMA_VERSION = 2
-BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's transaction
+# How long a statement waits for another process's write lock. Short: this is a cache, and a
+# listing that waits on another kernel's transaction is slower than one that skips the write
+# (a write skipped costs speed next time; a 30 s wait per write once stalled a listing 74 s).
+BUSY_TIMEOUT = 0.25
+# After the file was found locked while opening, how long until it is tried again.
+REOPEN_AFTER = 5.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalogs (
@@ -72,11 +77,30 @@ class Index:
         self.path = Path(path) if path is not None else paths.index_file()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._reopen_at: float | None = None  # set while another process holds the file
+        self._db = self._first_open()
+
+    def _first_open(self) -> sqlite3.Connection | None:
         try:
-            self._db = self._open()
+            return self._open()
         except (sqlite3.DatabaseError, OSError) as e:
+            if _locked(e):
+                # Healthy but busy (another kernel's transaction): never moved aside as
+                # corrupt. List without it for now and try again a little later.
+                log.info("index %s is busy in another process (%s); listing without it",
+                         self.path, e)
+                self._reopen_at = time.monotonic() + REOPEN_AFTER
+                return None
             log.info("index %s is unusable (%s); rebuilding it", self.path, e)
-            self._db = self._rebuild()
+            return self._rebuild()
+
+    def _usable(self) -> sqlite3.Connection | None:
+        """The connection, reopened once the lock that kept it closed may have gone."""
+        if self._db is None and self._reopen_at is not None \
+                and time.monotonic() >= self._reopen_at:
+            self._reopen_at = None
+            self._db = self._first_open()
+        return self._db
 
     # -- opening and rebuilding -----------------------------------------------------------
 
@@ -125,6 +149,8 @@ class Index:
         try:
             return self._open()
         except (sqlite3.DatabaseError, OSError) as e:
+            if _locked(e):  # another process created it meanwhile and holds it: fine later
+                self._reopen_at = time.monotonic() + REOPEN_AFTER
             log.warning("cannot use the index %s (%s); listing without it", self.path, e)
             return None
 
@@ -142,10 +168,10 @@ class Index:
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
-            if self._db is None:
+            if self._usable() is None:
                 return []
             try:
-                return self._db.execute(sql, tuple(args)).fetchall()
+                return self._db.execute(sql, tuple(args)).fetchall()  # type: ignore[union-attr]
             except sqlite3.DatabaseError as e:
                 self._failed(e)
                 return []
@@ -153,18 +179,22 @@ class Index:
     def _write(self, statements: list[tuple[str, Iterable[Iterable[Any]]]]) -> None:
         """Run ``(sql, rows)`` pairs with executemany in one transaction."""
         with self._lock:
-            if self._db is None:
+            db = self._usable()
+            if db is None:
                 return
             try:
-                with _transaction(self._db):
+                with _transaction(db):
                     for sql, rows in statements:
-                        self._db.executemany(sql, rows)
+                        db.executemany(sql, rows)
             except sqlite3.OperationalError as e:  # locked past the timeout, disk full
-                log.warning("could not update the index %s: %s", self.path, e)
+                (log.info if _locked(e) else log.warning)(
+                    "could not update the index %s: %s", self.path, e)
             except sqlite3.DatabaseError as e:
                 self._failed(e)
 
     def _failed(self, error: Exception) -> None:
+        if _locked(error):
+            return  # busy, not damaged: the next read or write tries again
         log.warning("the index %s is damaged (%s); rebuilding it", self.path, error)
         if self._db is not None:
             self._db.close()
@@ -308,6 +338,13 @@ def close_shared() -> None:
         if _shared is not None:
             _shared.close()
             _shared = None
+
+
+def _locked(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "database table is locked" / SQLITE_BUSY: another
+    connection's transaction, not damage."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
 class _transaction:

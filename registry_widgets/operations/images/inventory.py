@@ -91,6 +91,9 @@ class Inventory:
     skipped: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)  # accessory tags whose image is not listed
     verified: list[float] = field(default_factory=list)  # per row: when its digest was confirmed
+    # When the lists the rows came from were read (the catalog, each tag list): a repository
+    # or tag added since is missing, so "as of" is never newer than the oldest of them.
+    lists_verified: list[float] = field(default_factory=list)
     from_index: int = 0  # rows served from the index without a request
     requests: int = 0
     max_age: float | None = None
@@ -184,9 +187,14 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
     before = client.transport.stats["requests"]
     store = index.shared()
     with Pool(workers, "images", stop) as pool:
-        repos = wanted if wanted is not None else store.catalog(client.registry)[1] \
-            if offline else _repositories(client, store, wanted, page_size, fresh_after, now,
-                                          stop)
+        if wanted is not None:
+            repos = wanted
+        elif offline:
+            when, repos = store.catalog(client.registry)
+            result.lists_verified += [when] if when is not None else []
+        else:
+            repos, when = _repositories(client, store, wanted, page_size, fresh_after, now, stop)
+            result.lists_verified.append(when)
         if namespace is not None:
             repos = [repo for repo in repos if namespace_of(repo) == namespace]
         result.repositories = repos
@@ -238,6 +246,8 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     lists = dict(zip(stale, _run(pool, tags_of, stale, progress, "tag lists")))
     if lists:
         store.store_tag_lists(registry, lists, now)
+    result.lists_verified += [now if repo in lists else known[repo][0] for repo in repos
+                              if repo in lists or known.get(repo, (None,))[0] is not None]
 
     tags: list[_Tag] = []
     accessories: dict[tuple[str, str], dict[str, str]] = {}  # (repo, subject) -> {kind: tag}
@@ -359,8 +369,9 @@ def frame(listing: Inventory) -> pd.DataFrame:
     table.attrs["registry"] = listing.registry
     table.attrs["skipped"] = list(listing.skipped)
     table.attrs["accessories_without_image"] = list(listing.orphans)
-    table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
-        if listing.verified else pd.Timestamp.now(tz="UTC")
+    ages = listing.verified + listing.lists_verified
+    table.attrs["as_of"] = pd.Timestamp(min(ages), unit="s", tz="UTC") if ages \
+        else pd.Timestamp.now(tz="UTC")
     table.attrs["from_index"] = listing.from_index
     table.attrs["requests"] = listing.requests
     table.attrs["max_age"] = listing.max_age
@@ -371,12 +382,13 @@ def frame(listing: Inventory) -> pd.DataFrame:
 
 def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None,
                   page_size: int | None, fresh_after: float | None, now: float,
-                  stop: Stop) -> list[str]:
+                  stop: Stop) -> tuple[list[str], float]:
+    """The repositories to list, and when that list was read from the registry."""
     if wanted is not None:
-        return wanted
+        return wanted, now
     when, known = store.catalog(client.registry)
     if fresh_after is not None and when is not None and when >= fresh_after:
-        return known
+        return known, when
     try:
         names = set()
         for name in client.catalog(n=page_size):  # one page per request: stop between them
@@ -394,7 +406,7 @@ def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None
         refused.catalog_refused = True  # type: ignore[attr-defined]
         raise refused from e
     store.store_catalog(client.registry, repos, now)
-    return repos
+    return repos, now
 
 
 def _run(pool: Pool, work: Callable[[T], R], items: list[T],
