@@ -299,7 +299,6 @@ ENGINE = "operations/core/changes.py"
 WRITERS_STILL_TO_MOVE = {
     "operations/images/remove.py",
     "operations/core/backup.py",
-    "operations/security/osv.py",
 }
 # The registry client defines the calls; it is the layer below the engine, not a writer.
 WRITE_CALLS = {"put_manifest", "delete_manifest"}
