@@ -83,6 +83,13 @@ def find_backup(record: str | Result | dict[str, Any]) -> dict[str, Any]:
     if isinstance(record, dict):
         if record.get("action") == BACKUP_ACTION:
             return record
+        several = (record.get("details") or {}).get("backup_ids")
+        if isinstance(several, list) and several:
+            # A sync backs up each tag it replaces as that copy replaces it: one undo for all.
+            parts = [find_backup(str(one)) for one in several]
+            return {"action": BACKUP_ACTION, "id": ",".join(p["id"] for p in parts),
+                    "registry": parts[0]["registry"], "target": record.get("target"),
+                    "repositories": [repo for p in parts for repo in p["repositories"]]}
         backup_id = (record.get("details") or {}).get("backup_id")
         if not backup_id:
             raise BadBackup(f"this {record.get('action') or 'journal'} record has no backup: only "
