@@ -97,7 +97,8 @@ def test_sync_mirrors_a_namespace_with_cotags_an_index_and_a_signature_then_reru
     assert record["details"]["counts"] == {"copied": 5}
 
     seen = {repo: {tag: skopeo_digest(registry_b.host, f"{mirror}/{repo}", tag)
-                   for tag in list_tags(registry_b, f"{mirror}/{repo}")} for repo in ("app", "multi")}
+                   for tag in list_tags(registry_b, f"{mirror}/{repo}")}
+            for repo in ("app", "multi")}
     records = len(list(journal.read()))
 
     again = sync(f"{registry.host}/{namespace['ns']}", f"{registry_b.host}/{mirror}")

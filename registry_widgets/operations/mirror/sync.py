@@ -106,8 +106,8 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     moved since is not overwritten: that image fails, saying so) and backs up the tag it
     replaces; ``restore(result)`` puts every replaced tag back. ``cancel``: a
     ``threading.Event``; setting it, or Ctrl-C, stops the sync within about a second
-    (Cancelled, or KeyboardInterrupt); a rerun completes it. A failed image does not stop the others:
-    ``details["images"]`` lists every outcome (``copied``, ``replaced``, ``skipped``,
+    (Cancelled, or KeyboardInterrupt); a rerun completes it. A failed image does not stop
+    the others: ``details["images"]`` lists every outcome (``copied``, ``replaced``, ``skipped``,
     ``failed`` with its error) and ``details["counts"]`` sums them. A rerun skips what is
     there and does only what is missing.
     """
