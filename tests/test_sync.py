@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import secrets
+import signal
 import subprocess
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,11 +23,12 @@ import pytest
 import yaml
 
 import registry_widgets as rw
-from registry_widgets.errors import BadReference, NotFound
+from registry_widgets.errors import BadReference, Cancelled, NotFound
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.operations.images.copy import copy
+from registry_widgets.operations.mirror import sync as sync_module
 from registry_widgets.operations.mirror.sync import sync
-from tests.support.faultproxy import Corrupt
+from tests.support.faultproxy import Corrupt, Delay
 from tests.support.images import push_image, push_index
 from tests.support.oracle import list_repositories, list_tags
 
@@ -90,9 +96,22 @@ def test_sync_mirrors_a_namespace_with_cotags_an_index_and_a_signature_then_reru
     record = [r for r in journal.read() if r["action"] == "sync"][-1]
     assert record["details"]["counts"] == {"copied": 5}
 
+    seen = {repo: {tag: skopeo_digest(registry_b.host, f"{mirror}/{repo}", tag)
+                   for tag in list_tags(registry_b, f"{mirror}/{repo}")}
+            for repo in ("app", "multi")}
+    records = len(list(journal.read()))
+
     again = sync(f"{registry.host}/{namespace['ns']}", f"{registry_b.host}/{mirror}")
     assert again.details["counts"] == {"skipped": 5}
     assert again.bytes_moved == 0 and not again.changed
+    # What the target holds after the rerun, read by skopeo: the same tags, the same digests,
+    # nothing nested (the mirror is not mirrored into itself), and no backup was written.
+    assert {repo: {tag: skopeo_digest(registry_b.host, f"{mirror}/{repo}", tag)
+                   for tag in list_tags(registry_b, f"{mirror}/{repo}")}
+            for repo in ("app", "multi")} == seen
+    assert sorted(r for r in list_repositories(registry_b) if r.startswith(mirror)) == \
+        [f"{mirror}/app", f"{mirror}/multi"]
+    assert [r["action"] for r in list(journal.read())[records:]] == ["sync"]
 
 
 def test_dry_run_plans_copy_skip_and_replace_with_bytes_and_sends_no_write(registry, registry_b,
@@ -115,17 +134,46 @@ def test_dry_run_plans_copy_skip_and_replace_with_bytes_and_sends_no_write(regis
     assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == namespace["app:2.0"]
 
 
-def test_a_replaced_tag_is_backed_up_and_restore_puts_it_back(registry, registry_b, namespace):
+def test_replaced_tags_are_backed_up_once_and_restore_puts_them_back_without_force(
+        registry, registry_b, namespace):
     mirror = name()
-    copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:1.0")
+    for tag in ("1.0", "latest"):
+        copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:{tag}")
 
     result = sync(f"{registry.host}/{namespace['ns']}/app", f"{registry_b.host}/{mirror}/app",
-                  tags=r"^1\.0$")
+                  tags=r"^(1\.0|latest)$")
 
-    assert by_status(result)["replaced"] == {f"{namespace['ns']}/app:1.0"}
-    assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == namespace["app:1.0"]
-    rw.restore(result, force=True)
-    assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == namespace["app:2.0"]
+    assert by_status(result)["replaced"] == {f"{namespace['ns']}/app:1.0",
+                                             f"{namespace['ns']}/app:latest"}
+    for tag in ("1.0", "latest"):
+        assert skopeo_digest(registry_b.host, f"{mirror}/app", tag) == namespace["app:1.0"]
+    # Each replaced tag is in exactly one backup record (the engine's, as its copy replaced it).
+    backed_up = [t["tag"] for r in journal.read() if r["action"] == "remove-backup"
+                 for repo in r["repositories"] if repo["repository"] == f"{mirror}/app"
+                 for t in repo["tags"]]
+    assert sorted(backed_up) == ["1.0", "latest"]
+
+    rw.restore(result)  # no force: the tags still point where the sync put them
+
+    for tag in ("1.0", "latest"):
+        assert skopeo_digest(registry_b.host, f"{mirror}/app", tag) == namespace["app:2.0"]
+
+
+def test_a_tag_that_moved_since_the_plan_is_not_overwritten(registry, registry_b, namespace):
+    mirror = name()
+    copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:1.0")
+    task = sync_module.RepositoryTask(registry.host, f"{namespace['ns']}/app", registry_b.host,
+                                      f"{mirror}/app", tags=r"^1\.0$")
+    [image] = [i for i in sync_module.plan_repository(task).images if i.reference == "1.0"]
+    assert image.action == "replace"
+    # Someone pushes between the plan and the copy: the copy re-reads the tag first.
+    later = push_image(registry_b, f"{mirror}/app", "1.0", layers=[b"pushed meanwhile"])
+
+    outcome = sync_module.apply_repository(task, (image,))
+
+    assert outcome.images[0]["status"] == "failed"
+    assert "changed since the plan" in outcome.images[0]["error"]
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == later.digest
 
 
 @pytest.fixture
@@ -267,6 +315,86 @@ def test_bad_input_gets_one_clear_error_and_changes_nothing(registry, registry_b
     with pytest.raises(error, match="nothing"):
         sync(**args)
     assert list_repositories(registry_b) == before
+
+
+@pytest.mark.parametrize("inside", ["{ns}/mirror", "{ns}/app/again"])
+def test_a_target_inside_its_source_is_refused_before_anything_runs(registry, namespace, inside):
+    source = f"{registry.host}/{namespace['ns']}"
+    before = list_repositories(registry)
+    with pytest.raises(ValueError, match="inside the source") as caught:
+        sync(source, f"{registry.host}/" + inside.format(ns=namespace["ns"]))
+    assert "Nothing was done" in str(caught.value)
+    assert list_repositories(registry) == before
+
+
+REPOSITORIES = 16  # twice the repositories the default pool runs at once
+
+
+@pytest.fixture
+def many(registry, fault_proxy):
+    """``REPOSITORIES`` small repositories behind a proxy that slows every source blob GET,
+    so a sync is still running when it is stopped: (source path on the proxy, proxy)."""
+    ns = name()
+    for i in range(REPOSITORIES):
+        push_image(registry, f"{ns}/r{i:02d}", "1.0", layers=[f"repository {i}".encode() * 30])
+    proxy = fault_proxy(registry)
+    proxy.add_rule("GET", r"/blobs/sha256:", Delay(seconds=0.5), times=None)
+    return f"{proxy.host}/{ns}", proxy
+
+
+def mirrored(registry_b, mirror: str) -> set[str]:
+    """The repositories the oracle sees a tag in under ``mirror`` (a stopped copy can leave
+    a repository with blobs and no tag: the registry lists it, its tag list is a 404)."""
+    def tagged(repository: str) -> bool:
+        try:
+            return bool(list_tags(registry_b, repository))
+        except RuntimeError:
+            return False
+    return {r for r in list_repositories(registry_b) if r.startswith(mirror + "/") and tagged(r)}
+
+
+def test_a_cancel_event_stops_a_sync_and_a_rerun_completes_it(registry_b, many):
+    source, proxy = many
+    mirror = name()
+    cancel = threading.Event()
+
+    def press_cancel_after_the_first_repository(event) -> None:
+        if event.id and event.status == "copied":
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="Run the same sync again"):
+        sync(source, f"{registry_b.host}/{mirror}", cancel=cancel,
+             progress=press_cancel_after_the_first_repository)
+
+    # The repositories the pool had not started when the cancel came were never written.
+    stopped = mirrored(registry_b, mirror)
+    assert 1 <= len(stopped) < REPOSITORIES
+    proxy.clear()
+    again = sync(source, f"{registry_b.host}/{mirror}")
+    assert len(mirrored(registry_b, mirror)) == REPOSITORIES
+    assert again.details["counts"].get("failed", 0) == 0
+
+
+def test_ctrl_c_stops_a_sync_and_leaves_the_repositories_not_started(registry_b, many):
+    source, proxy = many
+    mirror = name()
+    script = (f"from registry_widgets.operations.mirror.sync import sync; "
+              f"sync({source!r}, {f'{registry_b.host}/{mirror}'!r})")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        while child.poll() is None and not mirrored(registry_b, mirror):
+            time.sleep(0.05)  # polling the oracle for the first repository, not timing
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert "Run the same sync again" in err
+    # The process is gone: what the target holds now is all it will ever get from that run.
+    assert 1 <= len(mirrored(registry_b, mirror)) < REPOSITORIES
 
 
 # -- the notebook and the panel --------------------------------------------------------------

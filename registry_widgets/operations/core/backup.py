@@ -26,7 +26,8 @@ from .result import Result, Timer
 
 BACKUP_ACTION = "remove-backup"
 
-RepositoryBackup = tuple[str, Sequence[Manifest], Sequence[tuple[str, str]]]
+# (tag, digest) pairs, or (tag, digest, the digest a put moves the tag to) triples
+RepositoryBackup = tuple[str, Sequence[Manifest], Sequence[tuple[str, ...]]]
 
 
 def write_backup(registry: str, target: str, repositories: Sequence[RepositoryBackup], *,
@@ -47,9 +48,8 @@ def write_backup(registry: str, target: str, repositories: Sequence[RepositoryBa
             "manifests": [{"digest": m.digest, "media_type": m.media_type,
                            "data": base64.b64encode(m.data).decode("ascii")} for m in manifests],
             # A list of pairs, not a dict: a tag may be called "token" or "auth".
-            "tags": [{"tag": tag, "digest": digest} | ({"replaced_by": replaced_by}
-                                                       if replaced_by else {})
-                     for tag, digest in tags],
+            "tags": [{"tag": tag[0], "digest": tag[1]} | _replaced_by(tag, replaced_by)
+                     for tag in tags],
         } for repository, manifests, tags in repositories],
     }
     start = journal.size()
@@ -71,12 +71,25 @@ def write_backup(registry: str, target: str, repositories: Sequence[RepositoryBa
     return backup_id
 
 
+def _replaced_by(tag: Sequence[str | None], default: str | None) -> dict[str, str]:
+    after = tag[2] if len(tag) > 2 else default
+    return {"replaced_by": after} if isinstance(after, str) and after.startswith("sha256:") \
+        else {}
+
+
 def find_backup(record: str | Result | dict[str, Any]) -> dict[str, Any]:
     if isinstance(record, Result):
         record = record.to_dict()
     if isinstance(record, dict):
         if record.get("action") == BACKUP_ACTION:
             return record
+        several = (record.get("details") or {}).get("backup_ids")
+        if isinstance(several, list) and several:
+            # A sync backs up each tag it replaces as that copy replaces it: one undo for all.
+            parts = [find_backup(str(one)) for one in several]
+            return {"action": BACKUP_ACTION, "id": ",".join(p["id"] for p in parts),
+                    "registry": parts[0]["registry"], "target": record.get("target"),
+                    "repositories": [repo for p in parts for repo in p["repositories"]]}
         backup_id = (record.get("details") or {}).get("backup_id")
         if not backup_id:
             raise BadBackup(f"this {record.get('action') or 'journal'} record has no backup: only "

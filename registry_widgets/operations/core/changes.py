@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ...errors import Cancelled, ConfirmationRequired, RegistryError
 from ...manifest import Manifest
@@ -149,14 +149,23 @@ def _ordered(changes: Sequence[Change], manifests: dict[str, Manifest]) -> list[
 
 
 def apply(plan: Plan, *, cancel: threading.Event | None = None,
-          progress: ProgressCallback | None = None) -> Result:
+          progress: ProgressCallback | None = None,
+          write: Callable[[Change], str | None] | None = None,
+          result: Result | None = None) -> Result:
     """Apply ``plan`` exactly, or refuse and change nothing (see the module docstring).
 
     Returns a Result whose ``details`` carry the plan's rows, ``backup_id`` (pass the
-    Result to ``restore`` to undo) and ``verified`` (the references read back)."""
+    Result to ``restore`` to undo) and ``verified`` (the references read back).
+
+    ``write``: for writes made by another program, e.g. the Docker engine's push: it carries
+    out each change instead of the registry client and returns the digest it wrote (None:
+    the change's ``after``); the engine still re-checks, backs up, verifies and journals.
+    ``result``: the verb's own Result (a copy's blob counts, a push's digest), filled in
+    here and journaled as the operation's one record; a new one by default."""
     client = client_for(plan.registry)
-    result = Result(action=plan.action, target=plan.target, details={
-        "registry": plan.registry, "plan": plan.to_dict(), "applied": []})
+    if result is None:
+        result = Result(action=plan.action, target=plan.target)
+    result.details.update({"registry": plan.registry, "plan": plan.to_dict(), "applied": []})
     with Timer() as timer:
         moved = drift(client, plan)
         if moved:
@@ -181,22 +190,28 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
             if all(m.digest != manifest.digest for m in entry[0]):
                 entry[0].append(manifest)
             if not change.reference.startswith("sha256:"):
-                entry[1].append((change.reference, change.before))
+                # what a put moves the tag to: restore then knows the tag has not moved since
+                entry[1].append((change.reference, change.before, change.after))
             # tags on a digest that goes: the plan's snapshot names them
             for tag, digest in plan.snapshot.get(change.repository, {}).items():
                 if digest == change.before and change.after is None and \
                         change.reference.startswith("sha256:") and (tag, digest) not in entry[1]:
                     entry[1].append((tag, digest))
-        backup_id = write_backup(
-            plan.registry, plan.target,
-            [(repo, ms, tags) for repo, (ms, tags) in sorted(backup.items())],
-            undone="nothing was changed")
-        result.details["backup_id"] = backup_id
+        if backup:  # a plan of creates only replaces nothing: no backup to undo
+            result.details["backup_id"] = write_backup(
+                plan.registry, plan.target,
+                [(repo, ms, tags) for repo, (ms, tags) in sorted(backup.items())],
+                undone="nothing was changed")
         stop = Stop(cancel, f"{plan.action} on {plan.registry}")
         applied: list[str] = result.details["applied"]
+        written: dict[tuple[str, str], str] = {}  # what ``write`` says it wrote
 
-        def write(change: Change) -> None:
-            if change.after is None:
+        def carry_out(change: Change) -> None:
+            if write is not None:
+                digest = write(change)
+                if digest:
+                    written[(change.repository, change.reference)] = digest
+            elif change.after is None:
                 client.delete_manifest(change.repository, change.before or change.reference)
             else:
                 assert change.manifest is not None, "a put carries its manifest"
@@ -208,7 +223,7 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
         try:
             with Pool(APPLY_WORKERS, f"rw-{plan.action}", stop) as pool:
                 for wave in _ordered(plan.changes, manifests):
-                    pool.map(write, wave)
+                    pool.map(carry_out, wave)
         except Cancelled:
             result.details["cancelled"] = True
             journal.record(result)
@@ -217,7 +232,8 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
         wrong = []
         for change in plan.changes:
             now = current_digest(client, change.repository, change.reference)
-            (verified if now == change.after else wrong).append(
+            after = written.get((change.repository, change.reference), change.after)
+            (verified if now == after else wrong).append(
                 f"{change.repository}@{change.reference}: {now or 'nothing'}")
         result.details["verified"] = verified
         if wrong:
@@ -227,7 +243,8 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
                 f"{plan.registry} does not show what was applied: {'; '.join(wrong[:5])}. "
                 "The backup is in the journal; restore(result) puts back what was there",
                 registry=plan.registry, reference=plan.target)
-    result.duration = timer.elapsed
+    # a verb's own Result counts from when the verb began (its blobs, its push)
+    result.duration = max(timer.elapsed, time.time() - result.started)
     result.changed = True
     journal.record(result)
     return result

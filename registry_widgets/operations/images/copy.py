@@ -2,12 +2,20 @@
 
 Order of work, so that an interrupted copy never leaves the target tag pointing at missing
 content and a rerun completes it: HEAD the target tag (stop if the digest already
-matches; if it holds another image, back that manifest up to the journal, so the copy can
-be undone with ``restore``); copy blobs (skip those present, mount within one registry, otherwise stream GET
-into PUT, verifying the digest); push child manifests; push the top manifest by its tag
-last, as the exact source bytes, so the target digest equals the source digest.
-Like crane we copy 4 blobs at a time; like regclient, largest first, because the largest
-layer bounds the wall time (REGISTRY-NOTES: "How the best copy tools copy").
+matches: no write at all); plan the manifest writes (the child manifests the target lacks,
+by digest, then the tag, as the exact source bytes, so the target digest equals the source
+digest); copy blobs (skip those present, mount within one registry, otherwise stream GET
+into PUT, verifying the digest); then hand the plan to the change engine
+(``core.changes.apply``), which re-reads the tag (refused, nothing written, if it moved
+since the plan), backs up the image it replaces (``restore(result)`` puts it back), puts
+children before the tag, reads it back and journals the copy. Blob uploads are not
+manifest writes: they stay here. Like crane we copy 4 blobs at a time; like regclient,
+largest first, because the largest layer bounds the wall time (REGISTRY-NOTES: "How the
+best copy tools copy").
+
+Imports ``errors``, ``manifest``, ``progress``, ``reference``, ``registry`` and the core's
+``arguments``, ``changes``, ``clients``, ``journal``, ``result`` and ``workers``; the
+siblings ``accessories`` and ``protection``.
 """
 
 from __future__ import annotations
@@ -18,19 +26,19 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from ...errors import (BadReference, Cancelled, DigestMismatch, NotFound, RegistryError,
-                       Unauthorized, Unreachable)
+from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch, NotFound,
+                       RegistryError, Unauthorized, Unreachable)
 from ...manifest import Descriptor, Manifest, platform_name
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
 from ...registry import RETRY_STATUSES
-from ..core import journal
+from ..core import changes, journal
 from .accessories import copy_accessories
 from ..core.arguments import check_bool, check_platforms, check_positive_int
-from ..core.backup import write_backup
+from ..core.changes import Change, Plan
 from ..core.clients import client_for
-from .protection import protected_tags, refuse_protected
+from .protection import refuse_protected
 from ..core.result import Result, Timer
 from ..core.workers import Pool, Stop
 
@@ -41,6 +49,7 @@ BLOB_ATTEMPTS = 3  # a broken blob restarts on its own; the rest of the copy goe
 # An upload body goes to the socket in pieces this big, and the stop flag is checked between
 # them: a throttled upload stops within a piece's send time, not a 1 MiB chunk's.
 SEND_PIECE = 128 << 10
+_UNCHECKED = object()  # a copy without an earlier plan of the target to hold it to
 
 
 @dataclass
@@ -76,6 +85,25 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
     the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
     """
+    return _checked_copy(source, target, platforms=platforms, progress=progress, workers=workers,
+                         cancel=cancel, force=force, accessories=accessories)
+
+
+def copy_planned(source: str | Reference, target: str | Reference, *, before: str | None,
+                 platforms: str | Sequence[str] = "all", cancel: threading.Event | None = None,
+                 progress: ProgressCallback | None = None) -> Result:
+    """:func:`copy` as a plan made earlier saw the target (``sync``'s): ``before`` is the
+    digest the target tag held then (None: absent). If it holds another now, the copy is
+    refused (ConfirmationRequired, "changed since the plan") before anything is sent."""
+    return _checked_copy(source, target, platforms=platforms, progress=progress,
+                         workers=DEFAULT_WORKERS, cancel=cancel, force=False, accessories=False,
+                         expect=before)
+
+
+def _checked_copy(source: str | Reference, target: str | Reference, *,
+                  platforms: str | Sequence[str], progress: ProgressCallback | None,
+                  workers: int, cancel: threading.Event | None, force: bool, accessories: bool,
+                  expect: str | None | object = _UNCHECKED) -> Result:
     platforms = check_platforms("platforms", platforms)
     workers = check_positive_int("workers", workers)
     check_bool("force", force)
@@ -87,15 +115,16 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     result = Result(action="copy", source=str(src), target=str(dst))
     done: list[str] = []  # blobs finished, for the message if the copy is stopped
     try:
-        _copy(src, dst, src_client, dst_client, result, platforms, progress, workers, stop, done,
-              force, accessories)
+        applied = _copy(src, dst, src_client, dst_client, result, platforms, progress, workers,
+                        stop, done, force, accessories, expect)
     except Cancelled:
         raise Cancelled(_stopped_message(src, dst, done, "was cancelled"), registry=dst.registry,
                         reference=str(dst)) from None
     except KeyboardInterrupt as e:
         e.add_note(_stopped_message(src, dst, done, "was interrupted"))
         raise
-    journal.record(result)  # the copy is done: a journal that cannot be written is a warning
+    if not applied:  # the engine journaled an applied copy; this one had nothing to apply
+        journal.record(result)  # the copy is done: a journal that cannot be written is a warning
     return result
 
 
@@ -107,40 +136,46 @@ def _stopped_message(src: Reference, dst: Reference, done: list[str], how: str) 
 def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client: RegistryClient,
           result: Result, platforms: str | Sequence[str], progress: ProgressCallback | None,
           workers: int, stop: Stop, done: list[str], force: bool,
-          accessories: bool) -> None:
+          accessories: bool, expect: str | None | object = _UNCHECKED) -> bool:
+    """The copy; True when the change engine applied (and so journaled) it."""
+    applied = False
     with Timer() as timer:
         head = _source_head(src_client, src, dst)
-        if platforms == "all":
-            existing = dst_client.head_manifest(dst.repository, dst.tag or dst.reference)
-            if existing is not None and existing.digest == head.digest:
-                result.digest, result.changed = head.digest, False
-                result.details = {"reason": "target already has this digest", "replaces": {}}
-                emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
+        # The one read of the target tag: the fast path, the protected check and the
+        # plan's "before" all use it; the engine reads it once more right before writing.
+        existing = dst_client.head_manifest(dst.repository, dst.tag or dst.reference)
+        before = existing.digest if existing is not None else None
+        if platforms == "all" and before == head.digest:
+            result.digest, result.changed = head.digest, False
+            result.details = {"reason": "target already has this digest", "replaces": {}}
+            emit(progress, ProgressEvent("copy", status="up to date", message=str(dst)))
         if result.changed:
+            if expect is not _UNCHECKED and before != expect:
+                raise ConfirmationRequired(
+                    f"{dst} changed since the plan: it was {expect or 'absent'} and is now "
+                    f"{before or 'absent'}. Nothing was copied; make the plan again",
+                    registry=dst.registry, reference=str(dst))
             plan = _plan(src_client, src, head.digest, platforms)
-            _refuse_protected_overwrite(dst_client, dst, plan.top.digest, force)
-            # Plan first, as remove does: what the tag points at now is backed up before
-            # anything is uploaded, so restore() can put it back.
-            replaces, backup_id = _back_up_replaced(dst_client, dst, plan.top.digest)
+            _refuse_protected_overwrite(dst, before, plan.top.digest, force)
+            writes = _manifest_writes(dst_client, dst, plan, before)
+            replaces = ({dst.tag: before} if dst.tag and before is not None
+                        and before != plan.top.digest else {})
             stop.check()
             counts = _copy_blobs(plan.blobs, src_client, src, dst_client, dst, progress, workers,
                                  stop, done)
-            for child in plan.children:
-                stop.check()
-                if dst_client.head_manifest(dst.repository, child.digest) is None:
-                    dst_client.put_manifest(dst.repository, child.digest, child)
             stop.check()
-            # The tag moves last: before this line the target tag is untouched.
-            result.digest = dst_client.put_manifest(dst.repository, dst.tag or dst.reference,
-                                                    plan.top)
+            result.digest = plan.top.digest
             result.bytes_moved = counts.pop("bytes")
             result.details = {"blobs": counts, "platforms": plan.platforms,
                               "manifests": len(plan.children) + 1,
                               "source_digest": head.digest,
                               "same_digest": result.digest == head.digest,
                               "replaces": replaces}
-            if backup_id:
-                result.details["backup_id"] = backup_id
+            if writes.changes:
+                # The tag moves last (the engine puts children first): until then the target
+                # tag is untouched. The engine journals the copy (with its backup id).
+                changes.apply(writes, cancel=stop, result=result)
+                applied = True
             emit(progress, ProgressEvent("copy", status="done", message=str(dst),
                                          current=result.bytes_moved))
         if accessories and platforms == "all":
@@ -150,6 +185,24 @@ def _copy(src: Reference, dst: Reference, src_client: RegistryClient, dst_client
             result.bytes_moved += sum(a["bytes_moved"] for a in extra)
             result.changed = result.changed or any(a["changed"] for a in extra)
     result.duration = timer.elapsed
+    return applied
+
+
+def _manifest_writes(client: RegistryClient, dst: Reference, plan: _Plan,
+                     before: str | None) -> Plan:
+    """The engine's plan: the child manifests the target lacks (by digest), then the tag
+    (or the digest the target names). A child already there is not written again."""
+    writes = Plan(action="copy", registry=dst.registry, target=str(dst))
+    for child in plan.children:
+        if client.head_manifest(dst.repository, child.digest) is None:
+            writes.changes.append(Change(dst.repository, child.digest, before=None,
+                                         after=child.digest, manifest=child,
+                                         reason="a platform of the index"))
+    if before != plan.top.digest:
+        writes.changes.append(Change(dst.repository, dst.tag or dst.reference, before=before,
+                                     after=plan.top.digest, manifest=plan.top,
+                                     reason="the copied image"))
+    return writes
 
 
 def plan_copy(source: str | Reference, target: str | Reference, *,
@@ -204,34 +257,15 @@ def _source_head(src_client: RegistryClient, src: Reference, dst: Reference) -> 
     return head
 
 
-def _refuse_protected_overwrite(client: RegistryClient, dst: Reference, digest: str,
+def _refuse_protected_overwrite(dst: Reference, before: str | None, digest: str,
                                 force: bool) -> None:
     """A protected tag (``protection``) that would move to another image: Protected unless
-    ``force``. Only namespaces with saved patterns cost the extra HEAD."""
-    if not dst.tag or not protected_tags(dst.registry, dst.repository, [dst.tag]):
+    ``force``. ``before``: the tag's digest as the plan read it (the engine refuses the
+    copy if it has moved since)."""
+    if not dst.tag or before is None or before == digest:
         return
-    current = client.head_manifest(dst.repository, dst.tag)
-    if current is not None and current.digest != digest:
-        refuse_protected(dst.registry, dst.repository, [dst.tag], force=force,
-                         action=f"copying over {dst} (it points at {current.digest})")
-
-
-def _back_up_replaced(client: RegistryClient, dst: Reference,
-                      digest: str) -> tuple[dict[str, str], str | None]:
-    """When the target tag points at another digest, back that manifest up (journal, fsynced
-    and read back) before anything is written: ({tag: old digest}, backup id)."""
-    if not dst.tag:
-        return {}, None
-    current = client.head_manifest(dst.repository, dst.tag)
-    if current is None or current.digest == digest:
-        return {}, None
-    old = client.get_manifest(dst.repository, current.digest)
-    backup_id = write_backup(client.registry, str(dst), [(dst.repository, [old],
-                                                           [(dst.tag, old.digest)])],
-                             replaced_by=digest,
-                             undone=f"nothing was copied and {dst} still points at {old.digest}")
-    log.info("%s replaces %s (backup %s)", dst, old.digest, backup_id)
-    return {dst.tag: old.digest}, backup_id
+    refuse_protected(dst.registry, dst.repository, [dst.tag], force=force,
+                     action=f"copying over {dst} (it points at {before})")
 
 
 def _plan(client: RegistryClient, src: Reference, digest: str,

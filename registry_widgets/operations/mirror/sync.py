@@ -7,13 +7,18 @@ Like ``skopeo sync``, regclient's ``regsync`` or ``gcrane cp -r``, in two phases
    ``latest`` N by created time), and compare each with the target: *copy* (absent there),
    *skip* (same digest) or *replace* (another digest), with the bytes it holds. Accessory
    tags (``sha256-<hex>.sig`` ...) and referrers of the selected digests join the plan.
-2. **Apply.** The replaced manifests are backed up in the journal (``restore(result)`` puts
-   them back), then each repository with work left is copied by the ``copy`` verb
-   (digest-exact, blobs the target has are skipped). A failed image is reported and the
-   others go on; a rerun finds the copied ones to skip and does only what is missing.
+2. **Apply.** Each repository with work left is copied by the ``copy`` verb (digest-exact,
+   blobs the target has are skipped), held to the plan: a tag that moved since is not
+   overwritten. Its manifest writes go through the change engine, which backs up a tag it
+   replaces (once; ``restore(result)`` puts every replaced tag back). A failed image is
+   reported and the others go on; a rerun finds the copied ones to skip and does only what
+   is missing.
 
-Both phases run as per-repository work units on any ``concurrent.futures.Executor``: a
-thread pool by default, or a Dask cluster's ``Client.get_executor()``. A unit is a
+Both phases run as per-repository work units: on the cancellable worker pool by default
+(``core.workers``: Ctrl-C or a set ``cancel`` event stops every repository and image within
+about a second), or on any ``concurrent.futures.Executor``, e.g. a Dask cluster's
+``Client.get_executor()`` (a stop then cancels the units not started; running ones finish,
+and their backups are in the journal of the process that ran them). A unit is a
 top-level function of a small frozen dataclass (picklable) that opens its own clients
 where it runs, with ``client_for``: credentials come from that process's own Docker config
 (``DOCKER_CONFIG``) or ``configure()`` there, never from the task's arguments.
@@ -31,21 +36,20 @@ import re
 import socket
 import threading
 import time
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from ...errors import (BadReference, Denied, DigestMismatch, NotFound, RegistryWidgetsError,
-                       SyncIncomplete, Unauthorized, Unreachable)
-from ...manifest import Manifest
+from ...errors import (BadReference, Cancelled, Denied, DigestMismatch, NotFound,
+                       RegistryWidgetsError, SyncIncomplete, Unauthorized, Unreachable)
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
 from ..core import journal
 from ..core.arguments import check_bool, check_optional_positive_int
-from ..core.backup import write_backup
 from ..core.clients import client_for
-from ..images.copy import copy
+from ..core.workers import POLL, Pool, Stop
+from ..images.copy import copy_planned
 from ..core.result import Result, Timer
 from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, plan_counts, plan_repository,
                    select_tags, specifier)
@@ -78,6 +82,7 @@ def worker_name() -> str:
 def sync(source: str, target: str, *, tags: str | None = None, semver: str | None = None,
          latest: int | None = None, platforms: str | Sequence[str] = "all",
          accessories: bool = True, dry_run: bool = False, executor: Executor | None = None,
+         cancel: threading.Event | None = None,
          progress: ProgressCallback | None = None) -> Result:
     """Mirror every repository under ``source`` to ``target``, plan first.
 
@@ -95,23 +100,25 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     ``accessories=False``. ``platforms`` is as in ``copy``.
 
     ``dry_run=True`` returns the plan only (``details["images"]``: each tag's action and
-    bytes). Otherwise replaced tags are backed up in the journal first (``restore(result)``
-    undoes them), then repositories are copied on ``executor`` (default: a thread pool
+    bytes). Otherwise repositories are copied on ``executor`` (default: the cancellable pool
     here; a Dask ``Client.get_executor()`` runs them on the cluster, whose workers read
-    their own Docker config for credentials). A failed image does not stop the others:
-    ``details["images"]`` lists every outcome (``copied``, ``replaced``, ``skipped``,
+    their own Docker config for credentials). Each copy is held to the plan (a tag that
+    moved since is not overwritten: that image fails, saying so) and backs up the tag it
+    replaces; ``restore(result)`` puts every replaced tag back. ``cancel``: a
+    ``threading.Event``; setting it, or Ctrl-C, stops the sync within about a second
+    (Cancelled, or KeyboardInterrupt); a rerun completes it. A failed image does not stop
+    the others: ``details["images"]`` lists every outcome (``copied``, ``replaced``, ``skipped``,
     ``failed`` with its error) and ``details["counts"]`` sums them. A rerun skips what is
     there and does only what is missing.
     """
+    stop = Stop(cancel, f"sync {source} -> {target}")
     tasks = _tasks(source, target, tags=tags, semver=semver, latest=latest, platforms=platforms,
                    accessories=accessories, dry_run=dry_run, executor=executor)
     result = Result(action="sync", source=str(source), target=str(target), dry_run=dry_run)
-    own_pool = executor is None
-    pool = executor or ThreadPoolExecutor(max_workers=DEFAULT_REPOSITORIES,
-                                          thread_name_prefix="sync")
     with Timer() as timer:
         try:
-            plans = _run(pool, plan_repository, [(task,) for task in tasks], progress, "planned")
+            plans = _run(executor, plan_repository, [(task,) for task in tasks], progress,
+                         "planned", stop)
             images = [image for plan in plans for image in plan.images]
             failed_plans = [plan for plan in plans if plan.error]
             result.details = {"repositories": len(tasks), "filters": _filters(tasks[0]),
@@ -122,9 +129,6 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                 result.details["images"] += [_plan_failure(plan) for plan in failed_plans]
                 result.details["counts"] = _counts(result.details["images"])
             else:
-                backup_id = _backup(tasks[0].target_registry, str(target), plans)
-                if backup_id:
-                    result.details["backup_id"] = backup_id
                 work = [(plan.task, tuple(i for i in plan.images if i.action != "skip"))
                         for plan in plans if not plan.error]
                 for task, todo in work:
@@ -132,7 +136,7 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                         emit(progress, ProgressEvent("sync", id=task.source_repository,
                                                      status="up to date", current=1, total=1))
                 work = [(task, todo) for task, todo in work if todo]
-                outcomes = _run(pool, apply_repository, work, progress, "copied")
+                outcomes = _run(executor, apply_repository, work, progress, "copied", stop)
                 done = {(o.task.source_repository, row["reference"]): row
                         for o in outcomes for row in o.images}
                 rows = [done.get((image.repository, image.reference))
@@ -143,14 +147,28 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                 result.details["workers"] = sorted({o.worker for o in outcomes})
                 result.bytes_moved = sum(row.get("bytes_moved", 0) for row in rows)
                 result.changed = any(row["status"] in ("copied", "replaced") for row in rows)
-        finally:
-            if own_pool:
-                pool.shutdown(wait=True)
+                # Each replaced tag was backed up once, by the engine, as its copy replaced
+                # it: restore(result) puts them all back.
+                backups = [row["backup_id"] for row in rows if row.get("backup_id")]
+                if backups:
+                    result.details["backup_ids"] = backups
+        except Cancelled:
+            raise Cancelled(_stopped(source, target, "was cancelled"), reference=str(target)) \
+                from None
+        except KeyboardInterrupt as e:
+            e.add_note(_stopped(source, target, "was interrupted"))
+            raise
     result.duration = timer.elapsed
     emit(progress, ProgressEvent("sync", status="done", current=len(tasks), total=len(tasks),
                                  message=summary_line(result)))
     journal.append(result)
     return result
+
+
+def _stopped(source: str, target: str, how: str) -> str:
+    return (f"sync {source} -> {target} {how}; the images copied so far are in the journal, "
+            "each tag it did not reach was not moved. Run the same sync again to complete it: "
+            "what is there is skipped.")
 
 
 def by_status(result: Result) -> dict[str, list[str]]:
@@ -212,6 +230,11 @@ def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
     dst_registry, dst_path = _location("target", target)
     if (src_registry, src_path) == (dst_registry, dst_path):
         raise ValueError(f"source and target are the same ({source}); nothing was done")
+    if src_registry == dst_registry and dst_path.startswith(src_path + "/"):
+        # Every run would mirror the previous runs' mirror again, one level deeper.
+        raise ValueError(f"sync: the target {target} is inside the source {source}, so each "
+                         "run would copy the mirror into itself again; choose a target outside "
+                         f"{src_registry}/{src_path}. Nothing was done")
     client = client_for(src_registry)
     repositories = _repositories(client, src_path)
     if not repositories:
@@ -272,8 +295,10 @@ def _filters(task: RepositoryTask) -> dict[str, Any]:
 
 # -- phase 2: apply one repository's plan (a work unit) -----------------------------------
 
-def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...]) -> RepositoryOutcome:
+def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...], *,
+                     cancel: threading.Event | Stop | None = None) -> RepositoryOutcome:
     """Copy one repository's planned images: a picklable work unit (opens its own clients).
+    ``cancel`` (in this process only; a Dask unit gets none) stops it between requests.
 
     The first image alone (it brings the layers the others usually share), then the other
     images a few at a time, one tag per digest before its co-tags (they then find every
@@ -294,77 +319,109 @@ def apply_repository(task: RepositoryTask, images: tuple[PlannedImage, ...]) -> 
             later.append(image)
     rows: dict[str, dict[str, Any]] = {}
     lock = threading.Lock()
+    stop = Stop(cancel, f"sync of {task.source_repository}")
 
     def one(image: PlannedImage) -> None:
-        row = _apply_one(task, image)
+        row = _apply_one(task, image, stop)
         with lock:
             rows[image.reference] = row
 
-    with ThreadPoolExecutor(max_workers=TAGS_AT_ONCE, thread_name_prefix="sync-tags") as pool:
+    with Pool(TAGS_AT_ONCE, "sync-tags", stop) as pool:
         for batch in (first[:1], first[1:], later):
-            list(pool.map(one, batch))
+            pool.map(one, batch)
     outcome.images = [rows[image.reference] for image in images]
     return outcome
 
 
-def _apply_one(task: RepositoryTask, image: PlannedImage) -> dict[str, Any]:
+def _apply_one(task: RepositoryTask, image: PlannedImage, stop: Stop) -> dict[str, Any]:
+    platforms = task.platforms if image.kind == "image" else "all"
+    wanted = platforms if platforms == "all" else list(platforms)
+
+    def attempt() -> Result:
+        # Held to the plan: a tag that moved since (or appeared) is not overwritten.
+        return copy_planned(image.source, image.target, before=image.target_digest,
+                            platforms=wanted, cancel=stop)
+
     try:
-        if image.action == "replace":
-            # The backup holds what the plan saw; a tag moved since is not overwritten.
-            now = client_for(task.target_registry).head_manifest(task.target_repository,
-                                                                 image.reference)
-            if now is None or now.digest != image.target_digest:
-                raise _Changed(f"{image.target} changed since the plan (now "
-                               f"{now.digest if now else 'absent'}); not overwritten: sync again")
-        platforms = task.platforms if image.kind == "image" else "all"
-        wanted = platforms if platforms == "all" else list(platforms)
         try:
-            done = copy(image.source, image.target, platforms=wanted)
+            done = attempt()
         except (DigestMismatch, Unreachable) as e:
+            stop.check()
             # Passing trouble (a connection lost, a link read while another upload wrote
             # it): once more, which skips whatever the first attempt stored.
             log.info("sync: %s failed (%s); trying it once more", image.source, e)
             time.sleep(RETRY_PAUSE)
-            done = copy(image.source, image.target, platforms=wanted)
-    except (RegistryWidgetsError, _Changed) as e:
+            done = attempt()
+    except Cancelled:
+        raise
+    except RegistryWidgetsError as e:
         log.warning("sync: %s failed: %s", image.source, e)
         return _row(image, status="failed", error=str(e))
     status = {"copy": "copied", "replace": "replaced"}[image.action]
     if not done.changed:
         status = "skipped"
-    return _row(image, status=status, digest=done.digest, bytes_moved=done.bytes_moved)
-
-
-class _Changed(Exception):
-    pass
+    row = _row(image, status=status, digest=done.digest, bytes_moved=done.bytes_moved)
+    if done.details.get("backup_id"):
+        row["backup_id"] = done.details["backup_id"]
+    return row
 
 
 # -- running units, backups, rows --------------------------------------------------------
 
-def _run(pool: Executor, unit: Any, calls: list[tuple], progress: ProgressCallback | None,
-         status: str) -> list[Any]:
-    """``unit(*args)`` for each call on the executor; results in call order. A unit that
-    raises (a bug, a worker lost) fails its repository only."""
-    futures: list[Future] = [pool.submit(unit, *args) for args in calls]
-    results = []
-    for done, (args, future) in enumerate(zip(calls, futures), 1):
+def _run(executor: Executor | None, unit: Any, calls: list[tuple],
+         progress: ProgressCallback | None, status: str, stop: Stop) -> list[Any]:
+    """``unit(*args)`` for each call; results in call order. A unit that raises (a bug, a
+    worker lost) fails its repository only; a stop (Cancelled, KeyboardInterrupt) ends all.
+
+    Without an executor the units run on the cancellable pool and each apply unit is
+    given the stop; with one (Dask), the calling thread waits in short slices and cancels
+    the units not started when stopped."""
+    counted = {"done": 0}
+    lock = threading.Lock()
+
+    def report(args: tuple, value: Any) -> None:
         task: RepositoryTask = args[0]
-        try:
-            value = future.result()
-        except Exception as e:  # noqa: BLE001 - reported as that repository's failure
-            log.warning("sync: %s of %s failed: %s", unit.__name__, task.source_repository, e)
-            value = _unit_failure(unit, args, e)
-        results.append(value)
         # One bar per repository (filled when copied), and the whole operation's count.
         failed = bool(getattr(value, "error", None)) or any(
-            row["status"] == "failed" for row in getattr(value, "images", ()) if isinstance(row, dict))
+            row["status"] == "failed" for row in getattr(value, "images", ())
+            if isinstance(row, dict))
+        with lock:
+            counted["done"] += 1
+            done = counted["done"]
         emit(progress, ProgressEvent("sync", id=task.source_repository,
                                      status="failed" if failed else status,
                                      current=0 if status == "planned" else 1, total=1,
                                      message=f"{task.source_repository}: {_unit_summary(value)}"))
         emit(progress, ProgressEvent("sync", status=status, current=done, total=len(calls),
                                      message=f"{done}/{len(calls)} repositories {status}"))
-    return results
+
+    def settle(args: tuple, call: Any) -> Any:
+        try:
+            value = call()
+        except Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported as that repository's failure
+            log.warning("sync: %s of %s failed: %s", unit.__name__, args[0].source_repository, e)
+            value = _unit_failure(unit, args, e)
+        report(args, value)
+        return value
+
+    if executor is None:
+        extra = {"cancel": stop} if unit is apply_repository else {}
+        with Pool(DEFAULT_REPOSITORIES, "sync", stop) as pool:
+            return pool.map(lambda args: settle(args, lambda: unit(*args, **extra)), calls)
+    futures: list[Future] = [executor.submit(unit, *args) for args in calls]
+    try:
+        results = []
+        for args, future in zip(calls, futures):
+            while not wait([future], timeout=POLL, return_when=FIRST_COMPLETED).done:
+                stop.check()
+            results.append(settle(args, future.result))
+        return results
+    except BaseException:
+        for future in futures:
+            future.cancel()  # units not started do not start; running ones finish
+        raise
 
 
 def _unit_failure(unit: Any, args: tuple, error: Exception) -> Any:
@@ -382,18 +439,6 @@ def _unit_summary(value: Any) -> str:
         return ", ".join(f"{n} {a}" for a, n in plan_counts(value.images).items()) or "no tags"
     statuses = [row["status"] for row in value.images]
     return ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-
-
-def _backup(registry: str, target: str, plans: list[RepositoryPlan]) -> str | None:
-    """Journal the manifests that replaces will overwrite, before any is overwritten."""
-    repos = []
-    for plan in plans:
-        if plan.replaced:
-            manifests = {digest: Manifest(data=data, media_type=media_type)
-                         for _, digest, media_type, data in plan.replaced}
-            repos.append((plan.task.target_repository, list(manifests.values()),
-                          [(tag, digest) for tag, digest, _, _ in plan.replaced]))
-    return write_backup(registry, target, repos) if repos else None
 
 
 def _row(image: PlannedImage, *, status: str, digest: str | None = None, bytes_moved: int = 0,

@@ -15,8 +15,9 @@ size and time; an artifact's manifest digest). Writes are atomic (a temporary fi
 
 Where: ``paths.feed_cache_dir()``: ``$XDG_CACHE_HOME/registry_widgets/feeds/<fingerprint>.sqlite``.
 
-Layer 3: imports ``errors``, ``paths``, ``reference``, ``manifest`` and the shared clients;
-the version ordering lives in ``scan``.
+Layer 4: imports ``errors``, ``paths``, ``reference``, ``manifest``, the shared clients and
+the change engine (``publish_feed`` writes its manifest through it); the version ordering
+lives in ``scan``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from ... import paths
 from ...errors import BadReference, FeedError
 from ...manifest import OCI_MANIFEST, Manifest, digest_of
 from ...reference import Reference, parse_reference
+from ..core import changes
+from ..core.changes import Change, Plan
 from ..core.clients import client_for
 
 log = logging.getLogger("registry_widgets.feeds")
@@ -342,5 +345,14 @@ def publish_feed(source: str | os.PathLike[str], ref: str | Reference) -> str:
                     "annotations": {"org.opencontainers.image.title": title}}
                    for data, media, title in layers],
     }, separators=(",", ":")).encode()
-    return client.put_manifest(ref.repository, ref.tag or ref.reference,
-                               Manifest(manifest, OCI_MANIFEST))
+    artifact = Manifest(manifest, OCI_MANIFEST)
+    where = ref.tag or ref.reference
+    # The manifest goes up through the change engine: a feed published over another one is
+    # re-read right before, backed up (restore puts the old feed back), verified, journaled.
+    before = changes.current_digest(client, ref.repository, where)
+    if before != artifact.digest:
+        plan = Plan(action="publish_feed", registry=ref.registry, target=str(ref))
+        plan.changes.append(Change(ref.repository, where, before=before, after=artifact.digest,
+                                   manifest=artifact, reason="the feed artifact"))
+        changes.apply(plan)
+    return artifact.digest
