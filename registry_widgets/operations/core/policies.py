@@ -11,9 +11,11 @@ like ``ibmcloud cr retention-policy-set`` and ``cr quota-set``, kept locally bec
 registry has no place for them. The registry part is its identity
 (``reference.registry_identity``): ``localhost:5000``, ``[::1]:5000`` and ``127.0.0.1:5000``
 share one entry, so a tag protected through one spelling is protected through all. A file
-written with other spellings is read as if keyed by identities (entries merged). Each module owns its own key (``retention``,
-``protection``, ``usage``); this one only reads and writes the file, atomically (a temporary
-file then ``os.replace``), so a reader never sees half of it.
+written with other spellings is read as if keyed by identities (entries merged).
+
+Each module owns its own key (``retention``, ``protection``, ``usage``); this one only reads
+and writes the file, atomically (a temporary file then ``os.replace``), so a reader never
+sees half of it.
 
 Layer 3 helper: imports ``errors``, ``paths`` (for the file), ``reference`` (the namespace
 grammar and the registry identity) and the sibling ``state``.
