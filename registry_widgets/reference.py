@@ -23,7 +23,7 @@ from .errors import BadReference
 __all__ = [
     "DEFAULT_REGISTRY", "DEFAULT_TAG", "NAME_MAX_LENGTH", "EXPECTED_FORM", "Reference",
     "parse_reference", "validate_tag", "validate_digest", "validate_repository", "is_digest",
-    "validate_registry", "REGISTRY_FORM",
+    "validate_registry", "REGISTRY_FORM", "registry_identity",
 ]
 
 DEFAULT_REGISTRY = "docker.io"
@@ -495,6 +495,48 @@ def validate_registry(registry: str) -> str:
                            f"the first part of {EXPECTED_FORM}",
                            reference=registry if isinstance(registry, str) else None)
     return registry[:-1] if registry.endswith("/") else registry
+
+
+# The names one registry goes by. Docker Hub answers as registry-1.docker.io and is written
+# docker.io or index.docker.io (moby's reference and registry packages); loopback is one
+# machine however it is written, and 127.0.0.1 is how this project's examples write it.
+HUB_IDENTITY = "docker.io"
+_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+LOOPBACK_IDENTITY = "127.0.0.1"
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_HTTPS_PORT = 443
+
+
+def registry_identity(registry: str) -> str:
+    """The one name of ``registry``, however it was spelled: what saved state (protected
+    tags, policies, the journal's lookups) and guards are keyed by.
+
+    ``host[:port]``, lower-case, any ``http(s)://`` and trailing ``/`` dropped, ``:443``
+    dropped, the port without leading zeros; ``localhost``, ``127.0.0.1`` and ``[::1]`` are
+    all ``127.0.0.1``; ``index.docker.io`` and ``registry-1.docker.io`` are ``docker.io``.
+    So ``registry_identity("LOCALHOST:5000") == registry_identity("127.0.0.1:5000")``.
+
+    A key, never an address: requests still go to the host the user named. Pure; raises
+    BadReference (from :func:`validate_registry`) when ``registry`` names no registry.
+    """
+    if isinstance(registry, str) and registry.count(":") > 1 and \
+            not any(mark in registry for mark in ("[", "://", "@")):
+        registry = f"[{registry}]"  # a bare IPv6 address, as in a URL's hostname: "::1"
+    host = validate_registry(registry).rpartition("://")[2].rstrip("/").lower()
+    if host.startswith("["):
+        address, _, port = host[1:].partition("]")
+        name = ipaddress.IPv6Address(address).compressed  # validate_registry checked it
+        port = port[1:]
+    else:
+        name, _, port = host.partition(":")
+    number = int(port) if port else None
+    if name in _LOOPBACK_NAMES:
+        name = LOOPBACK_IDENTITY
+    elif name in _HUB_NAMES:
+        name = HUB_IDENTITY
+    elif ":" in name:
+        name = f"[{name}]"
+    return name if number in (None, _HTTPS_PORT) else f"{name}:{number}"
 
 
 def is_digest(text: object) -> bool:

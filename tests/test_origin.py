@@ -7,6 +7,8 @@ Bearer challenge of its own. That second port is a recorder: it keeps every requ
 headers. Whatever the registry points at, no ``Authorization`` header and no cookie of the
 registry ever reaches it, while the registry itself keeps getting them (the proxy's log).
 The two ports share a host name, so a cookie jar matching on domains alone would leak.
+And the other way round: a recorder on another host (127.0.0.2) on the SAME port as the
+registry's front, so that an origin check comparing only scheme and port would leak.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 from registry_widgets.errors import Unauthorized
 from registry_widgets.operations.core import clients
 from tests.support import push_image
-from tests.support.faultproxy import Respond
+from tests.support.faultproxy import FaultProxy, Respond
 
 pytest_plugins = ["faults_fixtures"]
 
@@ -35,7 +37,7 @@ class Recorder:
     """The other origin: records every request, answers as object storage or a registry
     page would."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.blobs: dict[str, bytes] = {}
         recorder = self
@@ -63,13 +65,14 @@ class Recorder:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def answer(self, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
         if path.startswith("/blob/"):
@@ -203,3 +206,80 @@ def test_leaving_tls_for_plain_http_on_another_host_is_refused():
     allowed = Transport("https://registry.example.com", insecure_hosts=["storage.example.com"])
     allowed._check_foreign("http://storage.example.com/blob",  # noqa: SLF001
                            "https://registry.example.com/v2/a/blobs/sha256:0", "")
+
+
+# -- another host on the same port ------------------------------------------------------------
+
+@pytest.fixture(params=["basic", "bearer"])
+def same_port(request, unique_repo):
+    """(proxy, client, image, recorder): the registry's front on 127.0.0.1:P and a recorder
+    on 127.0.0.2:P, the same scheme and port; a client logged in through the front."""
+    registry = request.getfixturevalue("basic_registry" if request.param == "basic"
+                                       else "token_registry")
+    image = push_image(registry, unique_repo, "1.0", layers=[LAYER])
+    for _ in range(20):  # P must be free on both addresses
+        recorder = Recorder("127.0.0.2", 0)
+        try:
+            proxy = FaultProxy.in_front_of(registry, port=recorder.server.server_address[1])
+        except OSError:
+            recorder.close()
+            continue
+        break
+    else:
+        pytest.fail("no port was free on both 127.0.0.1 and 127.0.0.2")
+    try:
+        clients.configure(proxy.url, credentials=registry.auth, retries=2, backoff=0.05,
+                          timeout=(3.0, 10.0))
+        client = clients.client_for(proxy.host)
+        client.ping()  # learn the challenge: from now on every request carries credentials
+        assert client.transport.auth.scheme == request.param
+        assert recorder.url == f"http://127.0.0.2:{proxy.port}"
+        yield proxy, client, image, recorder
+    finally:
+        proxy.close()
+        recorder.close()
+
+
+def test_a_blob_redirect_to_another_host_on_the_same_port_carries_no_credentials(same_port,
+                                                                                unique_repo):
+    proxy, client, image, recorder = same_port
+    blob = image.layers[0]
+    recorder.blobs[blob.digest] = LAYER
+    proxy.add_rule("GET", f"/blobs/{blob.digest}", Respond(
+        307, headers={"Location": f"{recorder.url}/blob/{blob.digest}", "Set-Cookie": COOKIE}))
+
+    assert client.get_blob(unique_repo, blob.digest) == LAYER
+
+    assert [(m, p) for m, p, _ in recorder.requests] == [("GET", f"/blob/{blob.digest}")]
+    assert recorder.leaked() == []
+    _own_requests_were_authenticated(proxy)
+
+
+def test_a_pagination_link_to_another_host_on_the_same_port_carries_no_credentials(
+        same_port, unique_repo):
+    proxy, client, _, recorder = same_port
+    page1 = json.dumps({"name": unique_repo, "tags": ["from-page-1"]})
+    proxy.add_rule("GET", "/tags/list", Respond.json(
+        page1, Link=f'<{recorder.url}/page2?last=from-page-1>; rel="next"',
+        **{"Set-Cookie": COOKIE}))
+
+    assert list(client.tags(unique_repo)) == ["from-page-1", "from-page-2"]
+
+    assert [p for _, p, _ in recorder.requests] == ["/page2?last=from-page-1"]
+    assert recorder.leaked() == []
+    _own_requests_were_authenticated(proxy)
+
+
+def test_an_upload_location_on_another_host_on_the_same_port_carries_no_credentials(
+        same_port, unique_repo):
+    proxy, client, _, recorder = same_port
+    proxy.add_rule("POST", "/blobs/uploads/", Respond(
+        202, headers={"Location": f"{recorder.url}/upload/1?_state=abc"}), times=None)
+    data = b"an upload sent to another host"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    client.upload_blob(unique_repo, digest, data, len(data))
+
+    assert [(m, p.split("?")[0]) for m, p, _ in recorder.requests] == [("PUT", "/upload/1")]
+    assert recorder.leaked() == []
+    _own_requests_were_authenticated(proxy)

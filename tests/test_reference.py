@@ -11,7 +11,7 @@ import dataclasses
 import re
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from registry_widgets.errors import BadReference
@@ -369,6 +369,7 @@ digests = st.one_of(
 )
 
 
+@settings(deadline=None)  # no upper bound on time in tests: a slow CI run is no bug
 @given(registries, paths, st.none() | tags, st.none() | digests)
 def test_generated_references_parse_to_their_parts_and_round_trip(registry, path, tag, digest):
     text = f"{registry}/{path}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
@@ -382,6 +383,7 @@ def test_generated_references_parse_to_their_parts_and_round_trip(registry, path
     assert str(parse_reference(str(ref))) == str(ref)
 
 
+@settings(deadline=None)  # no upper bound on time in tests: a slow CI run is no bug
 @given(paths, st.none() | tags, st.none() | digests)
 @example("a_b.c/d", None, None)  # distribution: empty domain; here an error
 def test_familiar_names_round_trip_or_are_rejected_for_a_non_host_first_part(path, tag, digest):
@@ -423,6 +425,7 @@ def mutated_references(draw) -> str:
     return "".join(chars)
 
 
+@settings(deadline=None)  # no upper bound on time in tests: a slow CI run is no bug
 @given(st.one_of(st.text(max_size=40), st.text(_reference_chars, max_size=40),
                  mutated_references()))
 def test_any_text_parses_or_raises_bad_reference_with_a_specific_message(text):

@@ -22,6 +22,7 @@ from itables.widget import ITable
 from ..operations.images.namespaces import namespaces
 from ..operations.core.result import Result
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
+from ..reference import registry_identity
 from .controls import button, text
 from .panel import Panel
 from .progress_view import ProgressView
@@ -125,7 +126,9 @@ class CleanupPanel(Panel):
 
     def _namespace_chosen(self, change: dict) -> None:
         self.namespace = change["new"]
-        saved = retention_policies().get(f"{self.registry}/{change['new']}")
+        # Saved policies are keyed by the registry's identity, whatever spelling shows here.
+        saved = retention_policies().get(
+            f"{registry_identity(self.registry)}/{change['new']}") if self.registry else None
         if saved:  # the saved policy is the starting point
             self.keep.value = "" if saved.get("keep") is None else str(saved["keep"])
             self.older_than.value = saved.get("older_than") or ""

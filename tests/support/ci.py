@@ -1,7 +1,7 @@
 """In CI every real part is required: a skip for a missing engine, browser or root fails there.
 
-Locally a missing Docker engine, Chromium or root turns the tests that need them into skips
-with the reason. With ``CI=true`` (``.ci/run`` sets it) the same skips become failures, so a
+Locally a missing Docker engine, Chromium, root or the dask extra (``distributed``) turns the
+tests that need them into skips with the reason. With ``CI=true`` (``.ci/run`` sets it) the same skips become failures, so a
 machine that lost its engine cannot keep the suite green by skipping. The skips this concerns
 are recognised by their reasons, which start with one of ``REAL_PARTS``.
 """
@@ -12,7 +12,8 @@ import os
 
 import pytest
 
-REAL_PARTS = ("no Docker engine", "needs a Docker engine", "browser tests:", "needs root")
+REAL_PARTS = ("no Docker engine", "needs a Docker engine", "browser tests:", "needs root",
+              "needs the dask extra")
 
 
 def required() -> bool:

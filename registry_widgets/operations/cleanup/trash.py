@@ -43,7 +43,7 @@ def _entries(registry: str | None) -> list[dict[str, Any]]:
     for record in journal.read():
         if record.get("action") != BACKUP_ACTION:
             continue
-        if wanted and record.get("registry") != wanted:
+        if wanted and not journal.on_registry(record, wanted):
             continue
         for repo in record.get("repositories") or []:
             tags_by_digest: dict[str, list[str]] = {}

@@ -5,8 +5,12 @@ and TLS options for a registry, and every verb afterwards uses them. Without it,
 registry's credentials come from Docker's config file (read again once when the registry
 refuses them, so ``docker login`` and then a Refresh works without a kernel restart).
 
-Options are kept per host; clients per scheme and host, so ``images("https://r.io")`` after
-``images("r.io")`` (which may have settled on plain HTTP) gets its own client.
+Options and credentials are kept per registry identity (``reference.registry_identity``):
+``configure("127.0.0.1:5000", ...)`` also serves ``localhost:5000``, and ``Registry.io`` is
+``registry.io``. Clients are kept per scheme and identity, plus the host as written: each
+client talks to the host the user named (a key is never turned into an address), so
+``images("https://r.io")`` after ``images("r.io")`` (which may have settled on plain HTTP)
+gets its own client, and so does ``localhost:5000`` next to ``127.0.0.1:5000``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from typing import Any
 
 from ...credentials import credentials_from
 from ...errors import ConfigurationError
-from ...reference import validate_registry
+from ...reference import registry_identity, validate_registry
 from ...registry import RegistryClient
 from ...registry import check_ca_file, check_timeout
 
 _lock = threading.Lock()
 _options: dict[str, dict[str, Any]] = {}
-_clients: dict[tuple[str, str], RegistryClient] = {}
+_clients: dict[tuple[str, str, str], RegistryClient] = {}  # (scheme, identity, host)
 
 # RegistryClient's keyword arguments besides credentials, with what each must be.
 OPTIONS = {
@@ -105,9 +109,12 @@ def configure(registry: str, *, credentials: Any = None, **options: Any) -> None
             f"configure({registry!r}) was not applied: " + "; ".join(problems)
             + f". Options are {', '.join(OPTIONS)}, plus credentials=(user, password)",
             registry=host)
+    identity = registry_identity(registry)
     with _lock:
-        _options[host] = {**options, "credentials": creds, "_url": registry}
-        old = [_clients.pop(key) for key in list(_clients) if key[1] == host]
+        # Only the scheme of the URL is kept: another spelling's client still talks to the
+        # host it names.
+        _options[identity] = {**options, "credentials": creds, "_scheme": _split(registry)[0]}
+        old = [_clients.pop(key) for key in list(_clients) if key[1] == identity]
     for client in old:
         client.close()
 
@@ -117,12 +124,14 @@ def client_for(registry: str) -> RegistryClient:
     scheme). Raises BadReference, before any request, when ``registry`` cannot name one."""
     registry = validate_registry(registry)
     scheme, host = _split(registry)
+    identity = registry_identity(registry)
     with _lock:
-        options = dict(_options.get(host, {}))
-        url = options.pop("_url", registry)
-        if scheme:  # an explicit scheme wins over the configured one
-            url = registry
-        key = (_split(url)[0], host)
+        options = dict(_options.get(identity, {}))
+        # An explicit scheme wins over the configured one.
+        scheme = scheme or options.pop("_scheme", "")
+        options.pop("_scheme", None)
+        url = f"{scheme}://{host}" if scheme else host
+        key = (scheme, identity, host)
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = RegistryClient(url, **options)

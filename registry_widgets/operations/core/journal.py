@@ -11,7 +11,11 @@ and still finds every valid record after it, and a backup (``durable=True``) is 
 before anything is deleted. :func:`record` is for verbs whose action already succeeded:
 a journal that cannot be written then becomes a warning on the result, not an exception.
 
-Layer 3: imports ``errors``, ``paths`` and ``result`` only.
+Records keep the registry as it was written; a lookup by registry (:func:`on_registry`)
+compares identities (``reference.registry_identity``), so a record written through
+``localhost:5000`` is found through ``127.0.0.1:5000``, old records included.
+
+Layer 3: imports ``errors``, ``paths``, ``reference`` and ``result`` only.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ... import paths
-from ...errors import JournalError
+from ...errors import BadReference, JournalError
+from ...reference import registry_identity
 from .result import Result
 
 log = logging.getLogger("registry_widgets.journal")
@@ -147,6 +152,18 @@ def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]
                             "skipped: %.80r", path, where, line)
                 continue
             yield value
+
+
+def on_registry(record: dict[str, Any], registry: str) -> bool:
+    """True when ``record`` (its ``registry`` field) is about ``registry``, however either
+    was spelled. A record without a usable registry is about none."""
+    written = record.get("registry")
+    if not isinstance(written, str):
+        return False
+    try:
+        return registry_identity(written) == registry_identity(registry)
+    except BadReference:
+        return False
 
 
 def check_readable(predicate: Any, what: str, *, start: int = 0) -> dict[str, Any]:

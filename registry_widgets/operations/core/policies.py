@@ -8,12 +8,17 @@ One small JSON file, ``paths.policies_file()`` (``<state_dir()>/policies.json``)
                              "limit": 5000000000}}
 
 like ``ibmcloud cr retention-policy-set`` and ``cr quota-set``, kept locally because a plain
-registry has no place for them. Each module owns its own key (``retention``,
-``protection``, ``usage``); this one only reads and writes the file, atomically (a temporary
-file then ``os.replace``), so a reader never sees half of it.
+registry has no place for them. The registry part is its identity
+(``reference.registry_identity``): ``localhost:5000``, ``[::1]:5000`` and ``127.0.0.1:5000``
+share one entry, so a tag protected through one spelling is protected through all. A file
+written with other spellings is read as if keyed by identities (entries merged).
+
+Each module owns its own key (``retention``, ``protection``, ``usage``); this one only reads
+and writes the file, atomically (a temporary file then ``os.replace``), so a reader never
+sees half of it.
 
 Layer 3 helper: imports ``errors``, ``paths`` (for the file), ``reference`` (the namespace
-grammar) and the sibling ``state``.
+grammar and the registry identity) and the sibling ``state``.
 """
 
 from __future__ import annotations
@@ -24,16 +29,21 @@ from typing import Any
 
 from ... import paths
 from ...errors import BadReference
-from ...reference import validate_registry, validate_repository
+from ...reference import registry_identity, validate_namespace, validate_registry
+from ...reference import validate_repository
 from . import state
-from ...reference import validate_namespace
 
 log = logging.getLogger("registry_widgets.policies")
 _lock = threading.RLock()
 
 
 def registry_key(registry: str) -> str:
-    # As clients.client_for keys registries: host[:port], any URL scheme dropped.
+    """What entries are keyed by: the registry's identity, however it was spelled."""
+    return registry_identity(registry)
+
+
+def _as_given(registry: str) -> str:
+    # host[:port] as the user wrote it (any URL scheme dropped): what requests go to.
     return validate_registry(registry).rpartition("://")[2].rstrip("/")
 
 
@@ -53,7 +63,7 @@ def split_target(target: str, *, verb: str, repository_allowed: bool = True
         raise BadReference(f"{verb}: {target!r} names a tag or a digest, but {verb} works on a "
                            f"{form}; nothing was done. To remove one tag use remove({target!r})",
                            reference=target)
-    registry = registry_key(registry)
+    registry = _as_given(registry)
     namespace, _, rest = path.partition("/")
     validate_namespace(namespace)
     if rest and not repository_allowed:
@@ -64,9 +74,42 @@ def split_target(target: str, *, verb: str, repository_allowed: bool = True
     return registry, namespace, repository
 
 
+def _canonical(name: str) -> str:
+    """``registry/namespace`` with the registry part as its identity; a key that names no
+    registry is kept as it is (it matches nothing, and is not lost on the next write)."""
+    registry, slash, namespace = name.rpartition("://")[2].partition("/")
+    try:
+        return f"{registry_identity(registry)}{slash}{namespace}"
+    except BadReference:
+        return name
+
+
+def _merge(entry: dict[str, Any], other: dict[str, Any], name: str) -> None:
+    """Fold ``other`` (the same namespace under another spelling) into ``entry``. Lists
+    (protected patterns) are joined, so no protection is lost; otherwise the first wins."""
+    for key, value in other.items():
+        if key not in entry:
+            entry[key] = value
+        elif isinstance(entry[key], list) and isinstance(value, list):
+            entry[key] = entry[key] + [v for v in value if v not in entry[key]]
+        elif entry[key] != value:
+            log.warning("%s: %s saved twice under different spellings of the registry; "
+                        "keeping %r, not %r", name, key, entry[key], value)
+
+
 def _read() -> dict[str, dict[str, Any]]:
     value = state.read_object(paths.policies_file())
-    return {str(k): dict(v) for k, v in value.items() if isinstance(v, dict)}
+    entries = [(str(k), dict(v)) for k, v in value.items() if isinstance(v, dict)]
+    # Keys already canonical first: their values win a conflict with an older spelling.
+    entries.sort(key=lambda item: _canonical(item[0]) != item[0])
+    merged: dict[str, dict[str, Any]] = {}
+    for name, entry in entries:
+        key = _canonical(name)
+        if key in merged:
+            _merge(merged[key], entry, key)
+        else:
+            merged[key] = entry
+    return merged
 
 
 def _write(value: dict[str, dict[str, Any]]) -> None:

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from ...engine import Engine
 from ...errors import RegistryWidgetsError
-from ...reference import parse_reference
+from ...reference import parse_reference, registry_identity
 
 log = logging.getLogger("registry_widgets.in_use")
 ENGINE_TIMEOUT = 10  # seconds: a listing, not a pull
@@ -51,13 +51,16 @@ class LocalUse:
 
     def of(self, registry: str, repository: str, digests: Iterable[str]) -> list[ContainerUse]:
         found: list[ContainerUse] = []
+        # Keyed by identity: a container of localhost:5000/app blocks 127.0.0.1:5000/app.
+        identity = registry_identity(registry)
         for digest in digests:
-            found += self.by_image.get(f"{registry}/{repository}@{digest}", [])
+            found += self.by_image.get(f"{identity}/{repository}@{digest}", [])
         return found
 
 
 def local_use(engine: Engine | None = None) -> LocalUse:
-    """The containers of the local engine, keyed ``registry/repository@digest``."""
+    """The containers of the local engine, keyed ``identity/repository@digest`` (the
+    registry's identity: ``reference.registry_identity``)."""
     try:
         engine = engine or Engine.connect(timeout=ENGINE_TIMEOUT)
         containers = engine.api.containers(all=True)
@@ -75,12 +78,13 @@ def local_use(engine: Engine | None = None) -> LocalUse:
             for entry in repo_digests[image_id]:
                 name, _, digest = entry.partition("@")
                 try:
-                    key = f"{parse_reference(name).name}@{digest}"
+                    ref = parse_reference(name)
                 except ValueError:
                     continue
+                key = f"{registry_identity(ref.registry)}/{ref.repository}@{digest}"
                 by_image.setdefault(key, []).append(ContainerUse(
                     str(container.get("Id", ""))[:12], names[0].lstrip("/"),
-                    str(container.get("State", "")), key))
+                    str(container.get("State", "")), f"{ref.name}@{digest}"))
         return LocalUse(by_image)
     except (RegistryWidgetsError, OSError, Exception) as e:  # no engine is not an error here
         log.info("in-use check skipped: %s", e)

@@ -11,8 +11,11 @@ Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by nami
 repositories; :func:`remember_repositories` keeps those names per registry in
 ``paths.repositories_file()``, so the widgets and notebooks need them typed only once.
 
-Layer 3: imports ``errors``, ``paths`` (the files), ``progress``, the sibling ``inventory``,
-``journal`` and ``result``; never the widgets.
+Both files are keyed by the registry's identity (``reference.registry_identity``), so every
+spelling of one registry finds the same names.
+
+Layer 3: imports ``errors``, ``paths`` (the files), ``progress``, ``reference``, the sibling
+``inventory``, ``journal`` and ``result``; never the widgets.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import pandas as pd
 
 from ... import paths
 from ...progress import ProgressCallback
-from ...reference import validate_registry
+from ...errors import BadReference
+from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace
 from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
@@ -39,8 +43,15 @@ _lock = threading.Lock()
 
 
 def _registry_key(registry: str) -> str:
-    # As clients.client_for keys registries: host[:port], any URL scheme dropped.
-    return registry.rpartition("://")[2].rstrip("/")
+    # One entry per registry however it is spelled (localhost:5000 is 127.0.0.1:5000).
+    return registry_identity(registry)
+
+
+def _identity_or_as_is(name: str) -> str:
+    try:
+        return registry_identity(name)
+    except BadReference:
+        return name  # matches no registry, and is kept on the next write
 
 
 def remembered_repositories(registry: str) -> list[str]:
@@ -65,8 +76,14 @@ def remember_repositories(registry: str, repositories: str | Iterable[str]) -> l
 
 
 def _read(path: Path | None = None) -> dict[str, list[str]]:
+    """The file's ``{registry: names}``, keyed by identity: names saved under other spellings
+    of one registry (older files) are joined."""
     value = state.read_object(path or paths.namespaces_file())
-    return {str(k): sorted({str(n) for n in v}) for k, v in value.items() if isinstance(v, list)}
+    merged: dict[str, set[str]] = {}
+    for key, names in value.items():
+        if isinstance(names, list):
+            merged.setdefault(_identity_or_as_is(str(key)), set()).update(map(str, names))
+    return {key: sorted(names) for key, names in merged.items()}
 
 
 def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
@@ -102,8 +119,9 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
     validate_registry(registry)
     validate_namespace(namespace)
     key = _registry_key(registry)
+    shown = registry.rpartition("://")[2].rstrip("/")  # as the user wrote it
     result = Result(action="add_namespace" if declared else "forget_namespace",
-                    target=f"{key}/{namespace}")
+                    target=f"{shown}/{namespace}")
     with Timer() as timer, _lock:
         everything = _read()
         names = set(everything.get(key, []))
@@ -112,7 +130,7 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
             everything[key] = sorted(names | {namespace} if declared else names - {namespace})
             _write(everything)
     result.duration = timer.elapsed
-    result.details = {"registry": key, "namespace": namespace,
+    result.details = {"registry": shown, "namespace": namespace,
                       "file": str(paths.namespaces_file())}
     journal.record(result)
     return result

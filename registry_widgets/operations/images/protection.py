@@ -4,20 +4,21 @@ Like Harbor's tag immutability rules and IBM's habit of never pruning ``latest``
 the tags that must survive clean-ups (``latest``, ``release-.*``, ``v\\d+``). ``remove``,
 ``remove_namespace`` and the copy-over plan refuse (Protected, nothing changed) to delete or
 overwrite such a tag unless ``force=True``; ``retention`` never removes one, whatever it is
-told. A pattern must match the WHOLE tag (``re.fullmatch``): ``latest`` protects ``latest``
-and not ``latest-rc``.
+told. A pattern must match the WHOLE tag (``fullmatch``): ``latest`` protects ``latest``
+and not ``latest-rc``. Patterns are matched in linear time (RE2, ``core.patterns``), so a
+pattern such as ``(a+)+`` cannot hang a remove; backreferences and lookaround are refused.
 
 Saved in ``policies.json`` under ``protected_tags`` (see ``policies``). Layer 3: imports
-``errors`` and the sibling ``policies``, ``inventory``, ``journal`` and ``result``.
+``errors`` and the sibling ``policies``, ``patterns``, ``journal`` and ``result``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Sequence
 
 from ...errors import InvalidArgument, Protected
 from ..core import journal, policies
+from ..core.patterns import Matcher, compile_pattern
 from ...reference import namespace_of
 from ..core.result import Result, Timer
 
@@ -25,25 +26,15 @@ KEY = "protected_tags"
 
 
 def compile_patterns(patterns: str | Iterable[str] | None, *, option: str = "protect",
-                     target: str | None = None) -> list[re.Pattern[str]]:
-    """Regular expressions from a string or a list; InvalidArgument naming the bad one."""
+                     target: str | None = None) -> list[Matcher]:
+    """Regular expressions from a string or a list, for linear-time matching (``patterns``);
+    InvalidArgument naming the option and the bad one."""
     if patterns is None:
         return []
     if isinstance(patterns, str):
         patterns = [patterns]
-    compiled = []
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern:
-            raise InvalidArgument(f"{option}: {pattern!r} is not a regular expression (give "
-                                  "strings such as 'latest' or 'release-.*'); nothing was done",
-                                  reference=target)
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as e:
-            raise InvalidArgument(f"{option}: {pattern!r} is not a valid regular expression "
-                                  f"({e}); nothing was done. Example: 'release-.*'",
-                                  reference=target) from None
-    return compiled
+    # Linear-time matching (RE2): a saved pattern can never hang a later remove.
+    return [compile_pattern(pattern, option=option, target=target) for pattern in patterns]
 
 
 def protected_patterns(registry: str, namespace: str) -> list[str]:
@@ -66,7 +57,16 @@ def unprotect(target: str, patterns: str | Sequence[str] | None = None) -> Resul
 def _change(target: str, patterns: str | Sequence[str] | None, *, add: bool) -> Result:
     verb = "protect" if add else "unprotect"
     registry, namespace, _ = policies.split_target(target, verb=verb, repository_allowed=False)
-    wanted = [p.pattern for p in compile_patterns(patterns, option="patterns", target=target)]
+    listed = [patterns] if isinstance(patterns, str) else patterns
+    known: list[str] = []
+    if not add and isinstance(listed, (list, tuple)):
+        # A saved pattern is dropped as written, uncompiled: one that RE2 refuses (saved
+        # before patterns were matched in linear time) must still be removable.
+        saved = protected_patterns(registry, namespace)
+        known = [p for p in listed if p in saved]
+        listed = [p for p in listed if p not in saved]
+    wanted = known + [p.pattern for p in compile_patterns(listed, option="patterns",
+                                                          target=target)]
     if add and not wanted:
         raise InvalidArgument("protect: give at least one pattern, e.g. protect(target, "
                               "['latest']); nothing was done", reference=target)
@@ -86,7 +86,7 @@ def _change(target: str, patterns: str | Sequence[str] | None, *, add: bool) -> 
     return result
 
 
-def matching(tags: Iterable[str], patterns: Sequence[re.Pattern[str]]) -> dict[str, str]:
+def matching(tags: Iterable[str], patterns: Sequence[Matcher]) -> dict[str, str]:
     """``{tag: pattern}`` for each tag a pattern matches whole."""
     hits = {}
     for tag in tags:

@@ -28,6 +28,7 @@ from ...reference import accessory_of
 from ...registry import RegistryClient
 from ..images import accessories as acc
 from ..core.clients import client_for
+from ..core.patterns import compile_pattern
 
 # -- what a work unit carries ---------------------------------------------------------------
 
@@ -152,7 +153,7 @@ def select_tags(tags: Sequence[str], *, regex: str | None = None,
     """The tags a regex (searched, as skopeo's ``images-by-tag-regex``) and a semver range
     select, in their order."""
     if regex is not None:
-        pattern = re.compile(regex)
+        pattern = compile_pattern(regex, option="tags")  # linear time (RE2)
         tags = [t for t in tags if pattern.search(t)]
     if semver is not None:
         spec = specifier(semver)
