@@ -77,8 +77,15 @@ def journal_file() -> Path:
     return state_dir() / "journal.jsonl"
 
 
+def state_db() -> Path:
+    """``<state_dir()>/state.sqlite3``: saved policies, declared namespaces, remembered
+    repositories and registries (``operations.core.state``)."""
+    return state_dir() / "state.sqlite3"
+
+
 def policies_file() -> Path:
-    """``<state_dir()>/policies.json``: retention, protected tags and usage limits."""
+    """``<state_dir()>/policies.json``: where versions before ``state_db()`` kept retention,
+    protected tags and usage limits (imported once from there)."""
     return state_dir() / "policies.json"
 
 

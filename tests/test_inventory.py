@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
+import sqlite3
 import random
 import threading
 import urllib.parse
@@ -381,8 +382,10 @@ def test_namespaces_count_shared_blobs_once(seeded):
 def test_add_namespace_shows_an_empty_declared_namespace(seeded):
     result = add_namespace(seeded.host, "delta")
     assert result.changed and result.action == "add_namespace"
-    assert result.details["file"] == str(paths.namespaces_file())
-    assert json.loads(paths.namespaces_file().read_text()) == {seeded.host: ["delta"]}
+    assert result.details["file"] == str(paths.state_db())
+    with sqlite3.connect(paths.state_db()) as db:  # what is on disk, read without the package
+        saved = db.execute("SELECT value FROM documents WHERE name='namespaces'").fetchone()[0]
+    assert json.loads(saved) == {seeded.host: ["delta"]}
     assert declared_namespaces(seeded.host) == ["delta"]
     assert not add_namespace(seeded.host, "delta").changed
     add_namespace(seeded.host, "alpha")  # declared and already in use

@@ -1,7 +1,7 @@
 """Saved per-namespace policies: retention settings, protected tags and usage limits.
 
-One small JSON file, ``paths.policies_file()`` (``<state_dir()>/policies.json``), keyed
-``registry/namespace``::
+One document, ``policies``, in the state store (``state``: SQLite, one transaction per
+change), keyed ``registry/namespace``::
 
     {"127.0.0.1:5000/team": {"retention": {"keep": 5, "older_than": "90d"},
                              "protected_tags": ["latest", "release-.*"],
@@ -10,31 +10,28 @@ One small JSON file, ``paths.policies_file()`` (``<state_dir()>/policies.json``)
 like ``ibmcloud cr retention-policy-set`` and ``cr quota-set``, kept locally because a plain
 registry has no place for them. The registry part is its identity
 (``reference.registry_identity``): ``localhost:5000``, ``[::1]:5000`` and ``127.0.0.1:5000``
-share one entry, so a tag protected through one spelling is protected through all. A file
-written with other spellings is read as if keyed by identities (entries merged).
+share one entry, so a tag protected through one spelling is protected through all. A document
+saved with other spellings (older versions) is read as if keyed by identities (merged).
 
 Each module owns its own key (``retention``, ``protection``, ``usage``); this one only reads
-and writes the file, atomically (a temporary file then ``os.replace``), so a reader never
-sees half of it.
+and changes the document, each change in one transaction, so two kernels saving at once
+both keep their change.
 
-Layer 3 helper: imports ``errors``, ``paths`` (for the file), ``reference`` (the namespace
-grammar and the registry identity) and the sibling ``state``.
+Layer 3 helper: imports ``errors``, ``reference`` (the namespace grammar and the registry
+identity) and the sibling ``state``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
-from ... import paths
 from ...errors import BadReference
 from ...reference import registry_identity, validate_namespace, validate_registry
 from ...reference import validate_repository
 from . import state
 
 log = logging.getLogger("registry_widgets.policies")
-_lock = threading.RLock()
 
 
 def registry_key(registry: str) -> str:
@@ -98,7 +95,10 @@ def _merge(entry: dict[str, Any], other: dict[str, Any], name: str) -> None:
 
 
 def _read() -> dict[str, dict[str, Any]]:
-    value = state.read_object(paths.policies_file())
+    return _normalised(state.read("policies"))
+
+
+def _normalised(value: dict[str, Any]) -> dict[str, dict[str, Any]]:
     entries = [(str(k), dict(v)) for k, v in value.items() if isinstance(v, dict)]
     # Keys already canonical first: their values win a conflict with an older spelling.
     entries.sort(key=lambda item: _canonical(item[0]) != item[0])
@@ -112,30 +112,28 @@ def _read() -> dict[str, dict[str, Any]]:
     return merged
 
 
-def _write(value: dict[str, dict[str, Any]]) -> None:
-    state.write_object(paths.policies_file(), value)
-
-
 def get(registry: str, namespace: str, key: str, default: Any = None) -> Any:
     """The saved ``key`` of ``registry/namespace`` (``default`` when there is none)."""
-    with _lock:
-        return _read().get(f"{registry_key(registry)}/{namespace}", {}).get(key, default)
+    return _read().get(f"{registry_key(registry)}/{namespace}", {}).get(key, default)
 
 
 def put(registry: str, namespace: str, key: str, value: Any) -> None:
     """Save ``value`` under ``key`` for ``registry/namespace``; ``None`` deletes the key."""
     name = f"{registry_key(registry)}/{namespace}"
-    with _lock:
-        everything = _read()
+
+    def change(saved: dict[str, Any]) -> dict[str, Any]:
+        everything = _normalised(saved)
         entry = everything.setdefault(name, {})
         if value is None:
             entry.pop(key, None)
         else:
             entry[key] = value
-        _write(everything)
+        return everything
+
+    # One transaction: another kernel saving at the same time keeps its change too.
+    state.update("policies", change)
 
 
 def every(key: str) -> dict[str, Any]:
     """``{"registry/namespace": value}`` for every namespace that has ``key`` saved."""
-    with _lock:
-        return {name: entry[key] for name, entry in sorted(_read().items()) if key in entry}
+    return {name: entry[key] for name, entry in sorted(_read().items()) if key in entry}

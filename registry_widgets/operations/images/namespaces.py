@@ -3,18 +3,18 @@
 A plain registry (CNCF distribution and most others) has no namespace object: a namespace
 exists once an image is pushed under ``registry/<namespace>/...``. So that a namespace can be
 planned before its first push (the guide's ``ibmcloud cr namespace-add``),
-:func:`add_namespace` records it locally in ``paths.namespaces_file()``
-(``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
+:func:`add_namespace` records it locally (the state store's ``namespaces`` document,
+``{registry: [names]}``), and :func:`namespaces` shows it with zeros until images arrive.
 Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
 
 Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by naming the
-repositories; :func:`remember_repositories` keeps those names per registry in
-``paths.repositories_file()``, so the widgets and notebooks need them typed only once.
+repositories; :func:`remember_repositories` keeps those names per registry (the
+``repositories`` document), so the widgets and notebooks need them typed only once.
 
-Both files are keyed by the registry's identity (``reference.registry_identity``), so every
+Both documents live in ``core.state`` (SQLite, one transaction per change) and are keyed by the registry's identity (``reference.registry_identity``), so every
 spelling of one registry finds the same names.
 
-Layer 3: imports ``errors``, ``paths`` (the files), ``progress``, ``reference``, the sibling
+Layer 3: imports ``errors``, ``paths``, ``progress``, ``reference``, the sibling
 ``inventory``, ``journal`` and ``result``; never the widgets.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
@@ -39,7 +38,6 @@ from ..core.result import Result, Timer
 log = logging.getLogger("registry_widgets.namespaces")
 
 COLUMNS = ["namespace", "repositories", "tags", "size", "last_pushed", "declared"]
-_lock = threading.Lock()
 
 
 def _registry_key(registry: str) -> str:
@@ -57,8 +55,7 @@ def _identity_or_as_is(name: str) -> str:
 def remembered_repositories(registry: str) -> list[str]:
     """The repositories remembered for ``registry`` (:func:`remember_repositories`), sorted;
     empty when none are: then the catalog is asked."""
-    with _lock:
-        return list(_read(paths.repositories_file()).get(_registry_key(registry), []))
+    return list(_read("repositories").get(_registry_key(registry), []))
 
 
 def remember_repositories(registry: str, repositories: str | Iterable[str]) -> list[str]:
@@ -68,17 +65,24 @@ def remember_repositories(registry: str, repositories: str | Iterable[str]) -> l
     Returns the names kept. Nothing is sent to the registry."""
     validate_registry(registry)
     names = parse_repositories(repositories)
-    with _lock:
-        everything = _read(paths.repositories_file())
-        everything[_registry_key(registry)] = names
-        _write(everything, paths.repositories_file())
+    key = _registry_key(registry)
+
+    def change(saved: dict[str, Any]) -> dict[str, list[str]]:
+        everything = _merged(saved)
+        everything[key] = names
+        return everything
+
+    state.update("repositories", change)
     return names
 
 
-def _read(path: Path | None = None) -> dict[str, list[str]]:
-    """The file's ``{registry: names}``, keyed by identity: names saved under other spellings
-    of one registry (older files) are joined."""
-    value = state.read_object(path or paths.namespaces_file())
+def _read(name: str = "namespaces") -> dict[str, list[str]]:
+    return _merged(state.read(name))
+
+
+def _merged(value: dict[str, Any]) -> dict[str, list[str]]:
+    """``{registry: names}`` keyed by identity: names saved under other spellings of one
+    registry (older versions) are joined."""
     merged: dict[str, set[str]] = {}
     for key, names in value.items():
         if isinstance(names, list):
@@ -86,22 +90,17 @@ def _read(path: Path | None = None) -> dict[str, list[str]]:
     return {key: sorted(names) for key, names in merged.items()}
 
 
-def _write(value: dict[str, list[str]], path: Path | None = None) -> None:
-    state.write_object(path or paths.namespaces_file(), value)
-
-
 def declared_namespaces(registry: str) -> list[str]:
     """The namespaces recorded for ``registry`` with :func:`add_namespace`, sorted."""
-    with _lock:
-        return list(_read().get(_registry_key(registry), []))
+    return list(_read().get(_registry_key(registry), []))
 
 
 def add_namespace(registry: str, namespace: str) -> Result:
     """Declare ``namespace`` on ``registry`` so it is listed (with zeros) before its first push.
 
     Similar to ``ibmcloud cr namespace-add``, but a plain registry has no namespace object,
-    so the declaration is kept locally in ``<state_dir()>/namespaces.json`` (``state_dir()``
-    is ``$REGISTRY_WIDGETS_STATE``, else ``$XDG_STATE_HOME/registry_widgets``). Nothing is
+    so the declaration is kept locally in the state store (``paths.state_db()``, under
+    ``$REGISTRY_WIDGETS_STATE``, else ``$XDG_STATE_HOME/registry_widgets``). Nothing is
     sent to the registry. Raises BadReference unless ``namespace`` is one path component of
     the reference grammar. ``changed`` is False when it was already declared. Journaled.
     """
@@ -122,16 +121,18 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
     shown = registry.rpartition("://")[2].rstrip("/")  # as the user wrote it
     result = Result(action="add_namespace" if declared else "forget_namespace",
                     target=f"{shown}/{namespace}")
-    with Timer() as timer, _lock:
-        everything = _read()
+    def change(saved: dict[str, Any]) -> dict[str, list[str]]:
+        everything = _merged(saved)
         names = set(everything.get(key, []))
         result.changed = (namespace in names) != declared
-        if result.changed:
-            everything[key] = sorted(names | {namespace} if declared else names - {namespace})
-            _write(everything)
+        everything[key] = sorted(names | {namespace} if declared else names - {namespace})
+        return everything
+
+    with Timer() as timer:
+        state.update("namespaces", change)  # one transaction: no other kernel's change is lost
     result.duration = timer.elapsed
     result.details = {"registry": shown, "namespace": namespace,
-                      "file": str(paths.namespaces_file())}
+                      "file": str(paths.state_db())}
     journal.record(result)
     return result
 

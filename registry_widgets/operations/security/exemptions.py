@@ -17,11 +17,14 @@ Layer 3: imports ``errors`` and ``reference``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ...errors import BadReference
 from ...reference import (Reference, validate_digest, validate_registry, validate_repository,
@@ -113,10 +116,29 @@ def load_exemptions(path: str | os.PathLike[str]) -> list[Exemption]:
 
 
 def _save(path: Path, rules: list[Exemption]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"exemptions": [asdict(r) for r in rules]}, indent=2) + "\n")
-    os.replace(tmp, path)
+    # A temporary file of its own, then an atomic rename: a reader sees the old or the new file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps({"exemptions": [asdict(r) for r in rules]}, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def _changing(file: Path) -> Iterator[None]:
+    """Hold the file's lock while it is read, changed and written back: the file is the
+    team's (often kept in git, read by CI), so it stays a file; two processes adding an
+    exemption at once take turns instead of one losing the other's."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with open(file.with_name(file.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def add_exemption(path: str | os.PathLike[str], issue: str, scope: str = "*", *,
@@ -129,16 +151,19 @@ def add_exemption(path: str | os.PathLike[str], issue: str, scope: str = "*", *,
     parse_scope(scope)
     rule = Exemption(issue=issue.strip(), scope=scope.strip(), reason=reason)
     file = Path(path).expanduser()
-    rules = [r for r in load_exemptions(file) if (r.issue, r.scope) != (rule.issue, rule.scope)]
-    _save(file, rules + [rule])
+    with _changing(file):
+        rules = [r for r in load_exemptions(file)
+                 if (r.issue, r.scope) != (rule.issue, rule.scope)]
+        _save(file, rules + [rule])
     return rule
 
 
 def remove_exemption(path: str | os.PathLike[str], issue: str, scope: str = "*") -> bool:
     """Forget an exemption; True if there was one."""
     file = Path(path).expanduser()
-    rules = load_exemptions(file)
-    kept = [r for r in rules if (r.issue, r.scope) != (issue, scope)]
-    if len(kept) != len(rules):
-        _save(file, kept)
+    with _changing(file):
+        rules = load_exemptions(file)
+        kept = [r for r in rules if (r.issue, r.scope) != (issue, scope)]
+        if len(kept) != len(rules):
+            _save(file, kept)
     return len(kept) != len(rules)
