@@ -10,6 +10,7 @@ bad input fails before any request.
 from __future__ import annotations
 
 import json
+import sqlite3
 import secrets
 
 import pytest
@@ -259,7 +260,9 @@ def test_saved_policy_is_used_without_options(registry, seeded):
     target = f"{registry.host}/{namespace}"
     set_retention_policy(target, keep=3, tags=">=1.0,<2")
     assert retention_policies()[target]["keep"] == 3
-    saved = json.loads(paths.policies_file().read_text())
+    with sqlite3.connect(paths.state_db()) as db:  # what is on disk, read without the package
+        saved = json.loads(db.execute("SELECT value FROM documents WHERE name='policies'"
+                                      ).fetchone()[0])
     assert saved[target]["retention"]["tags"] == ">=1.0,<2"
     result = retention(target)
     # keep latest, multi, 2.0; of the older ones only versions in range go: 1.1, and 1.0 but
