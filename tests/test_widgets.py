@@ -994,7 +994,8 @@ def test_adding_a_registry_never_shows_the_rows_of_another(registry, registry_b,
     assert bar.value == registry_b.host
     assert dash.image_table.rows_registry == dash.namespace_table.rows_registry == registry_b.host
     assert set(dash.image_table.frame["reference"]) >= {theirs.reference}
-    assert all(ref.startswith(registry_b.host + "/") for ref in dash.image_table.frame["reference"])
+    assert all(ref.startswith(registry_b.host + "/")
+               for ref in dash.image_table.frame["reference"])
     assert app["ns"] not in set(dash.namespace_table.frame["namespace"])
     assert app["ns"] not in dash.cleanup_panel.namespace_choice.options
     for panel in panels + (dash.trash_panel,):

@@ -208,7 +208,8 @@ class Panel(w.VBox):
                             getattr(self, "rows_registry", None)}
 
     def refresh(self) -> Any:
-        """List again what the panel shows (in the worker thread); panels that list extend it."""
+        """List again what the panel shows (in the worker thread); panels that list
+        override it."""
         return None
 
     def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
