@@ -329,6 +329,55 @@ def test_unreachable_registry_and_back_then_a_stale_plan_then_remove(
     assert get_manifest(reg, repository, CO_TAG).digest == target_digest
 
 
+def test_the_clean_up_tab_follows_the_registry_chosen_in_the_bar(
+        dashboard, demo_registry, browser, tmp_path) -> None:
+    """Issue 21, bug (a): after another registry is chosen, the Clean up tab's heading and
+    namespace list are that registry's (they kept the first one's), and a plan previewed on
+    the first registry is gone, its Apply disabled."""
+    from playwright.sync_api import expect
+
+    reg, _ = demo_registry
+    other = start_registry("plain", state_dir=tmp_path / "other", name="browser-other")
+    try:
+        push_image(other, "mirror/busybox", "1.0", layer_sizes=(1000,), seed="other-1")
+        push_image(other, "tools/jq", "1.7", layer_sizes=(1000,), seed="other-2")
+        page, board = open_dashboard(browser, dashboard)
+        try:
+            board.locator(".rw-tabs .lm-TabBar-tab", has_text="Clean up").click()
+            cleanup = board.locator(".rw-cleanup-panel")
+            title = cleanup.locator(".rw-cleanup-title")
+            choice = cleanup.locator(".rw-cleanup-namespace select")
+            expect(title).to_have_text(f"Clean up {reg.host}", timeout=TIMEOUT)
+            expect(choice.locator("option", has_text=exact(NAMESPACE))).to_have_count(
+                1, timeout=TIMEOUT)
+            choice.select_option(label=NAMESPACE)
+            cleanup.locator(".rw-cleanup-keep input").fill("1")
+            cleanup.locator("button.rw-cleanup-preview").click()
+            idle(board)
+            no_error(cleanup)
+            expect(cleanup.locator(".rw-cleanup-summary")).to_contain_text(
+                f"from {reg.host}/{NAMESPACE}", timeout=TIMEOUT)
+            expect(cleanup.locator("button.rw-cleanup-apply")).to_be_enabled()
+            before = all_tags(reg)
+
+            choose_registry(board, other.host)
+
+            expect(title).to_have_text(f"Clean up {other.host}", timeout=TIMEOUT)
+            expect(choice.locator("option")).to_have_text(["mirror", "tools"], timeout=TIMEOUT)
+            expect(cleanup.locator(".rw-cleanup-summary")).to_have_text("")
+            expect(cleanup.locator("button.rw-cleanup-apply")).to_be_disabled()
+            no_error(cleanup)
+            assert all_tags(reg) == before
+            assert all_tags(other) == {"mirror/busybox": ["1.0"], "tools/jq": ["1.7"]}
+        except Exception:
+            failing(page, dashboard, tmp_path)
+            raise
+        finally:
+            page.context.close()
+    finally:
+        other.close()
+
+
 def test_export_a_filtered_view_copy_pull_commands_and_restore_from_the_trash(
         dashboard, demo_registry, browser, tmp_path, monkeypatch) -> None:
     from playwright.sync_api import expect

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import uuid
 
 import ipywidgets
@@ -919,3 +920,83 @@ def test_the_dashboard_shows_a_security_status_per_image_from_its_scans(registry
     shown = dict(zip(table.shown["digest"], table.table.df["security"]))  # the rows drawn
     assert shown[digest] == "2 issues"
     assert all(status == "not scanned" for d, status in shown.items() if d != digest)
+
+
+# -- panels bound to what they show (issue 21) -------------------------------------------------
+
+def test_a_retention_apply_in_clean_up_lists_the_images_tab_again(registry, app):
+    dash = ready(Dashboard([registry.host], remember_added=False))
+    dash.namespace_table.select(app["ns"])
+    settle(dash)
+    assert shown_tags(dash.image_table) == ["1.0", "2.0", "latest"]
+    cleanup = dash.cleanup_panel
+    cleanup.namespace_choice.value = app["ns"]
+    cleanup.keep.value = "1"  # the newest image (2.0) stays; 1.0 and latest go
+    click(cleanup, cleanup.preview_button)
+    click(cleanup, cleanup.apply_button)
+    settle(dash)  # the other panels list again in their own worker threads
+
+    assert_ok(cleanup)
+    assert tags_of(registry, app["repo"]) == ["2.0"]
+    assert shown_tags(dash.image_table) == tags_of(registry, app["repo"])
+    assert dash.namespace_table.frame.set_index("namespace").loc[app["ns"], "tags"] == 1
+    assert sorted(t for tags in dash.trash_panel.frame["tags"] for t in tags) == ["1.0", "latest"]
+
+
+def test_adding_a_registry_never_shows_the_rows_of_another(registry, registry_b, app,
+                                                           monkeypatch):
+    """The first registry's listings are held until the second is added, then let go while
+    the second's are held: what the first's return must show nowhere, at no moment."""
+    from registry_widgets.widgets import cleanup_panel, image_table, namespace_table
+
+    theirs = push_image(registry_b, f"b-{uuid.uuid4().hex[:6]}/tool", "1", layer_sizes=(100,),
+                        seed=app["repo"])
+    first, second = threading.Event(), threading.Event()
+    started = {}
+
+    def held(module, name):
+        real = getattr(module, name)
+        started[module] = threading.Event()
+
+        def listing(registry_, *args, **kwargs):
+            if registry_ == registry.host:
+                first.wait(60)
+            else:
+                started[module].set()  # the worker got here: the first listing is over
+                second.wait(60)
+            return real(registry_, *args, **kwargs)
+        monkeypatch.setattr(module, name, listing)
+
+    held(image_table, "images")
+    held(namespace_table, "namespaces")
+    held(cleanup_panel, "namespaces")
+    dash = Dashboard([registry.host], remember_added=False)
+    bar = dash.registry_bar
+    bar.new_registry.value = registry_b.host
+    bar.add_button.click()
+    panels = (dash.image_table, dash.namespace_table, dash.cleanup_panel)
+
+    def nothing_of_the_first() -> None:
+        for panel in panels:
+            assert registry.host not in panel.title.value, panel.title.value
+        assert dash.image_table.frame.empty and dash.namespace_table.frame.empty
+        assert dash.image_table.rows_registry is None is dash.namespace_table.rows_registry
+        assert list(dash.cleanup_panel.namespace_choice.options) == []
+
+    nothing_of_the_first()
+    first.set()
+    for event in started.values():
+        assert event.wait(60)
+    nothing_of_the_first()  # the first registry's listings came back: dropped
+    second.set()
+    settle(dash)
+
+    assert bar.value == registry_b.host
+    assert dash.image_table.rows_registry == dash.namespace_table.rows_registry == registry_b.host
+    assert set(dash.image_table.frame["reference"]) >= {theirs.reference}
+    assert all(ref.startswith(registry_b.host + "/")
+               for ref in dash.image_table.frame["reference"])
+    assert app["ns"] not in set(dash.namespace_table.frame["namespace"])
+    assert app["ns"] not in dash.cleanup_panel.namespace_choice.options
+    for panel in panels + (dash.trash_panel,):
+        assert registry_b.host in panel.title.value and registry.host not in panel.title.value

@@ -8,7 +8,7 @@ that image: the Push button is disabled and says why, until a build passes (or t
 run is unticked and the image built again). Build output and layer progress go to a
 ``ProgressView``; Build and Push run in the panel's worker thread (``busy``, ``wait()``).
 
-Imports the ``operations`` verbs and the sibling widget modules only.
+Imports the ``operations`` verbs, ``reference`` and the sibling widget modules only.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.images.local import build, push, run
+from ..reference import parse_reference
 from .controls import button, show, text
 from .messages import result_text
 from .panel import Panel, accepts
@@ -98,6 +99,11 @@ class BuildPanel(Panel):
         self.observe(lambda change: self._show_target(), names=["registry", "namespace"])
         self.image_name.observe(lambda change: self._show_target(), names="value")
         self._show_target()
+
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: images are built for it, in no namespace until
+        one is chosen there."""
+        self.registry, self.namespace = registry, None
 
     def reference(self) -> str:
         """The reference the image is built as (raises ValueError saying what is missing)."""
@@ -191,6 +197,7 @@ class BuildPanel(Panel):
         self.message.status(result_text(result))
         for callback in list(self._pushed_callbacks):
             callback(ref)
+        self.report_changed(parse_reference(ref).registry)
 
     def on_pushed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
         """Call ``callback(reference)`` after each successful push."""

@@ -1,11 +1,20 @@
-"""``CleanupPanel``: the "Clean up" tab, retention for one namespace with a preview.
+"""``CleanupPanel``: the "Clean up" tab: retention and prune for one namespace, each
+previewed before it is applied.
 
-Choose a namespace, set keep / older than / tag filter, Preview: the plan as a table (every
-tag, what goes, how and why, the bytes each deleted image frees) and its total. Apply (a
-second click) applies exactly that plan (``retention(..., dry_run=False, plan=preview)``):
-if the registry changed since the preview, nothing is deleted and the message says what
-changed. Changing any setting forgets the preview, so Apply never runs settings that were not
-previewed. The namespace's saved policy fills the settings when there is one.
+Retention: choose a namespace, set keep / older than / tag filter, Preview: the plan as a
+table (every tag, what goes, how and why, the bytes each deleted image frees) and its total.
+Apply (a second click) hands that plan back unchanged (``retention(plan.target,
+dry_run=False, plan=preview)``): if the registry changed since the preview, nothing is
+deleted and the message says what changed. Changing any setting forgets the preview, so
+Apply never runs settings that were not previewed. The namespace's saved policy fills the
+settings when there is one. Prune: "Preview prune" shows the untagged manifests of the
+namespace that no tag reaches (``plan_prune``), "Apply prune" applies exactly that plan
+(``prune(target, plan=plan, dry_run=False)``).
+
+The panel is bound to its registry: the heading names it, the namespace list is its own,
+and a plan is applied only on the registry it was made on (``panel.plan_bound``). When the
+dashboard chooses another registry the rows, plans and namespaces of the old one go at once,
+then the new one's namespaces are listed.
 
 Imports the ``operations`` verbs and the sibling widget modules only.
 """
@@ -19,17 +28,31 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..operations.images.namespaces import namespaces
+from ..operations.cleanup.prune import plan_prune, prune
+from ..operations.core.changes import Plan
 from ..operations.core.result import Result
+from ..operations.images.namespaces import namespaces
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
-from .panel import Panel
+from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size, short_digest, table_options
 
 DISPLAY_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "frees",
                    "in use", "bytes"]
+PRUNE_COLUMNS = ["repository", "digest", "action", "why", "frees"]
+TAB = "Clean up"
+
+
+def prune_display(plan: Plan) -> pd.DataFrame:
+    """A prune plan for people: what goes (untagged, no tag reaches it), then what stays."""
+    rows = [{"repository": c.repository, "digest": short_digest(c.reference),
+             "action": "delete", "why": c.reason, "frees": human_size(c.size)}
+            for c in plan.changes]
+    rows += [{"repository": k["repository"], "digest": short_digest(k["digest"]),
+              "action": "keep", "why": k["why"], "frees": ""} for k in plan.kept]
+    return pd.DataFrame(rows, columns=PRUNE_COLUMNS)
 
 
 def plan_display(plan: pd.DataFrame) -> pd.DataFrame:
@@ -57,17 +80,21 @@ def _keep_value(value: str) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise ValueError(f"keep must be a whole number (or empty for no count), not {value!r}")
+        raise ValueError(f"{TAB}: the box 'keep newest' takes a whole number (or nothing for no "
+                         f"count), not {value!r}")
     return int(value)
 
 
 class CleanupPanel(Panel):
-    """Retention for one namespace of ``registry``, previewed before it is applied.
+    """Retention and prune for one namespace of ``registry``, previewed before applied.
 
-    Widgets (attributes, for tests and ``.click()``): ``namespace_choice``, ``keep``,
-    ``older_than``, ``tags``, ``preview_button``, ``apply_button`` (enabled only by a
-    preview), ``summary`` and ``table``. ``preview`` holds the dry run's Result,
-    ``frame`` its plan rows.
+    Widgets (attributes, for tests and ``.click()``; Preview and Apply run in the worker
+    thread: ``wait()`` for them): ``namespace_choice``, ``keep``, ``older_than``, ``tags``,
+    ``preview_button``, ``apply_button`` (enabled only by a preview of this registry),
+    ``summary`` and ``table``; ``prune_preview_button``, ``prune_apply_button``,
+    ``prune_summary`` and ``prune_table``. ``preview`` holds the retention dry run's
+    Result and ``frame`` its rows; ``prune_plan`` the prune plan shown; ``plan_registry``
+    the registry the shown plans were made on.
     """
 
     registry = traitlets.Unicode("", help="host[:port] of the registry cleaned up")
@@ -79,6 +106,7 @@ class CleanupPanel(Panel):
         self.table = ITable(empty, **_options(empty))
         self.table.add_class("rw-cleanup-grid")
         self.title = w.HTML("")
+        self.title.add_class("rw-cleanup-title")
         self.namespace_choice = w.Dropdown(options=[], description="namespace")
         self.namespace_choice.add_class("rw-cleanup-namespace")
         self.keep = text("keep newest (e.g. 5)", "rw-cleanup-keep", value="5", width="10em")
@@ -86,59 +114,131 @@ class CleanupPanel(Panel):
         self.tags = text("tags: dev-.* or >=1.0,<2", "rw-cleanup-tags", width="16em")
         self.preview_button = button("Preview", "rw-cleanup-preview", icon="search")
         self.apply_button = button("Apply", "rw-cleanup-apply", icon="trash", style="danger")
-        self.apply_button.disabled = True
         self.summary = w.HTML("")
         self.summary.add_class("rw-cleanup-summary")
+        self.prune_preview_button = button("Preview prune", "rw-cleanup-prune-preview",
+                                           icon="search")
+        self.prune_preview_button.tooltip = "the untagged manifests no tag reaches"
+        self.prune_apply_button = button("Apply prune", "rw-cleanup-prune-apply", icon="trash",
+                                         style="danger")
+        self.prune_summary = w.HTML("")
+        self.prune_summary.add_class("rw-cleanup-prune-summary")
+        self.prune_table = ITable(pd.DataFrame(columns=PRUNE_COLUMNS),
+                                  **table_options(pd.DataFrame(columns=PRUNE_COLUMNS),
+                                                  select=False))
+        self.prune_table.add_class("rw-cleanup-prune-grid")
         self.progress = ProgressView()
         self.preview: Result | None = None
+        self.prune_plan: Plan | None = None
+        self.plan_registry: str | None = None
+        self.last_result: Result | None = None
+        self._settings: dict[str, Any] = {}  # the settings the preview was made with
+        self._dropped_plan: str | None = None  # registry of a plan a switch took away
         super().__init__()
         self.children = [
             self.title,
             w.HBox([self.namespace_choice, self.keep, self.older_than, self.tags,
-                    self.preview_button, self.apply_button],
+                    self.preview_button, self.apply_button, self.cancel_action_button],
                    layout=w.Layout(flex_flow="row wrap")),
-            self.summary, self.message, self.progress, self.table]
+            self.summary, self.message, self.progress, self.table,
+            w.HBox([w.HTML("<b>Untagged manifests</b> (no tag reaches them)"),
+                    self.prune_preview_button, self.prune_apply_button],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.prune_summary, self.prune_table]
         self.add_class("rw-cleanup-panel")
-        self.on_click(self.preview_button, self.show_preview)
-        self.on_click(self.apply_button, self.apply)
+        self.on_click(self.preview_button, self.show_preview, background=True)
+        self.on_click(self.prune_preview_button, self.show_prune_preview, background=True)
+        # Apply hands back the plan shown when it was clicked, not whatever is there when
+        # the worker gets to it (the registry may have been switched in between).
+        for btn, apply in ((self.apply_button, self.apply),
+                           (self.prune_apply_button, self.apply_prune)):
+            self._action_buttons.append(btn)
+            btn.on_click(lambda _b, apply=apply: self._apply_clicked(apply))
         for field in (self.keep, self.older_than, self.tags):
             field.observe(self.guard(lambda change: self.forget(), fresh=False), names="value")
         self.namespace_choice.observe(self.guard(self._namespace_chosen, fresh=False),
                                       names="value")
-        self.browse(registry, namespace)
+        self.observe(self.guard(self._registry_set), names="registry")
+        self._wanted_namespace = namespace
+        self.registry = registry
+        self.update_buttons()
 
     # -- what is cleaned up --------------------------------------------------------------
 
-    def browse(self, registry: str, namespace: str | None = None) -> None:
-        """Point the panel at ``registry`` (listing its namespaces) and ``namespace``."""
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: clean up there (its own namespaces)."""
         self.registry = registry
-        names: list[str] = []
-        if registry:
-            try:
-                names = [n for n in namespaces(registry)["namespace"] if n]
-            except Exception as e:  # shown, never raised: a widget must not throw
-                self.message.error(e)
-        if namespace and namespace not in names:
-            names.append(namespace)
-        self.namespace_choice.options = sorted(names)
-        self.namespace_choice.value = namespace if namespace else (names[0] if names else None)
-        self.title.value = f"<b>Clean up {registry}</b>" if registry else ""
+
+    def browse(self, registry: str, namespace: str | None = None) -> Any:
+        """Point the panel at ``registry`` and ``namespace`` (listing its namespaces in the
+        worker thread: ``wait()`` for it)."""
+        self._wanted_namespace = namespace
+        if registry != self.registry:
+            self.registry = registry  # empties and lists
+            return None
+        return self.refresh()
+
+    def _registry_set(self, change: dict) -> None:
+        # What came from the old registry goes now, before the new listing starts: no old
+        # namespace, row or plan may show under the new heading, nor be applied.
+        dropped = self.plan_registry if (self.preview or self.prune_plan) else None
+        if change["old"]:
+            self._wanted_namespace = None  # a namespace named for the first registry only
+        self.forget(prune=True)
+        self._dropped_plan = dropped
+        self._set_namespaces([])
+        self._heading("listing namespaces…")
+        self.refresh()
+
+    def _heading(self, note: str = "") -> None:
+        self.title.value = (f"<b>Clean up {self.registry}</b>" +
+                            (f" ({note})" if note else "")) if self.registry else ""
+
+    def refresh(self) -> Any:
+        """List the registry's namespaces again (after a change); a plan shown goes, as the
+        registry no longer holds what it was made from."""
+        if self.preview is not None or self.prune_plan is not None:
+            self.forget(prune=True)
+            self.message.status(f"{self.registry} changed since the preview: press Preview "
+                                "again")
+        return self.start("namespaces", self._list_namespaces, fresh=False)
+
+    def _list_namespaces(self) -> None:
+        registry = self.registry
+        if not registry:
+            self._set_namespaces([])
+            return
+        names = [n for n in namespaces(registry)["namespace"] if n]
+        if registry != self.registry:
+            return  # another registry was chosen meanwhile; its listing is queued
+        wanted = self._wanted_namespace or self.namespace_choice.value
+        if wanted and wanted not in names and wanted == self._wanted_namespace:
+            names.append(wanted)  # named by the caller: it may have no tags yet
+        self._set_namespaces(sorted(names), wanted)
+        self._heading()
+
+    def _set_namespaces(self, names: list[str], wanted: str | None = None) -> None:
+        value = wanted if wanted in names else (names[0] if names else None)
+        self.namespace_choice.options = names
+        self.namespace_choice.value = value
+        self.namespace = value
 
     def _namespace_chosen(self, change: dict) -> None:
         self.namespace = change["new"]
         # Saved policies are keyed by the registry's identity, whatever spelling shows here.
-        saved = retention_policies().get(
-            f"{registry_identity(self.registry)}/{change['new']}") if self.registry else None
+        saved = retention_policies().get(f"{registry_identity(self.registry)}/{change['new']}") \
+            if change["new"] and self.registry else None
         if saved:  # the saved policy is the starting point
             self.keep.value = "" if saved.get("keep") is None else str(saved["keep"])
             self.older_than.value = saved.get("older_than") or ""
             self.tags.value = saved.get("tags") or ""
-        self.forget()
+        self.forget(prune=True)
 
     @property
     def target(self) -> str:
         if not self.registry or not self.namespace_choice.value:
-            raise ValueError("choose a registry and a namespace first")
+            raise ValueError(f"{TAB}: choose a namespace in the 'namespace' box first"
+                             + ("" if self.registry else " (and a registry in the bar above)"))
         return f"{self.registry}/{self.namespace_choice.value}"
 
     def settings(self) -> dict[str, Any]:
@@ -146,17 +246,43 @@ class CleanupPanel(Panel):
                 "older_than": self.older_than.value.strip() or None,
                 "tags": self.tags.value.strip() or None}
 
+    def shows(self, registry: str) -> bool:
+        return registry in (self.registry, self.plan_registry)
+
+    def button_allowed(self, btn: w.Button) -> bool:
+        # Apply needs a plan of the registry the heading names, with something to change.
+        if btn is self.apply_button:
+            return self.preview is not None and self.plan_registry == self.registry and \
+                bool((self.frame["action"] == "remove").any())
+        if btn is self.prune_apply_button:
+            return self.prune_plan is not None and self.plan_registry == self.registry and \
+                bool(self.prune_plan.changes)
+        return bool(self.registry)
+
     # -- actions -------------------------------------------------------------------------
 
-    def forget(self) -> None:
-        """Drop the preview: Apply needs a new one."""
+    def forget(self, *, prune: bool = False) -> None:
+        """Drop the retention preview (and with ``prune`` the prune plan): Apply needs a new
+        one. Their rows go too."""
         self.preview = None
-        self.apply_button.disabled = True
+        self.frame = pd.DataFrame(columns=PLAN_COLUMNS)
+        display = plan_display(self.frame)
+        self.table.update(display, **_options(display))
+        self.summary.value = ""
+        if prune:
+            self.prune_plan = None
+            empty = pd.DataFrame(columns=PRUNE_COLUMNS)
+            self.prune_table.update(empty, **table_options(empty, select=False))
+            self.prune_summary.value = ""
+        self.update_buttons()
 
     def show_preview(self) -> None:
         """Plan (dry run: nothing is deleted) and show it; Apply is enabled if anything goes."""
         self.forget()
-        result = retention(self.target, dry_run=True, **self.settings())
+        target, settings, registry = self.target, self.settings(), self.registry
+        result = retention(target, dry_run=True, **settings)
+        if registry != self.registry:
+            return  # another registry was chosen meanwhile: this plan is not shown
         self.frame = plan_frame(result.details["plan"])
         display = plan_display(self.frame)
         self.table.update(display, **_options(display))
@@ -164,33 +290,99 @@ class CleanupPanel(Panel):
         freed = result.details["bytes_freed_estimate"]
         kept = result.details["no_created"]
         self.summary.value = (
-            f"<b>{going} of {len(self.frame)} tags go</b>, up to {human_size(freed)} freed once "
-            "the registry's garbage collection runs"
+            f"<b>{going} of {len(self.frame)} tags go</b> from {target}, up to "
+            f"{human_size(freed)} freed once the registry's garbage collection runs"
             + (f"; kept without a created time: {len(kept)}" if kept else "")
             + ("" if result.details["in_use_checked"] else "; local containers not checked"))
-        self.preview = result
-        self.apply_button.disabled = not going
+        self.preview, self._settings, self.plan_registry = result, settings, registry
+        self._dropped_plan = None
+        self.update_buttons()
         self.message.status("Preview only: nothing was deleted. Apply deletes exactly this plan."
                             if going else "Nothing to remove with these settings.")
 
-    def apply(self) -> None:
-        """Apply the previewed plan (the second click)."""
-        if self.preview is None:
-            raise ValueError("click Preview first: Apply deletes only a plan you have seen")
-        preview, self.preview = self.preview, None
-        self.apply_button.disabled = True
-        self.progress.start("retention", self.target)
+    def show_prune_preview(self) -> None:
+        """Plan the prune of the namespace (nothing is deleted) and show it."""
+        self.prune_plan = None
+        target, registry = self.target, self.registry
+        plan = plan_prune(target)
+        if registry != self.registry:
+            return  # another registry was chosen meanwhile: this plan is not shown
+        display = prune_display(plan)
+        self.prune_table.update(display, **table_options(display, select=False))
+        self.prune_summary.value = (
+            f"<b>{len(plan.changes)} untagged manifest(s) go</b> from {target}, up to "
+            f"{human_size(plan.bytes_freed)} freed once the registry's garbage collection "
+            f"runs; {len(plan.kept)} kept. " + " ".join(plan.notes))
+        self.prune_plan, self.plan_registry = plan, registry
+        self._dropped_plan = None
+        self.update_buttons()
+        self.message.status("Prune preview only: nothing was deleted. Apply prune deletes "
+                            "exactly this plan." if plan.changes
+                            else "Nothing to prune: every manifest is reached by a tag.")
+
+    def _apply_clicked(self, apply: Any) -> None:
+        shown = (self.preview, self.prune_plan, self._settings, self.plan_registry,
+                 self._dropped_plan)
+        self.start(apply.__name__, lambda: apply(shown))
+
+    def _shown(self, shown: tuple | None) -> tuple:
+        return shown if shown is not None else (
+            self.preview, self.prune_plan, self._settings, self.plan_registry,
+            self._dropped_plan)
+
+    def apply(self, shown: tuple | None = None) -> Result:
+        """Apply the previewed retention plan (the second click), on its own registry."""
+        preview, _, settings, made_on, dropped = self._shown(shown)
+        if preview is None:
+            if dropped:
+                plan_bound(dropped, self.registry, tab=TAB)
+            raise ValueError(f"{TAB}: press Preview first: Apply deletes only a plan you have "
+                             "seen")
+        plan_bound(made_on, self.registry, tab=TAB)
+        self.preview = None
+        self.update_buttons()
+        self.progress.start("retention", preview.target)
         try:
-            result = retention(self.target, dry_run=False, plan=preview, progress=self.progress,
-                               **self.settings())
+            result = retention(preview.target, dry_run=False, plan=preview,
+                               progress=self.progress, **settings)
         except BaseException:
             self.progress.finish(failed=True)
             raise
+        finally:
+            self.report_changed(made_on)  # a part may have landed: others list again
         self.progress.finish(result.summary())
         removed = len(result.details["tags_removed"])
-        self.message.status(f"Removed {removed} tag(s) from {self.target}. "
+        self.message.status(f"Removed {removed} tag(s) from {preview.target}. "
                             "restore(result) undoes it until garbage collection runs.")
         self.last_result = result
+        return result
+
+    def apply_prune(self, shown: tuple | None = None) -> Result:
+        """Apply the previewed prune plan exactly, on the registry it was made on."""
+        _, plan, _, made_on, dropped = self._shown(shown)
+        if plan is None:
+            if dropped:
+                plan_bound(dropped, self.registry, tab=TAB, button="Preview prune")
+            raise ValueError(f"{TAB}: press Preview prune first: Apply prune deletes only a "
+                             "plan you have seen")
+        plan_bound(made_on, self.registry, tab=TAB, button="Preview prune")
+        self.prune_plan = None
+        self.update_buttons()
+        self.progress.start("prune", plan.target)
+        try:
+            result = prune(plan.target, plan=plan, dry_run=False,
+                           cancel=self.cancel_event, progress=self.progress)
+        except BaseException:
+            self.progress.finish(failed=True)
+            raise
+        finally:
+            self.report_changed(made_on)
+        self.progress.finish(result.summary())
+        self.message.status(f"Deleted {len(plan.changes)} untagged manifest(s) from "
+                            f"{plan.target}. restore(result) undoes it until garbage "
+                            "collection runs.")
+        self.last_result = result
+        return result
 
 
 def _options(display: pd.DataFrame) -> dict[str, Any]:

@@ -1,12 +1,14 @@
-"""``Dashboard``: the registry bar over tabs (Images, Build, Trash, Log in), linked:
-choosing a registry lists it everywhere, choosing a namespace opens it in the image table
-and gives the build panel its target, and any action that changes a registry refreshes
-every table that shows it.
+"""``Dashboard``: the registry bar over tabs (Images, Build, Clean up, Sync, Scan, Trash,
+Log in), linked: choosing a registry moves every panel to it (each empties what it showed
+of the old one, then lists the new one), choosing a namespace opens it in the image table
+and gives the build panel its target, and any action that changes a registry makes every
+panel that shows it list again.
 
 The tabs are a list of ``(title, factory)`` pairs (``PANELS``; ``Dashboard(panels=...)``
-adds more): a factory takes the dashboard and returns a widget. A tab widget with a
-``registry`` trait follows the chooser; one with ``on_changed(callback)`` reports the
-registries it changed, and the dashboard refreshes the others.
+adds more): a factory takes the dashboard and returns a widget. A ``Panel`` follows the
+chooser through ``follow(registry)`` and reports the registries its actions wrote to
+through ``on_changed``; the dashboard's one notification, ``changed(registry)``, then
+refreshes every panel whose ``shows(registry)`` is true.
 
 Imports the sibling widget modules only.
 """
@@ -38,7 +40,6 @@ def _images_tab(board: "Dashboard") -> w.Widget:
 
 def _build_tab(board: "Dashboard") -> w.Widget:
     board.build_panel = BuildPanel(board.registry)
-    board.build_panel.on_pushed(lambda ref: board.refresh_tables(board.registry))
     return board.build_panel
 
 
@@ -53,14 +54,14 @@ def _cleanup_tab(board: "Dashboard") -> w.Widget:
 
 
 def _sync_tab(board: "Dashboard") -> w.Widget:
-    # Starts from the chosen registry; the source and target are typed, as for skopeo sync.
+    # The source follows the chosen registry; the rest is typed, as for skopeo sync.
     board.sync_panel = SyncPanel(board.registry + "/")
     return board.sync_panel
 
 
 def _scan_tab(board: "Dashboard") -> w.Widget:
     # Scans what the image table has selected, or a reference typed in.
-    board.scan_panel = panel = ScanPanel()
+    board.scan_panel = panel = ScanPanel(registry=board.registry)
     # The image table gets IBM's Security status column, from the reports of this panel.
     board.image_table.security = lambda shown: security_status(shown, panel.reports)
     panel.on_scanned(lambda report: board.image_table.apply_filter())
@@ -126,22 +127,23 @@ class Dashboard(w.VBox):
             if hasattr(widget, "on_changed"):
                 # The panel that acted has refreshed itself already.
                 widget.on_changed(lambda registry, source=widget:
-                                  self.refresh_tables(registry, exclude=source))
+                                  self.changed(registry, source=source))
 
     @property
     def registry(self) -> str:
         return self.registry_bar.value
 
     def _registry_chosen(self, change: dict) -> None:
-        registry = change["new"]
-        self.namespace_table.registry = registry  # empties it at once, then lists
-        self.image_table.browse(registry, None)
-        for widget in self.panels.values():
-            if widget not in (self.namespace_table, self.image_table) and \
-                    widget.has_trait("registry"):
-                widget.registry = registry
-        if self.build_panel is not None:
-            self.build_panel.namespace = None
+        # Every panel moves: each empties what it showed of the old registry at once (so
+        # nothing old shows under the new heading, nor can be acted on), then lists.
+        every = self._panels_with_wait()
+        for panel in every + [p for p in self.panels.values() if p not in every]:
+            if panel is self.registry_bar:
+                continue
+            if hasattr(panel, "follow"):
+                panel.follow(change["new"])
+            elif panel.has_trait("registry"):  # a tab added with panels=, not a Panel
+                panel.registry = change["new"]
 
     def _namespace_chosen(self, namespace: str | None) -> None:
         # The namespace belongs to the rows' registry, not necessarily to the chooser's
@@ -157,16 +159,20 @@ class Dashboard(w.VBox):
         else:
             self.registry_bar.logged_in.pop(registry, None)
         self.registry_bar.check_later()
-        self.refresh_tables(registry)
+        self.changed(registry)
+
+    def changed(self, registry: str, *, source: Any = None) -> None:
+        """``registry`` changed (an apply, a login): every panel that shows it lists again,
+        but ``source``, the panel that acted and has listed again itself."""
+        for panel in self._panels_with_wait():
+            if panel is source or panel is self.registry_bar or not hasattr(panel, "shows"):
+                continue
+            if panel.shows(registry):
+                panel.refresh()
 
     def refresh_tables(self, registry: str, *, exclude: Any = None) -> None:
-        """List again every table showing ``registry`` (after an action changed it)."""
-        for panel in self._panels_with_wait():
-            if panel is exclude or panel is self.registry_bar or not hasattr(panel, "refresh"):
-                continue
-            shows = {getattr(panel, "rows_registry", None), getattr(panel, "registry", None)}
-            if registry in shows:
-                panel.refresh()
+        """The same as ``changed(registry, source=exclude)`` (the older name)."""
+        self.changed(registry, source=exclude)
 
     @property
     def busy(self) -> bool:

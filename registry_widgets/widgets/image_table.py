@@ -138,7 +138,6 @@ class ImageTable(Panel):
         # the dashboard sets it from its Scan panel's reports; None shows no column.
         self.security: Callable[[pd.DataFrame], list[str]] | None = None
         self._listed: tuple[str, str | None] | None = None  # what the table holds
-        self._changed_callbacks: list[Callable[[str], Any]] = []
         self._row_buttons = [self.pull_button, self.inspect_button, self.pull_command_button,
                              self.remove_tag_button, self.delete_digest_button,
                              self.copy_button, self.export.csv_button, self.export.json_button]
@@ -200,6 +199,10 @@ class ImageTable(Panel):
         if (registry, namespace) != self._listed:
             self.refresh()
 
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: its namespaces' images, none of the old rows."""
+        self.browse(registry, None)
+
     def _source_changed(self, change: dict) -> None:
         if not self._quiet:  # browse() sets both traits, then lists once
             self.refresh()
@@ -209,6 +212,8 @@ class ImageTable(Panel):
         # The rows go at once: until the new listing arrives nothing may act on the old one.
         if (self.registry, self.namespace) != self._listed:
             self._empty()
+            where = self.registry + (f"/{self.namespace}" if self.namespace else "")
+            self.title.value = f"<b>Images in {where}</b> (listing…)" if self.registry else ""
             if self.background and self.registry:
                 self._show_index()
         return self.start("refresh", self._refresh_now)
@@ -241,15 +246,18 @@ class ImageTable(Panel):
             show(self.repositories_box, True)
         try:
             def first_rows(part: pd.DataFrame) -> None:
-                if self.frame.empty:  # a cold listing: its first repositories show early
-                    self.set_trait("rows_registry", self.registry)
-                    self.set_trait("rows_namespace", self.namespace)
+                # a cold listing: its first repositories show early, while still wanted
+                if self.frame.empty and self._wanted(listing):
+                    self.set_trait("rows_registry", listing[0])
+                    self.set_trait("rows_namespace", listing[1])
                     self.show_frame(part)
 
             frame = images(self.registry, self.namespace, repositories=repositories,
                            progress=self.watching(self.progress), on_partial=first_rows,
                            **self.cancel_kwargs(images))
         except BaseException as e:
+            if not self._wanted(listing):
+                return  # a listing nobody looks at any more: the queued one says how it went
             # The rule: a table whose listing failed holds no rows, so nothing can act on
             # what an earlier registry returned.
             self._empty()
@@ -269,8 +277,12 @@ class ImageTable(Panel):
             raise
         self.progress.finish(f"{len(frame)} tag(s)")
         show(self.progress, False)
-        self.set_trait("rows_registry", self.registry)
-        self.set_trait("rows_namespace", self.namespace)
+        if not self._wanted(listing):
+            # Another registry or namespace was chosen while this one was listed: its rows
+            # must not show under the new heading (the new listing is queued behind this).
+            return
+        self.set_trait("rows_registry", listing[0])
+        self.set_trait("rows_namespace", listing[1])
         self.title.value = f"<b>Images in {where}</b>"
         self._update(frame)
         self._listed = listing
@@ -278,6 +290,9 @@ class ImageTable(Panel):
         skipped = self.frame.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
         self.message.status(f"{len(self.frame)} tag(s) in {where}{note}")
+
+    def _wanted(self, listing: tuple[str, str | None]) -> bool:
+        return (self.registry, self.namespace) == listing
 
     def _update(self, table: pd.DataFrame) -> None:
         """Show ``table`` in place of ``frame``: nothing is redrawn when the rows are the same,
@@ -372,19 +387,10 @@ class ImageTable(Panel):
             raise ValueError("select one or more rows in the table first")
         return rows
 
-    def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
-        """Call ``callback(registry)`` after an action changed what ``registry`` holds."""
-        if remove:
-            self._changed_callbacks.remove(callback)
-        else:
-            self._changed_callbacks.append(callback)
-
     def _changed(self, registries: set[str]) -> None:
         if self.rows_registry in registries or self.registry in registries:
             self._refresh_now()
-        for registry in sorted(registries):
-            for callback in list(self._changed_callbacks):
-                callback(registry)
+        self.report_changed(*registries)
 
     def reset_feedback(self) -> None:
         show(self.output, False)

@@ -53,6 +53,10 @@ class LoginPanel(Panel):
         self.registry = registry
         self._heading()
 
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: log in there."""
+        self.registry = registry
+
     def _heading(self) -> None:
         self.heading.value = (f"<b>Log in to {self.registry}</b> — kept in this kernel's "
                               "memory only; or run <code>docker login</code> in a terminal "

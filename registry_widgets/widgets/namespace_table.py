@@ -78,7 +78,6 @@ class NamespaceTable(Panel):
         self.title = w.HTML("")
         self.title.add_class("rw-ns-title")
         self._select_callbacks: list[Callable[[str | None], Any]] = []
-        self._changed_callbacks: list[Callable[[str], Any]] = []
         self._keep: str | None = None
         super().__init__()
         self.cancel_action_button.add_class("rw-ns-cancel-action")
@@ -107,7 +106,13 @@ class NamespaceTable(Panel):
         # namespace of the same name in the new registry is selected again once listed.
         self._keep = self.selected or self._keep
         self._show(pd.DataFrame(columns=COLUMNS), None)
+        self.title.value = f"<b>Namespaces of {self.registry}</b> (listing…)" \
+            if self.registry else ""
         self.refresh()
+
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: its namespaces, none of the old ones."""
+        self.registry = registry
 
     def refresh(self) -> Any:
         """List the registry again in the worker thread (``wait()`` for it)."""
@@ -129,6 +134,8 @@ class NamespaceTable(Panel):
                                progress=self.watching(self.progress),
                                **self.cancel_kwargs(namespaces))
         except BaseException as e:
+            if registry != self.registry:
+                return  # another registry was chosen meanwhile; its listing is queued
             self._show(pd.DataFrame(columns=COLUMNS), None)
             self.title.value = f"<b>Namespaces of {registry}</b>: could not be listed"
             self.progress.finish("listing failed", failed=True)
@@ -141,6 +148,10 @@ class NamespaceTable(Panel):
             raise
         self.progress.finish(f"{len(frame)} namespace(s)")
         show(self.progress, False)
+        if registry != self.registry:
+            # Another registry was chosen while this one was listed: its rows must not show
+            # under the new heading (the new listing is queued behind this one).
+            return
         self.title.value = f"<b>Namespaces of {registry}</b>"
         self._show(frame, registry)
         self.message.status(f"{len(self.frame)} namespace(s) in {registry}")
@@ -214,19 +225,11 @@ class NamespaceTable(Panel):
             if name in declared_namespaces(registry):
                 forget_namespace(registry, name)
             self._refresh_now()
-            for callback in list(self._changed_callbacks):
-                callback(registry)
+            self.report_changed(registry)
             self.message.status(result_text(result))
 
         self.confirmation.ask(f"Remove namespace {name} from {registry}?",
                               namespace_plan_text(name, dry.details), delete)
-
-    def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
-        """Call ``callback(registry)`` after an action here changed what it holds."""
-        if remove:
-            self._changed_callbacks.remove(callback)
-        else:
-            self._changed_callbacks.append(callback)
 
     # -- selection -----------------------------------------------------------------------
 

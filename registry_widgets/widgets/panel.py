@@ -2,6 +2,13 @@
 actions that run in the panel's one worker thread while ``busy`` says so; plus how an
 action is cancelled (``CancelledByUser``, ``is_cancelled``, ``accepts``).
 
+A panel is bound to what it shows: ``follow(registry)`` moves it to the registry the
+dashboard chose (it empties what it showed of the old one, then lists the new one),
+``shows(registry)`` says whether its rows or plan came from that registry, ``refresh()``
+lists again, and ``on_changed(callback)`` / ``report_changed(registry)`` tell the
+dashboard which registry an action of the panel wrote to, so every other panel showing it
+lists again. ``plan_bound(...)`` is the one refusal of a plan made on another registry.
+
 Exceptions in an action never escape into ipywidgets' dispatcher (which swallows them):
 they are shown in red, kept in ``last_error``, logged, and raised by ``wait()``.
 
@@ -85,6 +92,7 @@ class Panel(w.VBox):
         self._running = 0
         self._unreported: list[BaseException] = []
         self._action_buttons: list[w.Button] = []
+        self._changed_callbacks: list[Callable[[str], Any]] = []
         super().__init__(children, **kwargs)
         self.cancel_action_button.on_click(lambda _b: self.cancel_event.set())
 
@@ -187,3 +195,43 @@ class Panel(w.VBox):
     def button_allowed(self, btn: w.Button) -> bool:
         """Panels say here which buttons need something (rows, a selection) when idle."""
         return True
+
+    # -- what the panel shows ------------------------------------------------------------
+
+    def follow(self, registry: str) -> None:
+        """The dashboard's chooser moved to ``registry``: a panel that shows a registry
+        empties what it showed of the old one at once, then lists ``registry``."""
+
+    def shows(self, registry: str) -> bool:
+        """Whether this panel's rows, heading or plan come from ``registry``."""
+        return registry in {getattr(self, "registry", None),
+                            getattr(self, "rows_registry", None)}
+
+    def refresh(self) -> Any:
+        """List again what the panel shows (in the worker thread); panels that list
+        override it."""
+        return None
+
+    def on_changed(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(registry)`` after an action of this panel wrote to ``registry``."""
+        if remove:
+            self._changed_callbacks.remove(callback)
+        else:
+            self._changed_callbacks.append(callback)
+
+    def report_changed(self, *registries: str) -> None:
+        """Tell the subscribers (the dashboard) which registries an action wrote to."""
+        for registry in sorted(set(r for r in registries if r)):
+            for callback in list(self._changed_callbacks):
+                callback(registry)
+
+
+def plan_bound(plan_registry: str | None, chosen: str, *, tab: str,
+               button: str = "Preview") -> None:
+    """Refuse a plan made on another registry than the one the panel names now: its rows
+    were shown for ``plan_registry``, so applying it would act on what the user no longer
+    sees (and applying it to ``chosen`` would act on what the user never saw)."""
+    if plan_registry != chosen:
+        raise ValueError(f"{tab}: the plan shown was made on {plan_registry}, but the chosen "
+                         f"registry is now {chosen}; nothing was sent to either. Press "
+                         f"{button} again to plan for {chosen}")

@@ -5,9 +5,10 @@ The Vulnerability Advisor step of the guide as one control row: an image referen
 (folder, zip or artifact reference) and an optional exemptions file, then Scan. The findings
 table lists vulnerabilities and configuration issues worst first, exempt ones last and marked.
 Reports are kept by image digest (content-addressed, so a report never goes stale for its
-digest) for the Security status column.
+digest) for the Security status column. The heading names the registry the dashboard chose;
+when it chooses another, an image of the old one leaves the field and its findings go.
 
-Imports the ``operations`` verbs and the sibling widget modules only.
+Imports the ``operations`` verbs, ``reference`` and the sibling widget modules only.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any, Callable, Mapping
 
 import ipywidgets as w
 import pandas as pd
+import traitlets
 from itables.widget import ITable
 
 from ..operations.security.scan import ScanReport, scan
+from ..reference import parse_reference
 from .controls import button, text
 from .panel import Panel
 from .tables import short_digest, table_options
@@ -74,6 +77,13 @@ def summary_html(report: ScanReport) -> str:
     return " ".join(parts)
 
 
+def _registry_of(reference: str) -> str | None:
+    try:
+        return parse_reference(reference.strip()).registry if reference.strip() else None
+    except Exception:  # noqa: BLE001 - a half-typed reference names no registry yet
+        return None
+
+
 class ScanPanel(Panel):
     """Scan one image. Fields ``image``, ``feed``, ``exemptions``; ``scan_button``.
 
@@ -81,7 +91,12 @@ class ScanPanel(Panel):
     ``security_status``); ``on_scanned(callback)`` is called with each new report.
     """
 
-    def __init__(self, image: str = "", feed: str = "", exemptions: str = ""):
+    registry = traitlets.Unicode("", help="the registry whose images are scanned")
+
+    def __init__(self, image: str = "", feed: str = "", exemptions: str = "", *,
+                 registry: str = ""):
+        self.title = w.HTML("")
+        self.title.add_class("rw-scan-title")
         self.image = text("registry/namespace/repository:tag", "rw-scan-image", value=image,
                           width="24em")
         self.feed = text("feed: folder, zip or artifact", "rw-scan-feed", value=feed, width="20em")
@@ -97,11 +112,29 @@ class ScanPanel(Panel):
         self.reports: dict[str, ScanReport] = {}
         self._callbacks: list[Callable[[ScanReport], Any]] = []
         super().__init__()
-        self.children = [w.HBox([self.image, self.feed, self.exemptions, self.scan_button],
+        self.children = [self.title,
+                         w.HBox([self.image, self.feed, self.exemptions, self.scan_button],
                                 layout=w.Layout(flex_flow="row wrap")),
                          self.message, self.summary, self.table]
         self.add_class("rw-scan-panel")
         self.on_click(self.scan_button, self.scan)
+        self.observe(self.guard(lambda change: self._registry_set(), fresh=False),
+                     names="registry")
+        self.registry = registry
+
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: scan its images."""
+        self.registry = registry
+
+    def _registry_set(self) -> None:
+        self.title.value = f"<b>Scan an image of {self.registry}</b>" if self.registry else ""
+        if _registry_of(self.image.value) not in (None, self.registry):
+            self.image.value = ""
+        if self.report is not None and _registry_of(self.report.reference) != self.registry:
+            self.report = None
+            empty = pd.DataFrame(columns=FINDING_COLUMNS)
+            self.table.update(empty, **table_options(empty, select=False))
+            self.summary.value = ""
 
     def scan(self) -> ScanReport:
         ref, feed = self.image.value.strip(), self.feed.value.strip()

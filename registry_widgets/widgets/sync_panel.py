@@ -6,6 +6,9 @@ tag to copy, skip or replace, with its size; nothing is written) and Apply (the 
 progress bar per repository, then every outcome). ``sync_rows`` is the table as a plain
 function of the result, shared with the notebook.
 
+Apply runs only the sync that was previewed: with other fields, or after the dashboard moved
+the source to another registry (``follow``), it refuses and asks for Preview again.
+
 Imports the ``operations`` verbs and the sibling widget modules only.
 """
 
@@ -20,7 +23,7 @@ import pandas as pd
 from ..operations.core.result import Result
 from ..operations.mirror.sync import summary_line, sync
 from .controls import button, text
-from .panel import Panel
+from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
 
@@ -76,6 +79,7 @@ class SyncPanel(Panel):
         self.executor = executor
         self.plan: Result | None = None
         self.last_result: Result | None = None
+        self._planned: dict[str, Any] | None = None  # the fields the plan was made with
         super().__init__()
         self.children = [
             w.HBox([self.source, self.target], layout=w.Layout(flex_flow="row wrap")),
@@ -98,24 +102,55 @@ class SyncPanel(Panel):
                 "latest": self.latest.value or None,
                 "accessories": self.accessories.value}
 
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: the source moves there (its path stays, shown in
+        the field), and the plan of the old source goes."""
+        path = self.source.value.strip().partition("/")[2]
+        self.source.value = f"{registry}/{path}" if registry else ""
+        self.forget()
+
+    def shows(self, registry: str) -> bool:
+        return any(f.value.strip().partition("/")[0] == registry
+                   for f in (self.source, self.target))
+
+    def forget(self) -> None:
+        """Drop the plan shown: Apply needs a new Preview."""
+        self.plan, self._planned = None, None
+        self.table.value = ""
+
     def preview(self) -> Result:
         """Plan only: what Apply would copy, skip or replace, and the bytes."""
-        plan = sync(**self.arguments(), dry_run=True, executor=self.executor)
-        self.plan = plan
+        arguments = self.arguments()
+        self.forget()
+        plan = sync(**arguments, dry_run=True, executor=self.executor)
+        self.plan, self._planned = plan, arguments
         self.table.value = _table_html(sync_rows(plan))
         self.message.status(f"plan: {summary_line(plan)} "
                             f"({human_size(plan.details['plan']['bytes'])} to copy)")
         return plan
 
     def apply(self) -> Result:
-        """Sync now (plans again first, so it acts on the registries as they are)."""
+        """Sync what was previewed (``sync`` plans again first, so it acts on the
+        registries as they are, and copies only what is missing)."""
         arguments = self.arguments()
+        if self._planned is None:
+            raise ValueError("Sync: press Preview first: Apply copies only what a preview "
+                             "showed")
+        for side in ("source", "target"):
+            plan_bound(self._planned[side].partition("/")[0],
+                       arguments[side].partition("/")[0], tab=f"Sync ({side})")
+        if arguments != self._planned:
+            changed = [k for k in arguments if arguments[k] != self._planned[k]]
+            raise ValueError(f"Sync: {', '.join(changed)} changed since the Preview; nothing "
+                             "was copied: press Preview again")
         self.progress.start("sync", f"{arguments['source']} → {arguments['target']}")
         try:
             result = sync(**arguments, executor=self.executor, progress=self.progress)
         except BaseException:
             self.progress.finish("sync failed", failed=True)
             raise
+        finally:
+            self.report_changed(arguments["target"].partition("/")[0])
         self.last_result = result
         failed = result.details["counts"].get("failed", 0)
         self.progress.finish(summary_line(result), failed=bool(failed))

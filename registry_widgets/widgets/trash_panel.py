@@ -11,7 +11,7 @@ Imports the ``operations`` verbs and the sibling widget modules only.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as w
 import pandas as pd
@@ -58,7 +58,6 @@ class TrashPanel(Panel):
         self.force = w.Checkbox(value=False, description="Move tags pushed since",
                                 indent=False, layout=w.Layout(width="auto"))
         self.force.add_class("rw-trash-force")
-        self._changed_callbacks: list[Callable[[str], Any]] = []
         super().__init__()
         self.children = [self.title,
                          w.HBox([self.refresh_button, self.restore_button, self.force,
@@ -67,21 +66,41 @@ class TrashPanel(Panel):
         self.add_class("rw-trash-panel")
         self.on_click(self.refresh_button, self._refresh_now, background=True)
         self.on_click(self.restore_button, self.restore, background=True)
-        self.observe(lambda change: self.refresh(), names="registry")
+        self.observe(lambda change: self._registry_set(), names="registry")
         self.registry = registry
+
+    def follow(self, registry: str) -> None:
+        """The dashboard chose ``registry``: its trash, none of the old one's rows."""
+        self.registry = registry
+
+    def _registry_set(self) -> None:
+        # The old rows and heading go at once: Restore may not act on them meanwhile.
+        self._empty()
+        self._title()
+        self.refresh()
+
+    def _title(self) -> None:
+        self.title.value = (f"<b>Deleted from {self.registry} by this package</b> "
+                            "(restorable until the registry's garbage collection runs)"
+                            if self.registry else "")
+
+    def _empty(self) -> None:
+        self.frame = pd.DataFrame(columns=COLUMNS)
+        self.table.update(trash_display(self.frame), **table_options(trash_display(self.frame)))
+        self.update_buttons()
 
     def refresh(self) -> Any:
         return self.start("refresh", self._refresh_now)
 
     def _refresh_now(self) -> None:
         registry = self.registry
-        self.frame = pd.DataFrame(columns=COLUMNS)
-        self.table.update(trash_display(self.frame), **table_options(trash_display(self.frame)))
+        self._empty()
+        self._title()
         if not registry:
             return
-        self.title.value = (f"<b>Deleted from {registry} by this package</b> "
-                            "(restorable until the registry's garbage collection runs)")
         frame = trash(registry)
+        if registry != self.registry:
+            return  # another registry was chosen meanwhile; its listing is queued
         self.frame = frame
         display = trash_display(frame)
         self.table.update(display, **table_options(display))
@@ -117,11 +136,7 @@ class TrashPanel(Panel):
         finally:
             if results:
                 self._refresh_now()
-                for callback in list(self._changed_callbacks):
-                    callback(self.registry)
+                self.report_changed(self.registry)
         self.message.status("\n".join(
             f"restored {', '.join(r.details.get('tags') or r.details.get('manifests') or [])}"
             f" ({result_text(r).rsplit('(', 1)[-1]}" for r in results))
-
-    def on_changed(self, callback: Callable[[str], Any]) -> None:
-        self._changed_callbacks.append(callback)
