@@ -128,9 +128,11 @@ def size() -> int:
         return 0
 
 
-def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]]:
-    """Every record, oldest first (from byte ``start``). A torn or damaged line is skipped
-    with a warning naming the file and the line; the records after it are still read."""
+def lines(path: Path | None = None, *, start: int = 0
+          ) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """``(line number, record, text)`` for every non-empty line (from byte ``start``); the
+    record is None for a damaged line (torn by a crash, or edited), whose ``text`` says what
+    is wrong with it. For callers that must NAME a damaged line (``restore``)."""
     path = path or paths.journal_file()
     if not path.exists():
         return
@@ -142,11 +144,27 @@ def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]
                 continue
             value = _parse(line)
             if value is None:
-                where = f"line {number}" if not start else f"line {number} after byte {start}"
-                log.warning("%s %s is not a journal record (torn by a crash, or edited); "
-                            "skipped: %.80r", path, where, line)
-                continue
-            yield value
+                yield number, None, ("not a JSON record (torn by a crash, or edited): "
+                                     f"{line[:80]!r}")
+            else:
+                yield number, value, line
+
+
+def where(number: int, *, start: int = 0, path: Path | None = None) -> str:
+    """``line 7 of /x/journal.jsonl``: how messages name a line of the journal."""
+    path = path or paths.journal_file()
+    return f"line {number}" + (f" after byte {start}" if start else "") + f" of {path}"
+
+
+def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]]:
+    """Every record, oldest first (from byte ``start``). A torn or damaged line is skipped
+    with a warning naming the file and the line; the records after it are still read (a
+    caller that must say which line was damaged uses :func:`lines`)."""
+    for number, value, text in lines(path, start=start):
+        if value is None:
+            log.warning("%s: %s; skipped", where(number, start=start, path=path), text)
+            continue
+        yield value
 
 
 def check_readable(predicate: Any, what: str, *, start: int = 0) -> dict[str, Any]:
