@@ -45,7 +45,7 @@ def _entries(registry: str | None) -> tuple[list[dict[str, Any]], list[dict[str,
         if record is None:
             if BACKUP_ACTION in text and (not wanted or wanted in text):
                 damaged.append({"registry": wanted or "", "why": f"damaged backup: "
-                                f"{journal.where(number)}: {text}"})
+                                f"{journal.where(number)}: {journal.damage(text)}"})
             continue
         if record.get("action") != BACKUP_ACTION:
             continue

@@ -213,8 +213,9 @@ def _check_guards(plan: Plan, indexes: Indexes, result: Result) -> None:
     result.details["overridden"] = blocking  # forced past: what force=True allowed
 
 
-def _backup(client: RegistryClient, plan: Plan, manifests: dict[str, Manifest]) -> str:
-    """Journal every manifest a change deletes or replaces, and every tag that goes with it."""
+def _backup(client: RegistryClient, plan: Plan, manifests: dict[str, Manifest]) -> str | None:
+    """Journal every manifest a change deletes or replaces, and every tag that goes with it;
+    None when the plan only creates (a restore into empty places has nothing to lose)."""
     backup: dict[str, tuple[list[Manifest], list[tuple[str, str]]]] = {}
     for change in plan.changes:
         if change.before is None:
@@ -231,9 +232,12 @@ def _backup(client: RegistryClient, plan: Plan, manifests: dict[str, Manifest]) 
             for tag, digest in sorted(plan.snapshot.get(change.repository, {}).items()):
                 if digest == change.before and (tag, digest) not in entry[1]:
                     entry[1].append((tag, digest))
+    if not backup:
+        return None
+    verb = "removed" if any(c.after is None for c in plan.changes) else "changed"
     return write_backup(plan.registry, plan.target,
                         [(repo, ms, tags) for repo, (ms, tags) in sorted(backup.items())],
-                        undone="nothing was changed")
+                        undone=f"{plan.target} was not {verb}: nothing was changed")
 
 
 def _co_tags(plan: Plan, change: Change) -> list[str]:
@@ -308,7 +312,8 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
         _check_guards(plan, indexes, result)
         manifests: dict[str, Manifest] = {}
         backup_id = _backup(client, plan, manifests)
-        result.details["backup_id"] = backup_id
+        if backup_id is not None:
+            result.details["backup_id"] = backup_id
         stop = Stop(cancel, f"{plan.action} on {plan.registry}")
         applied: list[str] = result.details["applied"]
         methods: dict[str, str] = {}
@@ -319,7 +324,7 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
         def write(change: Change) -> None:
             said: dict[str, Any] = {}
             how = write_change(client, plan, change, manifests.get(change.before or ""),
-                               backup_id=backup_id, notes=said)
+                               backup_id=backup_id or "", notes=said)
             with lock:
                 methods[change.describe(plan.registry)] = how
                 notes.update(said)

@@ -131,8 +131,9 @@ def size() -> int:
 def lines(path: Path | None = None, *, start: int = 0
           ) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """``(line number, record, text)`` for every non-empty line (from byte ``start``); the
-    record is None for a damaged line (torn by a crash, or edited), whose ``text`` says what
-    is wrong with it. For callers that must NAME a damaged line (``restore``)."""
+    record is None for a damaged line (torn by a crash, or edited), and ``text`` is the line
+    (:func:`damage` says what is wrong with it). For callers that must NAME a damaged line
+    (``restore``, ``trash``)."""
     path = path or paths.journal_file()
     if not path.exists():
         return
@@ -143,11 +144,12 @@ def lines(path: Path | None = None, *, start: int = 0
             if not line:
                 continue
             value = _parse(line)
-            if value is None:
-                yield number, None, ("not a JSON record (torn by a crash, or edited): "
-                                     f"{line[:80]!r}")
-            else:
-                yield number, value, line
+            yield number, value, line
+
+
+def damage(text: str) -> str:
+    """What is wrong with a damaged line, in words, quoting its start."""
+    return f"not a JSON record (torn by a crash, or edited): {text[:80]!r}"
 
 
 def where(number: int, *, start: int = 0, path: Path | None = None) -> str:
@@ -162,7 +164,9 @@ def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]
     caller that must say which line was damaged uses :func:`lines`)."""
     for number, value, text in lines(path, start=start):
         if value is None:
-            log.warning("%s: %s; skipped", where(number, start=start, path=path), text)
+            at = f"line {number}" if not start else f"line {number} after byte {start}"
+            log.warning("%s %s is not a journal record (torn by a crash, or edited); "
+                        "skipped: %.80r", path or paths.journal_file(), at, text)
             continue
         yield value
 

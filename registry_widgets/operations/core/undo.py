@@ -94,9 +94,10 @@ def locate(what: Any) -> tuple[dict[str, Any], int | None]:
         if record is None:
             if backup_id in text:
                 raise JournalError(f"backup {backup_id} is on a damaged line of the journal, "
-                                   f"{journal.where(number)}: {text}; nothing was restored",
-                                   reference=backup_id)
-            damaged.append((number, text))
+                                   f"{journal.where(number)}: {journal.damage(text)}; nothing "
+                                   "was restored", reference=backup_id)
+            if BACKUP_ACTION in text:
+                damaged.append((number, journal.damage(text)))
         elif record.get("action") == BACKUP_ACTION and record.get("id") == backup_id:
             return record, number
     raise NotFound(f"no backup {backup_id!r} in the journal {paths.journal_file()}"
@@ -110,9 +111,9 @@ def by_reference(ref: Reference, *, backup_id: str | None = None
     found: tuple[dict[str, Any], Entry, Manifest] | None = None
     damaged: list[tuple[int, str]] = []
     for number, record, text in journal.lines():
-        if record is None:
-            if ref.repository in text:
-                damaged.append((number, text))
+        if record is None:  # a torn backup of this registry may have held it
+            if BACKUP_ACTION in text and ref.registry in text:
+                damaged.append((number, journal.damage(text)))
             continue
         if record.get("action") != BACKUP_ACTION or record.get("registry") != ref.registry:
             continue
