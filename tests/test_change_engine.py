@@ -122,7 +122,7 @@ def test_a_co_tag_moved_between_plan_and_apply_is_refused_and_nothing_changes(re
     moved = push_image(registry, unique_repo, "latest", seed="moved")
 
     with pytest.raises(ConfirmationRequired, match="changed since the plan") as caught:
-        rw.remove(f"{registry.host}/{unique_repo}:1.0", plan=plan)
+        changes.apply(plan.changes)  # the plan's change set, exactly as it was shown
 
     assert f"{unique_repo}:latest moved to {moved.digest}" in str(caught.value)
     assert tags_of(registry, unique_repo) == {"1.0": image.digest, "latest": moved.digest}

@@ -88,10 +88,12 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
             result = Result(action="remove", target=current.target, digest=current.digest,
                             changed=False, dry_run=True, details=details)
         else:
-            approved = plan.changes if plan is not None and plan.changes is not None else None
-            change_set = approved or current.changes
-            assert change_set is not None
-            result = changes.apply(replace(change_set, force=force), progress=progress)
+            # The approved plan's decision was checked just now (check_drift); the engine
+            # applies the change set read this instant, so several approved removals in one
+            # repository (a widget's selected rows) apply one after the other. A plan's own
+            # change set applied as is: changes.apply(plan.changes).
+            assert current.changes is not None
+            result = changes.apply(replace(current.changes, force=force), progress=progress)
             result.digest = current.digest
             engine = result.details
             result.details = {**engine, **details, "change_plan": engine["plan"]}
