@@ -259,3 +259,19 @@ def test_a_damaged_backup_line_is_named_with_its_file_and_line(registry, unique_
 def test_trash_and_restore_are_public():
     assert "trash" in rw.__all__ and "restore" in rw.__all__
     assert rw.trash is not None and callable(rw.restore)
+
+
+def test_a_hand_made_plan_that_leaves_a_signature_behind_is_refused(registry, unique_repo):
+    # Whatever produced the plan, the engine's guard holds: an image goes with its signature.
+    image = push_image(registry, unique_repo, "1.0", seed=f"{unique_repo}-img")
+    push_image(registry, unique_repo, "keep", seed=f"{unique_repo}-keep")
+    push_image(registry, unique_repo, signature_tag(image.digest), seed=f"{unique_repo}-sig",
+               layer_sizes=(64,))
+    before = tags_of(registry, unique_repo)
+    plan = changes.Plan(action="remove", registry=registry.host, target=unique_repo,
+                        changes=[changes.Change(unique_repo, image.digest, image.digest, None)],
+                        snapshot={unique_repo: dict(before)})
+
+    with pytest.raises(Protected, match="signing nothing"):
+        changes.apply(plan)
+    assert tags_of(registry, unique_repo) == before
