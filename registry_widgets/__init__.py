@@ -17,6 +17,7 @@ from .operations.cleanup.gc import collect_garbage, garbage_collection_help
 from .operations.cleanup.prune import plan_prune, prune
 from .operations.cleanup.retention import (remove_retention_policy, retention, retention_policies,
                                            set_retention_policy)
+from .operations.cleanup.trash import trash
 from .operations.cleanup.usage import set_usage_limit, usage
 from .operations.core.backup import restore
 from .operations.core.clients import configure
@@ -61,7 +62,7 @@ __all__ = [
     "pull", "tag", "push", "build", "run", "local_images", "remove_local",
     # Removal and undo
     "remove", "plan_remove", "remove_namespace", "plan_remove_namespace", "restore",
-    "journal_path",
+    "trash", "journal_path",
     # Lifecycle
     "retention", "retention_policies", "set_retention_policy", "remove_retention_policy",
     "protect", "unprotect", "protected_patterns", "usage", "set_usage_limit",

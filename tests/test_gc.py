@@ -55,7 +55,8 @@ def test_gc_frees_the_bytes_it_says_and_restore_then_fails_clearly(embedded):
                       created="2024-01-01T00:00:00Z")
     kept = push_image(embedded, "team/new", "1.0", layer_sizes=(20_000,), seed="gc-new",
                       created="2024-01-01T00:00:00Z")
-    removed = remove(f"{embedded.host}/team/old@{gone.digest}")
+    # team/old's only image: emptying a repository needs force (the engine's guard)
+    removed = remove(f"{embedded.host}/team/old@{gone.digest}", force=True)
     on_disk = blob_bytes(embedded.storage)
 
     preview = collect_garbage(embedded.host, dry_run=True)

@@ -294,12 +294,12 @@ def test_checker(relpath, source, allowed):
 # -- writes to a registry go through the change engine ------------------------------------------
 
 ENGINE = "operations/core/changes.py"
+# The engine's own write step for a tag removal (tag DELETE or the 2.x placeholder method);
+# only ENGINE calls its untag() (checked below).
+ENGINE_WRITE_STEPS = {"operations/core/untag.py"}
 # Modules that still send a manifest PUT or DELETE on their own, until they move onto the
 # change engine (issue 21). This set may only shrink: a new write path plans and applies.
-WRITERS_STILL_TO_MOVE = {
-    "operations/images/remove.py",
-    "operations/core/backup.py",
-}
+WRITERS_STILL_TO_MOVE: set[str] = set()  # none left: every verb writes through the engine
 # The registry client defines the calls; it is the layer below the engine, not a writer.
 WRITE_CALLS = {"put_manifest", "delete_manifest"}
 
@@ -321,12 +321,17 @@ def test_only_the_engine_writes_manifests():
     writers = manifest_writers()
     assert ENGINE in writers, "the change engine no longer writes: update this test"
     new = {path: lines for path, lines in writers.items()
-           if path != ENGINE and path not in WRITERS_STILL_TO_MOVE}
+           if path != ENGINE and path not in WRITERS_STILL_TO_MOVE | ENGINE_WRITE_STEPS}
     assert new == {}, (f"these modules send a manifest PUT or DELETE themselves: {new}. Plan "
                        f"the change and apply it with {ENGINE} (plan, re-check, back up, apply, "
                        "verify, journal)")
     moved = WRITERS_STILL_TO_MOVE - set(writers)
     assert not moved, f"{sorted(moved)} no longer write: remove them from WRITERS_STILL_TO_MOVE"
+    callers = {relpath.as_posix() for relpath in MODULE_FILES
+               for node in ast.walk(ast.parse((PACKAGE_DIR / relpath).read_text()))
+               if isinstance(node, ast.Attribute) and node.attr == "untag"
+               and isinstance(node.value, ast.Name) and node.value.id == "untag"}
+    assert callers <= {ENGINE}, f"only {ENGINE} may call untag.untag(), not {callers - {ENGINE}}"
 
 
 # -- README's "How it is built" table tells the same story -------------------------------------

@@ -28,7 +28,7 @@ def test_delete_restore_then_pull_by_the_original_digest(registry, docker_client
     rw.push(f"{registry.host}/{unique_repo}:stable", engine=engine)
     by_digest = f"{registry.host}/{unique_repo}@{digest}"
 
-    removed = rw.remove(by_digest)
+    removed = rw.remove(by_digest, force=True)  # its only image: emptying needs force
     assert sorted(removed.details["tags_removed"]) == ["1.0", "stable"]
     with pytest.raises(rw.NotFound):
         rw.inspect(by_digest)

@@ -17,31 +17,33 @@ As IBM's ``ibmcloud cr retention-run`` (and ``retention-policy-set`` for saved s
   (``sha256-<hex>.sig``...) go with their image, never alone.
 
 ``dry_run=True`` (the default) reads the registry and returns the plan; it sends no DELETE,
-PUT, POST or PATCH. ``dry_run=False`` applies exactly that plan: the registry is read again,
-and if any tag of an affected repository moved, appeared or went, nothing is done
-(ConfirmationRequired). Then one journal backup (``restore(result)`` undoes the run until
-garbage collection), then the deletes through ``remove``'s machinery.
+PUT, POST or PATCH. ``dry_run=False`` hands exactly that plan to the change engine
+(``core.changes``): it reads the registry again, and if any tag of an affected repository
+(signature tags included) moved, appeared or went, nothing is done (ConfirmationRequired);
+it checks the guards (protected tags, running containers, a repository left without images
+needs ``force=True``), makes one journal backup (``restore(result)`` undoes the run until
+garbage collection), deletes, verifies and journals.
 
 Planning (:func:`compute_retention`) is a pure function of the tag maps and the per-digest
-details of ``inventory``, tested without a registry. Layer 3: imports ``errors``,
-``reference``, ``progress`` and the sibling verbs' modules; never the widgets.
+details of ``inventory``, tested without a registry. Layer 5: imports ``errors``,
+``reference``, ``progress``, the core's ``changes`` and the image verbs' modules; never the
+widgets.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ...errors import ConfirmationRequired, InvalidArgument, NotFound, Protected
-from ...manifest import Manifest
+from ...errors import ConfirmationRequired, InvalidArgument, NotFound
 from ...progress import ProgressCallback
-from ...reference import accessory_of
-from ..core import journal, policies
+from ...reference import accessory_of, parse_reference
+from ..core import changes, journal, policies
+from ..core.changes import Change, Plan
 from ..core.arguments import check_bool
 from ..core.patterns import compile_pattern
 from ..core.clients import client_for
@@ -50,14 +52,11 @@ from ...reference import namespace_of
 from ..images.inventory import inventory
 from ..images.namespaces import declared_namespaces
 from ..images.protection import compile_patterns, matching, protected_patterns
-from ..images.remove_plan import (RepositoryIndex, compute_plan, parallel,
-                                  tag_delete_known_unsupported)
-from ..images.remove import apply_batch
+from ..images.remove_plan import parallel
 from ..core.result import Result, Timer, human_size
 
 POLICY_KEY = "retention"
 DESCRIBE_ROWS = 50  # going tags listed by describe(); details["plan"] has them all
-READ_WORKERS = 4  # repositories read again side by side before an apply
 PLAN_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "bytes",
                 "in_use"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -454,11 +453,13 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
             result.changed, result.dry_run = False, True
         elif not current.operations:
             result.changed = False
+            journal.record(result)
         else:
-            _apply(current, result, force, progress)
+            applied = changes.apply(change_set(current, force=force), progress=progress)
+            engine = applied.details
+            applied.details = {**engine, **result.details, "change_plan": engine["plan"]}
+            result = applied
     result.duration = timer.elapsed
-    if not dry_run:
-        journal.record(result)  # the removals are done and backed up: a warning, not an error
     return result
 
 
@@ -478,10 +479,31 @@ def _plan(registry: str, namespace: str, repository: str | None, where: str, set
                            f"is nothing to keep or remove and nothing was changed. Check the "
                            f"name: namespaces({registry!r}) lists them", registry=registry,
                            reference=where)
+    _add_accessory_tags(registry, listing, tag_maps)
     saved = {namespace: protected_patterns(registry, namespace)}
     return compute_retention(registry, where, tag_maps, listing.details, settings,
                              now=time.time(), saved_protect=saved, in_use=local_use(),
                              force=force)
+
+
+def _add_accessory_tags(registry: str, listing: Any, tag_maps: dict[str, dict[str, str]]) -> None:
+    """The listing shows signature and attestation tags (``sha256-<hex>.sig``...) beside their
+    image, not as rows: read their digests too, so the plan decides on EVERY tag (they go
+    with their image) and the engine's re-read finds nothing it did not see."""
+    client = client_for(registry)
+    names: dict[str, list[str]] = {}
+    for row in listing.rows:
+        for tag in (row.get("accessories") or {}).values():
+            names.setdefault(row["repository"], []).append(tag)
+    for orphan in listing.orphans:  # an accessory whose image is not listed: still a tag
+        ref = parse_reference(orphan)
+        names.setdefault(ref.repository, []).append(ref.tag or "")
+    for repo, tags in sorted(names.items()):
+        tags = sorted(set(tags) - {""})
+        heads = parallel(lambda tag, repo=repo: client.head_manifest(repo, tag), tags)
+        for tag, head in zip(tags, heads):
+            if head is not None:
+                tag_maps.setdefault(repo, {})[tag] = head.digest
 
 
 def _details(plan: RetentionPlan) -> dict[str, Any]:
@@ -553,82 +575,24 @@ def _drift(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[
     return changes
 
 
-def read_for_apply(client: Any, repository: str) -> RepositoryIndex:
-    """The repository as ``removal_plan.read_repository`` sees it, in half the requests: a
-    GET of each tag's manifest gives its digest too (no HEAD first), then the platforms of
-    indexes by digest."""
-    try:
-        tags = list(client.tags(repository))
-    except NotFound:
-        tags = []
-
-    def get(reference: str) -> Manifest | None:
-        try:
-            return client.get_manifest(repository, reference)
-        except NotFound:  # gone since the list: drift, which the caller reports
-            return None
-
-    tag_map: dict[str, str] = {}
-    manifests: dict[str, Manifest] = {}
-    for tag, manifest in zip(tags, parallel(get, tags)):
-        if manifest is not None:
-            tag_map[tag] = manifest.digest
-            manifests[manifest.digest] = manifest
-    wanted = sorted({c.digest for m in manifests.values() for c in m.children} - set(manifests))
-    while wanted:
-        children: set[str] = set()
-        for digest, manifest in zip(wanted, parallel(get, wanted)):
-            if manifest is not None:
-                manifests[digest] = manifest
-                children.update(c.digest for c in manifest.children)
-        wanted = sorted(children - set(manifests))
-    return RepositoryIndex(tag_map, manifests)
-
-
-def _apply(plan: RetentionPlan, result: Result, force: bool,
-           progress: ProgressCallback | None) -> None:
-    client = client_for(plan.registry)
-    by_repo: dict[str, list[dict[str, Any]]] = {}
+def change_set(plan: RetentionPlan, *, force: bool) -> Plan:
+    """The run as the change engine applies it: a digest delete per image that goes whole
+    (its signature tags' manifests included), a tag removal per tag that goes alone, and the
+    affected repositories' every tag (signature tags too) as the snapshot it re-checks."""
+    sizes: dict[tuple[str, str], int] = {}
+    for row in plan.rows:
+        key = (row["repository"], row["digest"])
+        sizes[key] = max(sizes.get(key, 0), int(row.get("bytes") or 0))
+    change_list = []
     for op in plan.operations:
-        by_repo.setdefault(op["repository"], []).append(op)
-    # Read every affected repository again BEFORE deleting anything anywhere (a few at a
-    # time: each read already sends its HEADs and GETs side by side).
-    repos = sorted(by_repo)
-    with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="retention") as pool:
-        indexes = dict(zip(repos, pool.map(lambda repo: read_for_apply(client, repo), repos)))
-    changes = _drift(plan.snapshot, {r: i.tags for r, i in indexes.items()}, set(by_repo))
-    if changes:
-        raise ConfirmationRequired(
-            f"the registry changed since the retention plan for {plan.target} was made: "
-            f"{'; '.join(changes[:10])}{' ...' if len(changes) > 10 else ''}. Nothing was "
-            "changed: run retention again with dry_run=True and check the new plan",
-            registry=plan.registry, reference=plan.target)
-    still_protected = []
-    for repo, ops in by_repo.items():
-        patterns = compile_patterns(protected_patterns(plan.registry, namespace_of(repo)))
-        hits = matching([t for op in ops for t in op["tags"]], patterns)
-        still_protected += [f"{repo}:{t}" for t in hits]
-    if still_protected:
-        raise Protected(f"tags in the plan are protected now: {', '.join(still_protected)}. "
-                        "Nothing was changed: run retention again", registry=plan.registry,
-                        reference=plan.target)
-    if not force:
-        use = local_use()
-        running = [f"{op['repository']}@{op['digest'][:19]} ({u})"
-                   for op in plan.operations if op["kind"] == "digest"
-                   for u in use.of(plan.registry, op["repository"], [op["digest"]]) if u.running]
-        if running:
-            raise Protected(f"images in the plan are used by running containers now: "
-                            f"{'; '.join(running)}. Nothing was changed: stop them, or pass "
-                            "force=True", registry=plan.registry, reference=plan.target)
-    unsupported = tag_delete_known_unsupported(plan.registry)
-    batch = []
-    for repo, ops in by_repo.items():
-        index = indexes[repo]
-        plans = []
-        for op in sorted(ops, key=lambda o: o["kind"] != "digest"):  # digests, then tags
-            ref = (f"{plan.registry}/{repo}@{op['digest']}" if op["kind"] == "digest"
-                   else f"{plan.registry}/{repo}:{op['tags'][0]}@{op['digest']}")
-            plans.append(compute_plan(ref, index, force=force, tag_delete_unsupported=unsupported))
-        batch.append((index, plans))
-    apply_batch(client, batch, target=plan.target, result=result, progress=progress)
+        repo, digest = op["repository"], op["digest"]
+        if op["kind"] == "digest":
+            change_list.append(Change(repo, digest, digest, None,
+                                      size=sizes.get((repo, digest), 0),
+                                      reason=f"tags {', '.join(op['tags'])} go"))
+        else:
+            change_list.append(Change(repo, op["tags"][0], digest, None, reason="remove tag"))
+    affected = {op["repository"] for op in plan.operations}
+    return Plan(action="retention", registry=plan.registry, target=plan.target,
+                changes=change_list, notes=[plan.describe()], force=force,
+                snapshot={repo: dict(plan.snapshot.get(repo) or {}) for repo in sorted(affected)})

@@ -5,15 +5,16 @@ the manifests' exact bytes and the tags that pointed at them). ``trash()`` lists
 backups one row per deleted image (repository and digest) with its tags, when, and whether
 it can still be restored: the registry still has every blob the manifest needs (until its
 garbage collection runs) and the registry answers. ``restore_from_trash(ref)`` puts one row
-back, by tag (``reg/repo:tag``) or digest (``reg/repo@sha256:...``), through
-``backup.restore`` on a backup narrowed to that row, so a tag that now points elsewhere is
-not moved without ``force=True``.
+back, by tag (``reg/repo:tag``) or digest (``reg/repo@sha256:...``): it is ``restore(ref)``
+(``core.undo``, one implementation), so a tag that now points elsewhere is not moved
+without ``force=True``. A damaged backup in the journal is a row of its own, whose ``why``
+names the journal line and what is wrong with it.
 
 Similar to a desktop's trash: nothing here deletes; restoring needs the blobs, which a
 registry keeps until garbage collection.
 
-Imports ``errors``, ``manifest``, ``reference`` and the sibling ``backup``, ``clients``,
-``journal`` and ``result``.
+Imports ``errors``, ``manifest``, ``reference`` and the core's ``backup``, ``clients``,
+``journal``, ``result`` and ``undo``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from typing import Any
 
 import pandas as pd
 
-from ... import paths
-from ...errors import NotFound, RegistryError
+from ...errors import RegistryError, RegistryWidgetsError
 from ...manifest import Manifest
-from ...reference import Reference, parse_reference, validate_registry
-from ..core import journal
-from ..core.backup import BACKUP_ACTION, restore
+from ...reference import Reference, validate_registry
+from ..core import journal, undo
+from ..core.backup import BACKUP_ACTION, checked_entries
 from ..core.clients import client_for
 from ..core.result import Result
 
@@ -36,24 +36,36 @@ COLUMNS = ["reference", "registry", "repository", "digest", "tags", "deleted_at"
            "live", "why", "backup_id"]
 
 
-def _entries(registry: str | None) -> list[dict[str, Any]]:
-    """One entry per (backup, repository, manifest digest), newest backup first."""
+def _entries(registry: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One entry per (backup, repository, manifest digest), newest backup first; and one
+    row per damaged backup line (a torn line, or a backup record that does not decode)."""
     wanted = validate_registry(registry) if registry else None
-    rows = []
-    for record in journal.read():
+    rows, damaged = [], []
+    for number, record, text in journal.lines():
+        if record is None:
+            if BACKUP_ACTION in text and (not wanted or wanted in text):
+                damaged.append({"registry": wanted or "", "why": f"damaged backup: "
+                                f"{journal.where(number)}: {journal.damage(text)}"})
+            continue
         if record.get("action") != BACKUP_ACTION:
             continue
         if wanted and not journal.on_registry(record, wanted):
             continue
-        for repo in record.get("repositories") or []:
+        try:
+            checked_entries(record, number)
+        except RegistryWidgetsError as e:
+            damaged.append({"registry": record.get("registry") or "", "why": str(e),
+                            "backup_id": record.get("id")})
+            continue
+        for repo in record["repositories"]:
             tags_by_digest: dict[str, list[str]] = {}
-            for pair in repo.get("tags") or []:
+            for pair in repo["tags"]:
                 tags_by_digest.setdefault(pair["digest"], []).append(pair["tag"])
-            for stored in repo.get("manifests") or []:
+            for stored in repo["manifests"]:
                 rows.append({"record": record, "repository": repo["repository"],
                              "stored": stored, "tags": tags_by_digest.get(stored["digest"], [])})
     rows.sort(key=lambda r: r["record"].get("started") or 0, reverse=True)
-    return rows
+    return rows, damaged
 
 
 def _state(entry: dict[str, Any]) -> tuple[bool, bool, str]:
@@ -101,7 +113,8 @@ def trash(registry: str | None = None, *, check: bool = True) -> pd.DataFrame:
     asks no registry (``restorable`` and ``live`` are then unknown, None).
     """
     rows = []
-    for entry in _entries(registry):
+    entries, damaged = _entries(registry)
+    for entry in entries:
         record, stored = entry["record"], entry["stored"]
         restorable, live, why = _state(entry) if check else (None, None, "")
         rows.append({
@@ -111,6 +124,10 @@ def trash(registry: str | None = None, *, check: bool = True) -> pd.DataFrame:
             "digest": stored["digest"], "tags": list(entry["tags"]),
             "deleted_at": pd.to_datetime(record.get("started"), unit="s", utc=True),
             "restorable": restorable, "live": live, "why": why, "backup_id": record["id"]})
+    for bad in damaged:  # not restorable, and it says which line and why
+        rows.append({"reference": "", "registry": bad["registry"], "repository": "",
+                     "digest": "", "tags": [], "deleted_at": None, "restorable": False,
+                     "live": False, "why": bad["why"], "backup_id": bad.get("backup_id")})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["deleted_at"] = pd.to_datetime(frame["deleted_at"], utc=True)
     return frame
@@ -121,40 +138,12 @@ def restore_from_trash(ref: str | Reference, *, force: bool = False,
     """Put one deleted image back: ``reg/repo:tag`` restores that tag (and the manifest it
     pointed at), ``reg/repo@sha256:...`` the manifest and every tag removed with it.
 
-    The newest backup holding it is used (or ``backup_id``). A tag that now points at
-    another digest is not moved unless ``force=True`` (Protected, nothing changed). Raises
-    NotFound when the journal has no such deletion, or when the registry no longer has the
-    blobs (its garbage collection ran).
+    The same as ``restore(ref)``: the newest backup holding it is used (or ``backup_id``). A
+    tag that now points at another digest is not moved unless ``force=True`` (Protected,
+    nothing changed). Raises NotFound when the journal has no such deletion, or when the
+    registry no longer has the blobs (its garbage collection ran).
     """
-    ref = parse_reference(ref)
-    for entry in _entries(ref.registry):
-        if entry["repository"] != ref.repository:
-            continue
-        if backup_id and entry["record"]["id"] != backup_id:
-            continue
-        digest = entry["stored"]["digest"]
-        if ref.digest and ref.digest != digest:
-            continue
-        if ref.digest is None and ref.tag not in entry["tags"]:
-            continue
-        tags = entry["tags"] if ref.digest else [ref.tag]
-        return restore(_narrowed(entry, tags), force=force, dry_run=dry_run)
-    raise NotFound(f"{ref} is not in the trash: the journal {paths.journal_file()} has no "
-                   "deletion of it by this package. trash() lists what can be restored",
-                   registry=ref.registry, reference=str(ref))
-
-
-def _narrowed(entry: dict[str, Any], tags: list[str]) -> dict[str, Any]:
-    """The backup record cut down to one manifest (and, for an index, the platforms stored
-    with it) and ``tags``: what ``restore`` should put back, nothing more."""
-    record, stored = entry["record"], entry["stored"]
-    repository = entry["repository"]
-    manifest = Manifest(data=base64.b64decode(stored["data"]), media_type=stored["media_type"])
-    wanted = {stored["digest"]} | {c.digest for c in manifest.children}
-    repo = next(r for r in record["repositories"] if r["repository"] == repository)
-    return {**record, "target": str(Reference(record["registry"], repository, None,
-                                                stored["digest"])),
-            "repositories": [{
-                "repository": repository,
-                "manifests": [m for m in repo["manifests"] if m["digest"] in wanted],
-                "tags": [{"tag": t, "digest": stored["digest"]} for t in tags]}]}
+    if not isinstance(ref, (str, Reference)) or isinstance(ref, str) and "/" not in ref:
+        raise TypeError(f"restore_from_trash takes a reference such as "
+                        f"registry/namespace/repository:tag, not {ref!r}; nothing was changed")
+    return undo.restore(ref, force=force, dry_run=dry_run, backup_id=backup_id)

@@ -133,9 +133,12 @@ def size() -> int:
         return 0
 
 
-def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]]:
-    """Every record, oldest first (from byte ``start``). A torn or damaged line is skipped
-    with a warning naming the file and the line; the records after it are still read."""
+def lines(path: Path | None = None, *, start: int = 0
+          ) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """``(line number, record, text)`` for every non-empty line (from byte ``start``); the
+    record is None for a damaged line (torn by a crash, or edited), and ``text`` is the line
+    (:func:`damage` says what is wrong with it). For callers that must NAME a damaged line
+    (``restore``, ``trash``)."""
     path = path or paths.journal_file()
     if not path.exists():
         return
@@ -146,12 +149,31 @@ def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]
             if not line:
                 continue
             value = _parse(line)
-            if value is None:
-                where = f"line {number}" if not start else f"line {number} after byte {start}"
-                log.warning("%s %s is not a journal record (torn by a crash, or edited); "
-                            "skipped: %.80r", path, where, line)
-                continue
-            yield value
+            yield number, value, line
+
+
+def damage(text: str) -> str:
+    """What is wrong with a damaged line, in words, quoting its start."""
+    return f"not a JSON record (torn by a crash, or edited): {text[:80]!r}"
+
+
+def where(number: int, *, start: int = 0, path: Path | None = None) -> str:
+    """``line 7 of /x/journal.jsonl``: how messages name a line of the journal."""
+    path = path or paths.journal_file()
+    return f"line {number}" + (f" after byte {start}" if start else "") + f" of {path}"
+
+
+def read(path: Path | None = None, *, start: int = 0) -> Iterator[dict[str, Any]]:
+    """Every record, oldest first (from byte ``start``). A torn or damaged line is skipped
+    with a warning naming the file and the line; the records after it are still read (a
+    caller that must say which line was damaged uses :func:`lines`)."""
+    for number, value, text in lines(path, start=start):
+        if value is None:
+            at = f"line {number}" if not start else f"line {number} after byte {start}"
+            log.warning("%s %s is not a journal record (torn by a crash, or edited); "
+                        "skipped: %.80r", path or paths.journal_file(), at, text)
+            continue
+        yield value
 
 
 def on_registry(record: dict[str, Any], registry: str) -> bool:

@@ -6,3 +6,5 @@ push, build, run).
 Imports ``operations.core`` and the layers below it; never ``security``, ``cleanup`` or
 ``mirror``.
 """
+
+from . import guards as _guards  # noqa: F401,E402  - registers the engine's guards of this layer

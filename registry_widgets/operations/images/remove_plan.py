@@ -3,24 +3,26 @@
 Two halves. Reading (:func:`read_index`: one HEAD, then the repository as its tags show it,
 HEAD and GET only) takes a :class:`RepositoryIndex` snapshot and changes nothing. Deciding
 (:func:`compute_plan`) is a pure function of the reference and that snapshot: no client, no
-clock, the same answer every time, so it is tested on hand-built snapshots. ``remove``
-applies a plan and refuses one that no longer matches the registry (it drifted since it
-was shown). Indexes are found through tags only: distribution has no way to list untagged
-manifests.
+clock, the same answer every time, so it is tested on hand-built snapshots. Each plan
+carries its change set (``changes``: a ``core.changes.Plan`` with the whole repository's
+tags as its snapshot), which ``remove`` hands to the change engine; the engine refuses it
+when the registry drifted since it was shown. Indexes are found through tags only:
+distribution has no way to list untagged manifests.
 """
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar
 
 from ...errors import ConfirmationRequired, NotFound
 from ...manifest import Manifest
-from ...reference import Reference, parse_reference
+from ...reference import Reference, accessory_tags, parse_reference
 from ...registry import RegistryClient
+from ..core import untag
 from ..core.arguments import check_bool
+from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from ..core.result import human_size
 
@@ -29,23 +31,11 @@ HEAD_WORKERS = 8  # concurrent HEAD/GET requests while reading a repository
 T = TypeVar("T")
 R = TypeVar("R")
 
-# What each registry answered to a tag DELETE, so a 2.x registry is not asked again and a
-# registry that deleted more than the tag is never asked again. Only a hint: the placeholder
-# method is safe on every registry.
-_tag_delete_supported: dict[str, bool] = {}
-_memo_lock = threading.Lock()
-
-
-def tag_delete_known_unsupported(registry: str) -> bool:
-    with _memo_lock:
-        return _tag_delete_supported.get(registry) is False
-
-
-def remember_tag_delete(registry: str, supported: bool) -> None:
-    with _memo_lock:
-        if _tag_delete_supported.get(registry) is not False:  # "unsafe" is never forgotten
-            _tag_delete_supported[registry] = supported
-
+# The per-registry memory of tag DELETE support lives with the code that uses it (the
+# engine's untag step); these names are this module's API too.
+tag_delete_known_unsupported = untag.tag_delete_known_unsupported
+remember_tag_delete = untag.remember_tag_delete
+_tag_delete_supported = untag._tag_delete_supported
 
 
 @dataclass(frozen=True)
@@ -100,6 +90,8 @@ class RemovalPlan:
     media_type: str = ""
     referenced_by: tuple[IndexRef, ...] = ()
     force: bool = False
+    accessories: tuple[str, ...] = ()  # signature/attestation tags that go with a digest
+    changes: Plan | None = field(default=None, compare=False, repr=False)
 
     @property
     def target(self) -> str:
@@ -113,7 +105,9 @@ class RemovalPlan:
         return self.force or not self.blocked_by
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, changes=None))
+        out.pop("changes")
+        return out
 
     def describe(self) -> str:
         """The plan for a person: what goes, what stays, how, and what would block it."""
@@ -145,6 +139,9 @@ class RemovalPlan:
                              f"{', '.join(self.tags_removed)}")
             else:
                 lines.append("  removes:  the manifest (it has no tags)")
+            if self.accessories:
+                lines.append(f"  with:     its signatures and attestations: "
+                             f"{', '.join(self.accessories)}")
             lines.append(f"  method:   DELETE /v2/{self.repository}/manifests/{self.digest}")
             for index in self.blocked_by:
                 lines.append(f"  BLOCKED:  a platform of multi-arch index {index}, which would "
@@ -274,18 +271,57 @@ def compute_plan(ref: str | Reference, index: RepositoryIndex, *,
         referenced_by = index.referrers(digest)
         method = "placeholder" if tag_delete_unsupported else "tag-delete"
         freed = 0 if co_tags or referenced_by else index.bytes_freed(digest)
-        return RemovalPlan(ref.registry, ref.repository, "tag", digest, (ref.tag,), co_tags,
+        plan = RemovalPlan(ref.registry, ref.repository, "tag", digest, (ref.tag,), co_tags,
                            method, (), freed, tag=ref.tag, media_type=manifest.media_type,
                            referenced_by=referenced_by, force=force)
+        return replace(plan, changes=change_set(plan, index))
     assert ref.digest is not None
     manifest = index.manifests.get(ref.digest)
     if manifest is None:
         raise _missing(ref)
     referenced_by = index.referrers(ref.digest)
-    return RemovalPlan(ref.registry, ref.repository, "digest", ref.digest,
+    accessories = tuple(sorted(t for t in accessory_tags(ref.digest) if t in index.tags))
+    plan = RemovalPlan(ref.registry, ref.repository, "digest", ref.digest,
                        index.tags_of(ref.digest), (), "manifest-delete", referenced_by,
                        index.bytes_freed(ref.digest), media_type=manifest.media_type,
-                       referenced_by=referenced_by, force=force)
+                       referenced_by=referenced_by, force=force, accessories=accessories)
+    return replace(plan, changes=change_set(plan, index))
+
+
+def accessory_changes(repository: str, subject: str, index: RepositoryIndex,
+                      gone: Iterable[str] = ()) -> list[Change]:
+    """The changes that take ``subject``'s signature, attestation and SBOM tags with it: the
+    accessory's manifest by digest when nothing else tags it, else just the tag. ``gone``:
+    tags that go anyway (they do not keep an accessory's manifest)."""
+    out: list[Change] = []
+    going = set(accessory_tags(subject)) | set(gone)
+    for tag in sorted(t for t in accessory_tags(subject) if t in index.tags):
+        digest = index.tags[tag]
+        if all(t in going for t in index.tags_of(digest)):
+            if all(c.reference != digest for c in out):
+                out.append(Change(repository, digest, digest, None,
+                                  reason=f"accessory of {subject[:19]}, which goes"))
+        else:
+            out.append(Change(repository, tag, digest, None,
+                              reason=f"accessory of {subject[:19]}, which goes"))
+    return out
+
+
+def change_set(plan: RemovalPlan, index: RepositoryIndex) -> Plan:
+    """The removal as the change engine applies it: one change (a tag, or a digest and its
+    accessories), and the whole repository's tags as the snapshot the engine re-checks."""
+    if plan.kind == "tag":
+        assert plan.tag is not None
+        changes = [Change(plan.repository, plan.tag, plan.digest, None, reason="remove tag",
+                          size=plan.bytes_freed_estimate)]
+    else:
+        changes = [Change(plan.repository, plan.digest, plan.digest, None,
+                          reason=f"delete image (tags: {', '.join(plan.tags_removed) or 'none'})",
+                          size=plan.bytes_freed_estimate)]
+        changes += accessory_changes(plan.repository, plan.digest, index)
+    return Plan(action="remove", registry=plan.registry, target=plan.target, changes=changes,
+                snapshot={plan.repository: dict(index.tags)}, notes=[plan.describe()],
+                force=plan.force)
 
 
 def plan_remove(ref: str | Reference, *, force: bool = False) -> RemovalPlan:
