@@ -117,6 +117,11 @@ class RegistryClient:
     def __repr__(self) -> str:
         return f"RegistryClient({self.registry!r})"
 
+    def refresh_credentials(self) -> bool:
+        """Re-read Docker's config and credential helpers now (a user's Refresh, a push): True
+        when other credentials were found and are now used."""
+        return self.transport.auth.reload_credentials(now=True)
+
     def close(self) -> None:
         self.transport.close()
 

@@ -144,7 +144,7 @@ def test_a_policies_file_written_with_another_spelling_is_still_obeyed(registry,
 
 def test_the_trash_lists_and_restores_across_spellings(registry, unique_repo):
     image = push_image(registry, unique_repo, "1.0", seed=unique_repo, created=NEW)
-    rw.remove(f"{localhost(registry)}/{unique_repo}@{image.digest}")
+    rw.remove(f"{localhost(registry)}/{unique_repo}@{image.digest}", force=True)  # its only image
     assert list_tags(registry, unique_repo) == []
 
     for spelling in (registry.host, localhost(registry), f"http://LOCALHOST:{registry.port}"):

@@ -156,13 +156,15 @@ class Authenticator:
                 "server's clock, the registry's or this machine's is wrong; fix the clocks, "
                 "e.g. with NTP)")
 
-    def reload_credentials(self) -> bool:
-        """Re-read Docker's config (and its credential helpers) after a refusal, at most once
-        per ``RELOAD_INTERVAL``; True when that found other credentials, now in use."""
+    def reload_credentials(self, *, now: bool = False) -> bool:
+        """Re-read Docker's config (and its credential helpers): after a refusal at most once
+        per ``RELOAD_INTERVAL`` (automatic retries must not hammer a credential helper), or at
+        once when ``now`` (the user pressed Refresh or asked for a push right after
+        ``docker login``). True when that found other credentials, now in use."""
         if self._reload is None:
             return False
         with self._lock:
-            if time.monotonic() - self._reloaded_at < RELOAD_INTERVAL:
+            if not now and time.monotonic() - self._reloaded_at < RELOAD_INTERVAL:
                 return False
             self._reloaded_at = time.monotonic()
         fresh = self._reload()

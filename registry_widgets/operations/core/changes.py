@@ -137,7 +137,11 @@ def _reread(client: RegistryClient, plan: Plan) -> tuple[list[str], Indexes]:
     (read by digest: the guards ask which platforms they list)."""
     found: list[str] = []
     indexes: Indexes = {}
-    for repository in sorted({c.repository for c in plan.changes} - set(plan.snapshot)):
+    # A delete's guards (co-tags, signatures left behind, a repository emptied) need every tag
+    # of its repository as the plan saw them; a put needs only its own reference re-read
+    # (below), so a copy or a push does not list the target's tags.
+    deleting = {c.repository for c in plan.changes if c.after is None}
+    for repository in sorted(deleting - set(plan.snapshot)):
         found.append(f"{repository}: the plan did not read its tags, so it cannot be checked")
     for repository, tags in sorted(plan.snapshot.items()):
         try:
@@ -293,7 +297,7 @@ def _verify(client: RegistryClient, plan: Plan,
 def apply(plan: Plan, *, cancel: threading.Event | None = None,
           progress: ProgressCallback | None = None,
           write: Callable[[Change], str | None] | None = None,
-          result: Result | None = None) -> Result:
+          result: Result | None = None, client: RegistryClient | None = None) -> Result:
     """Apply ``plan`` exactly, or refuse and change nothing (see the module docstring).
 
     Returns a Result whose ``details`` carry the plan's rows, ``backup_id`` (pass the
@@ -305,8 +309,9 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
     each change instead of the registry client and returns the digest it wrote (None: the
     change's ``after``); the engine still re-checks, guards, backs up, verifies and journals.
     ``result``: the verb's own Result (a copy's blob counts, a push's digest), filled in here
-    and journaled as the operation's one record; a new one by default."""
-    client = client_for(plan.registry)
+    and journaled as the operation's one record; a new one by default. ``client``: the
+    registry client to read with (a push given its own credentials); the shared one by default."""
+    client = client or client_for(plan.registry)
     if result is None:
         result = Result(action=plan.action, target=plan.target)
     result.details.update({"registry": plan.registry, "plan": plan.to_dict(), "applied": []})
@@ -344,6 +349,9 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
                 if digest:
                     with lock:
                         written[(change.repository, change.reference)] = digest
+                        # restore then knows a tag still on this digest has not moved since
+                        result.details.setdefault("written", {})[
+                            f"{change.repository}:{change.reference}"] = digest
             else:
                 how = write_change(client, plan, change, manifests.get(change.before or ""),
                                    backup_id=backup_id or "", notes=said)

@@ -138,6 +138,13 @@ def client_for(registry: str) -> RegistryClient:
         return client
 
 
+def refresh_credentials(registry: str) -> bool:
+    """Re-read the credentials of ``registry``'s shared client now, from Docker's config and
+    helpers: what a Refresh the user pressed does first, so ``docker login`` then Refresh
+    works at once (automatic retries re-read at most every few seconds)."""
+    return client_for(registry).refresh_credentials()
+
+
 def reset() -> None:
     """Forget every configuration and close every client (tests, or a fresh login)."""
     with _lock:

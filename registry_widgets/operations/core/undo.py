@@ -70,7 +70,31 @@ def _damaged_note(damaged: list[tuple[int, str]]) -> str:
 
 def locate(what: Any) -> tuple[dict[str, Any], int | None]:
     """The backup record of a Result, a journal record or a backup id, with its journal
-    line number (None for a record passed in)."""
+    line number (None for a record passed in). A Result (or record) whose write was made by
+    another program (a push) says what digest it wrote: the backup learns it, so a tag still
+    on that digest counts as not moved since."""
+    record, line = _locate(what)
+    written = ((what.to_dict() if isinstance(what, Result) else what).get("details") or {}
+               ).get("written") if isinstance(what, (Result, dict)) else None
+    if not isinstance(written, dict) or not written:
+        return record, line
+    patched = {**record, "repositories": [_learn(repo, written)
+                                          for repo in record.get("repositories", [])]}
+    return patched, line
+
+
+def _learn(repo: dict[str, Any], written: dict[str, str]) -> dict[str, Any]:
+    """``repo`` of a backup, each tag that a write moved knowing the digest it moved to."""
+    tags = []
+    for tag in repo.get("tags", []):
+        key = f"{repo.get('repository')}:{tag.get('tag')}" if isinstance(tag, dict) else ""
+        if key in written and not tag.get("replaced_by"):
+            tag = {**tag, "replaced_by": written[key]}
+        tags.append(tag)
+    return {**repo, "tags": tags}
+
+
+def _locate(what: Any) -> tuple[dict[str, Any], int | None]:
     if isinstance(what, Result):
         what = what.to_dict()
     if isinstance(what, dict):
@@ -122,7 +146,8 @@ def by_reference(ref: Reference, *, backup_id: str | None = None
             if BACKUP_ACTION in text and ref.registry in text:
                 damaged.append((number, journal.damage(text)))
             continue
-        if record.get("action") != BACKUP_ACTION or record.get("registry") != ref.registry:
+        # however the registry was spelled when it was removed (localhost:5000 is 127.0.0.1:5000)
+        if record.get("action") != BACKUP_ACTION or not journal.on_registry(record, ref.registry):
             continue
         if backup_id and record.get("id") != backup_id:
             continue

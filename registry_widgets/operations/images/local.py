@@ -2,8 +2,10 @@
 remove_local and local_images, the steps of the tutorial "Adding images to your namespace".
 
 Each verb parses its references at the edge, calls ``engine.Engine``, and returns a
-``Result`` that it also appends to the journal. Layer 3: imports ``reference``, ``engine``
-and the bottom modules.
+``Result`` that it also appends to the journal. ``push`` writes to a registry, so it goes
+through the change engine (plan, re-check, back up what it replaces, verify, journal).
+Imports ``reference``, ``engine``, ``registry``, the core's ``changes``, ``clients``,
+``journal`` and ``result``, and the sibling ``protection``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ import pandas as pd
 from ...engine import Engine, tagged_reference
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
-from ..core import journal
+from ...registry import RegistryClient
+from ..core import changes, journal
 from ..core.arguments import check_bool
+from ..core.changes import Change, Plan
+from ..core.clients import client_for
 from ..core.result import Result, Timer
+from .protection import refuse_protected
+
+# A push's "after": the digest the Docker engine reports once it has pushed (see push).
+PUSHED = "the digest the engine pushes"
 
 __all__ = ["pull", "tag", "push", "build", "run", "remove_local", "local_images",
            "IMAGE_COLUMNS"]
@@ -82,16 +91,51 @@ def tag(source: Reference | str, target: Reference | str, *,
     return _record(Result("tag", source=str(source), target=str(target)), timer)
 
 
-def push(ref: Reference | str, *, credentials: Any = None,
+def push(ref: Reference | str, *, credentials: Any = None, force: bool = False,
          progress: ProgressCallback | None = None, engine: Engine | None = None) -> Result:
-    """Similar to `docker push REF`: upload a local image to the registry its name says."""
+    """Similar to `docker push REF`: upload a local image to the registry its name says.
+
+    Plan first, as ``copy`` does: what the tag points at now is read before anything is
+    sent. Over an existing tag, ``result.details["replaces"]`` names the image it replaces,
+    that image is backed up by the change engine before the push (``restore(result)`` puts
+    it back), and a protected tag (``protect``) is refused unless ``force=True``. The engine
+    reads the tag again right before the push (refused if it moved), then checks the
+    registry shows what was pushed, and journals the push.
+    """
     ref = tagged_reference(ref, "push")
+    check_bool("force", force)
     engine = _engine(engine)
+    reader = _reader(ref.registry, credentials)
+    head = reader.head_manifest(ref.repository, ref.tag)
+    before = head.digest if head is not None else None
+    if before is not None:
+        refuse_protected(ref.registry, ref.repository, [ref.tag], force=force,
+                         action=f"pushing over {ref} (it points at {before})")
     counter = _LayerBytes(progress)
-    with Timer() as timer:
-        digest = engine.push(ref, credentials=credentials, progress=counter)
-    return _record(Result("push", target=str(ref), digest=digest, bytes_moved=counter.total),
-                   timer)
+    result = Result("push", target=str(ref),
+                    details={"replaces": {ref.tag: before} if before else {}})
+    # The Docker engine computes the digest while it pushes (it compresses the layers), so
+    # the change's "after" is known only once it is done: ``write`` returns it.
+    plan = Plan(action="push", registry=ref.registry, target=str(ref), force=force, changes=[
+        Change(ref.repository, ref.tag, before=before, after=PUSHED, reason="the local image")])
+
+    def write(change: Change) -> str:
+        result.digest = engine.push(ref, credentials=credentials, progress=counter)
+        return result.digest
+
+    changes.apply(plan, write=write, result=result, client=reader)
+    result.bytes_moved = counter.total
+    return result
+
+
+def _reader(registry: str, credentials: Any) -> RegistryClient:
+    """The client that reads the target: the shared one, or, when the push was given its own
+    credentials, one with those (kept for this push only, never stored)."""
+    if credentials is None:
+        reader = client_for(registry)
+        reader.refresh_credentials()  # a push right after `docker login` uses that login
+        return reader
+    return RegistryClient(registry, credentials=credentials)
 
 
 def build(context_dir: str | os.PathLike[str], ref: Reference | str,
