@@ -262,6 +262,7 @@ def test_a_headless_sync_with_no_parameters_is_a_dry_run(seeded: LocalRegistry,
     done = cli(tmp_path, "run", "sync", "--output", str(tmp_path / "out.ipynb"))
 
     assert done.returncode == 0, done.stderr
+    assert state(seeded, *WRITES_TO["sync"]) == before  # the oracle first: nothing written
     record = _record(tmp_path / "out.ipynb")
     assert record["result"]["dry_run"] is True and "copied" not in record["images"]
     planned = [ref for refs in record["images"].values() for ref in refs]  # by planned action
@@ -353,6 +354,7 @@ def test_retention_prunes_untagged_manifests_only_when_told(embedded: LocalRegis
     done = cli(tmp_path, "run", "retention", "--output", str(tmp_path / "plan.ipynb"))
 
     assert done.returncode == 0, done.stderr
+    assert _served(embedded, "demo/app", old) == 200  # the oracle first: nothing deleted
     record = _record(tmp_path / "plan.ipynb")
     pruned = record["pruned"][f"{embedded.host}/demo"]
     assert record["dry_run"] is True and pruned["dry_run"] is True
