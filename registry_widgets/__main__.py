@@ -5,8 +5,8 @@
 
 Exit codes: 0 done; 1 the notebook ran and a cell failed (the executed notebook says why,
 at its top); 2 the run was refused before any kernel started (an unknown notebook or
-parameter, a value of the wrong type, a delete without an explicit target, an output that
-cannot be written): nothing was run.
+parameter, a value of the wrong type, a delete or a registry write without an explicit
+target, an output that cannot be written or that is the notebook itself): nothing was run.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
 ``show()`` (one summary line), ``image_rows()`` and ``namespace_rows()`` (short tables for
 headless runs), one helper per step that needs more than a verb (``export_csv()``,
 ``retention_plan_rows()``, ``retention_namespace()``, ``sync_rows()``, ``sync_by_status()``,
-``raise_for_failures()``, ``findings_rows()``) and ``record()`` (the JSON that closes every
-executed notebook).
+``raise_for_failures()``, ``findings_rows()``), ``record()`` (the JSON a run's last cell
+prints for CI) and ``summarize()`` (what a person reads after it: the run at a glance).
 
 This module is the notebooks' public support module: a notebook imports only the names in
 ``registry_widgets.__all__`` and this module (tests/test_notebooks.py checks it), so the
@@ -294,3 +294,36 @@ def record(value: Any) -> None:
     is the last output of every notebook, what CI reads (``json.loads`` of the cell's text).
     """
     print(json.dumps(_plain(value), default=str, indent=1, sort_keys=True))
+
+
+def _outcome(value: Any) -> str:
+    """One line for a step: a Result's own summary (a plan's first line where the verb wrote
+    one), its counts, and for a dry run how many changes its plan holds; "not run" for None."""
+    if value is None:
+        return "not run"
+    if not isinstance(value, Result):
+        return str(value)
+    text = value.details.get("summary")
+    line = text.splitlines()[0] if isinstance(text, str) and text.strip() else value.summary()
+    counts = value.details.get("counts")
+    if isinstance(counts, dict) and counts:
+        line += "; " + ", ".join(f"{n} {what}" for what, n in counts.items())
+    plan = value.details.get("plan")
+    if value.dry_run and isinstance(plan, dict) and isinstance(plan.get("changes"), list):
+        line += f"; the plan has {len(plan['changes'])} change(s), none made"
+    return line
+
+
+def summarize(steps: dict[str, Any]) -> None:
+    """Show the run at a glance after its JSON record: one line per step (``{"copy": result,
+    "push": None}``), as text and as a Markdown table. Displayed, not printed, so the result
+    cell's printed text stays the JSON that CI reads, and the executed notebook ends with
+    something a person reads rather than a dump."""
+    from IPython.display import display
+
+    lines = [(str(step), _outcome(value)) for step, value in steps.items()]
+    text = "\n".join(f"{step}: {outcome}" for step, outcome in lines)
+    cells = [(step, outcome.replace("|", "\\|")) for step, outcome in lines]  # Markdown's |
+    table = "| step | outcome |\n|---|---|\n" + "\n".join(
+        f"| {step} | {outcome} |" for step, outcome in cells)
+    display({"text/plain": text, "text/markdown": table}, raw=True)

@@ -5,9 +5,9 @@ Everything a run was told is checked before a kernel starts, because papermill i
 only warns about a name the notebook does not have and pastes names into the notebook as
 code: the names must be parameters of the notebook's ``parameters`` cell (papermill's own
 inspection), each value is converted to the type declared there (``name: type = value``)
-or refused, a destructive notebook needs its target named explicitly unless it is a dry
-run, and the output path must be writable. A refusal is one :class:`ParameterError` and
-nothing runs.
+or refused, a notebook that writes to a registry or deletes needs its target named
+explicitly unless it is a dry run, and the output path must be writable and must not be the
+notebook itself. A refusal is one :class:`ParameterError` and nothing runs.
 
 Layer 4 beside the widgets: it only drives notebooks, which call the verbs; it imports
 ``errors`` and ``paths`` (where the notebooks and runs are) and nothing else of the package.
@@ -30,10 +30,17 @@ from typing import Any, Iterable, Mapping
 from . import paths
 from .errors import ParameterError  # noqa: F401  (raised here; part of the runner's API)
 
-# Notebook metadata a destructive notebook carries (in the .ipynb; JupyterLab edits it in
-# the property inspector, Notebook metadata):
-# {"registry_widgets": {"destructive": {"targets": ["ref"], "dry_run": "dry_run"}}}
+# Notebook metadata a notebook that deletes or writes carries (in the .ipynb; JupyterLab edits
+# it in the property inspector, Notebook metadata). Each target parameter maps to the form the
+# refusal suggests; "dry_run" names the bool parameter that, True, makes the run write nothing:
+# {"registry_widgets": {"destructive": {"targets": {"ref": "REGISTRY/NAMESPACE/REPO:TAG"},
+#                                       "dry_run": "dry_run"}}}
+# {"registry_widgets": {"writes": {"targets": {"target": "REGISTRY/NAMESPACE/REPO:TAG"}}}}
+# The runner only runs headless (papermill), so these apply to every run it makes, whatever
+# the notebook's `interactive` says; in JupyterLab a person runs the example with its defaults.
 METADATA_KEY = "registry_widgets"
+KINDS = {"destructive": "deletes", "writes": "writes to a registry"}
+TARGET_FORM = "REGISTRY/NAMESPACE/REPOSITORY:TAG"  # for metadata that lists bare names
 
 TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
@@ -275,40 +282,66 @@ def check_parameters(notebook: Path, given: Iterable[tuple[str, Any]] | Mapping[
                                  "written into the notebook as a plain value. Nothing was run")
         out[name] = typed
     if headless:
-        _check_destructive(notebook, declared, out)
+        _check_targets(notebook, declared, out)
     return out
 
 
-def destructive(notebook: Path) -> dict[str, Any] | None:
-    """``{"targets": [...], "dry_run": name}`` for a notebook that deletes, else None."""
+def guarded(notebook: Path) -> dict[str, dict[str, Any]]:
+    """What the notebook's metadata says it changes: ``{"destructive"|"writes": {"targets":
+    {name: form}, "dry_run": name or None}}``, each kind present only when declared."""
     meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
-    return (meta.get(METADATA_KEY) or {}).get("destructive")
+    found = {}
+    for kind in KINDS:
+        info = (meta.get(METADATA_KEY) or {}).get(kind)
+        if not info:
+            continue
+        targets = info.get("targets") or {}
+        if not isinstance(targets, dict):  # ["ref"]: bare names, the generic form
+            targets = {name: TARGET_FORM for name in targets}
+        default_switch = "dry_run" if kind == "destructive" else None
+        found[kind] = {"targets": targets, "dry_run": info.get("dry_run", default_switch)}
+    return found
 
 
-def _check_destructive(notebook: Path, declared: Mapping[str, Mapping[str, Any]],
-                       given: Mapping[str, Any]) -> None:
-    """A notebook that deletes has no default target headless: unless the run is a dry run,
-    each target must be named on the command line."""
-    info = destructive(notebook)
-    if not info:
-        return
-    switch = info.get("dry_run", "dry_run")
+def destructive(notebook: Path) -> dict[str, Any] | None:
+    """``{"targets": {...}, "dry_run": name}`` for a notebook that deletes, else None."""
+    return guarded(notebook).get("destructive")
+
+
+def _is_dry_run(switch: str | None, declared: Mapping[str, Mapping[str, Any]],
+                given: Mapping[str, Any]) -> bool:
+    if switch is None:  # no dry-run switch: every run writes
+        return False
     if switch in given:
-        dry = given[switch]
-    else:
-        try:
-            dry = ast.literal_eval(str(declared.get(switch, {}).get("default", "False")))
-        except (ValueError, SyntaxError):
-            dry = False  # a default we cannot read counts as "it deletes"
-    if dry is True:
-        return
-    missing = [t for t in info.get("targets", []) if given.get(t) in (None, "")]
-    if missing:
+        return given[switch] is True
+    try:
+        return ast.literal_eval(str(declared.get(switch, {}).get("default", "False"))) is True
+    except (ValueError, SyntaxError):
+        return False  # a default we cannot read counts as "it writes"
+
+
+def _check_targets(notebook: Path, declared: Mapping[str, Mapping[str, Any]],
+                   given: Mapping[str, Any]) -> None:
+    """A notebook that deletes or writes has no default target headless: unless the run is a
+    dry run, each target must be named on the command line. A headless run is a batch job
+    (CI, cron); a forgotten -p must not send it to the tour's example."""
+    for kind, info in guarded(notebook).items():
+        switch = info["dry_run"]
+        if _is_dry_run(switch, declared, given):
+            continue
+        missing = [t for t in info["targets"] if given.get(t) in (None, "")]
+        if not missing:
+            continue
         names = ", ".join(missing)
-        raise ParameterError(f"{notebook.name} deletes, and a headless run with {switch} False "
-                             f"deletes only what it is told: pass {names} explicitly (e.g. -p "
-                             f"{missing[0]} REGISTRY/NAMESPACE/REPOSITORY:TAG), or run with -p "
-                             f"{switch} True to see the plan of its example. Nothing was run")
+        example = " ".join(f"-p {t} {info['targets'][t]}" for t in missing)
+        dry = f" with {switch} False" if switch else ""
+        verb = "deletes only what it is told" if kind == "destructive" \
+            else "writes only where it is told"
+        default = " (its default)" if _is_dry_run(switch, declared, {}) else ""
+        plan = (f", or run with -p {switch} True{default} to see the plan of its example"
+                if switch else "")
+        raise ParameterError(f"{notebook.name} {KINDS[kind]}, and a headless run{dry} {verb}: "
+                             f"pass {names} explicitly (e.g. {example}){plan}. Nothing was run")
 
 
 def output_path(notebook: Path, output_dir: str | Path | None = None) -> Path:
@@ -335,6 +368,22 @@ def check_output(target: Path) -> None:
                              "run") from None
 
 
+def check_not_the_notebook(target: Path, notebook: Path, *, option: str = "--output") -> None:
+    """Refuse an output that is the notebook being run (the same file by any path, a symlink or
+    a hard link): papermill would overwrite the source with the executed copy."""
+    same = target.resolve() == notebook.resolve()
+    if not same and target.exists():
+        try:
+            same = os.path.samefile(target, notebook)
+        except OSError:
+            same = False
+    if same:
+        raise ParameterError(f"{option} {target} is {notebook} itself, the notebook being run: "
+                             "its executed copy would overwrite it. Give another file name, or "
+                             "leave the output out (a timestamped record under runs/). Nothing "
+                             "was run")
+
+
 def prepare(name: str, parameters: Iterable[tuple[str, Any]] | Mapping[str, Any] | None = None,
             *, output_dir: str | Path | None = None, output: str | Path | None = None,
             text: bool = False) -> tuple[Path, dict[str, Any], Path]:
@@ -348,6 +397,7 @@ def prepare(name: str, parameters: Iterable[tuple[str, Any]] | Mapping[str, Any]
     if "interactive" in inspect(notebook):
         typed.setdefault("interactive", False)
     target = Path(output) if output else output_path(notebook, output_dir)
+    check_not_the_notebook(target, notebook, option="--output" if text else "output=")
     check_output(target)
     return notebook, typed, target
 

@@ -4,18 +4,30 @@ read back with the independent oracle (raw HTTP), never with the package's own c
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from registry_widgets import paths, runner
 from devstack import LocalRegistry
-from tests.support import get_manifest, push_image, push_index, seed_sample
+from tests.support import (RawClient, get_manifest, list_repositories, push_image, push_index,
+                           seed_sample)
 from tests.support.headless import cli, state
 
 EXAMPLE = "tutorial/busybox"  # 05_remove's default target is tutorial/busybox:latest
+# The repositories each writing notebook's defaults write to (its example targets).
+WRITES_TO = {
+    "tag_and_push": ("my_namespace/busybox",),
+    "copy": ("my_namespace/multiarch",),
+    "build": ("my_namespace/hello",),
+    "sync": ("mirror/busybox", "mirror/hello", "mirror/multiarch"),
+}
 
 
 @pytest.fixture
@@ -54,6 +66,8 @@ REFUSED = [
     ("copy", [("source", "{host}/{repo}:1.0"), ("target", "{host}/tutorial/busybox:latest"),
               ("platforms", "[linux/amd64")], ["parameter platforms", "not valid JSON"]),
     ("nope", [("ref", "{host}/{repo}:2.0")], ["no notebook named 'nope'", "remove"]),
+    ("retention", [("dry_run", "False"), ("keep", "0"), ("force", "True")],
+     ["07_retention.ipynb deletes", "pass target explicitly", "-p target REGISTRY/NAMESPACE)"]),
 ]
 
 
@@ -155,3 +169,203 @@ def test_run_notebook_checks_the_same_before_any_kernel(parameters, word, tmp_pa
         runner.run_notebook("remove", parameters, output=tmp_path / "out.ipynb")
     assert not (tmp_path / "out.ipynb").exists()
 
+
+# -- writes: a headless write names its target -------------------------------------------
+
+# name, -p pairs ({host} and {repo} filled in), the parameter the refusal must name
+UNNAMED_WRITES = [
+    ("tag_and_push", [], "-p target REGISTRY/NAMESPACE/REPOSITORY:TAG"),
+    ("tag_and_push", [("source", "{host}/tutorial/busybox:1.0")], "-p target "),
+    ("copy", [], "-p target REGISTRY/NAMESPACE/REPOSITORY:TAG"),
+    ("copy", [("source", "{host}/tutorial/busybox:1.0"), ("platforms", '["linux/amd64"]')],
+     "-p target "),
+    # `interactive` only chooses widgets or text: a headless run is a batch job either way.
+    ("copy", [("interactive", "True")], "-p target "),
+    ("copy", [("target", "")], "-p target "),
+    ("build", [], "-p ref REGISTRY/NAMESPACE/REPOSITORY:TAG"),
+    ("build", [("push", "True"), ("test_run", "False")], "-p ref "),
+    ("sync", [("dry_run", "False")], "-p target REGISTRY/NAMESPACE"),
+    ("sync", [("dry_run", "no"), ("source", "{host}/tutorial"), ("target", "")], "-p target "),
+]
+
+
+@pytest.mark.parametrize("name, pairs, words", UNNAMED_WRITES,
+                         ids=[f"{n}-{'-'.join(k for k, _ in p) or 'defaults'}"
+                              for n, p, _ in UNNAMED_WRITES])
+def test_a_headless_write_without_its_target_is_refused_and_writes_nothing(
+        seeded: LocalRegistry, tmp_path: Path, name: str, pairs, words: str) -> None:
+    watched = WRITES_TO[name]
+    before = state(seeded, *watched)
+    args = [part for key, value in pairs for part in ("-p", key, value.format(host=seeded.host))]
+
+    done = cli(tmp_path, "run", name, *args)
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("error:") == 1 and words in done.stderr
+    assert "writes only where it is told" in done.stderr and "Nothing was run" in done.stderr
+    assert state(seeded, *watched) == before  # the oracle: the example target is untouched
+    assert not (tmp_path / "runs").exists()
+
+
+def _record(path: Path) -> dict:
+    cell = nbformat.read(path, as_version=4).cells[-1]
+    return json.loads("".join(o.get("text", "") for o in cell.outputs
+                              if o.output_type == "stream"))
+
+
+def _forget_local(engine, *names: str) -> None:
+    for name in names:
+        try:
+            engine.images.remove(name, force=True)
+        except Exception:  # noqa: BLE001 - an image the failed run never made
+            pass
+
+
+def test_a_headless_copy_with_its_target_named_copies_there_only(
+        seeded: LocalRegistry, unique_repo: str, tmp_path: Path) -> None:
+    digests = seed_sample(seeded)
+    example = state(seeded, *WRITES_TO["copy"])
+    target = f"{seeded.host}/{unique_repo}:1.0"
+
+    done = cli(tmp_path, "run", "copy", "-p", "target", target,
+               "--output", str(tmp_path / "out.ipynb"))
+
+    assert done.returncode == 0, done.stderr
+    assert state(seeded, unique_repo) == {
+        unique_repo: {"1.0": digests[f"{seeded.host}/tutorial/multiarch:1.0"]}}
+    assert state(seeded, *WRITES_TO["copy"]) == example
+    assert _record(tmp_path / "out.ipynb")["target"] == target
+
+
+@pytest.mark.parametrize("name, parameter", [("tag_and_push", "target"), ("build", "ref")])
+def test_a_headless_engine_write_with_its_target_named_pushes_there_only(
+        seeded: LocalRegistry, unique_repo: str, tmp_path: Path, docker_client, name: str,
+        parameter: str) -> None:
+    example = state(seeded, *WRITES_TO[name])
+    target = f"{seeded.host}/{unique_repo}:1.0"
+    try:
+        done = cli(tmp_path, "run", name, "-p", parameter, target,
+                   "--output", str(tmp_path / "out.ipynb"), timeout=600)
+
+        assert done.returncode == 0, done.stderr
+        pushed = _record(tmp_path / "out.ipynb")["push"]["digest"]
+        assert state(seeded, unique_repo) == {unique_repo: {"1.0": pushed}}
+        assert state(seeded, *WRITES_TO[name]) == example
+    finally:
+        _forget_local(docker_client, target, f"{seeded.host}/tutorial/busybox:1.0")
+
+
+def test_a_headless_sync_with_no_parameters_is_a_dry_run(seeded: LocalRegistry,
+                                                         tmp_path: Path) -> None:
+    before = state(seeded, *WRITES_TO["sync"])
+
+    done = cli(tmp_path, "run", "sync", "--output", str(tmp_path / "out.ipynb"))
+
+    assert done.returncode == 0, done.stderr
+    assert state(seeded, *WRITES_TO["sync"]) == before  # the oracle first: nothing written
+    record = _record(tmp_path / "out.ipynb")
+    assert record["result"]["dry_run"] is True and "copied" not in record["images"]
+    planned = [ref for refs in record["images"].values() for ref in refs]  # by planned action
+    assert sorted(planned) == sorted(
+        f"{seeded.host}/tutorial/{tag}" for tag in
+        ("busybox:1.0", "busybox:latest", "hello:1.0", "multiarch:1.0"))
+    assert state(seeded, *WRITES_TO["sync"]) == before
+
+
+def test_a_headless_sync_with_dry_run_false_and_a_target_copies_there_only(
+        seeded: LocalRegistry, tmp_path: Path) -> None:
+    digests = seed_sample(seeded)
+    mirror = f"mirror-{secrets.token_hex(3)}"
+    example = state(seeded, *WRITES_TO["sync"])
+
+    done = cli(tmp_path, "run", "sync", "-p", "target", f"{seeded.host}/{mirror}",
+               "-p", "dry_run", "False", "-p", "tags", "^1")
+
+    assert done.returncode == 0, done.stderr
+    mirrored = state(seeded, f"{mirror}/busybox", f"{mirror}/hello", f"{mirror}/multiarch")
+    assert mirrored == {f"{mirror}/{name}": {"1.0": digests[f"{seeded.host}/tutorial/{name}:1.0"]}
+                        for name in ("busybox", "hello", "multiarch")}
+    assert state(seeded, *WRITES_TO["sync"]) == example
+
+
+# -- the output is never the notebook being run -------------------------------------------
+
+@pytest.mark.parametrize("how", ["absolute", "relative", "symlink"])
+def test_an_output_that_is_the_notebook_itself_is_refused_and_the_notebook_unchanged(
+        seeded: LocalRegistry, unique_repo: str, tmp_path: Path, how: str) -> None:
+    notebook = paths.notebooks_dir() / "03_copy.ipynb"
+    source_bytes = notebook.read_bytes()
+    before = state(seeded, unique_repo, *WRITES_TO["copy"])
+    link = tmp_path / "link.ipynb"
+    link.symlink_to(notebook)
+    output = {"absolute": str(notebook), "relative": os.path.relpath(notebook, tmp_path),
+              "symlink": str(link)}[how]
+
+    done = cli(tmp_path, "run", "copy", "-p", "target", f"{seeded.host}/{unique_repo}:1.0",
+               "--output", output)
+
+    assert done.returncode == 2, done.stderr
+    assert f"--output {output} is {notebook}" in done.stderr
+    assert "the notebook being run" in done.stderr and "Nothing was run" in done.stderr
+    assert notebook.read_bytes() == source_bytes
+    assert state(seeded, unique_repo, *WRITES_TO["copy"]) == before
+
+
+def test_run_notebook_refuses_the_notebook_as_its_output(tmp_path: Path) -> None:
+    notebook = paths.notebooks_dir() / "03_copy.ipynb"
+    source_bytes = notebook.read_bytes()
+    with pytest.raises(runner.ParameterError, match="output= .* the notebook being run"):
+        runner.run_notebook("copy", {"target": "127.0.0.1:9/ns/app:1.0"}, output=notebook)
+    assert notebook.read_bytes() == source_bytes
+
+
+# -- 07's prune section: a plan headless unless told ---------------------------------------
+
+@pytest.fixture
+def embedded(registry_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalRegistry:
+    """A fresh seeded registry listed in services.json as `make lab`'s (prune then reads its
+    storage for untagged manifests), and the notebooks' default registry."""
+    reg = registry_factory()
+    seed_sample(reg)
+    root = tmp_path / "services"
+    root.mkdir()
+    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
+        "host": reg.host, "config_file": str(reg.config_file),
+        "state_dir": str(reg.state_dir)}}}))
+    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
+    monkeypatch.setenv("REGISTRY_WIDGETS_REGISTRY", reg.host)
+    return reg
+
+
+def _served(registry: LocalRegistry, repository: str, digest: str) -> int:
+    return RawClient(registry).request(
+        "GET", f"/v2/{repository}/manifests/{digest}", scope=f"repository:{repository}:pull",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                           "application/vnd.oci.image.manifest.v1+json"}).status_code
+
+
+def test_retention_prunes_untagged_manifests_only_when_told(embedded: LocalRegistry,
+                                                            tmp_path: Path) -> None:
+    old = get_manifest(embedded, "demo/app", "2.0").digest
+    push_image(embedded, "demo/app", "2.0", seed="pushed over")  # old 2.0 is now untagged
+    tags = state(embedded, "demo/app")
+
+    # No parameters: the demo namespace's plans, retention's and prune's; nothing deleted.
+    done = cli(tmp_path, "run", "retention", "--output", str(tmp_path / "plan.ipynb"))
+
+    assert done.returncode == 0, done.stderr
+    assert _served(embedded, "demo/app", old) == 200  # the oracle first: nothing deleted
+    record = _record(tmp_path / "plan.ipynb")
+    pruned = record["pruned"][f"{embedded.host}/demo"]
+    assert record["dry_run"] is True and pruned["dry_run"] is True
+    assert [c["reference"] for c in pruned["details"]["plan"]["changes"]] == [old]
+    assert _served(embedded, "demo/app", old) == 200
+    assert state(embedded, "demo/app") == tags
+
+    done = cli(tmp_path, "run", "retention", "-p", "target", f"{embedded.host}/demo",
+               "-p", "keep", "10", "-p", "dry_run", "False",
+               "--output", str(tmp_path / "applied.ipynb"))
+
+    assert done.returncode == 0, done.stderr
+    assert _served(embedded, "demo/app", old) == 404
+    assert state(embedded, "demo/app") == tags  # every tag kept, on the same image
