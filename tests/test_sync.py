@@ -408,7 +408,8 @@ def test_notebook_08_sync_runs_headless_and_lists_every_outcome(registry, regist
     mirror = name()
     out = run_notebook("08_sync", {"source": f"{registry.host}/{namespace['ns']}",
                                    "target": f"{registry_b.host}/{mirror}", "tags": "^1",
-                                   "interactive": False}, output=tmp_path / "08_sync.ipynb")
+                                   "dry_run": False, "interactive": False},
+                      output=tmp_path / "08_sync.ipynb")
 
     cell = nbformat.read(out, as_version=4).cells[-1]
     record = json.loads("".join(o.get("text", "") for o in cell.outputs
@@ -434,7 +435,8 @@ def test_notebook_08_sync_exits_non_zero_when_an_image_failed(registry, registry
     # The kernel is another process: it reaches the proxy with its default client options.
     with pytest.raises(papermill.PapermillExecutionError, match="SyncIncomplete"):
         run_notebook("08_sync", {"source": f"{proxy.host}/{ns}", "target":
-                                 f"{registry_b.host}/{name()}", "interactive": False},
+                                 f"{registry_b.host}/{name()}", "dry_run": False,
+                                 "interactive": False},
                      output=tmp_path / "08_sync.ipynb")
 
 
