@@ -128,6 +128,10 @@ class _Overlay:
                 del table[name]
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
 def _self_and_parents(path: str) -> Iterator[str]:
     while path:
         yield path
@@ -177,8 +181,8 @@ def read_layer(overlay: _Overlay, reader: LayerReader, index: int, digest: str,
         elif member.isfile() and member.size <= MAX_DB_BYTES:
             files[path] = (index, digest, content())
         elif member.isfile():
-            unread[path] = (index, f"{member.size / (1 << 20):.0f} MiB, more than the "
-                                   f"{MAX_DB_BYTES >> 20} MiB a package database can be")
+            unread[path] = (index, f"{_size(member.size)}, more than the {_size(MAX_DB_BYTES)} "
+                                   "a package database can be")
         elif member.issym() or member.islnk():
             kind_of_link = "symbolic" if member.issym() else "hard"
             unread[path] = (index, f"a {kind_of_link} link to {member.linkname}, not followed")
