@@ -19,6 +19,7 @@ __all__ = [
     "InsecureRegistry",
     "ProtocolError",
     "DigestMismatch",
+    "UnreadableLayer",
     "RateLimited",
     "EngineError",
     "EngineUnavailable",
@@ -102,6 +103,19 @@ class ProtocolError(RegistryError):
 
 class DigestMismatch(ProtocolError):
     """Downloaded or uploaded content does not match its digest; nothing was kept."""
+
+
+class UnreadableLayer(ProtocolError):
+    """A layer that cannot be read as a tar, or whose tar is malformed or hostile (a header
+    that breaks the format, a path climbing out of the image, more members or bytes than a
+    layer of that size can hold). ``layer`` is its digest, ``index`` its position (0 for the
+    first). Nothing of it was extracted; the SBOM or scan stopped there."""
+
+    def __init__(self, message: str, *, registry: str | None = None,
+                 reference: str | None = None, layer: str = "", index: int = -1):
+        super().__init__(message, registry=registry, reference=reference)
+        self.layer = layer
+        self.index = index
 
 
 class RateLimited(RegistryError):

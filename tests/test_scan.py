@@ -277,9 +277,26 @@ def test_fail_on_raises_with_the_report(images):
     with pytest.raises(ScanFailed, match="at or above medium.*GHSA-") as failed:
         scan(ref, feed=OSV, fail_on="medium")
     assert failed.value.report.counts()["medium"] >= 3
-    assert scan(ref, feed=OSV, fail_on="critical").status.endswith("issues")
     with pytest.raises(BadReference, match="unknown severity"):
         scan(ref, feed=OSV, fail_on="severe")
+
+
+def test_a_finding_without_severity_fails_every_threshold_unless_told(images):
+    # OSV's Debian records carry no severity: CVE-2024-2511 in openssl must not pass
+    # fail_on="high" (or "critical") for want of a rank
+    ref = images["debian"]["reference"]
+    for level in ("high", "critical"):
+        with pytest.raises(ScanFailed, match=f"at or above {level} .*DEBIAN-CVE-2024-2511.*"
+                                             "unknown_fails=False") as failed:
+            scan(ref, feed=OSV, fail_on=level)
+        report = failed.value.report
+        assert {f.package for f in report.at_or_above(level)} >= {"openssl", "libssl3"}
+        assert report.unknown_fails and report.to_dict()["unknown_fails"] is True
+        assert any("2 open findings without a severity in the feed (DEBIAN-CVE-2024-2511) "
+                   "count as failing at any fail_on threshold" in n for n in report.notes)
+    report = scan(ref, feed=OSV, fail_on="critical", unknown_fails=False)
+    assert report.status.endswith("issues") and report.complete  # a note, not a gap
+    assert any("rank below low" in n for n in report.notes)
 
 
 def test_json_and_sarif_outputs(images):

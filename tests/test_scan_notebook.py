@@ -44,6 +44,13 @@ def test_fail_on_makes_a_headless_run_exit_non_zero(registry, tmp_path):
     assert failed.returncode != 0
     assert "ScanFailed" in failed.stderr or "at or above medium" in failed.stderr
     assert sarif.exists()  # the outputs were written before the run failed
+    # Debian's record of CVE-2024-2511 has no severity: it fails even "critical"
+    unranked = subprocess.run(command + ["-p", "fail_on", "critical"], capture_output=True,
+                              text=True, cwd=tmp_path)
+    assert unranked.returncode != 0 and "DEBIAN-CVE-2024-2511" in unranked.stderr
+    fixed = push(registry, "nb/scan", "1.2", debian_layers(
+        openssl="3.0.14-1~deb12u1", requests="2.31.0", semver="7.5.2"))
+    command[command.index(image["reference"])] = fixed["reference"]
     passed = subprocess.run(command + ["-p", "fail_on", "critical"], capture_output=True,
                             text=True, cwd=tmp_path)
     assert passed.returncode == 0, passed.stderr[-2000:]

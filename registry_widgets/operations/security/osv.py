@@ -13,6 +13,10 @@ derived from a fingerprint (names, sizes and modification times of a folder's fi
 size and time; an artifact's manifest digest). Writes are atomic (a temporary file, then
 ``os.replace``), so a scan never reads half an index.
 
+A feed is read defensively: a record that breaks the schema is one ``FeedError`` naming the
+file (and the record's id), a record file is never inflated past ``MAX_RECORD_FILE_BYTES``,
+and a string that looks like a path is never looked up as an image (``is_path_like``).
+
 Where: ``paths.feed_cache_dir()``: ``$XDG_CACHE_HOME/registry_widgets/feeds/<fingerprint>.sqlite``.
 
 Layer 4: imports ``errors``, ``paths``, ``reference``, ``manifest``, the shared clients and
@@ -31,12 +35,13 @@ import re
 import sqlite3
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from ... import paths
-from ...errors import BadReference, FeedError
+from ...errors import BadReference, FeedError, NotFound, Unreachable
 from ...manifest import OCI_MANIFEST, Manifest, digest_of
 from ...reference import Reference, parse_reference
 from ..core import changes
@@ -50,6 +55,10 @@ FEED_ARTIFACT_TYPE = "application/vnd.osv.feed.v1"
 ZIP_LAYER = "application/zip"
 JSON_LAYER = "application/json"
 SEVERITIES = ("unknown", "low", "medium", "high", "critical")
+# OSV records are kilobytes; the largest (kernel CVEs listing every affected version) a few
+# MiB. A record file inflating past this is not one (a zip bomb), and is refused before it
+# is held in memory whole.
+MAX_RECORD_FILE_BYTES = 32 << 20
 
 
 def normal_name(ecosystem: str, name: str) -> str:
@@ -70,7 +79,8 @@ def severity_of(record: dict[str, Any]) -> tuple[str, float | None, str]:
     best: tuple[int, float, str, str] | None = None
     for entry in record.get("severity") or []:
         kind, vector = entry.get("type", ""), entry.get("score", "")
-        calculator = {"CVSS_V4": cvss.CVSS4, "CVSS_V3": cvss.CVSS3, "CVSS_V2": cvss.CVSS2}.get(kind)
+        calculators = {"CVSS_V4": cvss.CVSS4, "CVSS_V3": cvss.CVSS3, "CVSS_V2": cvss.CVSS2}
+        calculator = calculators.get(kind)
         if calculator is None or not isinstance(vector, str):
             continue
         try:
@@ -115,32 +125,65 @@ class Feed:
 
 # --- reading OSV records from each kind of source -------------------------------------------
 
-def _records_in(data: bytes, where: str) -> Iterator[dict[str, Any]]:
+SCHEMA_HINT = ("see https://ossf.github.io/osv-schema/; fix or remove it, or download the feed "
+               "again")
+
+
+def _too_big(where: str) -> FeedError:
+    return FeedError(f"{where} is larger than {MAX_RECORD_FILE_BYTES >> 20} MiB (inflated); "
+                     "OSV record files are kilobytes, so it is not one (a zip bomb?). "
+                     "Download the feed again from osv.dev")
+
+
+def _bounded(handle: Any, where: str) -> bytes:
+    """The whole of ``handle``, refused past ``MAX_RECORD_FILE_BYTES`` (read no further)."""
+    data = handle.read(MAX_RECORD_FILE_BYTES + 1)
+    if len(data) > MAX_RECORD_FILE_BYTES:
+        raise _too_big(where)
+    return data
+
+
+def _records_in(data: bytes, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise FeedError(f"{where} is not JSON ({e}); an OSV feed holds OSV JSON records") from e
     for record in value if isinstance(value, list) else [value]:
         if isinstance(record, dict) and "id" in record:
-            yield record
+            yield where, record
         else:
             raise FeedError(f"{where} is not an OSV record (no 'id'); see "
                             "https://ossf.github.io/osv-schema/")
 
 
-def _records_in_zip(handle: Any, where: str) -> Iterator[dict[str, Any]]:
+def _records_in_zip(handle: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
     try:
         archive = zipfile.ZipFile(handle)
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise FeedError(f"{where} is not a zip file ({e}); download the feed again") from e
     with archive:
         for info in archive.infolist():
-            if info.filename.endswith(".json") and not info.is_dir():
-                yield from _records_in(archive.read(info), f"{where}:{info.filename}")
+            if not info.filename.endswith(".json") or info.is_dir():
+                continue
+            name = f"{where}:{info.filename}"
+            if info.file_size > MAX_RECORD_FILE_BYTES:  # what the zip says; checked again below
+                raise _too_big(name)
+            try:
+                # streamed: a member inflates only as far as the bound, whatever it claims
+                with archive.open(info) as member:
+                    data = _bounded(member, name)
+            except FeedError:
+                raise
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                    RuntimeError, ValueError) as e:
+                raise FeedError(f"{name} cannot be inflated ({e}); download the feed "
+                                "again") from e
+            yield from _records_in(data, name)
 
 
 def _folder_fingerprint(folder: Path) -> tuple[str, list[Path]]:
-    files = sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".zip") and p.is_file())
+    files = sorted(p for p in folder.rglob("*")
+                   if p.suffix in (".json", ".zip") and p.is_file())
     h = hashlib.sha256()
     for p in files:
         st = p.stat()
@@ -148,13 +191,16 @@ def _folder_fingerprint(folder: Path) -> tuple[str, list[Path]]:
     return h.hexdigest(), files
 
 
-def _local_records(files: list[Path]) -> Iterator[dict[str, Any]]:
+def _local_records(files: list[Path]) -> Iterator[tuple[str, dict[str, Any]]]:
     for path in files:
-        if path.suffix == ".zip":
+        try:
             with path.open("rb") as handle:
-                yield from _records_in_zip(handle, str(path))
-        else:
-            yield from _records_in(path.read_bytes(), str(path))
+                if path.suffix == ".zip":
+                    yield from _records_in_zip(handle, str(path))
+                else:
+                    yield from _records_in(_bounded(handle, str(path)), str(path))
+        except OSError as e:
+            raise FeedError(f"cannot read the feed file {path} ({e.strerror or e})") from e
 
 
 def _artifact(ref: Reference) -> tuple[str, Manifest]:
@@ -162,7 +208,8 @@ def _artifact(ref: Reference) -> tuple[str, Manifest]:
     manifest = client.get_manifest(ref.repository, ref.reference)
     if manifest.is_index:
         raise FeedError(f"{ref} is an image index, not a feed artifact; point feed= at the "
-                        "artifact that publish_feed wrote", registry=ref.registry, reference=str(ref))
+                        "artifact that publish_feed wrote", registry=ref.registry,
+                        reference=str(ref))
     return manifest.digest, manifest
 
 
@@ -182,7 +229,7 @@ def _artifact_records(ref: Reference, manifest: Manifest) -> Iterator[dict[str, 
                 if head.startswith(b"PK"):
                     yield from _records_in_zip(handle, where)
                 else:
-                    yield from _records_in(handle.read(), where)
+                    yield from _records_in(_bounded(handle, where), where)
 
 
 # --- the index --------------------------------------------------------------------------------
@@ -199,46 +246,108 @@ CREATE TABLE affected (name TEXT, ecosystem TEXT, advisory TEXT, seq INTEGER, ra
 """
 
 
-def _build(records: Iterator[dict[str, Any]], target: Path, source: str, fingerprint: str) -> int:
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _rows(where: str, record: dict[str, Any]) -> tuple[tuple, list[tuple]]:
+    """The index rows of one record: (advisory row, affected rows). A field of the wrong
+    type is one ``FeedError`` naming the file and the record, never an AttributeError or a
+    sqlite error further on."""
+    rid = record.get("id")
+
+    def bad(field: str, expected: str) -> FeedError:
+        return FeedError(f"{where}: record {rid!r}: {field} is not {expected}; {SCHEMA_HINT}")
+
+    if not isinstance(rid, str) or not rid:
+        raise bad("'id'", "a non-empty string")
+    for key in ("summary", "details", "modified"):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            raise bad(f"'{key}'", "a string")
+    for key in ("aliases", "upstream"):
+        if record.get(key) is not None and not _strings(record[key]):
+            raise bad(f"'{key}'", "a list of strings")
+    severity = record.get("severity")
+    if severity is not None and not (isinstance(severity, list)
+                                     and all(isinstance(e, dict) for e in severity)):
+        raise bad("'severity'", "a list of objects")
+    if not isinstance(record.get("database_specific") or {}, dict):
+        raise bad("'database_specific'", "an object")
+    affected = record.get("affected") or []
+    if not isinstance(affected, list):
+        raise bad("'affected'", "a list")
+    level, score, vector = severity_of(record)
+    aliases = json.dumps(list(dict.fromkeys((record.get("aliases") or []) +
+                                            (record.get("upstream") or []))))
+    summary = record.get("summary") or (record.get("details") or "")[:200]
+    rows = []
+    for seq, entry in enumerate(affected):
+        at = f"'affected[{seq}]"
+        if not isinstance(entry, dict):
+            raise bad(at + "'", "an object")
+        package = entry.get("package") or {}
+        if not isinstance(package, dict):
+            raise bad(at + ".package'", "an object")
+        eco, name = package.get("ecosystem", ""), package.get("name", "")
+        if not isinstance(eco, str) or not isinstance(name, str):
+            raise bad(at + ".package' ecosystem or name", "a string")
+        ranges = entry.get("ranges") or []
+        if not isinstance(ranges, list) or not all(isinstance(r, dict) for r in ranges):
+            raise bad(at + ".ranges'", "a list of objects")
+        for n, rng in enumerate(ranges):
+            events = rng.get("events") or []
+            if not isinstance(events, list) or not all(
+                    isinstance(e, dict) and all(isinstance(v, (str, int)) for v in e.values())
+                    for e in events):
+                raise bad(f"{at}.ranges[{n}].events'", "a list of objects of versions")
+        versions = entry.get("versions") or []
+        if not _strings(versions):
+            raise bad(at + ".versions'", "a list of strings")
+        if not eco or not name:
+            continue
+        kept = [r for r in ranges if r.get("type") in ("ECOSYSTEM", "SEMVER")]
+        rows.append((normal_name(eco.split(":")[0], name), eco, rid, seq, json.dumps(kept),
+                     json.dumps(versions), aliases, summary, level, score, vector))
+    return (rid, aliases, summary, level, score, vector, record.get("modified") or ""), rows
+
+
+def _build(records: Iterator[tuple[str, dict[str, Any]]], target: Path, source: str,
+           fingerprint: str) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".building-", suffix=".sqlite", dir=target.parent)
     os.close(fd)
     count = 0
+    insert_advisories = "INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?)"
+    insert_affected = "INSERT OR REPLACE INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)"
     try:
         db = sqlite3.connect(tmp)
-        db.executescript(SCHEMA)
-        advisories, affected = [], []
-        for record in records:
-            if record.get("withdrawn"):
-                continue
-            level, score, vector = severity_of(record)
-            aliases = json.dumps(list(dict.fromkeys((record.get("aliases") or []) +
-                                                    (record.get("upstream") or []))))
-            summary = record.get("summary") or (record.get("details") or "")[:200]
-            advisories.append((record["id"], aliases, summary, level, score, vector,
-                               record.get("modified", "")))
-            for seq, entry in enumerate(record.get("affected") or []):
-                package = entry.get("package") or {}
-                eco, name = package.get("ecosystem", ""), package.get("name", "")
-                if not eco or not name:
+        try:
+            db.executescript(SCHEMA)
+            advisories, affected = [], []
+            for where, record in records:
+                if record.get("withdrawn"):
                     continue
-                ranges = [r for r in entry.get("ranges") or [] if r.get("type") in ("ECOSYSTEM", "SEMVER")]
-                affected.append((normal_name(eco.split(":")[0], name), eco, record["id"], seq,
-                                 json.dumps(ranges), json.dumps(entry.get("versions") or []),
-                                 aliases, summary, level, score, vector))
-            count += 1
-            if len(advisories) >= 5000:
-                db.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?)", advisories)
-                db.executemany("INSERT OR REPLACE INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)", affected)
-                advisories, affected = [], []
-        db.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?)", advisories)
-        db.executemany("INSERT OR REPLACE INTO affected VALUES (?,?,?,?,?,?,?,?,?,?,?)", affected)
-        db.executemany("INSERT INTO meta VALUES (?, ?)", [
-            ("version", str(INDEX_VERSION)), ("source", source), ("fingerprint", fingerprint),
-            ("records", str(count))])
-        db.commit()
-        db.close()
+                advisory, rows = _rows(where, record)
+                advisories.append(advisory)
+                affected.extend(rows)
+                count += 1
+                if len(advisories) >= 5000:
+                    db.executemany(insert_advisories, advisories)
+                    db.executemany(insert_affected, affected)
+                    advisories, affected = [], []
+            db.executemany(insert_advisories, advisories)
+            db.executemany(insert_affected, affected)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("version", str(INDEX_VERSION)), ("source", source),
+                ("fingerprint", fingerprint), ("records", str(count))])
+            db.commit()
+        finally:
+            db.close()
         os.replace(tmp, target)
+    except sqlite3.Error as e:
+        os.unlink(tmp)
+        raise FeedError(f"could not write the index of the feed {source} at {target} ({e}); "
+                        "check the free space there, or set XDG_CACHE_HOME elsewhere") from e
     except BaseException:
         os.unlink(tmp)
         raise
@@ -259,6 +368,21 @@ def _existing(target: Path) -> int | None:
     return None
 
 
+def is_path_like(text: str) -> bool:
+    """Does a feed string name a file or folder rather than an artifact?
+
+    The rule: a string is a path when it starts with ``.``, ``/`` or ``~``, holds a
+    backslash, ends in ``.zip`` or ``.json``, has no ``/`` at all, or its first component
+    is not a registry host (a name with a ``.`` or a ``:`` port, or ``localhost``). A feed
+    artifact's reference therefore names its registry (``docker.io/ns/feed:tag`` for
+    Docker Hub), and a missing folder such as ``feeds/osv`` is reported as missing instead
+    of being looked up on Docker Hub."""
+    if text.startswith((".", "/", "~")) or "\\" in text or text.endswith((".zip", ".json")):
+        return True
+    first, slash, _ = text.partition("/")
+    return not slash or not ("." in first or ":" in first or first == "localhost")
+
+
 def open_feed(feed: str | os.PathLike[str] | Feed) -> Feed:
     """The indexed feed for a folder, a zip/JSON file or an artifact reference.
 
@@ -269,6 +393,11 @@ def open_feed(feed: str | os.PathLike[str] | Feed) -> Feed:
         return feed
     text = os.fspath(feed)
     path = Path(text).expanduser()
+    if not path.exists() and (not isinstance(feed, str) or is_path_like(text)):
+        raise FeedError(f"no feed at {text!r}: no such folder or file. Give a folder or zip of "
+                        "OSV JSON, or an artifact reference that names its registry, such as "
+                        "registry.example/security/osv-feed:latest (docker.io/... for Docker "
+                        "Hub)")
     if path.exists():
         path = path.resolve()
         if path.is_dir():
@@ -283,16 +412,16 @@ def open_feed(feed: str | os.PathLike[str] | Feed) -> Feed:
             records = lambda: _local_records([path])  # noqa: E731
         source = str(path)
     else:
-        if "/" not in text or text.startswith((".", "/", "~")) or text.endswith((".zip", ".json")):
-            raise FeedError(f"no feed at {text!r}: no such file or folder. Give a folder or zip "
-                            "of OSV JSON, or an artifact reference such as "
-                            "registry.example/security/osv-feed:latest")
         try:
             ref = parse_reference(text)
         except BadReference as e:
             raise FeedError(f"no feed at {text!r}: neither a file or folder here nor an artifact "
                             f"reference ({e})") from e
-        digest, manifest = _artifact(ref)
+        try:
+            digest, manifest = _artifact(ref)
+        except (NotFound, Unreachable) as e:
+            raise FeedError(f"no feed at {text!r}: no such folder or file here, and no artifact "
+                            f"there ({e})", registry=ref.registry, reference=str(ref)) from e
         fingerprint = hashlib.sha256(digest.encode()).hexdigest()
         records = lambda: _artifact_records(ref, manifest)  # noqa: E731
         source = f"{ref.name}@{digest}"

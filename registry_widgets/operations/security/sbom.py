@@ -18,7 +18,11 @@ the SBOM. Each package records the layer that brought it.
 Output: a list of ``Package``, ``sbom_table`` (a DataFrame) and ``cyclonedx_json`` (CycloneDX
 1.6 via cyclonedx-python-lib, package URLs via packageurl-python).
 
-The parsers are in ``package_db``, the streamed gzip and tar reading in ``layer_stream``.
+A package database that cannot be read (a symbolic or hard link, larger than
+``MAX_DB_BYTES``, not parseable) is not guessed at: ``ImageContents.notes`` says which one,
+of which layer, and why, so a scan can say it is incomplete.
+
+The parsers are in ``packages``, the streamed gzip and tar reading in ``layers``.
 
 Layer 3: imports ``errors``, ``progress``, ``reference``, ``manifest``, the shared clients and
 those two helpers.
@@ -30,7 +34,6 @@ import json
 import logging
 import posixpath
 import re
-import tarfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
@@ -39,7 +42,7 @@ from ...manifest import Descriptor, Manifest
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ..core.clients import client_for
-from .layers import LayerReader, iter_tar, prefetch
+from .layers import LayerReader, LayerSource, prefetch, walk_tar
 from .packages import (PARSERS, PURL_TYPES, database_kind, os_ecosystem, parse_apk_installed,
                        parse_dpkg_status, parse_os_release, parse_package_json,
                        parse_python_metadata)
@@ -88,6 +91,8 @@ class ImageContents:
     layers: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     top_layer_world_writable: list[str] = field(default_factory=list)
+    # package databases that could not be read, one sentence each (the SBOM lacks them)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def distro(self) -> str:
@@ -109,14 +114,22 @@ def _normal(name: str) -> str:
 class _Overlay:
     """The merged view of package databases over the layers read so far."""
 
-    files: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)  # path -> (layer i, digest, content)
+    # path -> (layer index, digest, content)
+    files: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # os-release symlinks
+    # path -> (layer index, why it was not read): dropped like a file when a layer above
+    # replaces or deletes that path
+    unread: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def remove(self, path: str) -> None:
         prefix = path + "/" if path else ""
-        for table in (self.files, self.links):
+        for table in (self.files, self.links, self.unread):
             for name in [n for n in table if n == path or n.startswith(prefix)]:
                 del table[name]
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def _self_and_parents(path: str) -> Iterator[str]:
@@ -134,9 +147,11 @@ def read_layer(overlay: _Overlay, reader: LayerReader, index: int, digest: str,
     opaque: list[str] = []  # directories whose lower-layer content goes
     files: dict[str, tuple[int, str, bytes]] = {}
     links: dict[str, str] = {}
+    unread: dict[str, tuple[int, str]] = {}
     # every lower path that matters and its parent folders: what a member here can hide
-    below = {p for name in (*overlay.files, *overlay.links) for p in _self_and_parents(name)}
-    for member, content in iter_tar(reader):
+    below = {p for name in (*overlay.files, *overlay.links, *overlay.unread)
+             for p in _self_and_parents(name)}
+    for member, content in walk_tar(reader):
         path = _normal(member.name)
         parent, base = posixpath.split(path)
         if base == ".wh..wh..opq":
@@ -156,23 +171,38 @@ def read_layer(overlay: _Overlay, reader: LayerReader, index: int, digest: str,
         kind = database_kind(path)
         if kind is None:
             continue
+        files.pop(path, None)  # a later entry for the same path wins, as on extraction
+        links.pop(path, None)
+        unread.pop(path, None)
         if member.issym() and kind == "os-release":
+            # resolved inside the image (an absolute target starts at the image root, ".."
+            # stops there), as the kernel does for a container's root: never on this host
             links[path] = _normal(posixpath.join(parent, member.linkname))
         elif member.isfile() and member.size <= MAX_DB_BYTES:
             files[path] = (index, digest, content())
+        elif member.isfile():
+            unread[path] = (index, f"{_size(member.size)}, more than the {_size(MAX_DB_BYTES)} "
+                                   "a package database can be")
+        elif member.issym() or member.islnk():
+            kind_of_link = "symbolic" if member.issym() else "hard"
+            unread[path] = (index, f"a {kind_of_link} link to {member.linkname}, not followed")
+        else:
+            unread[path] = (index, "not a regular file")
     for directory in opaque:
         if directory:
             prefix = directory + "/"
-            for table in (overlay.files, overlay.links):
+            for table in (overlay.files, overlay.links, overlay.unread):
                 for name in [n for n in table if n.startswith(prefix)]:
                     del table[name]
         else:
             overlay.files.clear()
             overlay.links.clear()
+            overlay.unread.clear()
     for path in hidden:
         overlay.remove(path)
     overlay.files.update(files)
     overlay.links.update(links)
+    overlay.unread.update(unread)
 
 
 def _pick_image(client: Any, ref: Reference, platform: str | None) -> tuple[Manifest, Manifest]:
@@ -209,25 +239,29 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
     layers: list[Descriptor] = image.layers
     writable: list[str] = []
     for index, layer in enumerate(layers):
-        where = f"layer {index + 1} ({layer.digest[:19]}) of {ref}"
+        source = LayerSource(image=str(ref), registry=ref.registry, index=index,
+                             digest=layer.digest, size=layer.size)
         emit(progress, ProgressEvent("sbom", id=layer.digest, status="Reading", total=layer.size,
                                      message=f"layer {index + 1} of {len(layers)}"))
         stream = LayerReader(prefetch(client.iter_blob(ref.repository, layer.digest)),
-                              layer.media_type, where)
+                             layer.media_type, source)
         top_layer = index == len(layers) - 1
-        try:
-            read_layer(overlay, stream, index, layer.digest, writable if top_layer else None)
-        except tarfile.TarError as e:
-            raise ProtocolError(f"{where} is not a readable tar ({e}); is this an image rather "
-                                "than another kind of artifact?", registry=ref.registry,
-                                reference=str(ref)) from e
+        read_layer(overlay, stream, index, layer.digest, writable if top_layer else None)
         emit(progress, ProgressEvent("sbom", id=layer.digest, status="Read", current=layer.size,
                                      total=layer.size))
     os_release = _os_release(overlay)
-    packages = _packages(overlay, os_release)
+    notes: list[str] = []
+    packages = _packages(overlay, os_release, notes)
+    for path, (index, why) in sorted(overlay.unread.items()):
+        notes.append(_note(path, index, layers[index].digest, why))
     return ImageContents(reference=str(ref), digest=top.digest, packages=packages,
                          os=os_release, layers=[d.digest for d in layers], config=config,
-                         top_layer_world_writable=writable)
+                         top_layer_world_writable=writable, notes=notes)
+
+
+def _note(path: str, index: int, digest: str, why: str) -> str:
+    return (f"could not read the package database /{path} of layer {index + 1} "
+            f"({digest[:19]}): {why}")
 
 
 def _os_release(overlay: _Overlay) -> dict[str, str]:
@@ -238,7 +272,7 @@ def _os_release(overlay: _Overlay) -> dict[str, str]:
     return {}
 
 
-def _packages(overlay: _Overlay, os_release: dict[str, str]) -> list[Package]:
+def _packages(overlay: _Overlay, os_release: dict[str, str], notes: list[str]) -> list[Package]:
     ecosystem = os_ecosystem(os_release) or ""
     distro_id = os_release.get("ID", "").lower()
     out: list[Package] = []
@@ -246,11 +280,17 @@ def _packages(overlay: _Overlay, os_release: dict[str, str]) -> list[Package]:
         kind = database_kind(path)
         if kind not in PARSERS:
             continue
+        text = content.decode("utf-8", "replace")
         try:
-            entries = PARSERS[kind](content.decode("utf-8", "replace"))
+            entries = PARSERS[kind](text)
         except Exception as e:  # noqa: BLE001 - one odd file must not lose the whole SBOM
             log.warning("could not read %s: %s", path, e)
+            notes.append(_note(path, index, digest, f"{type(e).__name__}: {e}"))
             continue
+        if not entries and kind in ("dpkg", "apk") and text.strip():
+            # an OS database with content but no package in it is not one we can read
+            notes.append(_note(path, index, digest, f"no {kind} package entries in its "
+                                                    f"{len(content)} bytes"))
         for entry in entries:
             eco = {"dpkg": ecosystem or "Debian", "apk": ecosystem or "Alpine",
                    "python": "PyPI", "npm": "npm"}[kind]

@@ -18,6 +18,12 @@ advisory id and aliases (CVE), severity (CVSS base score via the ``cvss`` packag
 record gives a vector), and the layer that brought the package. Exempt findings stay in the
 report, marked.
 
+A scan that could not look at everything says so: ``ScanReport.notes`` names each package
+database it could not read (which layer, why) and an image whose distribution or release is
+unknown, and ``status`` then ends in "(incomplete)". A finding without a severity (OSV's
+Debian records carry none) fails every ``fail_on`` threshold unless ``unknown_fails=False``:
+an unranked known CVE is not a pass.
+
 Imports ``errors``, ``progress``, ``reference``, ``operations.core`` and the other security
 modules (sbom, osv, versions, findings, audit, exemptions).
 """
@@ -26,10 +32,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
-from ...errors import BadReference, ScanFailed
+from ...errors import BadReference, FeedError, ScanFailed
 from ...progress import ProgressCallback
 from ...reference import Reference, parse_reference
 from .audit import audit
@@ -57,8 +64,8 @@ def _candidates(db: Any, keys: set[str]) -> dict[tuple[str, str], list[tuple]]:
     for start in range(0, len(names), 500):
         chunk = names[start:start + 500]
         rows = db.execute(
-            "SELECT name, ecosystem, advisory, ranges, versions, aliases, summary, severity, score, "
-            f"vector FROM affected WHERE name IN ({','.join('?' * len(chunk))})", chunk)
+            "SELECT name, ecosystem, advisory, ranges, versions, aliases, summary, severity, "
+            f"score, vector FROM affected WHERE name IN ({','.join('?' * len(chunk))})", chunk)
         for row in rows:
             out.setdefault((row[0], row[1]), []).append(row[2:])
     return out
@@ -80,11 +87,15 @@ def match(packages: Iterable[Package], feed: Feed | str) -> list[Finding]:
     feed = open_feed(feed)
     packages = [p for p in packages if p.ecosystem.split(":")[0] in SUPPORTED_ECOSYSTEMS]
     names = {p: normal_name(p.ecosystem.split(":")[0], p.match_name) for p in packages}
-    db = feed.connect()
     try:
-        candidates = _candidates(db, set(names.values()))
-    finally:
-        db.close()
+        db = feed.connect()
+        try:
+            candidates = _candidates(db, set(names.values()))
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        raise FeedError(f"the index of the feed {feed.source} at {feed.index} cannot be read "
+                        f"({e}); delete it and scan again to rebuild it") from e
     parsed: dict[str, Any] = {}  # the same ranges serve many packages
 
     def load(text: str) -> Any:
@@ -96,12 +107,14 @@ def match(packages: Iterable[Package], feed: Feed | str) -> list[Finding]:
     findings: list[Finding] = []
     for pkg in packages:
         name = names[pkg]
-        rows = [row for eco in _ecosystems(pkg.ecosystem) for row in candidates.get((name, eco), [])]
+        rows = [row for eco in _ecosystems(pkg.ecosystem)
+                for row in candidates.get((name, eco), [])]
         seen = set()
         for advisory, ranges, versions, aliases, summary, severity, score, vector in rows:
             if advisory in seen:
                 continue
-            hit, fixed = affected_by(pkg.ecosystem, pkg.match_version, load(ranges), load(versions))
+            hit, fixed = affected_by(pkg.ecosystem, pkg.match_version, load(ranges),
+                                     load(versions))
             if not hit:
                 continue
             seen.add(advisory)
@@ -125,6 +138,10 @@ class ScanReport:
     packages: int
     feed: str
     findings: list[Finding] = field(default_factory=list)
+    # what the scan could not look at, one sentence each; any of them makes it incomplete
+    gaps: list[str] = field(default_factory=list)
+    # does a finding without a severity fail every fail_on threshold? (see ``scan``)
+    unknown_fails: bool = True
     # what the layers held (for the SBOM outputs without reading them again); not serialised
     contents: ImageContents | None = field(default=None, repr=False, compare=False)
 
@@ -133,12 +150,35 @@ class ScanReport:
         return [f for f in self.findings if not f.exempt]
 
     @property
+    def complete(self) -> bool:
+        """Did the scan read every package database and know the distribution?"""
+        return not self.gaps
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of the report must know: each gap of the scan, then how findings
+        without a severity were counted."""
+        out = list(self.gaps)
+        unranked = [f for f in self.open_findings if f.severity == "unknown"]
+        if unranked:
+            how = ("count as failing at any fail_on threshold (unknown_fails=False ranks them "
+                   "below low)" if self.unknown_fails else
+                   "rank below low, so fail_on thresholds above 'unknown' pass them "
+                   "(unknown_fails=False)")
+            ids = ", ".join(sorted({f.id for f in unranked})[:5])
+            out.append(f"{len(unranked)} open finding{'s' if len(unranked) != 1 else ''} "
+                       f"without a severity in the feed ({ids}) {how}")
+        return out
+
+    @property
     def status(self) -> str:
-        """The Security status column: "No issues", "N issues" or "unsupported OS"."""
+        """The Security status column: "No issues", "N issues" or "unsupported OS"; followed by
+        " (incomplete)" when the scan could not read everything (see ``notes``)."""
         if not self.os_supported:
             return "unsupported OS"
         n = len(self.open_findings)
-        return "No issues" if n == 0 else f"{n} issue{'s' if n != 1 else ''}"
+        text = "No issues" if n == 0 else f"{n} issue{'s' if n != 1 else ''}"
+        return text if self.complete else f"{text} (incomplete)"
 
     def counts(self) -> dict[str, int]:
         """Open findings per severity, highest first."""
@@ -148,12 +188,16 @@ class ScanReport:
         return out
 
     def at_or_above(self, threshold: str) -> list[Finding]:
+        """Open findings at or above ``threshold``; with ``unknown_fails``, those without a
+        severity too, whatever the threshold."""
         rank = severity_rank(threshold)
-        return [f for f in self.open_findings if SEVERITY_RANK.get(f.severity, 0) >= rank]
+        return [f for f in self.open_findings if SEVERITY_RANK.get(f.severity, 0) >= rank
+                or (self.unknown_fails and f.severity == "unknown")]
 
     def check(self, fail_on: str | None) -> "ScanReport":
         """Raise ``ScanFailed`` when open findings reach ``fail_on`` (low, medium, high,
-        critical; ``unknown`` counts every finding); else return the report."""
+        critical; ``unknown`` counts every finding; findings without a severity count at any
+        level while ``unknown_fails``); else return the report."""
         if fail_on is None:
             return self
         failing = self.at_or_above(fail_on)
@@ -162,7 +206,12 @@ class ScanReport:
             ref = parse_reference(self.reference)
             raise ScanFailed(f"{self.reference}: {len(failing)} open finding(s) at or above "
                              f"{fail_on} ({ids}). Update the packages named in the report, or "
-                             "exempt an accepted issue with add_exemption", report=self,
+                             "exempt an accepted issue with add_exemption"
+                             + (" (findings without a severity count at any level: "
+                                "unknown_fails=False ranks them below low)"
+                                if self.unknown_fails and any(f.severity == "unknown"
+                                                              for f in failing) else ""),
+                             report=self,
                              registry=ref.registry, reference=self.reference)
         return self
 
@@ -173,8 +222,9 @@ class ScanReport:
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "digest": self.digest, "distro": self.distro,
                 "os_supported": self.os_supported, "packages": self.packages, "feed": self.feed,
-                "status": self.status, "counts": self.counts(),
-                "findings": [asdict(f) for f in self.findings]}
+                "status": self.status, "complete": self.complete,
+                "unknown_fails": self.unknown_fails, "notes": self.notes,
+                "counts": self.counts(), "findings": [asdict(f) for f in self.findings]}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -228,7 +278,8 @@ def sarif(report: ScanReport) -> dict[str, Any]:
             result["suppressions"] = [{"kind": "external", "justification": f.exemption}]
         results.append(result)
     return {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-            "runs": [{"tool": {"driver": {"name": "registry_widgets", "rules": list(rules.values()),
+            "runs": [{"tool": {"driver": {"name": "registry_widgets",
+                                          "rules": list(rules.values()),
                                           "informationUri": "https://ossf.github.io/osv-schema/"}},
                       "results": results}]}
 
@@ -255,8 +306,31 @@ def _mark_exempt(findings: list[Finding], ref: Reference, digest: str,
     return out
 
 
-def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[Exemption] | None = None,
-         fail_on: str | None = None, platform: str | None = None,
+def _gaps(contents: ImageContents) -> list[str]:
+    """What the scan could not look at: unread package databases (from the SBOM), and OS
+    packages whose distribution or release is unknown (their advisories are per release)."""
+    gaps = list(contents.notes)
+    os_packages = [p for p in contents.packages if p.type in ("deb", "apk")]
+    if not os_packages:
+        return gaps
+    count = f"{len(os_packages)} OS package{'s' if len(os_packages) != 1 else ''}"
+    if not contents.os:
+        gaps.append(f"the distribution is unknown (no /etc/os-release): the advisories of its "
+                    f"release could not be matched against its {count}")
+    elif os_ecosystem(contents.os) is None:
+        gaps.append(f"the distribution {contents.distro or contents.os.get('ID', '?')!r} is "
+                    f"not one whose advisories this scan reads (Debian, Ubuntu, Alpine): its "
+                    f"{count} were not matched")
+    elif ":" not in os_ecosystem(contents.os):
+        gaps.append(f"the release of {contents.distro!r} is unknown (no VERSION_ID in its "
+                    f"os-release): only advisories for all of "
+                    f"{os_ecosystem(contents.os)} were matched against its {count}")
+    return gaps
+
+
+def scan(ref: str | Reference, *, feed: str | Feed,
+         exemptions: str | Sequence[Exemption] | None = None, fail_on: str | None = None,
+         unknown_fails: bool = True, platform: str | None = None,
          progress: ProgressCallback | None = None) -> ScanReport:
     """Scan an image: known vulnerabilities of its packages from ``feed`` (a folder, zip or
     artifact reference of OSV records) and its configuration audit.
@@ -264,7 +338,10 @@ def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[E
     ``exemptions`` is an exemptions file (or a list of ``Exemption``): matching findings are
     kept and marked exempt. With ``fail_on`` (low/medium/high/critical), open findings at or
     above it raise ``ScanFailed`` (the report is on the exception), so a headless run exits
-    non-zero.
+    non-zero. A finding whose advisory gives no severity (OSV's Debian records give none)
+    fails at any ``fail_on`` level while ``unknown_fails`` (the default): pass
+    ``unknown_fails=False`` to rank it below low instead. The report's ``notes`` say so,
+    and name what could not be read (``status`` then ends in "(incomplete)").
     """
     ref = parse_reference(ref)
     if fail_on is not None:
@@ -278,5 +355,5 @@ def scan(ref: str | Reference, *, feed: str | Feed, exemptions: str | Sequence[E
     report = ScanReport(reference=str(ref), digest=contents.digest, distro=contents.distro,
                         os_supported=not contents.os or os_ecosystem(contents.os) is not None,
                         packages=len(contents.packages), feed=indexed.source, findings=findings,
-                        contents=contents)
+                        gaps=_gaps(contents), unknown_fails=unknown_fails, contents=contents)
     return report.check(fail_on)

@@ -92,30 +92,96 @@ def dpkg_version_key(text: str) -> tuple:
     if not colon:
         epoch, rest = "0", text
     upstream, dash, revision = rest.rpartition("-")
+    if dash and not revision:  # "1.0-": dpkg refuses an empty revision (univers does not)
+        raise ValueError(f"{text!r} is not a dpkg version (empty revision)")
     if not dash:
         upstream, revision = rest, "0"
     return (int(epoch), _dpkg_string_key(upstream), _dpkg_string_key(revision or "0"))
 
 
-_APK = re.compile(r"^(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)"
-                  r"(?:-r(\d+))?$")
-_APK_SUFFIX = re.compile(r"_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(\d*)")
-# apk-tools' suffix order: pre-releases before the plain version, post-release ones after
-_APK_RANK = {"alpha": -4, "beta": -3, "pre": -2, "rc": -1, "cvs": 1, "svn": 2, "git": 3, "hg": 4,
-             "p": 5}
+# apk-tools' tokens (src/version.c): a version is digit{.digit}...{letter}{_suf{#}}...{~hash}{-r#}
+_INITIAL, _DIGIT, _LETTER, _SUFFIX, _SUFFIX_NO, _HASH, _REVISION, _END, _INVALID = range(9)
+# apk-tools' suffix order: pre-releases, then "no suffix" (4), then post-releases
+_APK_SUFFIXES = {"alpha": 0, "beta": 1, "pre": 2, "rc": 3, "cvs": 5, "svn": 6, "git": 7,
+                 "hg": 8, "p": 9}
+_APK_NO_SUFFIX = 4
+_APK_TOKEN = re.compile(r"\.?([0-9]*)|([a-z])|_([a-z]*)([0-9]*)|~([0-9a-f]*)|-r([0-9]*)")
+
+
+def _apk_tokens(text: str) -> list[tuple[int, Any]]:
+    """apk-tools' tokens of ``text`` as (kind, value), ending with ``_END`` or, where apk-tools
+    stops reading an invalid version, ``_INVALID``. Each kind may only follow the kinds
+    before it in the grammar, as apk-tools' ``token_next`` checks."""
+    digits = re.match(r"[0-9]*", text).group()
+    if not digits:
+        return [(_INVALID, 0)]
+    tokens: list[tuple[int, Any]] = [(_INITIAL, int(digits))]
+    pos, last = len(digits), _INITIAL
+    while pos < len(text):
+        char = text[pos]
+        if char == "." or char.isdigit():
+            number = re.match(r"\.?([0-9]*)", text[pos:])
+            if last > _DIGIT or not number.group(1):
+                break
+            value = number.group(1)
+            # apk-tools: a component with a leading zero ("05") compares as a string, as in
+            # Gentoo's rules, so 1.05 < 1.1 and 0.06 < 0.1; others numerically
+            tokens.append((_DIGIT, (0, value) if value[0] == "0" else (1, int(value))))
+            pos += number.end()
+        elif "a" <= char <= "z":
+            if last > _DIGIT:
+                break
+            tokens.append((_LETTER, char))
+            pos += 1
+        elif char == "_":
+            suffix = re.match(r"_([a-z]*)([0-9]*)", text[pos:])
+            rank = _APK_SUFFIXES.get(suffix.group(1))
+            if last > _SUFFIX_NO or rank is None:
+                break
+            tokens.append((_SUFFIX, rank))
+            if suffix.group(2):
+                tokens.append((_SUFFIX_NO, int(suffix.group(2))))
+            pos += suffix.end()
+        elif char == "~":
+            commit = re.match(r"~([0-9a-f]*)", text[pos:])
+            if last >= _HASH or not commit.group(1):
+                break
+            tokens.append((_HASH, commit.group(1)))
+            pos += commit.end()
+        elif text.startswith("-r", pos):
+            number = re.match(r"-r([0-9]*)", text[pos:])
+            if last >= _REVISION or not number.group(1):
+                break
+            tokens.append((_REVISION, int(number.group(1))))
+            pos += number.end()
+        else:
+            break
+        last = tokens[-1][0]
+    else:
+        return tokens + [(_END, 0)]
+    return tokens + [(_INVALID, 0)]
 
 
 def apk_version_key(text: str) -> tuple:
-    """A sort key in apk-tools' order: numbers, a letter, suffixes (``_rc1 < "" < _git2023
-    < _p1``), then ``-rN``. Written here because univers' Alpine order (Gentoo's) rejects
-    ``_git``/``_svn``/``_cvs``/``_hg`` versions such as musl's ``1.2.4_git20230717-r4``."""
-    match = _APK.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not an apk version")
-    numbers, letter, suffixes, revision = match.groups()
-    parts = [(_APK_RANK[name], int(number or 0)) for name, number in _APK_SUFFIX.findall(suffixes)]
-    return (tuple(int(n) for n in numbers.split(".")), ord(letter) if letter else 0,
-            tuple(parts) + ((0, 0),), int(revision or 0))
+    """A sort key in apk-tools' order (``apk version -t``), checked against apk-tools' own
+    test list (tests/scan_data/apk-version-vectors).
+
+    apk-tools compares token by token: equal kinds by value (numbers numerically, a
+    component with a leading zero as a string, suffixes ``_alpha < _beta < _pre < _rc <
+    (none) < _cvs < _svn < _git < _hg < _p``); at the first position where the kinds differ,
+    a pre-release suffix sorts lowest, otherwise the kind later in the grammar sorts lower
+    (so ``1.2 < 1.2.1``, ``1.2-r0 < 1.2_p1``, the end of the string below a revision). Each
+    token becomes (class, value) with that class order, so a tuple comparison agrees with
+    apk-tools' walk. Written here because univers' Alpine order (Gentoo's) rejects
+    ``_git``/``_svn``/``_cvs``/``_hg`` versions such as musl's ``1.2.4_git20230717-r4``.
+    An invalid version still gets apk-tools' answer (it compares up to where it stops)."""
+    key = []
+    for kind, value in _apk_tokens(text):
+        if kind == _SUFFIX and value < _APK_NO_SUFFIX:
+            key.append((0, value))
+        else:
+            key.append((9 - kind, value))
+    return tuple(key)
 
 
 SUPPORTED_ECOSYSTEMS = ("Debian", "Ubuntu", "Alpine", "PyPI", "npm")
