@@ -80,7 +80,7 @@ def floor_urls(seed: InventorySeed) -> tuple[list[str], list[str]]:
     return lists + manifests + configs, lists + manifests
 
 
-def _complete(frame: pd.DataFrame, tags: int) -> str:
+def table_problem(frame: pd.DataFrame, tags: int) -> str:
     """Empty when ``frame`` is the full table, else what is wrong with it."""
     if len(frame) != tags:
         return f"{len(frame)} rows, expected {tags}"
@@ -207,7 +207,7 @@ def inventory_scenario(settings: Settings, report: Report, registry: LocalRegist
                 row.samples.append(watch.seconds)
                 cpu.setdefault(id(row), []).append((meter.registry, meter.client,
                                                     frame.attrs["requests"]))
-                row.error = row.error or _complete(frame, tags)
+                row.error = row.error or table_problem(frame, tags)
                 table = frame
             except Exception as e:  # noqa: BLE001 - report and go on
                 row.error = f"{type(e).__name__}: {e}"[:300]

@@ -51,6 +51,9 @@ EXPECTED = [
     ("8 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
     ("8 sync, rerun", "registry_widgets.sync (thread pool)"),
     ("8 sync, rerun", "registry_widgets.sync on Dask"),
+    ("9 image table across a network", "floor: curl --http2"),
+    ("9 image table across a network", "curl --http1.1"),
+    ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
 ]
 
 
