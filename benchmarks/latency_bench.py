@@ -80,7 +80,8 @@ def proxy_note(stats: dict) -> str:
     return (f"Proxy: {count} connection{'s' if count != 1 else ''} ({stats['peak']} at once"
             + (f", {stats['refused']} refused" if stats["refused"] else "")
             + f"), ALPN offered: {offers or 'nothing sent'}; {stats['bytes_up'] / 1024:.0f} KiB "
-            f"up, {stats['bytes_down'] / 1024:.0f} KiB down.")
+            f"up, {stats['bytes_down'] / 1024:.0f} KiB down; its own CPU "
+            f"{stats.get('cpu_seconds', 0):.1f} s.")
 
 
 def latency_scenario(settings: Settings, report: Report) -> None:

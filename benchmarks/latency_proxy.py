@@ -16,7 +16,7 @@ and its event loop never share a GIL with the client being measured:
 
     with LatencyProxy(registry.host, delay=0.05) as proxy:
         ... proxy.host ...
-    proxy.stats  # connections, refused, peak, bytes each way, ALPN offers
+    proxy.stats  # connections, refused, peak, bytes each way, ALPN offers, its CPU
 
 ``python -m benchmarks.latency_proxy TARGET_HOST:PORT --delay 0.05`` prints
 ``listening PORT`` and, on SIGTERM or at its deadline, one JSON line of statistics.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import signal
 import subprocess
 import sys
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     host, port = args.target.rsplit(":", 1)
     stats = asyncio.run(serve((host, int(port)), args.delay, args.max_connections,
                               args.max_seconds))
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    stats["cpu_seconds"] = round(use.ru_utime + use.ru_stime, 3)  # was the proxy a bound?
     print(json.dumps(stats), flush=True)
     return 0
 
