@@ -3,6 +3,7 @@
     python -m benchmarks                      # every scenario, 3 runs each (make bench)
     python -m benchmarks --runs 5 --only copy,memory
     python -m benchmarks --quick --output /tmp/out   # tiny sizes, 1 run: a smoke test
+    python -m benchmarks --only latency       # the listing over TLS through a 50 ms proxy
     python -m benchmarks --render benchmarks/results/latest.json   # the table again
 """
 
@@ -14,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import (copy_bench, inventory_bench, memory_bench, report, retention_bench, scan_bench,
-               sync_bench, widgets_bench)
+from . import (copy_bench, inventory_bench, latency_bench, memory_bench, report,
+               retention_bench, scan_bench, sync_bench, widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -39,6 +40,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-sample", type=int, default=None,
                         help="repositories the naive lister reads before extrapolating "
                              "(default 100; 0 reads all 1,000)")
+    parser.add_argument("--latency-delay", type=float, default=None, metavar="SECONDS",
+                        help="scenario 9's delay each way through its proxy (default 0.05)")
     parser.add_argument("--large", type=int, default=0, metavar="TAGS_PER_REPOSITORY",
                         help="scenario 4 also at 1,000 repositories x this many tags "
                              "(100: 100,000 tags; default: not)")
@@ -71,6 +74,8 @@ def settings_from(args: argparse.Namespace, work_dir: Path) -> Settings:
         changes["large_tags_per_repository"] = args.large
     if args.naive_sample is not None:
         changes["naive_sample"] = args.naive_sample
+    if args.latency_delay is not None:
+        changes["latency_delay"] = max(0.0, args.latency_delay)
     if args.sync_repositories is not None:
         changes["sync_repositories"] = max(1, args.sync_repositories)
     return settings.but(**changes)
@@ -118,6 +123,8 @@ def run_all(settings: Settings, results: report.Report) -> None:
     if "sync" in wanted:
         with fresh_registry(settings, "sync-source") as source:
             sync_bench.sync_scenario(settings, results, source)
+    if "latency" in wanted:
+        latency_bench.latency_scenario(settings, results)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from devstack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan",
-             "sync")
+             "sync", "latency")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class Settings:
     seed_workers: int = 16
     sync_repositories: int = 100  # scenario 8: a namespace of small images
     sync_tags: int = 5
+    latency_repositories: int = 100  # scenario 9: a listing over TLS across a slow link
+    latency_tags: int = 10
+    latency_delay: float = 0.05  # seconds added each way by the proxy
     scenarios: tuple[str, ...] = SCENARIOS
 
     @classmethod
@@ -54,7 +57,8 @@ class Settings:
         return cls(work_dir=work_dir, runs=1, quick=True, copy_layer=1 * MiB,
                    multiarch_layer=256 * KiB, memory_layer=4 * MiB, repositories=20,
                    tags_per_repository=5, naive_sample=0, seed_workers=8,
-                   small_repositories=4, sync_repositories=4, sync_tags=2)
+                   small_repositories=4, sync_repositories=4, sync_tags=2,
+                   latency_repositories=4, latency_tags=3)
 
     def but(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -119,10 +123,12 @@ def fresh_clients() -> None:
 
 
 @contextmanager
-def fresh_registry(settings: Settings, name: str) -> Iterator[LocalRegistry]:
-    """A new, empty registry on a free port; stopped and its storage deleted afterwards."""
+def fresh_registry(settings: Settings, name: str,
+                   flavour: str = "plain") -> Iterator[LocalRegistry]:
+    """A new, empty registry on a free port; stopped and its storage deleted afterwards.
+    ``flavour``: devstack's ``plain`` (HTTP, anonymous) or ``basic`` (HTTPS + htpasswd)."""
     state = settings.work_dir / "registries" / f"{name}-{uuid.uuid4().hex[:8]}"
-    registry = start_registry("plain", state_dir=state, name=name)
+    registry = start_registry(flavour, state_dir=state, name=name)  # type: ignore[arg-type]
     try:
         yield registry
     finally:

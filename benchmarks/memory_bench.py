@@ -23,7 +23,7 @@ from .harness import GiB, MiB, Settings, fresh_registry, log
 from .report import Report
 from .seed import stored_gzip_tar
 
-LIMIT_MIB = 150
+LIMIT_MIB = 45  # the worst run's peak, copying the 1 GiB image (issue 22)
 CHILD = ("import sys, registry_widgets; "
          "registry_widgets.copy(sys.argv[1], sys.argv[2])")
 
@@ -89,8 +89,9 @@ def memory_scenario(settings: Settings, report: Report, source_registry: LocalRe
         except Exception as e:  # noqa: BLE001
             floor.error = str(e)[:300]
     if ours.samples:
-        ours.target = f"< {LIMIT_MIB} MiB"
-        ours.met = max(ours.samples) < LIMIT_MIB  # a peak: the worst run counts
+        ours.target = f"≤ {LIMIT_MIB} MiB"
+        if not settings.quick:  # a 4 MiB image measures nothing
+            ours.met = max(ours.samples) <= LIMIT_MIB  # a peak: the worst run counts
         if floor.median:
             ours.note = (f"{max(ours.samples) - floor.median:.0f} MiB above the import floor "
                          "(worst run)")

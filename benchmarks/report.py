@@ -102,9 +102,11 @@ def markdown(report: Report) -> str:
     """The whole report: title, machine, versions, the table, then notes."""
     lines = [f"# registry_widgets benchmarks ({report.started})", ""]
     m = report.machine
+    # First: on shared cores every figure below depends on what else was running.
+    lines.append(f"**Load average** (1, 5, 15 min): {m.get('load_start', 'unknown')} at start, "
+                 f"{m.get('load_end', 'unknown')} at end, on {m.get('cores')} cores.")
     lines.append(f"Machine: {m.get('cores')} cores ({m.get('cpu')}), "
-                 f"{m.get('memory_gib')} GiB memory, Linux {m.get('kernel')}; "
-                 f"load average {m.get('load_start')} at start, {m.get('load_end')} at end.")
+                 f"{m.get('memory_gib')} GiB memory, Linux {m.get('kernel')}.")
     lines.append("Versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()) + ".")
     s = report.settings
     lines.append(f"Runs per case: {s.get('runs')} (median shown, min – max beside it)"

@@ -102,10 +102,12 @@ def tag_names(count: int) -> list[str]:
 
 
 class _Uploader:
-    """One ``requests.Session`` per thread against one registry (plain HTTP, anonymous)."""
+    """One ``requests.Session`` per thread against one registry (its URL, CA and user)."""
 
     def __init__(self, registry: LocalRegistry):
         self.base = registry.url
+        self.auth = registry.auth
+        self.verify = str(registry.ca_file) if registry.ca_file else True
         self._local = threading.local()
 
     @property
@@ -114,6 +116,7 @@ class _Uploader:
         if session is None:
             session = self._local.session = requests.Session()
             session.trust_env = False
+            session.auth, session.verify = self.auth, self.verify
         return session
 
     def _check(self, response: requests.Response, *expected: int) -> requests.Response:

@@ -51,6 +51,9 @@ EXPECTED = [
     ("8 sync 4 repos x 2 tags, cold target", "registry_widgets.sync on Dask"),
     ("8 sync, rerun", "registry_widgets.sync (thread pool)"),
     ("8 sync, rerun", "registry_widgets.sync on Dask"),
+    ("9 image table across a network", "floor: curl --http2"),
+    ("9 image table across a network", "curl --http1.1"),
+    ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
 ]
 
 
@@ -80,6 +83,7 @@ def test_quick_run_prints_a_table_with_every_scenario(quick_run):
     stdout, _, out = quick_run
     table = [line for line in stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| Scenario | Case | Median |")
+    assert stdout.splitlines()[2].startswith("**Load average**")  # at the top, before the table
     for scenario, case in EXPECTED:
         assert any(line.startswith(f"| {scenario}") and f"| {case}" in line for line in table), \
             (scenario, case)
@@ -90,7 +94,8 @@ def test_quick_run_prints_a_table_with_every_scenario(quick_run):
 @pytest.mark.slow
 def test_quick_run_measured_every_case_of_the_package(quick_run):
     _, results, _ = quick_run
-    assert {"cores", "cpu", "memory_gib", "kernel"} <= set(results["machine"])
+    assert {"cores", "cpu", "memory_gib", "kernel", "load_start", "load_end"} <= \
+        set(results["machine"])
     assert {"python", "registry_widgets", "distribution", "skopeo"} <= set(results["versions"])
     for scenario, case in EXPECTED:
         rows = [r for r in results["rows"]
