@@ -8,48 +8,56 @@ Layers, imported only downward (tests/test_layers.py enforces it):
 -> ``operations.cleanup`` and ``operations.mirror`` -> ``widgets``, ``runner`` and the notebooks.
 """
 
+import importlib
 import logging
+from typing import Any
 
-from .credentials import Credentials
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors
-from .operations.cleanup.gc import collect_garbage, garbage_collection_help
-from .operations.cleanup.prune import plan_prune, prune
-from .operations.cleanup.retention import (remove_retention_policy, retention, retention_policies,
-                                           set_retention_policy)
-from .operations.cleanup.trash import trash
-from .operations.cleanup.usage import set_usage_limit, usage
-from .operations.core.backup import restore
-from .operations.core.clients import configure
-from .operations.core.journal import journal_path
-from .operations.core.result import Result
-from .operations.images.copy import copy, plan_copy
-from .operations.images.inspect import check, inspect
-from .operations.images.inventory import images
-from .operations.images.local import build, local_images, pull, push, remove_local, run, tag
-from .operations.images.namespaces import (add_namespace, declared_namespaces, forget_namespace,
-                                           namespaces, remember_repositories,
-                                           remembered_repositories)
-from .operations.images.protection import protect, protected_patterns, unprotect
-from .operations.images.remove import plan_remove_namespace, remove, remove_namespace
-from .operations.images.remove_plan import plan_remove
-from .operations.mirror.sync import sync
-from .operations.security.exemptions import add_exemption, load_exemptions, remove_exemption
-from .operations.security.osv import open_feed, publish_feed
-from .operations.security.sbom import cyclonedx_json, sbom, sbom_table
-from .operations.security.scan import scan
 from .progress import ProgressEvent
 from .reference import Reference, parse_reference
-from .registry import RegistryClient
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
-# The widgets pull in ipywidgets and itables: they load only when asked for (see __getattr__),
-# so headless scripts and the verbs stay light.
-_WIDGETS = ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
-            "SyncPanel", "ScanPanel")
+# Where each public name lives. They are imported when first used (PEP 562 ``__getattr__``),
+# so ``import registry_widgets`` costs little and a headless copy never loads pandas or the
+# widgets (ipywidgets, itables), which only the tables and panels need.
+_HOME = {
+    ".credentials": ("Credentials",),
+    ".registry": ("RegistryClient",),
+    ".operations.core.clients": ("configure",),
+    ".operations.core.journal": ("journal_path",),
+    ".operations.core.result": ("Result",),
+    ".operations.core.backup": ("restore",),
+    ".operations.images.copy": ("copy", "plan_copy"),
+    ".operations.images.inspect": ("check", "inspect"),
+    ".operations.images.inventory": ("images",),
+    ".operations.images.local": ("build", "local_images", "pull", "push", "remove_local", "run",
+                                 "tag"),
+    ".operations.images.namespaces": ("add_namespace", "declared_namespaces", "forget_namespace",
+                                      "namespaces", "remember_repositories",
+                                      "remembered_repositories"),
+    ".operations.images.protection": ("protect", "protected_patterns", "unprotect"),
+    ".operations.images.remove": ("plan_remove_namespace", "remove", "remove_namespace"),
+    ".operations.images.remove_plan": ("plan_remove",),
+    ".operations.cleanup.gc": ("collect_garbage", "garbage_collection_help"),
+    ".operations.cleanup.prune": ("plan_prune", "prune"),
+    ".operations.cleanup.retention": ("remove_retention_policy", "retention",
+                                      "retention_policies", "set_retention_policy"),
+    ".operations.cleanup.trash": ("trash",),
+    ".operations.cleanup.usage": ("set_usage_limit", "usage"),
+    ".operations.mirror.sync": ("sync",),
+    ".operations.security.exemptions": ("add_exemption", "load_exemptions", "remove_exemption"),
+    ".operations.security.osv": ("open_feed", "publish_feed"),
+    ".operations.security.sbom": ("cyclonedx_json", "sbom", "sbom_table"),
+    ".operations.security.scan": ("scan",),
+    ".widgets": ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
+                 "SyncPanel", "ScanPanel"),
+}
+_WHERE = {name: module for module, names in _HOME.items() for name in names}
+_WIDGETS = _HOME[".widgets"]
 
 __all__ = [
     # Setup: credentials and connection options
@@ -81,13 +89,19 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _WIDGETS:
-        from . import widgets
-
-        return getattr(widgets, name)
-    raise AttributeError(f"module 'registry_widgets' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'registry_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # the next use is a plain attribute
+    return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+if __name__ == "registry_widgets":  # a name in __all__ without a home would fail late
+    assert set(__all__) == set(_WHERE) | {"Reference", "parse_reference", "ProgressEvent"} \
+        | set(_errors), "registry_widgets.__all__ and _HOME disagree"

@@ -9,6 +9,8 @@ services (devstack/), the tests or the benchmarks.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 import warnings
 from pathlib import Path
@@ -168,3 +170,14 @@ def test_wheel_ships_the_package_only():
     stack = [name for name in packages + modules
              if {"stack", "devstack", "tests"} & set(name.split("."))]
     assert stack == [], f"the wheel would ship dev or test tooling: {stack}"
+
+
+def test_a_headless_copy_loads_neither_pandas_nor_the_widgets():
+    # pandas (about 50 MiB) and ipywidgets/itables are for tables and panels: a headless copy,
+    # prune or restore in a new process must not pay for them (benchmarks measure the RSS).
+    code = ("import sys, registry_widgets as rw; rw.copy; rw.prune; rw.restore; rw.sync; "
+            "rw.remove; print(sorted(m for m in ('pandas', 'ipywidgets', 'itables', 'numpy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

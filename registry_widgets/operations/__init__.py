@@ -17,3 +17,8 @@ Below all of them: ``reference``, ``manifest``, ``registry`` (the only way to th
 and ``engine``; never ``transport`` or the widgets. Widgets and notebooks call these verbs
 through the package's public names.
 """
+
+# Every plan the change engine applies is checked by every guard, whichever verb made it
+# (a prune or a restore imports nothing of ``images``): the guards that need ``images``
+# (protected tags, running containers) are registered here, where every verb passes.
+from .images import guards as _guards  # noqa: E402,F401  (registers them)

@@ -35,9 +35,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...errors import ConfirmationRequired, InvalidArgument, NotFound
 from ...progress import ProgressCallback
@@ -55,6 +53,9 @@ from ..images.protection import compile_patterns, matching, protected_patterns
 from ..images.remove_plan import parallel
 from ..core.result import Result, Timer, human_size
 
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
+
 POLICY_KEY = "retention"
 DESCRIBE_ROWS = 50  # going tags listed by describe(); details["plan"] has them all
 PLAN_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "bytes",
@@ -63,7 +64,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 864
 _DURATION = re.compile(r"\s*(\d+)\s*([smhdwy])\s*")
 _RANGE_START = ("<", ">", "=", "!", "~")
 # Reproducible builds stamp 1970-01-01 (SOURCE_DATE_EPOCH=0) or 0001-01-01: not a date.
-_NO_DATE_BEFORE = pd.Timestamp("1970-01-02", tz="UTC")
+_NO_DATE_BEFORE = "1970-01-02"  # compared as a UTC timestamp
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -204,10 +205,11 @@ def retention_policies() -> dict[str, dict[str, Any]]:
 # -- deciding (pure) -------------------------------------------------------------------------
 
 def usable_created(value: Any) -> pd.Timestamp | None:
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     if not value or not isinstance(value, str):
         return None
     when = pd.to_datetime(value, utc=True, format="ISO8601", errors="coerce")
-    if pd.isna(when) or when < _NO_DATE_BEFORE:
+    if pd.isna(when) or when < pd.Timestamp(_NO_DATE_BEFORE, tz="UTC"):
         return None
     return when
 
@@ -398,6 +400,7 @@ def compute_retention(registry: str, target: str, tag_maps: Mapping[str, Mapping
 
 def plan_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The plan rows as a table (what the Clean up tab shows)."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     table = pd.DataFrame(list(rows), columns=PLAN_COLUMNS)
     table["bytes"] = table["bytes"].astype("int64")
     return table

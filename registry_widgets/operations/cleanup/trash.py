@@ -20,9 +20,7 @@ Imports ``errors``, ``manifest``, ``reference`` and the core's ``backup``, ``cli
 from __future__ import annotations
 
 import base64
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ...errors import RegistryError, RegistryWidgetsError
 from ...manifest import Manifest
@@ -31,6 +29,9 @@ from ..core import journal, undo
 from ..core.backup import BACKUP_ACTION, checked_entries
 from ..core.clients import client_for
 from ..core.result import Result
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
 
 COLUMNS = ["reference", "registry", "repository", "digest", "tags", "deleted_at", "restorable",
            "live", "why", "backup_id"]
@@ -112,6 +113,7 @@ def trash(registry: str | None = None, *, check: bool = True) -> pd.DataFrame:
     stops a restore) and ``backup_id``. ``registry`` keeps one registry's rows; ``check=False``
     asks no registry (``restorable`` and ``live`` are then unknown, None).
     """
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     rows = []
     entries, damaged = _entries(registry)
     for entry in entries:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ...errors import InvalidArgument
 from ...progress import ProgressCallback
@@ -25,6 +23,9 @@ from ..core import journal, policies
 from ...reference import validate_namespace
 from ..images.inventory import inventory
 from ..core.result import Result, human_size
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
 
 log = logging.getLogger("registry_widgets.usage")
 
@@ -67,6 +68,7 @@ def usage(registry: str, namespace: str | None = None, *,
     ``registry`` (or of one ``namespace``): ``images`` (distinct digests), ``tags``, ``bytes``
     (shared layers once), ``limit`` (from ``limits={"ns": "5GB"}`` or the saved limit),
     ``percent`` and ``status``. ``frame.attrs["warnings"]``: namespaces at 80 % or more."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     if namespace is not None:
         validate_namespace(namespace)
     wanted = {str(k): parse_size(v, f"limits[{k!r}]") for k, v in (limits or {}).items()}

@@ -28,9 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from ...errors import Cancelled, Denied, NotFound, ProtocolError, Unauthorized
 from ...manifest import Manifest, platform_name
@@ -43,6 +41,9 @@ from ..core.arguments import check_positive_int
 from ..core.clients import client_for
 from ..core.index import Index
 from ..core.workers import Pool, Stop
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
 
 log = logging.getLogger("registry_widgets.inventory")
 
@@ -359,6 +360,7 @@ def _bulk() -> Iterator[None]:
 
 def frame(listing: Inventory) -> pd.DataFrame:
     """The ``images()`` table of a listing."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     table = pd.DataFrame(listing.rows, columns=COLUMNS)
     table["size"] = table["size"].astype("int64")
     # Microseconds: one dtype whatever pandas infers, and room for year 1 ("0001-01-01").
@@ -527,6 +529,7 @@ def _index_detail(client: RegistryClient, store: Index, repository: str, manifes
 
 
 def _timestamp(value: str | None) -> pd.Timestamp | None:
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     if not value:
         return None
     when = pd.to_datetime(value, utc=True, format="ISO8601", errors="coerce")

@@ -11,9 +11,7 @@ Imports ``reference``, ``engine``, ``registry``, the core's ``changes``, ``clien
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...engine import Engine, tagged_reference
 from ...progress import ProgressCallback, ProgressEvent, emit
@@ -25,6 +23,9 @@ from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from ..core.result import Result, Timer
 from .protection import refuse_protected
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
 
 # A push's "after": the digest the Docker engine reports once it has pushed (see push).
 PUSHED = "the digest the engine pushes"
@@ -198,6 +199,7 @@ def local_images(*, engine: Engine | None = None) -> pd.DataFrame:
 def images_frame(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The ``local_images`` table from the engine's image summaries (a plain function, so
     it is testable without an engine)."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     rows = []
     for image in summaries:
         digests = [d for d in image.get("RepoDigests") or [] if "@" in d]

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ... import paths
 from ...progress import ProgressCallback
@@ -34,6 +32,9 @@ from ..core import journal, state
 from ...reference import validate_namespace
 from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
 from ..core.result import Result, Timer
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
+    import pandas as pd
 
 log = logging.getLogger("registry_widgets.namespaces")
 
@@ -155,6 +156,7 @@ def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None
     ``repositories`` and ``max_age`` mean what they mean there (``attrs["as_of"]`` says how
     current the table is), and ``cancel`` stops it as it stops ``images()``.
     """
+    import pandas as pd  # here, not at the top: a headless copy never loads it
     listing = inventory(registry, repositories=repositories, max_age=max_age, workers=workers,
                         progress=progress, page_size=page_size, cancel=cancel)
     declared = set(declared_namespaces(registry))
