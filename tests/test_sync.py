@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 import registry_widgets as rw
-from registry_widgets.errors import BadReference, Cancelled, NotFound
+from registry_widgets.errors import BadReference, Cancelled, InvalidArgument, NotFound
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.operations.images.copy import copy
 from registry_widgets.operations.mirror import sync as sync_module
@@ -212,11 +212,12 @@ def test_tag_regex_selects_what_skopeo_sync_selects(registry, registry_b, versio
 
 
 @pytest.mark.parametrize("semver, latest, expected", [
-    (">=1.2,<2", None, ["1.10.0", "1.2.0", "v1.5.0"]),  # a pre-release is not in a range
-    ("~=1.0", None, ["1.0.0", "1.10.0", "1.2.0", "v1.5.0"]),
+    ("^1.2", None, ["1.10.0", "1.2.0", "v1.5.0"]),  # a pre-release is not in a range
+    ("1.x", None, ["1.0.0", "1.10.0", "1.2.0", "v1.5.0"]),
+    (">=1.2.0-rc1 <1.3", None, ["1.2.0", "1.2.0-rc1"]),  # unless the range names one
     (None, 2, ["latest", "nightly"]),  # the two pushed last
     (">=1", 2, ["2.0.0", "v1.5.0"]),  # the newest two versions by created time
-], ids=["range", "compatible", "latest", "range-then-latest"])
+], ids=["caret", "x-range", "pre-release", "latest", "range-then-latest"])
 def test_semver_and_latest_select_tags(registry, versions, semver, latest, expected):
     repo, _ = versions
     plan = sync(f"{registry.host}/{repo}", f"{registry.host}/{name()}/tool", semver=semver,
@@ -300,7 +301,8 @@ def test_single_copy_brings_the_signature_tag_along(registry, registry_b, namesp
 @pytest.mark.parametrize("kwargs, error", [
     ({"source": "{a}/ns/app:1.0"}, BadReference),
     ({"tags": "(unclosed"}, ValueError),
-    ({"semver": "about two"}, ValueError),
+    ({"semver": "about two"}, InvalidArgument),
+    ({"semver": ">=1.2,<2"}, InvalidArgument),  # PEP 440: npm ranges only
     ({"latest": 0}, ValueError),
     ({"accessories": "yes"}, TypeError),
     ({"executor": "dask"}, TypeError),

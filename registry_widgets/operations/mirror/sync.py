@@ -51,8 +51,8 @@ from ..core.patterns import compile_pattern
 from ..core.workers import POLL, Pool, Stop
 from ..images.copy import copy_planned
 from ..core.result import Result, Timer
-from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, plan_counts, plan_repository,
-                   select_tags, specifier)
+from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, npm_range, plan_counts,
+                   plan_repository, select_tags)
 
 __all__ = ["sync", "by_status", "raise_for_failures", "summary_line", "plan_repository",
            "apply_repository", "select_tags", "RepositoryTask", "PlannedImage"]
@@ -220,7 +220,7 @@ def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
                             "nothing was done")
         compile_pattern(tags, option="tags")  # linear-time (RE2): no pattern hangs a sync
     if semver is not None:
-        specifier(semver)
+        npm_range(semver)  # InvalidArgument naming semver, before any request
     platforms = _platforms(platforms)
     src_registry, src_path = _location("source", source)
     dst_registry, dst_path = _location("target", target)
