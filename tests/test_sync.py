@@ -555,6 +555,42 @@ def test_sync_panel_previews_then_applies_with_a_bar_per_repository(registry, re
     assert "copied" in panel.table.value
 
 
+def test_sync_panel_applies_the_previewed_plan_and_only_after_a_preview_of_these_fields(
+        registry, registry_b, namespace):
+    from registry_widgets.widgets.sync_panel import SyncPanel
+
+    ns, mirror = namespace["ns"], name()
+    panel = SyncPanel(f"{registry.host}/{ns}", f"{registry_b.host}/{mirror}")
+    panel.tags.value = "^2"
+    assert panel.apply_button.disabled  # nothing previewed
+
+    panel.preview_button.click()
+    assert panel.last_error is None, panel.last_error
+    assert not panel.apply_button.disabled
+    previewed = {row["target"] for row in panel.plan.details["images"]}
+    assert previewed == {f"{registry_b.host}/{mirror}/app:2.0"}
+    # Fields edited after the Preview: the plan shown no longer describes them.
+    panel.tags.value = "^1"
+    assert panel.apply_button.disabled
+    panel.apply_button.click()  # a click reaching a disabled button still applies nothing
+    assert "changed since the Preview" in str(panel.last_error)
+    assert f"{mirror}/app" not in list_repositories(registry_b)
+    panel.tags.value = "^2"
+    assert not panel.apply_button.disabled
+    # Pushed after the Preview, selected by its filter: not in the plan, so not copied.
+    push_image(registry, f"{ns}/app", "2.1", layers=[b"after the preview"])
+
+    panel.apply_button.click()
+
+    assert panel.last_error is None, panel.last_error
+    assert list_tags(registry_b, f"{mirror}/app") == ["2.0"]
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "2.0") == namespace["app:2.0"]
+    assert {row["target"] for row in panel.last_result.details["images"]} == previewed
+    assert panel.last_result.details["from_plan"]
+    panel.follow(registry_b.host)  # the dashboard moved the source: that plan is gone
+    assert panel.apply_button.disabled and panel.plan is None
+
+
 def test_sync_panel_shows_one_clear_error_for_bad_input(registry):
     from registry_widgets.widgets.sync_panel import SyncPanel
 
