@@ -10,7 +10,7 @@ comparator of the same alternative names a pre-release of that major.minor.patch
 Why not ``semantic_version.NpmSpec`` itself: it reads a range that names a pre-release
 otherwise than npm (``1.2.3-rc.1`` selects ``1.2.3`` too, ``<=1.2.3-rc.2`` selects ``1.2.3``,
 ``<1.2`` selects ``1.2.0-rc1``), and accepts ``x.1``, which npm refuses; a mirror must copy
-only what the user named. tests/test_semver.py checks every form against node-semver.
+only what the user named. tests/test_sync_semver.py checks its table against node-semver.
 
 npm's leniencies are kept: ``v`` or ``=`` before a version, spaces after an operator
 (``>= 1.2``), ``~>`` for ``~``, build metadata ignored. A tag is a version when it is a full
