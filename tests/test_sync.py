@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 import registry_widgets as rw
-from registry_widgets.errors import BadReference, Cancelled, NotFound
+from registry_widgets.errors import BadReference, Cancelled, InvalidArgument, NotFound
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.operations.images.copy import copy
 from registry_widgets.operations.mirror import sync as sync_module
@@ -175,6 +175,98 @@ def test_a_tag_that_moved_since_the_plan_is_not_overwritten(registry, registry_b
     assert "changed since the plan" in outcome.images[0]["error"]
     assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == later.digest
 
+# -- applying a reviewed plan (plan=) -----------------------------------------------------
+
+def test_applying_a_plan_copies_exactly_what_it_listed_and_nothing_pushed_since(
+        registry, registry_b, namespace, fault_proxy):
+    ns, mirror = namespace["ns"], name()
+    proxy = fault_proxy(registry)  # the source, seen through a proxy that logs every request
+    source, target = f"{proxy.host}/{ns}", f"{registry_b.host}/{mirror}"
+    plan = sync(source, target, tags=r"^[12]\.", dry_run=True)
+    sig = signature_tag(namespace["app:1.0"])
+    assert by_status(plan) == {"copy": {f"{ns}/app:1.0", f"{ns}/app:2.0", f"{ns}/app:{sig}",
+                                        f"{ns}/multi:1.0"}}
+    # After the review: a tag the filter selects, a new repository, and 2.0 pushed again.
+    push_image(registry, f"{ns}/app", "1.5", layers=[b"pushed after the preview"])
+    push_image(registry, f"{ns}/late", "1.0", layers=[b"a repository after the preview"])
+    moved = push_image(registry, f"{ns}/app", "2.0", layers=[b"2.0 pushed again"])
+    proxy.clear()
+    kept = json.loads(json.dumps(plan.details))  # a plan saved as JSON and read back
+
+    result = sync(source, target, tags=r"^[12]\.", plan=kept)
+
+    assert sorted(list_tags(registry_b, f"{mirror}/app")) == sorted(["1.0", "2.0", sig])
+    assert list_tags(registry_b, f"{mirror}/multi") == ["1.0"]
+    assert f"{mirror}/late" not in list_repositories(registry_b)
+    # 2.0 as the preview showed it, not as it was pushed since.
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "2.0") == namespace["app:2.0"] \
+        != moved.digest
+    assert skopeo_digest(registry_b.host, f"{mirror}/multi", "1.0") == namespace["multi:1.0"]
+    assert result.details["counts"] == {"copied": 4} and result.details["from_plan"]
+    # It did not plan again: no catalog and no tag list of the source was read.
+    assert not proxy.exchanges("GET", r"/_catalog|/tags/list"), proxy.log
+
+
+def test_a_target_tag_that_moved_since_the_reviewed_plan_fails_alone(registry, registry_b,
+                                                                     namespace):
+    source, mirror = f"{registry.host}/{namespace['ns']}/app", name()
+    plan = sync(source, f"{registry_b.host}/{mirror}/app", tags=r"^[12]\.0$", dry_run=True)
+    later = push_image(registry_b, f"{mirror}/app", "2.0", layers=[b"pushed meanwhile"])
+
+    result = sync(source, f"{registry_b.host}/{mirror}/app", tags=r"^[12]\.0$", plan=plan)
+
+    rows = {row["reference"]: row for row in result.details["images"]}
+    assert rows["2.0"]["status"] == "failed"
+    assert "changed since the plan" in rows["2.0"]["error"]
+    assert rows["1.0"]["status"] == "copied"
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "2.0") == later.digest
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "1.0") == namespace["app:1.0"]
+
+
+def _tampered(plan):
+    details = json.loads(json.dumps(plan.details))
+    details["images"][0]["target"] = details["images"][0]["target"].replace("/app:", "/other:")
+    return details
+
+
+@pytest.mark.parametrize("call, error, message", [
+    ({"target": "{b}/elsewhere"}, InvalidArgument, "is the plan of sync .* not of sync"),
+    ({"source": "{a}/{ns}/app"}, InvalidArgument, "is the plan of sync .* not of sync"),
+    ({"tags": "^1"}, InvalidArgument, r"other options \(tags="),
+    ({"semver": "^1"}, InvalidArgument, r"other options \(semver="),
+    ({"accessories": False}, InvalidArgument, r"other options \(accessories="),
+    ({"dry_run": True}, InvalidArgument, "drop dry_run=True"),
+    ({"plan": "a real run"}, InvalidArgument, "a sync that ran, not of a dry run"),
+    ({"plan": "a copy"}, InvalidArgument, "not the result of a sync"),
+    ({"plan": "edited"}, InvalidArgument, "pass the dry run's result unchanged"),
+    ({"plan": 42}, TypeError, "plan must be the Result of sync"),
+], ids=["other-target", "other-source", "tags", "semver", "accessories", "dry-run",
+        "not-a-dry-run", "not-a-sync", "edited", "not-a-plan"])
+def test_a_plan_that_is_not_this_syncs_dry_run_is_refused_and_nothing_is_sent(
+        registry, registry_b, namespace, fault_proxy, call, error, message):
+    ns = namespace["ns"]
+    proxy = fault_proxy(registry)
+    source, target = f"{proxy.host}/{ns}", f"{registry_b.host}/{name()}"
+    plan = sync(source, target, dry_run=True)
+    plans = {"a real run": lambda: sync(source, f"{registry_b.host}/{name()}"),
+             "a copy": lambda: copy(f"{registry.host}/{ns}/app:1.0",
+                                    f"{registry_b.host}/{name()}/app:1.0"),
+             "edited": lambda: _tampered(plan)}
+    given = call.get("plan", plan)
+    given = plans[given]() if isinstance(given, str) else given
+    args = {"source": source, "target": target, **call, "plan": given}
+    args["source"] = args["source"].format(a=proxy.host, ns=ns)
+    args["target"] = args["target"].format(b=registry_b.host)
+    before = {r: sorted(list_tags(registry_b, r)) for r in list_repositories(registry_b)}
+    proxy.clear()
+
+    with pytest.raises(error, match=message) as caught:
+        sync(**args)
+
+    assert "nothing was done" in str(caught.value)
+    assert not proxy.log  # refused before any request to the source
+    assert {r: sorted(list_tags(registry_b, r)) for r in list_repositories(registry_b)} == before
+
 
 @pytest.fixture
 def versions(registry):
@@ -212,11 +304,12 @@ def test_tag_regex_selects_what_skopeo_sync_selects(registry, registry_b, versio
 
 
 @pytest.mark.parametrize("semver, latest, expected", [
-    (">=1.2,<2", None, ["1.10.0", "1.2.0", "v1.5.0"]),  # a pre-release is not in a range
-    ("~=1.0", None, ["1.0.0", "1.10.0", "1.2.0", "v1.5.0"]),
+    ("^1.2", None, ["1.10.0", "1.2.0", "v1.5.0"]),  # a pre-release is not in a range
+    ("1.x", None, ["1.0.0", "1.10.0", "1.2.0", "v1.5.0"]),
+    (">=1.2.0-rc1 <1.3", None, ["1.2.0", "1.2.0-rc1"]),  # unless the range names one
     (None, 2, ["latest", "nightly"]),  # the two pushed last
     (">=1", 2, ["2.0.0", "v1.5.0"]),  # the newest two versions by created time
-], ids=["range", "compatible", "latest", "range-then-latest"])
+], ids=["caret", "x-range", "pre-release", "latest", "range-then-latest"])
 def test_semver_and_latest_select_tags(registry, versions, semver, latest, expected):
     repo, _ = versions
     plan = sync(f"{registry.host}/{repo}", f"{registry.host}/{name()}/tool", semver=semver,
@@ -300,7 +393,8 @@ def test_single_copy_brings_the_signature_tag_along(registry, registry_b, namesp
 @pytest.mark.parametrize("kwargs, error", [
     ({"source": "{a}/ns/app:1.0"}, BadReference),
     ({"tags": "(unclosed"}, ValueError),
-    ({"semver": "about two"}, ValueError),
+    ({"semver": "about two"}, InvalidArgument),
+    ({"semver": ">=1.2,<2"}, InvalidArgument),  # PEP 440: npm ranges only
     ({"latest": 0}, ValueError),
     ({"accessories": "yes"}, TypeError),
     ({"executor": "dask"}, TypeError),
@@ -459,6 +553,42 @@ def test_sync_panel_previews_then_applies_with_a_bar_per_repository(registry, re
     assert sorted(panel.progress.ids) == [f"{namespace['ns']}/app", f"{namespace['ns']}/multi"]
     assert panel.last_result.details["counts"] == {"copied": 1}
     assert "copied" in panel.table.value
+
+
+def test_sync_panel_applies_the_previewed_plan_and_only_after_a_preview_of_these_fields(
+        registry, registry_b, namespace):
+    from registry_widgets.widgets.sync_panel import SyncPanel
+
+    ns, mirror = namespace["ns"], name()
+    panel = SyncPanel(f"{registry.host}/{ns}", f"{registry_b.host}/{mirror}")
+    panel.tags.value = "^2"
+    assert panel.apply_button.disabled  # nothing previewed
+
+    panel.preview_button.click()
+    assert panel.last_error is None, panel.last_error
+    assert not panel.apply_button.disabled
+    previewed = {row["target"] for row in panel.plan.details["images"]}
+    assert previewed == {f"{registry_b.host}/{mirror}/app:2.0"}
+    # Fields edited after the Preview: the plan shown no longer describes them.
+    panel.tags.value = "^1"
+    assert panel.apply_button.disabled
+    panel.apply_button.click()  # a click reaching a disabled button still applies nothing
+    assert "changed since the Preview" in str(panel.last_error)
+    assert f"{mirror}/app" not in list_repositories(registry_b)
+    panel.tags.value = "^2"
+    assert not panel.apply_button.disabled
+    # Pushed after the Preview, selected by its filter: not in the plan, so not copied.
+    push_image(registry, f"{ns}/app", "2.1", layers=[b"after the preview"])
+
+    panel.apply_button.click()
+
+    assert panel.last_error is None, panel.last_error
+    assert list_tags(registry_b, f"{mirror}/app") == ["2.0"]
+    assert skopeo_digest(registry_b.host, f"{mirror}/app", "2.0") == namespace["app:2.0"]
+    assert {row["target"] for row in panel.last_result.details["images"]} == previewed
+    assert panel.last_result.details["from_plan"]
+    panel.follow(registry_b.host)  # the dashboard moved the source: that plan is gone
+    assert panel.apply_button.disabled and panel.plan is None
 
 
 def test_sync_panel_shows_one_clear_error_for_bad_input(registry):

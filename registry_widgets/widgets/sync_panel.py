@@ -6,8 +6,11 @@ tag to copy, skip or replace, with its size; nothing is written) and Apply (the 
 progress bar per repository, then every outcome). ``sync_rows`` is the table as a plain
 function of the result, shared with the notebook.
 
-Apply runs only the sync that was previewed: with other fields, or after the dashboard moved
-the source to another registry (``follow``), it refuses and asks for Preview again.
+Apply hands the previewed plan back to ``sync(..., plan=...)`` unchanged: it copies exactly
+the images the table showed, never a new plan (an image pushed after the Preview waits for
+the next one). Apply is enabled only while a Preview of the fields as they are now is shown;
+editing a field, or the dashboard moving the source to another registry (``follow``),
+disables it until Preview is pressed again.
 
 Imports the ``operations`` verbs and the sibling widget modules only.
 """
@@ -50,7 +53,8 @@ class SyncPanel(Panel):
     """Preview and apply a sync.
 
     Fields: ``source``, ``target``, ``tags`` (regex), ``semver``, ``latest`` (0: all),
-    ``accessories`` (Checkbox). Buttons: ``preview_button`` (a dry run), ``apply_button``.
+    ``accessories`` (Checkbox). Buttons: ``preview_button`` (a dry run), ``apply_button``
+    (that plan, as shown; enabled only after a Preview of the current fields).
     ``plan`` is the last preview's Result, ``last_result`` the last sync's; ``table`` shows
     their rows; ``progress`` has one bar per repository. ``executor`` (any
     ``concurrent.futures.Executor``, e.g. a Dask client's) runs the copies; default a
@@ -64,7 +68,7 @@ class SyncPanel(Panel):
         self.target = text("registry/namespace", "rw-sync-target", description="target",
                            value=target, width="22em")
         self.tags = text("tag regex, e.g. ^1[.]", "rw-sync-tags", width="14em")
-        self.semver = text("semver, e.g. >=1.2,<2", "rw-sync-semver", width="14em")
+        self.semver = text("semver, e.g. ^1.2 or 1.x", "rw-sync-semver", width="14em")
         self.latest = w.BoundedIntText(value=0, min=0, max=100_000, description="latest",
                                        layout=w.Layout(width="10em"))
         self.latest.add_class("rw-sync-latest")
@@ -89,6 +93,10 @@ class SyncPanel(Panel):
         self.add_class("rw-sync-panel")
         self.on_click(self.preview_button, self.preview)
         self.on_click(self.apply_button, self.apply)
+        self.apply_button.disabled = True  # nothing previewed yet: nothing to apply
+        for field in (self.source, self.target, self.tags, self.semver, self.latest,
+                      self.accessories):
+            field.observe(lambda _change: self._enable_apply(), names="value")
 
     def arguments(self) -> dict[str, Any]:
         """The fields as ``sync`` keyword arguments (empty fields: no filter)."""
@@ -117,6 +125,21 @@ class SyncPanel(Panel):
         """Drop the plan shown: Apply needs a new Preview."""
         self.plan, self._planned = None, None
         self.table.value = ""
+        self._enable_apply()
+
+    def _shown_plan_matches(self) -> bool:
+        """Whether the plan on screen was made with the fields as they are now."""
+        try:
+            return self.plan is not None and self.arguments() == self._planned
+        except ValueError:  # a field emptied: no sync to apply
+            return False
+
+    def _enable_apply(self) -> None:
+        # The plan stays on screen when a field changes, but it is no longer the one the
+        # fields describe: Apply would act on what the user did not ask for.
+        self.apply_button.disabled = not self._shown_plan_matches()
+        self.apply_button.tooltip = "" if not self.apply_button.disabled else \
+            "press Preview first: Apply applies the plan shown for these fields"
 
     def preview(self) -> Result:
         """Plan only: what Apply would copy, skip or replace, and the bytes."""
@@ -124,16 +147,18 @@ class SyncPanel(Panel):
         self.forget()
         plan = sync(**arguments, dry_run=True, executor=self.executor)
         self.plan, self._planned = plan, arguments
+        self._enable_apply()
         self.table.value = _table_html(sync_rows(plan))
         self.message.status(f"plan: {summary_line(plan)} "
                             f"({human_size(plan.details['plan']['bytes'])} to copy)")
         return plan
 
     def apply(self) -> Result:
-        """Sync what was previewed (``sync`` plans again first, so it acts on the
-        registries as they are, and copies only what is missing)."""
+        """Apply the plan shown, unchanged: ``sync(..., plan=self.plan)`` copies exactly the
+        images the Preview listed, each held to what the Preview saw (a target tag that
+        moved since fails, "changed since the plan"); it never plans again."""
         arguments = self.arguments()
-        if self._planned is None:
+        if self.plan is None or self._planned is None:
             raise ValueError("Sync: press Preview first: Apply copies only what a preview "
                              "showed")
         for side in ("source", "target"):
@@ -145,7 +170,8 @@ class SyncPanel(Panel):
                              "was copied: press Preview again")
         self.progress.start("sync", f"{arguments['source']} → {arguments['target']}")
         try:
-            result = sync(**arguments, executor=self.executor, progress=self.progress)
+            result = sync(**self._planned, plan=self.plan, executor=self.executor,
+                          progress=self.progress)
         except BaseException:
             self.progress.finish("sync failed", failed=True)
             raise
@@ -157,8 +183,8 @@ class SyncPanel(Panel):
         self.table.value = _table_html(sync_rows(result))
         if failed:
             self.message.error(f"{summary_line(result)}: the failed images are listed below; "
-                               "run Apply again once the cause is fixed (it copies only what "
-                               "is missing)")
+                               "run Apply again once the cause is fixed (the same plan: what "
+                               "was copied is skipped)")
         else:
             self.message.status(result.summary() + f" — {summary_line(result)}")
         return result

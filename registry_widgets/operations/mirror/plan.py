@@ -9,18 +9,14 @@ configs only for ``latest`` (the created time). Accessory tags and referrers of 
 selected digests join the plan (``accessories``).
 
 Layer 3: imports ``reference``, ``manifest``, ``registry`` (through ``clients``), ``errors``
-and its sibling ``accessories``.
+and its siblings ``accessories`` and ``semver``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from typing import Sequence
 
 from ...errors import NotFound, RegistryWidgetsError
 from ...manifest import INDEX_TYPES, Manifest
@@ -29,6 +25,7 @@ from ...registry import RegistryClient
 from ..images import accessories as acc
 from ..core.clients import client_for
 from ..core.patterns import compile_pattern
+from .semver import npm_range, select as select_versions
 
 # -- what a work unit carries ---------------------------------------------------------------
 
@@ -75,18 +72,6 @@ class RepositoryPlan:
     replaced: list[tuple[str, str, str, bytes]] = field(default_factory=list)  # tag, digest, type, data
     error: str | None = None
     target_tags: set[str] = field(default_factory=set)
-
-
-def specifier(semver: Any) -> SpecifierSet:
-    if not isinstance(semver, str):
-        raise TypeError(f"semver must be a version range such as '>=1.2,<2', not {semver!r}; "
-                        "nothing was done")
-    text = ",".join(part for part in re.split(r"[\s,]+", semver.strip()) if part)
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        raise ValueError(f"semver={semver!r} is not a version range; write comparisons joined "
-                         "by commas, such as '>=1.2,<2' or '==1.4.*'; nothing was done") from None
 
 
 # -- phase 1: plan one repository (a work unit) -------------------------------------------
@@ -150,24 +135,14 @@ def _source_head(plan: RepositoryPlan, src: RegistryClient, tag: str,
 
 def select_tags(tags: Sequence[str], *, regex: str | None = None,
                 semver: str | None = None) -> list[str]:
-    """The tags a regex (searched, as skopeo's ``images-by-tag-regex``) and a semver range
-    select, in their order."""
+    """The tags a regex (searched, as skopeo's ``images-by-tag-regex``) and an npm semver
+    range (``^1.2``, see ``semver``) select, in their order."""
     if regex is not None:
         pattern = compile_pattern(regex, option="tags")  # linear time (RE2)
         tags = [t for t in tags if pattern.search(t)]
     if semver is not None:
-        spec = specifier(semver)
-        # A pre-release is in a range only when the range names one (as npm and pip do).
-        tags = [t for t in tags if (v := _version(t)) is not None
-                and spec.contains(v, prereleases=bool(spec.prereleases))]
+        tags = select_versions(tags, semver)  # npm's ranges; tags that are no version go
     return list(tags)
-
-
-def _version(tag: str) -> Version | None:
-    try:
-        return Version(tag[1:] if tag[:1] in "vV" else tag)
-    except InvalidVersion:
-        return None
 
 
 def _manifest(client: RegistryClient, repository: str, digest: str,

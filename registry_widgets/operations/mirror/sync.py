@@ -23,7 +23,10 @@ top-level function of a small frozen dataclass (picklable) that opens its own cl
 where it runs, with ``client_for``: credentials come from that process's own Docker config
 (``DOCKER_CONFIG``) or ``configure()`` there, never from the task's arguments.
 
-The plan unit lives in ``sync_plan``; this module has the verb, its argument checks, the
+``sync(..., plan=dry_run_result)`` skips phase 1: the reviewed plan is read back
+(``reviewed``) and applied as it is, so what was shown is what is copied.
+
+The plan unit lives in ``plan``; this module has the verb, its argument checks, the
 apply unit and the rows of the result. Layer 3: imports ``reference``, ``manifest``,
 ``errors``, ``progress`` and its sibling operations; never the widgets.
 """
@@ -37,10 +40,11 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from ...errors import (BadReference, Cancelled, Denied, DigestMismatch, NotFound,
-                       RegistryWidgetsError, SyncIncomplete, Unauthorized, Unreachable)
+from ...errors import (BadReference, Cancelled, Denied, DigestMismatch, InvalidArgument,
+                       NotFound, RegistryWidgetsError, SyncIncomplete, Unauthorized,
+                       Unreachable)
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
@@ -51,8 +55,9 @@ from ..core.patterns import compile_pattern
 from ..core.workers import POLL, Pool, Stop
 from ..images.copy import copy_planned
 from ..core.result import Result, Timer
-from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, plan_counts, plan_repository,
-                   select_tags, specifier)
+from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, npm_range, plan_counts,
+                   plan_repository, select_tags)
+from .reviewed import reviewed_plans
 
 __all__ = ["sync", "by_status", "raise_for_failures", "summary_line", "plan_repository",
            "apply_repository", "select_tags", "RepositoryTask", "PlannedImage"]
@@ -81,7 +86,8 @@ def worker_name() -> str:
 
 def sync(source: str, target: str, *, tags: str | None = None, semver: str | None = None,
          latest: int | None = None, platforms: str | Sequence[str] = "all",
-         accessories: bool = True, dry_run: bool = False, executor: Executor | None = None,
+         accessories: bool = True, dry_run: bool = False,
+         plan: Result | Mapping[str, Any] | None = None, executor: Executor | None = None,
          cancel: threading.Event | None = None,
          progress: ProgressCallback | None = None) -> Result:
     """Mirror every repository under ``source`` to ``target``, plan first.
@@ -92,18 +98,26 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     ``skopeo sync --all`` with a YAML source listing the repositories, or ``regsync``.
 
     Filters, all optional and combined: ``tags``, a regular expression searched in each tag
-    (as ``skopeo sync``'s ``images-by-tag-regex``: anchor it with ``^...$``); ``semver``, a
-    version range such as ``">=1.2,<2"`` (tags read as versions, a leading ``v`` allowed;
-    tags that are no version are left out); ``latest``, the newest N tags by the image's
+    (as ``skopeo sync``'s ``images-by-tag-regex``: anchor it with ``^...$``); ``semver``, an
+    npm-style range: ``"^1.2"``, ``"~1.2.3"``, ``">=1.2.0 <2.0.0"``, ``"1.x"``,
+    ``"1.2 - 1.4"``, alternatives joined by ``||`` (tags read as ``MAJOR.MINOR.PATCH``
+    versions, a leading ``v`` allowed; tags that are no version are left out; a pre-release
+    only when the range names one, as in npm); ``latest``, the newest N tags by the image's
     created time. Accessories (signature, attestation and SBOM tags of a selected digest,
     and its OCI referrers where both registries have the API) come along unless
     ``accessories=False``. ``platforms`` is as in ``copy``.
 
     ``dry_run=True`` returns the plan only (``details["images"]``: each tag's action and
-    bytes). Otherwise repositories are copied on ``executor`` (default: the cancellable pool
-    here; a Dask ``Client.get_executor()`` runs them on the cluster, whose workers read
-    their own Docker config for credentials). Each copy is held to the plan (a tag that
-    moved since is not overwritten: that image fails, saying so) and backs up the tag it
+    bytes). ``plan=`` that dry run's Result (or its ``details``) applies exactly it, as
+    reviewed: the images it lists and nothing else (an image pushed since is not copied),
+    each from the source digest the plan showed; no new plan is made. A plan of another
+    source or target, made with other options, or that is not a sync dry run is refused
+    (InvalidArgument, nothing written). Without ``plan=``, a sync plans and then applies.
+
+    Repositories are copied on ``executor`` (default: the cancellable pool here; a Dask
+    ``Client.get_executor()`` runs them on the cluster, whose workers read their own Docker
+    config for credentials). Each copy is held to the plan (a target tag that moved since
+    is not overwritten: that image fails, "changed since the plan") and backs up the tag it
     replaces; ``restore(result)`` puts every replaced tag back. ``cancel``: a
     ``threading.Event``; setting it, or Ctrl-C, stops the sync within about a second
     (Cancelled, or KeyboardInterrupt); a rerun completes it. A failed image does not stop
@@ -112,25 +126,41 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     there and does only what is missing.
     """
     stop = Stop(cancel, f"sync {source} -> {target}")
-    tasks = _tasks(source, target, tags=tags, semver=semver, latest=latest, platforms=platforms,
-                   accessories=accessories, dry_run=dry_run, executor=executor)
+    where, filters = _arguments(source, target, tags=tags, semver=semver, latest=latest,
+                                platforms=platforms, accessories=accessories, dry_run=dry_run,
+                                executor=executor)
+    src, dst = where
+    if plan is not None:
+        if dry_run:
+            raise InvalidArgument("plan= applies a plan made by a dry run: drop dry_run=True "
+                                  "(the plan is the dry run); nothing was done")
+        # The reviewed plan, and nothing else: no catalog, no tag list, no new plan.
+        names, plans = reviewed_plans(plan, source=src, target=dst, filters=filters)
+    else:
+        names = _source_repositories(src)
+    tasks = [_task(src, dst, name, filters) for name in names]
     result = Result(action="sync", source=str(source), target=str(target), dry_run=dry_run)
     with Timer() as timer:
         try:
-            plans = _run(executor, plan_repository, [(task,) for task in tasks], progress,
-                         "planned", stop)
-            images = [image for plan in plans for image in plan.images]
-            failed_plans = [plan for plan in plans if plan.error]
-            result.details = {"repositories": len(tasks), "filters": _filters(tasks[0]),
-                              "plan": plan_counts(images)}
+            if plan is None:
+                plans = _run(executor, plan_repository, [(task,) for task in tasks], progress,
+                             "planned", stop)
+            images = [image for one in plans for image in one.images]
+            failed_plans = [one for one in plans if one.error]
+            result.details = {"source": "/".join(src), "target": "/".join(dst),
+                              "repositories": len(tasks), "source_repositories": names,
+                              "filters": filters, "plan": plan_counts(images)}
             if dry_run:
                 result.changed = False
+                result.details["dry_run"] = True  # what plan= takes back
                 result.details["images"] = [_row(image, status=image.action) for image in images]
-                result.details["images"] += [_plan_failure(plan) for plan in failed_plans]
+                result.details["images"] += [_plan_failure(one) for one in failed_plans]
                 result.details["counts"] = _counts(result.details["images"])
             else:
-                work = [(plan.task, tuple(i for i in plan.images if i.action != "skip"))
-                        for plan in plans if not plan.error]
+                if plan is not None:
+                    result.details["from_plan"] = True  # applied as reviewed, not re-planned
+                work = [(one.task, tuple(i for i in one.images if i.action != "skip"))
+                        for one in plans if not one.error]
                 for task, todo in work:
                     if not todo:
                         emit(progress, ProgressEvent("sync", id=task.source_repository,
@@ -141,7 +171,7 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                         for o in outcomes for row in o.images}
                 rows = [done.get((image.repository, image.reference))
                         or _row(image, status="skipped") for image in images]
-                rows += [_plan_failure(plan) for plan in failed_plans]
+                rows += [_plan_failure(one) for one in failed_plans]
                 result.details["images"] = rows
                 result.details["counts"] = _counts(rows)
                 result.details["workers"] = sorted({o.worker for o in outcomes})
@@ -204,9 +234,12 @@ def summary_line(result: Result) -> str:
 
 # -- arguments, checked before anything is sent ------------------------------------------
 
-def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
-           latest: int | None, platforms: str | Sequence[str], accessories: bool,
-           dry_run: bool, executor: Executor | None) -> list[RepositoryTask]:
+def _arguments(source: str, target: str, *, tags: str | None, semver: str | None,
+               latest: int | None, platforms: str | Sequence[str], accessories: bool,
+               dry_run: bool, executor: Executor | None
+               ) -> tuple[tuple[tuple[str, str], tuple[str, str]], dict[str, Any]]:
+    """((source registry, path), (target registry, path)) and the options as a plan
+    records them (``details["filters"]``); every check here sends nothing."""
     check_bool("accessories", accessories)
     check_bool("dry_run", dry_run)
     check_optional_positive_int("latest", latest)
@@ -220,7 +253,7 @@ def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
                             "nothing was done")
         compile_pattern(tags, option="tags")  # linear-time (RE2): no pattern hangs a sync
     if semver is not None:
-        specifier(semver)
+        npm_range(semver)  # InvalidArgument naming semver, before any request
     platforms = _platforms(platforms)
     src_registry, src_path = _location("source", source)
     dst_registry, dst_path = _location("target", target)
@@ -231,15 +264,31 @@ def _tasks(source: str, target: str, *, tags: str | None, semver: str | None,
         raise ValueError(f"sync: the target {target} is inside the source {source}, so each "
                          "run would copy the mirror into itself again; choose a target outside "
                          f"{src_registry}/{src_path}. Nothing was done")
-    client = client_for(src_registry)
-    repositories = _repositories(client, src_path)
+    filters = {"tags": tags, "semver": semver, "latest": latest,
+               "platforms": platforms if platforms == "all" else list(platforms),
+               "accessories": accessories}
+    return ((src_registry, src_path), (dst_registry, dst_path)), filters
+
+
+def _source_repositories(src: tuple[str, str]) -> list[str]:
+    registry, path = src
+    repositories = _repositories(client_for(registry), path)
     if not repositories:
-        raise NotFound(f"{src_registry} has no repository at or under {src_path}: nothing to "
+        raise NotFound(f"{registry} has no repository at or under {path}: nothing to "
                        "sync; check the namespace with namespaces() or images()",
-                       registry=src_registry, reference=f"{src_registry}/{src_path}")
-    return [RepositoryTask(src_registry, repo, dst_registry, dst_path + repo[len(src_path):],
-                           tags=tags, semver=semver, latest=latest, platforms=platforms,
-                           accessories=accessories) for repo in repositories]
+                       registry=registry, reference=f"{registry}/{path}")
+    return repositories
+
+
+def _task(src: tuple[str, str], dst: tuple[str, str], repository: str,
+          filters: dict[str, Any]) -> RepositoryTask:
+    """The unit of one source repository: mirrored to the same place under the target."""
+    platforms = filters["platforms"]
+    return RepositoryTask(src[0], repository, dst[0], dst[1] + repository[len(src[1]):],
+                          tags=filters["tags"], semver=filters["semver"],
+                          latest=filters["latest"],
+                          platforms="all" if platforms == "all" else tuple(platforms),
+                          accessories=filters["accessories"])
 
 
 def _location(what: str, text: str) -> tuple[str, str]:
@@ -281,12 +330,6 @@ def _repositories(client: RegistryClient, path: str) -> list[str]:
                           registry=client.registry, status=e.status, code=e.code) from e
         return [path]
     return sorted(n for n in set(names) if n == path or n.startswith(path + "/"))
-
-
-def _filters(task: RepositoryTask) -> dict[str, Any]:
-    return {"tags": task.tags, "semver": task.semver, "latest": task.latest,
-            "platforms": task.platforms if task.platforms == "all" else list(task.platforms),
-            "accessories": task.accessories}
 
 
 # -- phase 2: apply one repository's plan (a work unit) -----------------------------------
@@ -333,9 +376,13 @@ def _apply_one(task: RepositoryTask, image: PlannedImage, stop: Stop) -> dict[st
     platforms = task.platforms if image.kind == "image" else "all"
     wanted = platforms if platforms == "all" else list(platforms)
 
+    # The image the plan showed, by its digest: a source tag that moved since the plan
+    # does not bring another image in.
+    shown = f"{task.source_registry}/{task.source_repository}@{image.source_digest}"
+
     def attempt() -> Result:
-        # Held to the plan: a tag that moved since (or appeared) is not overwritten.
-        return copy_planned(image.source, image.target, before=image.target_digest,
+        # Held to the plan: a target tag that moved since (or appeared) is not overwritten.
+        return copy_planned(shown, image.target, before=image.target_digest,
                             platforms=wanted, cancel=stop)
 
     try:
