@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import threading
+from pathlib import Path
 import uuid
 
 import ipywidgets
@@ -23,9 +25,10 @@ from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError,
 from registry_widgets.operations.core import clients
 from registry_widgets.progress import ProgressEvent
 from devstack._process import free_port
+from registry_widgets.operations.images.remove import remove
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
-                                      ProgressView)
-from tests.support.oracle import ACCEPT_ALL, RawClient
+                                      ProgressView, TrashPanel)
+from tests.support.oracle import ACCEPT_ALL, RawClient, list_repositories, list_tags
 from tests.support.images import push_image, push_index
 
 
@@ -560,6 +563,76 @@ def test_a_registry_that_wants_a_login_says_so_and_no_secret_reaches_widget_stat
     states = json.dumps([widget.get_state() for widget in list(_instances.values())], default=str)
     assert basic_registry.password not in states
     assert basic_registry.username not in states
+
+
+def docker_login(registry) -> None:
+    """What ``docker login HOST`` leaves in Docker's config (no credential helper here);
+    DOCKER_CONFIG is this test's own (conftest)."""
+    user, password = registry.auth
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (Path(os.environ["DOCKER_CONFIG"]) / "config.json").write_text(
+        json.dumps({"auths": {registry.host: {"auth": auth}}}))
+
+
+def test_refresh_right_after_docker_login_lists_the_images(token_registry, unique_repo):
+    for tag in ("1.0", "2.0"):
+        push_image(token_registry, unique_repo, tag, layer_sizes=(100,), seed=unique_repo + tag)
+    table = ready(ImageTable(token_registry.host, namespace_of(unique_repo)))
+    assert isinstance(table.last_error, Unauthorized), table.message.text
+    assert "log in" in table.message.text.lower() and table.frame.empty
+
+    docker_login(token_registry)
+    click(table, table.refresh_button)  # at once: no wait for the automatic re-read
+
+    assert_ok(table)
+    assert shown_tags(table) == sorted(list_tags(token_registry, unique_repo)) == ["1.0", "2.0"]
+
+
+def test_namespace_refresh_right_after_docker_login_lists_them(token_registry, unique_repo):
+    push_image(token_registry, unique_repo, "1.0", layer_sizes=(100,), seed=unique_repo)
+    table = ready(NamespaceTable(token_registry.host))
+    assert isinstance(table.last_error, Unauthorized), table.message.text
+    assert "log in" in table.message.text.lower() and table.frame.empty
+
+    docker_login(token_registry)
+    click(table, table.refresh_button)
+
+    assert_ok(table)
+    assert sorted(table.frame["namespace"]) == sorted(
+        {namespace_of(r) for r in list_repositories(token_registry)})
+
+
+def test_trash_refresh_right_after_docker_login_says_what_can_come_back(token_registry,
+                                                                         unique_repo):
+    for tag in ("1.0", "2.0"):
+        push_image(token_registry, unique_repo, tag, layer_sizes=(100,), seed=unique_repo + tag)
+    docker_login(token_registry)
+    remove(f"{token_registry.host}/{unique_repo}:1.0")
+    assert list_tags(token_registry, unique_repo) == ["2.0"]
+    clients.reset()
+    (Path(os.environ["DOCKER_CONFIG"]) / "config.json").write_text("{}")  # docker logout
+    panel = ready(TrashPanel(token_registry.host))
+    assert list(panel.frame["restorable"]) == [False]
+    assert "cannot ask" in panel.frame["why"].iloc[0]
+
+    docker_login(token_registry)
+    click(panel, panel.refresh_button)
+
+    assert_ok(panel)
+    assert list(panel.frame["restorable"]) == [True] and list(panel.frame["tags"]) == [["1.0"]]
+
+
+def test_the_bars_re_check_uses_a_docker_login_made_just_now(token_registry):
+    bar = ready(Dashboard([token_registry.host], remember_added=False)).registry_bar
+    assert "reachable" in bar.state.value
+    docker_login(token_registry)
+    token_registry.token_server.reset_log()
+
+    click(bar, bar.check_button)
+
+    assert "reachable" in bar.state.value and "logged in as alice" in bar.state.value
+    # the registry was asked as alice, not with the anonymous token from before the login
+    assert [r.user for r in token_registry.token_server.requests] == ["alice"]
 
 
 # -- ProgressView ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.copy import copy
 from ..operations.images.inspect import inspect
 from ..operations.images.inventory import COLUMNS, catalog_refused, images, indexed
@@ -161,7 +162,8 @@ class ImageTable(Panel):
             self.table]
         self.add_class("rw-image-table")
 
-        for btn, action in ((self.refresh_button, self._refresh_now), (self.pull_button, self.pull),
+        for btn, action in ((self.refresh_button, self._refresh_pressed),
+                            (self.pull_button, self.pull),
                             (self.push_button, self.push), (self.copy_button, self.copy),
                             (self.remove_tag_button, self.plan_remove_tags),
                             (self.delete_digest_button, self.plan_delete_digests),
@@ -230,8 +232,15 @@ class ImageTable(Panel):
         self.show_frame(known)
         self._say_as_of(known, checking=True)
 
-    def _refresh_now(self) -> None:
-        """List and redraw, here and now (the worker thread, or after an action)."""
+    def _refresh_pressed(self) -> None:
+        """Refresh as the user pressed it: Docker's config is read again first."""
+        self._refresh_now(relogin=True)
+
+    def _refresh_now(self, *, relogin: bool = False) -> None:
+        """List and redraw, here and now (the worker thread, or after an action).
+        ``relogin``: read Docker's config and helpers again first (a Refresh the user
+        pressed, maybe right after ``docker login``; automatic retries re-read it at most
+        every few seconds)."""
         self.confirmation.cancel()
         listing = (self.registry, self.namespace)
         if not self.registry:
@@ -252,6 +261,8 @@ class ImageTable(Panel):
                     self.set_trait("rows_namespace", listing[1])
                     self.show_frame(part)
 
+            if relogin:
+                refresh_credentials(self.registry)
             frame = images(self.registry, self.namespace, repositories=repositories,
                            progress=self.watching(self.progress), on_partial=first_rows,
                            **self.cancel_kwargs(images))
@@ -330,7 +341,7 @@ class ImageTable(Panel):
         kept = remember_repositories(self.registry, self.repositories_text.value)
         self.repositories_text.value = ", ".join(kept)
         self._listed = None
-        self._refresh_now()
+        self._refresh_now(relogin=True)
 
     def _empty(self) -> None:
         self.set_trait("rows_registry", None)

@@ -21,6 +21,7 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
@@ -89,7 +90,7 @@ class NamespaceTable(Panel):
             self.confirmation, self.message, self.progress, self.table]
         self.add_class("rw-namespace-table")
 
-        self.on_click(self.refresh_button, self._refresh_now, background=True)
+        self.on_click(self.refresh_button, self._refresh_pressed, background=True)
         self.on_click(self.add_button, self.add, background=True)
         self.on_click(self.remove_button, self.plan_removal, background=True)
         self.on_click(self.confirm_button, self.confirmation.confirm, background=True)
@@ -118,8 +119,13 @@ class NamespaceTable(Panel):
         """List the registry again in the worker thread (``wait()`` for it)."""
         return self.start("refresh", self._refresh_now)
 
-    def _refresh_now(self) -> None:
-        """List the namespaces here and now (keeps the selection if it still exists)."""
+    def _refresh_pressed(self) -> None:
+        """Refresh as the user pressed it: Docker's config is read again first."""
+        self._refresh_now(relogin=True)
+
+    def _refresh_now(self, *, relogin: bool = False) -> None:
+        """List the namespaces here and now (keeps the selection if it still exists);
+        ``relogin``: read Docker's config and helpers again first (see ``ImageTable``)."""
         self.confirmation.cancel()
         registry = self.registry
         if not registry:
@@ -130,6 +136,8 @@ class NamespaceTable(Panel):
         try:
             # A registry that refuses the catalog is listed through the repositories
             # remembered for it (typed in the image table's Repositories box).
+            if relogin:
+                refresh_credentials(registry)
             frame = namespaces(registry, repositories=remembered_repositories(registry) or None,
                                progress=self.watching(self.progress),
                                **self.cancel_kwargs(namespaces))

@@ -22,6 +22,7 @@ import traitlets
 
 from .. import paths
 from ..credentials import credentials_for
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.inspect import check
 from ..reference import validate_registry
 from .controls import button, text
@@ -114,7 +115,7 @@ class RegistryBar(Panel):
         self.chooser.observe(self.guard(self._chosen), names="value")
         self.on_click(self.add_button, self.add)
         self.on_click(self.remove_button, self.remove)
-        self.on_click(self.check_button, self.check, background=True)
+        self.on_click(self.check_button, self.recheck, background=True)
         self.check_later()
 
     @property
@@ -129,14 +130,22 @@ class RegistryBar(Panel):
         """Check the chosen registry's state in the worker thread."""
         return self.start("check", self.check, fresh=False)
 
-    def check(self) -> None:
-        """Ask the chosen registry whether it answers and whom it takes us for."""
+    def recheck(self) -> None:
+        """The re-check button: Docker's config is read again first (``docker login`` may
+        have just run), then the registry is asked."""
+        self.check(relogin=True)
+
+    def check(self, *, relogin: bool = False) -> None:
+        """Ask the chosen registry whether it answers and whom it takes us for
+        (``relogin``: after reading Docker's config and helpers again)."""
         registry = self.value
         if not registry:
             self.state.value = ""
             return
         self.state.value = f"<span>… checking {html.escape(registry)}</span>"
         try:
+            if relogin:
+                refresh_credentials(registry)
             answer, error = check(registry), None
         except Exception as e:  # noqa: BLE001 - the state line shows it; nothing is raised
             answer, error = None, e
