@@ -12,6 +12,8 @@ import base64
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 import uuid
@@ -20,6 +22,7 @@ import ipywidgets
 import pandas as pd
 import pytest
 
+from registry_widgets import paths
 from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError, Unauthorized,
                                     Unreachable)
 from registry_widgets.operations.core import clients
@@ -950,6 +953,45 @@ def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b
     bar.new_registry.value = "not a registry!"
     bar.add_button.click()
     assert bar.message.kind == "error"
+
+
+ADDER = """
+import sys
+from registry_widgets.operations.core import clients
+from registry_widgets.widgets import RegistryBar
+me, count = sys.argv[1], int(sys.argv[2])
+hosts = [f"{me}-{i}.invalid" for i in range(count)]
+for host in hosts:
+    clients.configure(host, retries=0, timeout=0.5)  # the bar checks each one it chooses
+bar = RegistryBar(["127.0.0.1:1"])
+print("ready", flush=True)
+sys.stdin.readline()  # both start together
+for host in hosts:
+    bar.new_registry.value = host
+    bar.add_button.click()
+    assert bar.message.kind != "error", bar.message.text
+bar.wait(timeout=120)
+"""
+
+
+def test_two_kernels_adding_registries_at_once_keep_both(registry):
+    count = 15
+    procs = [subprocess.Popen([sys.executable, "-c", ADDER, me, str(count)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env=os.environ.copy()) for me in ("a", "b")]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0
+
+    bar = ready(Dashboard([registry.host])).registry_bar  # a third kernel, the same user
+    added = {f"{me}-{i}.invalid" for me in ("a", "b") for i in range(count)}
+    assert set(bar.registries) == added | {registry.host}
+    assert bar.registries[0] == registry.host
+    assert not paths.registries_file().exists()  # the store holds it, not a JSON file
 
 
 def test_log_in_panel_configures_in_memory_and_keeps_no_secret(basic_registry, unique_repo,
