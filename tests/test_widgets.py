@@ -25,10 +25,10 @@ import pytest
 from registry_widgets import paths
 from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError, Unauthorized,
                                     Unreachable)
-from registry_widgets.operations.core import clients
+from registry_widgets.operations.core import clients, journal
 from registry_widgets.progress import ProgressEvent
 from devstack._process import free_port
-from registry_widgets.operations.images.remove import remove
+from registry_widgets.operations.images.remove import remove, restore
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
                                       ProgressView, TrashPanel)
 from tests.support.oracle import ACCEPT_ALL, RawClient, list_repositories, list_tags
@@ -205,6 +205,34 @@ def test_remove_tag_on_several_rows_removes_each_selected_tag(registry, app):
     assert tags_of(registry, app["repo"]) == ["2.0"]
     # untagged now, but kept: removing tags never deletes the image
     assert digest_at(registry, app["repo"], app["one"].digest) == app["one"].digest
+
+
+def test_rows_of_two_repositories_are_removed_in_one_apply_and_one_restore(registry, app):
+    other = f"{app['ns']}/other"
+    b1 = push_image(registry, other, "1", layer_sizes=(100,), seed=other + "1")
+    push_image(registry, other, "keep", layer_sizes=(100,), seed=other + "keep")
+    table = ready(ImageTable(registry.host, app["ns"]))
+    host = registry.host
+    table.select(f"{host}/{app['repo']}:1.0", f"{host}/{app['repo']}:2.0", f"{host}/{other}:1")
+    click(table, table.remove_tag_button)
+    assert_ok(table)
+    records = len(list(journal.read()))
+
+    click(table, table.confirm_button)
+
+    assert_ok(table)
+    assert tags_of(registry, app["repo"]) == ["latest"] and tags_of(registry, other) == ["keep"]
+    added = [r["action"] for r in list(journal.read())[records:]]
+    assert added.count("remove") == 1 and added.count("remove-backup") == 1  # one apply
+    assert sorted(shown_tags(table)) == ["keep", "latest"]  # listed again
+
+    restore(table.last_result)
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert tags_of(registry, other) == ["1", "keep"]
+    assert digest_at(registry, app["repo"], "1.0") == app["one"].digest
+    assert digest_at(registry, app["repo"], "2.0") == app["two"].digest
+    assert digest_at(registry, other, "1") == b1.digest
 
 
 def test_cancel_forgets_the_plan_and_deletes_nothing(registry, app):
@@ -957,7 +985,7 @@ def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b
 
 ADDER = """
 import sys
-from registry_widgets.operations.core import clients
+from registry_widgets.operations.core import clients, journal
 from registry_widgets.widgets import RegistryBar
 me, count = sys.argv[1], int(sys.argv[2])
 hosts = [f"{me}-{i}.invalid" for i in range(count)]

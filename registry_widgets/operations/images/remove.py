@@ -23,6 +23,7 @@ What a removal means (REGISTRY-NOTES.md, "Delete"):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -41,9 +42,10 @@ from .in_use import LocalUse, local_use
 from .namespaces import declared_namespaces
 from .protection import protected_tags
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
-from .remove_plan import (IndexRef, RemovalPlan, RepositoryIndex, check_drift,  # noqa: F401
-                          compute_plan, plan_remove, read_index, read_repository,
-                          remember_tag_delete, tag_delete_known_unsupported)
+from .remove_plan import (IndexRef, RemovalPlan, RemovalsPlan, RepositoryIndex,  # noqa: F401
+                          check_drift, compute_plan, merge_removals, plan_remove,
+                          plan_remove_many, read_index, read_repository, remember_tag_delete,
+                          tag_delete_known_unsupported)
 
 
 # -- remove --------------------------------------------------------------------------------
@@ -99,6 +101,26 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
             result.details = {**engine, **details, "change_plan": engine["plan"]}
             result.details["method"] = next(iter(engine.get("methods", {}).values()),
                                             current.method)
+    result.duration = timer.elapsed
+    return result
+
+
+def remove_many(plan: RemovalsPlan, *, cancel: threading.Event | None = None,
+                progress: ProgressCallback | None = None) -> Result:
+    """Apply a :func:`plan_remove_many` plan the user approved, exactly and at once: one
+    change set through the engine (re-checked against the registry, refused with "changed
+    since the plan" and nothing changed if any repository it read moved; one backup; one
+    journal record). ``restore(result)`` puts every removed tag and image back. The blocked
+    plans (``plan.skipped``) are not applied; ``details["skipped"]`` names them."""
+    if not isinstance(plan, RemovalsPlan):
+        raise TypeError(f"plan must be a RemovalsPlan from plan_remove_many(), not {plan!r}; "
+                        "nothing was done")
+    with Timer() as timer:
+        result = changes.apply(plan.changes, cancel=cancel, progress=progress)
+    applied = [p for p in plan.plans if p.allowed]
+    result.details.update(
+        tags_removed=[f"{p.repository}:{t}" for p in applied for t in p.tags_removed],
+        skipped=[p.target for p in plan.skipped])
     result.duration = timer.elapsed
     return result
 
