@@ -512,6 +512,39 @@ def test_remove_namespace_needs_the_confirmation_then_leaves_no_tags(registry, u
     assert manifest_exists(registry, multi, amd64.digest)
 
 
+def test_remove_namespace_applies_exactly_the_plan_shown_or_nothing(registry, unique_repo):
+    namespace = unique_repo.split("/")[0]
+    image = push_image(registry, unique_repo, "1.0", seed="ns-plan")
+    shown = plan_remove_namespace(registry.host, namespace)
+    assert shown.changes is not None and [c.reference for c in shown.changes.changes] == [
+        image.digest]
+
+    # a repository that appeared under the namespace after the plan: refused
+    late = push_image(registry, f"{namespace}/late", "1", seed="ns-late")
+    with pytest.raises(ConfirmationRequired,
+                       match=f"changed since the plan: new repositories: {namespace}/late"):
+        remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+    # a tag that moved in a repository it read: refused by the engine
+    shown = plan_remove_namespace(registry.host, namespace)
+    moved = push_image(registry, unique_repo, "1.0", seed="ns-moved")
+    with pytest.raises(ConfirmationRequired, match=f"{unique_repo}:1.0 moved to {moved.digest}"):
+        remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+    with pytest.raises(ConfirmationRequired, match="Nothing was changed"):  # the name, typed
+        remove_namespace(registry.host, namespace, confirm=namespace + "x",
+                         plan=plan_remove_namespace(registry.host, namespace))
+    with pytest.raises(ValueError, match="the plan is for"):
+        remove_namespace(registry.host, namespace + "x", confirm=namespace + "x", plan=shown)
+    assert tags_of(registry, unique_repo) == {"1.0": moved.digest}
+    assert tags_of(registry, f"{namespace}/late") == {"1": late.digest}
+
+    shown = plan_remove_namespace(registry.host, namespace)
+    result = remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+
+    assert result.changed and result.details["change_plan"]["changes"] == \
+        shown.changes.to_dict()["changes"]
+    assert tags_of(registry, unique_repo) == {} and tags_of(registry, f"{namespace}/late") == {}
+
+
 def test_remove_namespace_on_a_delete_disabled_registry_changes_nothing(nodelete_registry,
                                                                         unique_repo):
     namespace = unique_repo.split("/")[0]

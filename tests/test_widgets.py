@@ -545,6 +545,9 @@ def test_remove_namespace_shows_what_goes_and_deletes_only_on_confirm(registry, 
     click(table, table.cancel_button)
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
     click(table, table.remove_button)
+    assert table.confirm_button.disabled  # until the name is typed
+    table.confirm_name.value = app["ns"]
+    assert not table.confirm_button.disabled
     click(table, table.confirm_button)
 
     assert_ok(table)
@@ -562,6 +565,7 @@ def test_removing_a_declared_empty_namespace_forgets_it(registry):
     table.select(name)
     click(table, table.remove_button)
     assert "0 repositories" in table.confirmation.plan.value
+    table.confirm_name.value = name
     click(table, table.confirm_button)
     assert_ok(table)
     assert name not in set(table.frame["namespace"])
@@ -856,6 +860,7 @@ def test_every_button_and_area_has_a_stable_css_class(registry):
     walk(dash)
     for name in ("rw-dashboard", "rw-registry-chooser", "rw-namespace-table", "rw-ns-refresh",
                  "rw-ns-add", "rw-ns-remove", "rw-ns-confirm", "rw-ns-cancel", "rw-ns-plan",
+                 "rw-ns-typed",
                  "rw-image-table", "rw-image-grid", "rw-img-refresh", "rw-img-pull",
                  "rw-img-push", "rw-img-copy", "rw-img-remove-tag", "rw-img-delete-digest",
                  "rw-img-confirm", "rw-img-cancel", "rw-img-inspect", "rw-img-pull-command",
@@ -905,6 +910,7 @@ def test_namespace_confirm_refuses_when_a_repository_was_pushed_after_the_plan(r
     click(table, table.remove_button)
     assert table.confirmation.pending
     late = push_image(registry, f"{app['ns']}/late", "1", layer_sizes=(100,), seed="late")
+    table.confirm_name.value = app["ns"]
 
     error = click(table, table.confirm_button)
 
@@ -913,6 +919,41 @@ def test_namespace_confirm_refuses_when_a_repository_was_pushed_after_the_plan(r
         table.message.text
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
     assert digest_at(registry, f"{app['ns']}/late", "1") == late.digest
+
+
+def test_namespace_confirm_refuses_when_a_tag_moved_after_the_plan(registry, app):
+    table = ready(NamespaceTable(registry.host))
+    table.select(app["ns"])
+    click(table, table.remove_button)
+    moved = push_image(registry, app["repo"], "2.0", layer_sizes=(700,), seed="moved")
+    table.confirm_name.value = app["ns"]
+
+    error = click(table, table.confirm_button)
+
+    assert isinstance(error, ConfirmationRequired)
+    assert table.message.text.startswith("Namespaces, Remove namespace: changed since the plan")
+    assert f"{app['repo']}:2.0 moved to {moved.digest}" in table.message.text
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]  # nothing went
+    assert digest_at(registry, app["repo"], "1.0") == app["one"].digest
+    assert digest_at(registry, app["repo"], "2.0") == moved.digest
+
+
+def test_a_wrongly_typed_namespace_name_deletes_nothing(registry, app):
+    table = ready(NamespaceTable(registry.host))
+    table.select(app["ns"])
+    click(table, table.remove_button)
+
+    for typed in ("", app["ns"] + "x", app["ns"][:-1], app["repo"]):
+        table.confirm_name.value = typed
+        assert table.confirm_button.disabled, typed
+        error = click(table, table.confirm_button)  # .click() fires even when disabled
+        assert isinstance(error, ValueError), typed
+        assert "type the namespace name to confirm" in table.message.text
+        assert "nothing was deleted" in table.message.text
+        assert table.confirmation.pending  # the plan stays for the right name
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert digest_at(registry, app["repo"], app["one"].digest) == app["one"].digest
 
 
 def test_switching_to_an_unreachable_registry_empties_both_tables_and_back(registry, app):
