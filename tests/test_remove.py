@@ -17,9 +17,11 @@ import pytest
 from registry_widgets.errors import (ConfirmationRequired, DeleteDisabled, NotFound, Protected,
                                      RegistryError)
 from registry_widgets.operations.core import clients, journal
+from registry_widgets.operations.core.backup import BACKUP_ACTION
 from registry_widgets.operations.images import remove_plan
-from registry_widgets.operations.images.remove import (plan_remove, plan_remove_namespace, remove,
-                                                remove_namespace, restore)
+from registry_widgets.operations.images.remove import (plan_remove, plan_remove_many,
+                                                       plan_remove_namespace, remove,
+                                                       remove_many, remove_namespace, restore)
 from tests.support.images import push_image, push_index, random_layers
 from tests.support.images import put_manifest as oracle_put_manifest
 from tests.support.images import upload_blob as oracle_upload_blob
@@ -312,6 +314,60 @@ def test_a_plan_that_drifted_is_refused(registry, unique_repo):
     assert tags_of(registry, unique_repo) == {"1.0": moved.digest}
 
 
+def test_several_removals_apply_as_one_plan_and_one_restore_undoes_them(registry, unique_repo):
+    """Two tags of one repository and one of another: one change set, one backup."""
+    other = unique_repo + "-b"
+    a1, a2 = (push_image(registry, unique_repo, t, seed=unique_repo + t) for t in ("1", "2"))
+    keep_a = push_image(registry, unique_repo, "keep", seed=unique_repo + "keep")
+    b1 = push_image(registry, other, "1", seed=other + "1")
+    keep_b = push_image(registry, other, "keep", seed=other + "keep")
+    before = {repo: tags_of(registry, repo) for repo in (unique_repo, other)}
+    refs = [f"{registry.host}/{unique_repo}:1", f"{registry.host}/{other}:1",
+            f"{registry.host}/{unique_repo}:2"]
+    records = len(list(journal.read()))
+
+    plan = plan_remove_many(refs)
+
+    assert [p.target for p in plan.plans] == refs
+    assert sorted(plan.changes.snapshot) == sorted([unique_repo, other])
+    assert sorted((c.repository, c.reference) for c in plan.changes.changes) == sorted(
+        [(unique_repo, "1"), (unique_repo, "2"), (other, "1")])
+    assert {repo: tags_of(registry, repo) for repo in (unique_repo, other)} == before
+
+    result = remove_many(plan)
+
+    assert result.changed
+    assert tags_of(registry, unique_repo) == {"keep": keep_a.digest}
+    assert tags_of(registry, other) == {"keep": keep_b.digest}
+    added = list(journal.read())[records:]
+    assert [r["action"] for r in added].count("remove") == 1  # one record for the three
+    assert len({r.get("id") for r in added if r["action"] == BACKUP_ACTION}) == 1
+
+    restore(result)
+
+    assert {repo: tags_of(registry, repo) for repo in (unique_repo, other)} == before
+    assert tags_of(registry, unique_repo)["1"] == a1.digest
+    assert tags_of(registry, unique_repo)["2"] == a2.digest
+    assert tags_of(registry, other)["1"] == b1.digest
+
+
+def test_a_plan_of_several_removals_is_refused_whole_when_one_repository_moved(registry,
+                                                                             unique_repo):
+    other = unique_repo + "-b"
+    for repo in (unique_repo, other):
+        for tag in ("1", "keep"):
+            push_image(registry, repo, tag, seed=repo + tag)
+    plan = plan_remove_many([f"{registry.host}/{unique_repo}:1", f"{registry.host}/{other}:1"])
+    late = push_image(registry, other, "late", seed="late")  # after the plan was shown
+    before = {repo: tags_of(registry, repo) for repo in (unique_repo, other)}
+
+    with pytest.raises(ConfirmationRequired, match=f"changed since the plan: {other}:late"):
+        remove_many(plan)
+
+    assert {repo: tags_of(registry, repo) for repo in (unique_repo, other)} == before
+    assert tags_of(registry, other)["late"] == late.digest
+
+
 # -- restore -------------------------------------------------------------------------------
 
 
@@ -454,6 +510,39 @@ def test_remove_namespace_needs_the_confirmation_then_leaves_no_tags(registry, u
     restore(result)  # and the backup brings the whole namespace back
     assert {repo: tags_of(registry, repo) for repo in (app, multi, neighbour)} == before
     assert manifest_exists(registry, multi, amd64.digest)
+
+
+def test_remove_namespace_applies_exactly_the_plan_shown_or_nothing(registry, unique_repo):
+    namespace = unique_repo.split("/")[0]
+    image = push_image(registry, unique_repo, "1.0", seed="ns-plan")
+    shown = plan_remove_namespace(registry.host, namespace)
+    assert shown.changes is not None and [c.reference for c in shown.changes.changes] == [
+        image.digest]
+
+    # a repository that appeared under the namespace after the plan: refused
+    late = push_image(registry, f"{namespace}/late", "1", seed="ns-late")
+    with pytest.raises(ConfirmationRequired,
+                       match=f"changed since the plan: new repositories: {namespace}/late"):
+        remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+    # a tag that moved in a repository it read: refused by the engine
+    shown = plan_remove_namespace(registry.host, namespace)
+    moved = push_image(registry, unique_repo, "1.0", seed="ns-moved")
+    with pytest.raises(ConfirmationRequired, match=f"{unique_repo}:1.0 moved to {moved.digest}"):
+        remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+    with pytest.raises(ConfirmationRequired, match="Nothing was changed"):  # the name, typed
+        remove_namespace(registry.host, namespace, confirm=namespace + "x",
+                         plan=plan_remove_namespace(registry.host, namespace))
+    with pytest.raises(ValueError, match="the plan is for"):
+        remove_namespace(registry.host, namespace + "x", confirm=namespace + "x", plan=shown)
+    assert tags_of(registry, unique_repo) == {"1.0": moved.digest}
+    assert tags_of(registry, f"{namespace}/late") == {"1": late.digest}
+
+    shown = plan_remove_namespace(registry.host, namespace)
+    result = remove_namespace(registry.host, namespace, confirm=namespace, plan=shown)
+
+    assert result.changed and result.details["change_plan"]["changes"] == \
+        shown.changes.to_dict()["changes"]
+    assert tags_of(registry, unique_repo) == {} and tags_of(registry, f"{namespace}/late") == {}
 
 
 def test_remove_namespace_on_a_delete_disabled_registry_changes_nothing(nodelete_registry,

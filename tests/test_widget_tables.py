@@ -314,17 +314,6 @@ def test_export_encodes_exactly_the_rows_given():
         encode(shown, "xml")
 
 
-def test_namespace_plan_changes_name_what_is_new_and_what_is_gone():
-    from registry_widgets.widgets.namespace_table import plan_changes
-
-    shown = {"repositories": ["ns/a"], "tags_removed": ["ns/a:1"], "digests": [f"ns/a@{D1}"]}
-    assert plan_changes(shown, dict(shown)) == []
-    now = {"repositories": ["ns/a", "ns/late"], "tags_removed": ["ns/a:1", "ns/late:1"],
-           "digests": [f"ns/late@{D2}"]}
-    assert plan_changes(shown, now) == ["new repositories: ns/late", "new tags: ns/late:1",
-                                        f"new digests: ns/late@{D2}", f"digests gone: ns/a@{D1}"]
-
-
 @pytest.mark.parametrize("text, pairs", [
     ("", {}), ("A=1", {"A": "1"}), ("A=1, B = two words ,", {"A": "1", "B": "two words"}),
     ("A=1\nB=", {"A": "1", "B": ""}), ("URL=http://x/?a=b", {"URL": "http://x/?a=b"})])

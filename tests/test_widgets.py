@@ -11,21 +11,27 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 import uuid
 
 import ipywidgets
 import pandas as pd
 import pytest
 
+from registry_widgets import paths
 from registry_widgets.errors import (ConfirmationRequired, RegistryWidgetsError, Unauthorized,
                                     Unreachable)
-from registry_widgets.operations.core import clients
+from registry_widgets.operations.core import clients, journal
 from registry_widgets.progress import ProgressEvent
 from devstack._process import free_port
+from registry_widgets.operations.images.remove import remove, restore
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
-                                      ProgressView)
-from tests.support.oracle import ACCEPT_ALL, RawClient
+                                      ProgressView, TrashPanel)
+from tests.support.oracle import ACCEPT_ALL, RawClient, list_repositories, list_tags
 from tests.support.images import push_image, push_index
 
 
@@ -199,6 +205,34 @@ def test_remove_tag_on_several_rows_removes_each_selected_tag(registry, app):
     assert tags_of(registry, app["repo"]) == ["2.0"]
     # untagged now, but kept: removing tags never deletes the image
     assert digest_at(registry, app["repo"], app["one"].digest) == app["one"].digest
+
+
+def test_rows_of_two_repositories_are_removed_in_one_apply_and_one_restore(registry, app):
+    other = f"{app['ns']}/other"
+    b1 = push_image(registry, other, "1", layer_sizes=(100,), seed=other + "1")
+    push_image(registry, other, "keep", layer_sizes=(100,), seed=other + "keep")
+    table = ready(ImageTable(registry.host, app["ns"]))
+    host = registry.host
+    table.select(f"{host}/{app['repo']}:1.0", f"{host}/{app['repo']}:2.0", f"{host}/{other}:1")
+    click(table, table.remove_tag_button)
+    assert_ok(table)
+    records = len(list(journal.read()))
+
+    click(table, table.confirm_button)
+
+    assert_ok(table)
+    assert tags_of(registry, app["repo"]) == ["latest"] and tags_of(registry, other) == ["keep"]
+    added = [r["action"] for r in list(journal.read())[records:]]
+    assert added.count("remove") == 1 and added.count("remove-backup") == 1  # one apply
+    assert sorted(shown_tags(table)) == ["keep", "latest"]  # listed again
+
+    restore(table.last_result)
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert tags_of(registry, other) == ["1", "keep"]
+    assert digest_at(registry, app["repo"], "1.0") == app["one"].digest
+    assert digest_at(registry, app["repo"], "2.0") == app["two"].digest
+    assert digest_at(registry, other, "1") == b1.digest
 
 
 def test_cancel_forgets_the_plan_and_deletes_nothing(registry, app):
@@ -511,6 +545,9 @@ def test_remove_namespace_shows_what_goes_and_deletes_only_on_confirm(registry, 
     click(table, table.cancel_button)
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
     click(table, table.remove_button)
+    assert table.confirm_button.disabled  # until the name is typed
+    table.confirm_name.value = app["ns"]
+    assert not table.confirm_button.disabled
     click(table, table.confirm_button)
 
     assert_ok(table)
@@ -528,6 +565,7 @@ def test_removing_a_declared_empty_namespace_forgets_it(registry):
     table.select(name)
     click(table, table.remove_button)
     assert "0 repositories" in table.confirmation.plan.value
+    table.confirm_name.value = name
     click(table, table.confirm_button)
     assert_ok(table)
     assert name not in set(table.frame["namespace"])
@@ -560,6 +598,76 @@ def test_a_registry_that_wants_a_login_says_so_and_no_secret_reaches_widget_stat
     states = json.dumps([widget.get_state() for widget in list(_instances.values())], default=str)
     assert basic_registry.password not in states
     assert basic_registry.username not in states
+
+
+def docker_login(registry) -> None:
+    """What ``docker login HOST`` leaves in Docker's config (no credential helper here);
+    DOCKER_CONFIG is this test's own (conftest)."""
+    user, password = registry.auth
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (Path(os.environ["DOCKER_CONFIG"]) / "config.json").write_text(
+        json.dumps({"auths": {registry.host: {"auth": auth}}}))
+
+
+def test_refresh_right_after_docker_login_lists_the_images(token_registry, unique_repo):
+    for tag in ("1.0", "2.0"):
+        push_image(token_registry, unique_repo, tag, layer_sizes=(100,), seed=unique_repo + tag)
+    table = ready(ImageTable(token_registry.host, namespace_of(unique_repo)))
+    assert isinstance(table.last_error, Unauthorized), table.message.text
+    assert "log in" in table.message.text.lower() and table.frame.empty
+
+    docker_login(token_registry)
+    click(table, table.refresh_button)  # at once: no wait for the automatic re-read
+
+    assert_ok(table)
+    assert shown_tags(table) == sorted(list_tags(token_registry, unique_repo)) == ["1.0", "2.0"]
+
+
+def test_namespace_refresh_right_after_docker_login_lists_them(token_registry, unique_repo):
+    push_image(token_registry, unique_repo, "1.0", layer_sizes=(100,), seed=unique_repo)
+    table = ready(NamespaceTable(token_registry.host))
+    assert isinstance(table.last_error, Unauthorized), table.message.text
+    assert "log in" in table.message.text.lower() and table.frame.empty
+
+    docker_login(token_registry)
+    click(table, table.refresh_button)
+
+    assert_ok(table)
+    assert sorted(table.frame["namespace"]) == sorted(
+        {namespace_of(r) for r in list_repositories(token_registry)})
+
+
+def test_trash_refresh_right_after_docker_login_says_what_can_come_back(token_registry,
+                                                                         unique_repo):
+    for tag in ("1.0", "2.0"):
+        push_image(token_registry, unique_repo, tag, layer_sizes=(100,), seed=unique_repo + tag)
+    docker_login(token_registry)
+    remove(f"{token_registry.host}/{unique_repo}:1.0")
+    assert list_tags(token_registry, unique_repo) == ["2.0"]
+    clients.reset()
+    (Path(os.environ["DOCKER_CONFIG"]) / "config.json").write_text("{}")  # docker logout
+    panel = ready(TrashPanel(token_registry.host))
+    assert list(panel.frame["restorable"]) == [False]
+    assert "cannot ask" in panel.frame["why"].iloc[0]
+
+    docker_login(token_registry)
+    click(panel, panel.refresh_button)
+
+    assert_ok(panel)
+    assert list(panel.frame["restorable"]) == [True] and list(panel.frame["tags"]) == [["1.0"]]
+
+
+def test_the_bars_re_check_uses_a_docker_login_made_just_now(token_registry):
+    bar = ready(Dashboard([token_registry.host], remember_added=False)).registry_bar
+    assert "reachable" in bar.state.value
+    docker_login(token_registry)
+    token_registry.token_server.reset_log()
+
+    click(bar, bar.check_button)
+
+    assert "reachable" in bar.state.value and "logged in as alice" in bar.state.value
+    # the registry was asked as alice, not with the anonymous token from before the login
+    assert [r.user for r in token_registry.token_server.requests] == ["alice"]
 
 
 # -- ProgressView ------------------------------------------------------------------------------
@@ -752,6 +860,7 @@ def test_every_button_and_area_has_a_stable_css_class(registry):
     walk(dash)
     for name in ("rw-dashboard", "rw-registry-chooser", "rw-namespace-table", "rw-ns-refresh",
                  "rw-ns-add", "rw-ns-remove", "rw-ns-confirm", "rw-ns-cancel", "rw-ns-plan",
+                 "rw-ns-typed",
                  "rw-image-table", "rw-image-grid", "rw-img-refresh", "rw-img-pull",
                  "rw-img-push", "rw-img-copy", "rw-img-remove-tag", "rw-img-delete-digest",
                  "rw-img-confirm", "rw-img-cancel", "rw-img-inspect", "rw-img-pull-command",
@@ -801,6 +910,7 @@ def test_namespace_confirm_refuses_when_a_repository_was_pushed_after_the_plan(r
     click(table, table.remove_button)
     assert table.confirmation.pending
     late = push_image(registry, f"{app['ns']}/late", "1", layer_sizes=(100,), seed="late")
+    table.confirm_name.value = app["ns"]
 
     error = click(table, table.confirm_button)
 
@@ -809,6 +919,41 @@ def test_namespace_confirm_refuses_when_a_repository_was_pushed_after_the_plan(r
         table.message.text
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
     assert digest_at(registry, f"{app['ns']}/late", "1") == late.digest
+
+
+def test_namespace_confirm_refuses_when_a_tag_moved_after_the_plan(registry, app):
+    table = ready(NamespaceTable(registry.host))
+    table.select(app["ns"])
+    click(table, table.remove_button)
+    moved = push_image(registry, app["repo"], "2.0", layer_sizes=(700,), seed="moved")
+    table.confirm_name.value = app["ns"]
+
+    error = click(table, table.confirm_button)
+
+    assert isinstance(error, ConfirmationRequired)
+    assert table.message.text.startswith("Namespaces, Remove namespace: changed since the plan")
+    assert f"{app['repo']}:2.0 moved to {moved.digest}" in table.message.text
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]  # nothing went
+    assert digest_at(registry, app["repo"], "1.0") == app["one"].digest
+    assert digest_at(registry, app["repo"], "2.0") == moved.digest
+
+
+def test_a_wrongly_typed_namespace_name_deletes_nothing(registry, app):
+    table = ready(NamespaceTable(registry.host))
+    table.select(app["ns"])
+    click(table, table.remove_button)
+
+    for typed in ("", app["ns"] + "x", app["ns"][:-1], app["repo"]):
+        table.confirm_name.value = typed
+        assert table.confirm_button.disabled, typed
+        error = click(table, table.confirm_button)  # .click() fires even when disabled
+        assert isinstance(error, ValueError), typed
+        assert "type the namespace name to confirm" in table.message.text
+        assert "nothing was deleted" in table.message.text
+        assert table.confirmation.pending  # the plan stays for the right name
+
+    assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
+    assert digest_at(registry, app["repo"], app["one"].digest) == app["one"].digest
 
 
 def test_switching_to_an_unreachable_registry_empties_both_tables_and_back(registry, app):
@@ -877,6 +1022,45 @@ def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b
     bar.new_registry.value = "not a registry!"
     bar.add_button.click()
     assert bar.message.kind == "error"
+
+
+ADDER = """
+import sys
+from registry_widgets.operations.core import clients, journal
+from registry_widgets.widgets import RegistryBar
+me, count = sys.argv[1], int(sys.argv[2])
+hosts = [f"{me}-{i}.invalid" for i in range(count)]
+for host in hosts:
+    clients.configure(host, retries=0, timeout=0.5)  # the bar checks each one it chooses
+bar = RegistryBar(["127.0.0.1:1"])
+print("ready", flush=True)
+sys.stdin.readline()  # both start together
+for host in hosts:
+    bar.new_registry.value = host
+    bar.add_button.click()
+    assert bar.message.kind != "error", bar.message.text
+bar.wait(timeout=120)
+"""
+
+
+def test_two_kernels_adding_registries_at_once_keep_both(registry):
+    count = 15
+    procs = [subprocess.Popen([sys.executable, "-c", ADDER, me, str(count)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env=os.environ.copy()) for me in ("a", "b")]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0
+
+    bar = ready(Dashboard([registry.host])).registry_bar  # a third kernel, the same user
+    added = {f"{me}-{i}.invalid" for me in ("a", "b") for i in range(count)}
+    assert set(bar.registries) == added | {registry.host}
+    assert bar.registries[0] == registry.host
+    assert not paths.registries_file().exists()  # the store holds it, not a JSON file
 
 
 def test_log_in_panel_configures_in_memory_and_keeps_no_secret(basic_registry, unique_repo,

@@ -43,6 +43,12 @@ class Confirmation(w.VBox):
     Confirm button) runs it, once. ``cancel()`` forgets it. ``pending`` says whether a plan
     is waiting. The owner wires the buttons (through its guard), so a failing delete shows
     its message like any other error.
+
+    ``ask(..., type_to_confirm=name)`` also asks for ``name`` to be typed in the ``typed``
+    box (as Harbor and GitHub do before deleting a project or a repository): Confirm is
+    enabled only while the box holds exactly that, and ``confirm()`` refuses otherwise,
+    keeping the plan. ``on_typed``: called when that changes whether Confirm is allowed (the
+    owning panel's ``update_buttons``, which also knows whether it is busy).
     """
 
     def __init__(self, css_prefix: str):
@@ -52,27 +58,56 @@ class Confirmation(w.VBox):
         self.confirm_button = button("Confirm", f"{css_prefix}-confirm", icon="trash",
                                      style="danger")
         self.cancel_button = button("Cancel", f"{css_prefix}-cancel")
+        self.typed = text("", f"{css_prefix}-typed", width="22em")
+        show(self.typed, False)
         self.title = w.HTML("")
+        self.on_typed: Callable[[], Any] | None = None
         self._action: Callable[[], Any] | None = None
+        self._expected: str | None = None
+        self._can_confirm = True
         super().__init__([self.title, self.plan,
-                          w.HBox([self.confirm_button, self.cancel_button])])
+                          w.HBox([self.typed, self.confirm_button, self.cancel_button])])
         self.add_class(f"{css_prefix}-confirmation")
         self.layout.display = "none"
+        self.typed.observe(lambda _change: self._allow(), names="value")
 
     @property
     def pending(self) -> bool:
         return self._action is not None
 
+    @property
+    def typed_matches(self) -> bool:
+        """Whether the typed name is the one asked for (True when none is asked for)."""
+        return self._expected is None or self.typed.value.strip() == self._expected
+
     def ask(self, title: str, plan: str, action: Callable[[], Any], *,
-            can_confirm: bool = True) -> None:
+            can_confirm: bool = True, type_to_confirm: str | None = None,
+            prompt: str = "") -> None:
         self.title.value = f"<b>{html.escape(title)}</b>"
         self.plan.value = plan
         self._action = action if can_confirm else None
-        self.confirm_button._rw_allowed = can_confirm
-        self.confirm_button.disabled = not can_confirm
+        self._can_confirm = can_confirm
+        self._expected = type_to_confirm
+        self.typed.placeholder = prompt or f"type {type_to_confirm} to confirm"
+        self.typed.value = ""
+        show(self.typed, type_to_confirm is not None)
+        self._allow()
         self.layout.display = None
 
+    def _allow(self) -> None:
+        allowed = self._can_confirm and self.typed_matches
+        self.confirm_button._rw_allowed = allowed
+        if self.on_typed is not None:
+            self.on_typed()
+        else:
+            self.confirm_button.disabled = not allowed
+
     def confirm(self) -> Any:
+        if self._action is not None and not self.typed_matches:
+            # The plan stays shown: the person corrects the name and presses Confirm again.
+            raise ValueError(f"the box '{self.typed.placeholder}' holds "
+                             f"{self.typed.value.strip()!r}, not {self._expected!r}: nothing "
+                             "was deleted. Type the name exactly, then press Confirm")
         action, self._action = self._action, None
         self.layout.display = "none"
         if action is None:
@@ -81,6 +116,9 @@ class Confirmation(w.VBox):
 
     def cancel(self) -> None:
         self._action = None
+        self._expected = None
         self.plan.value = ""
         self.title.value = ""
+        self.typed.value = ""
+        show(self.typed, False)
         self.layout.display = "none"

@@ -12,9 +12,11 @@ The one rule: the table knows the registry and namespace its rows came from
 references, never from the chooser. A listing that fails empties the table, and the buttons
 that need rows are disabled until a listing succeeds.
 
-Remove tag and Delete digest show the plan (``plan_remove`` per row) first; Confirm
-re-reads the registry, and deletes only if every plan still holds ("changed since the plan:
-..." otherwise, nothing deleted). Listing, Pull, Push, Copy, planning and deleting run in
+Remove tag and Delete digest show the plan of the selected rows first
+(``plan_remove_many``: one change set, each repository read once); Confirm hands exactly
+that plan back (``remove_many``): the engine re-reads the registry and deletes only if it
+still holds ("changed since the plan: ..." otherwise, nothing deleted), with one backup, so
+``restore(result)`` brings every row back. Listing, Pull, Push, Copy, planning and deleting run in
 the panel's worker thread (``busy``, ``wait()``, Cancel) and report to a ``ProgressView``.
 
 A registry that refuses the catalog (Docker Hub, GHCR) gets a Repositories box (typed or
@@ -35,12 +37,13 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.copy import copy
 from ..operations.images.inspect import inspect
 from ..operations.images.inventory import COLUMNS, catalog_refused, images, indexed
 from ..operations.images.local import pull, push, tag
 from ..operations.images.namespaces import remember_repositories, remembered_repositories
-from ..operations.images.remove import check_drift, plan_remove, remove
+from ..operations.images.remove import plan_remove_many, remove_many
 from ..reference import parse_reference
 from .controls import Confirmation, button, show, text
 from .export import ExportBar
@@ -66,6 +69,7 @@ class ImageTable(Panel):
     ``filter_text`` is the search box: plain words match any column, ``column:text`` one
     column. ``frame`` is everything listed, ``shown`` what the table holds.
     ``on_changed(callback)`` is called with the registry after an action changed it.
+    ``last_result`` is the last removal's Result (``restore(table.last_result)`` undoes it).
     """
 
     registry = traitlets.Unicode("", help="host[:port] of the registry to list")
@@ -138,6 +142,7 @@ class ImageTable(Panel):
         # the dashboard sets it from its Scan panel's reports; None shows no column.
         self.security: Callable[[pd.DataFrame], list[str]] | None = None
         self._listed: tuple[str, str | None] | None = None  # what the table holds
+        self.last_result: Any = None  # the Result of the last removal: restore() takes it
         self._row_buttons = [self.pull_button, self.inspect_button, self.pull_command_button,
                              self.remove_tag_button, self.delete_digest_button,
                              self.copy_button, self.export.csv_button, self.export.json_button]
@@ -161,7 +166,8 @@ class ImageTable(Panel):
             self.table]
         self.add_class("rw-image-table")
 
-        for btn, action in ((self.refresh_button, self._refresh_now), (self.pull_button, self.pull),
+        for btn, action in ((self.refresh_button, self._refresh_pressed),
+                            (self.pull_button, self.pull),
                             (self.push_button, self.push), (self.copy_button, self.copy),
                             (self.remove_tag_button, self.plan_remove_tags),
                             (self.delete_digest_button, self.plan_delete_digests),
@@ -230,8 +236,15 @@ class ImageTable(Panel):
         self.show_frame(known)
         self._say_as_of(known, checking=True)
 
-    def _refresh_now(self) -> None:
-        """List and redraw, here and now (the worker thread, or after an action)."""
+    def _refresh_pressed(self) -> None:
+        """Refresh as the user pressed it: Docker's config is read again first."""
+        self._refresh_now(relogin=True)
+
+    def _refresh_now(self, *, relogin: bool = False) -> None:
+        """List and redraw, here and now (the worker thread, or after an action).
+        ``relogin``: read Docker's config and helpers again first (a Refresh the user
+        pressed, maybe right after ``docker login``; automatic retries re-read it at most
+        every few seconds)."""
         self.confirmation.cancel()
         listing = (self.registry, self.namespace)
         if not self.registry:
@@ -252,6 +265,8 @@ class ImageTable(Panel):
                     self.set_trait("rows_namespace", listing[1])
                     self.show_frame(part)
 
+            if relogin:
+                refresh_credentials(self.registry)
             frame = images(self.registry, self.namespace, repositories=repositories,
                            progress=self.watching(self.progress), on_partial=first_rows,
                            **self.cancel_kwargs(images))
@@ -330,7 +345,7 @@ class ImageTable(Panel):
         kept = remember_repositories(self.registry, self.repositories_text.value)
         self.repositories_text.value = ", ".join(kept)
         self._listed = None
-        self._refresh_now()
+        self._refresh_now(relogin=True)
 
     def _empty(self) -> None:
         self.set_trait("rows_registry", None)
@@ -474,47 +489,42 @@ class ImageTable(Panel):
         self._ask("Delete digest(s)", refs)
 
     def _ask(self, title: str, refs: list[str]) -> None:
-        # The rows' own references name their registry: never the chooser's.
-        plans = []
-        for ref in refs:
-            self.check_cancel("planning")
-            plans.append((ref, plan_remove(ref)))
-        allowed = [(ref, plan) for ref, plan in plans if plan.allowed]
-        skipped = [ref for ref, plan in plans if not plan.allowed]
-        registries = sorted({parse_reference(ref).registry for ref in refs})
+        # The rows' own references name their registry: never the chooser's. One plan for
+        # all the rows: each repository read once, every row planned from that one read.
+        self.check_cancel("planning")
+        shown = plan_remove_many(refs)
+        registry = shown.registry
 
         def delete() -> None:
-            # Every plan is checked against the registry as it is now before anything is
-            # deleted, so a stale plan deletes nothing at all (not the first half).
-            changes = []
-            for ref, plan in allowed:
-                try:
-                    check_drift(plan, plan_remove(ref, force=plan.force))
-                except ConfirmationRequired as e:
-                    detail = str(e).split(" was made: ", 1)[-1].split(". Nothing was changed")[0]
-                    changes.append(f"{plan.target}: {detail}")
-                except Exception as e:  # noqa: BLE001 - e.g. NotFound: it is gone
-                    changes.append(f"{ref}: {e}")
-            if changes:
-                self._refresh_now()
-                raise ConfirmationRequired(
-                    "changed since the plan: " + "; ".join(changes) +
-                    ". Nothing was deleted: look at the refreshed table and plan again",
-                    registry=registries[0] if registries else None)
-            results = []
+            # Exactly the plan shown, as one change set: the engine re-reads every repository
+            # it covers and refuses it whole if one moved, so a stale plan deletes nothing at
+            # all (not the first rows), and restore(result) undoes every row at once.
+            self.progress.start("remove", f"removing from {registry}")
             try:
-                for ref, plan in allowed:
-                    self.check_cancel(f"before {ref}")
-                    results.append(remove(ref, plan=plan))
-            finally:
-                self._changed(set(registries))
-            lines = [result_text(r) for r in results]
-            lines += [f"skipped (blocked, see the plan): {ref}" for ref in skipped]
+                result = remove_many(shown, progress=self.watching(self.progress),
+                                     **self.cancel_kwargs(remove_many))
+            except ConfirmationRequired as e:
+                self.progress.finish("nothing removed", failed=True)
+                self._refresh_now()
+                button = title.split("(")[0].strip()
+                raise ConfirmationRequired(
+                    f"Images, {title}: {str(e).rstrip('.')}. The table was listed again: "
+                    f"select the rows and press {button} to plan anew", registry=registry) from e
+            except BaseException:
+                self.progress.finish("remove failed", failed=True)
+                self._changed({registry})  # a part may have landed: show the registry as is
+                raise
+            self.progress.finish("removed")
+            show(self.progress, False)
+            self.last_result = result
+            self._changed({registry})
+            lines = [result_text(result)]
+            lines += [f"skipped (blocked, see the plan): {target}"
+                      for target in result.details.get("skipped", [])]
             self.message.status("\n".join(lines))
 
-        self.confirmation.ask(f"{title} in {', '.join(registries)}?",
-                              plan_text([plan for _, plan in plans]), delete,
-                              can_confirm=bool(allowed))
+        self.confirmation.ask(f"{title} in {registry}?", plan_text(list(shown.plans)), delete,
+                              can_confirm=bool(shown.changes.changes))
 
     # -- read-only helpers ---------------------------------------------------------------
 

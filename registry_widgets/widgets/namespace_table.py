@@ -3,9 +3,11 @@
 Selecting a row sets ``selected`` (the namespace name) and calls the ``on_select``
 callbacks; the Dashboard uses that to open the namespace in the image table. The table
 knows the registry its rows came from (``rows_registry``); a listing that fails empties it.
-Remove shows what goes first (``remove_namespace(..., dry_run=True)`` on the rows'
-registry); Confirm plans again and deletes only if that plan equals the one shown ("changed
-since the plan: ..." otherwise), passing ``confirm=name``. Listing and removing run in the
+Remove shows what goes first (``plan_remove_namespace`` on the rows' registry) and asks
+for the namespace's name to be typed (``confirm_name``), as Harbor does; Confirm is enabled
+only while it matches, and hands exactly the plan shown back (``remove_namespace(...,
+plan=shown, confirm=typed)``): the engine deletes nothing if the registry moved since
+("changed since the plan: ..."). Listing and removing run in the
 panel's worker thread (``busy``, ``wait()``).
 
 Imports the ``operations`` verbs and the sibling widget modules only.
@@ -21,30 +23,16 @@ import traitlets
 from itables.widget import ITable
 
 from ..errors import ConfirmationRequired, Unauthorized
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
-from ..operations.images.remove import remove_namespace
+from ..operations.images.remove import plan_remove_namespace, remove_namespace
 from .controls import Confirmation, button, show, text
 from .messages import result_text
 from .panel import Panel
 from .progress_view import ProgressView
 from .tables import namespace_display, namespace_plan_text, table_options
-
-PLAN_KEYS = (("repositories", "repositories"), ("tags_removed", "tags"), ("digests", "digests"))
-
-
-def plan_changes(shown: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """How a namespace removal plan changed: ``["new repositories: ns/late", ...]``."""
-    changes = []
-    for key, label in PLAN_KEYS:
-        before, after = set(shown.get(key) or []), set(now.get(key) or [])
-        if after - before:
-            changes.append(f"new {label}: {', '.join(sorted(after - before))}")
-        if before - after:
-            changes.append(f"{label} gone: {', '.join(sorted(before - after))}")
-    return changes
-
 
 class NamespaceTable(Panel):
     """The namespaces of ``registry``: repositories, tags, size and newest image.
@@ -73,6 +61,7 @@ class NamespaceTable(Panel):
                                     style="warning")
         self.confirmation = Confirmation("rw-ns")
         self.confirm_button = self.confirmation.confirm_button
+        self.confirm_name = self.confirmation.typed  # the namespace's name, typed to confirm
         self.cancel_button = self.confirmation.cancel_button
         self.progress = ProgressView()
         self.title = w.HTML("")
@@ -88,8 +77,9 @@ class NamespaceTable(Panel):
                    layout=w.Layout(flex_flow="row wrap")),
             self.confirmation, self.message, self.progress, self.table]
         self.add_class("rw-namespace-table")
+        self.confirmation.on_typed = self.update_buttons  # Confirm waits for the typed name
 
-        self.on_click(self.refresh_button, self._refresh_now, background=True)
+        self.on_click(self.refresh_button, self._refresh_pressed, background=True)
         self.on_click(self.add_button, self.add, background=True)
         self.on_click(self.remove_button, self.plan_removal, background=True)
         self.on_click(self.confirm_button, self.confirmation.confirm, background=True)
@@ -118,8 +108,13 @@ class NamespaceTable(Panel):
         """List the registry again in the worker thread (``wait()`` for it)."""
         return self.start("refresh", self._refresh_now)
 
-    def _refresh_now(self) -> None:
-        """List the namespaces here and now (keeps the selection if it still exists)."""
+    def _refresh_pressed(self) -> None:
+        """Refresh as the user pressed it: Docker's config is read again first."""
+        self._refresh_now(relogin=True)
+
+    def _refresh_now(self, *, relogin: bool = False) -> None:
+        """List the namespaces here and now (keeps the selection if it still exists);
+        ``relogin``: read Docker's config and helpers again first (see ``ImageTable``)."""
         self.confirmation.cancel()
         registry = self.registry
         if not registry:
@@ -130,6 +125,8 @@ class NamespaceTable(Panel):
         try:
             # A registry that refuses the catalog is listed through the repositories
             # remembered for it (typed in the image table's Repositories box).
+            if relogin:
+                refresh_credentials(registry)
             frame = namespaces(registry, repositories=remembered_repositories(registry) or None,
                                progress=self.watching(self.progress),
                                **self.cancel_kwargs(namespaces))
@@ -194,30 +191,32 @@ class NamespaceTable(Panel):
                             else f"namespace {name!r} already exists in {registry}")
 
     def plan_removal(self) -> None:
-        """Show what removing the selected namespace deletes; Confirm deletes it if the
+        """Show what removing the selected namespace deletes; Confirm (enabled once the
+        namespace's name is typed) hands exactly that plan back: it is deleted only if the
         registry still holds exactly that."""
         name = self.selected
         if name is None:
-            raise ValueError("select a namespace in the table first")
+            raise ValueError("Namespaces: select a namespace in the table first, then press "
+                             "Remove namespace")
         registry = self.rows_registry
         if registry is None:
             raise ValueError("the namespace table holds no listing: Refresh first")
-        dry = remove_namespace(registry, name, dry_run=True)
-        shown = dict(dry.details)
+        shown = plan_remove_namespace(registry, name)
+        dry = remove_namespace(registry, name, plan=shown, dry_run=True)
 
         def delete() -> None:
-            now = remove_namespace(registry, name, dry_run=True).details
-            changes = plan_changes(shown, now)
-            if changes:
-                self._refresh_now()
-                raise ConfirmationRequired(
-                    f"changed since the plan: {'; '.join(changes)}. Nothing was deleted from "
-                    f"{registry}/{name}/: plan again (Remove namespace) and check it",
-                    registry=registry, reference=f"{registry}/{name}/")
             self.progress.start("remove namespace", f"removing {registry}/{name}/")
             try:
-                result = remove_namespace(registry, name, confirm=name,
+                result = remove_namespace(registry, name, plan=shown,
+                                          confirm=self.confirmation.typed.value.strip(),
                                           progress=self.watching(self.progress))
+            except ConfirmationRequired as e:
+                self._refresh_now()
+                raise ConfirmationRequired(
+                    f"Namespaces, Remove namespace: {str(e).rstrip('.')}. Nothing was deleted "
+                    f"from {registry}/{name}/: the table was listed again; press Remove "
+                    "namespace to plan anew and check it",
+                    registry=registry, reference=f"{registry}/{name}/") from e
             finally:
                 self.progress.finish("")
                 show(self.progress, False)
@@ -229,7 +228,9 @@ class NamespaceTable(Panel):
             self.message.status(result_text(result))
 
         self.confirmation.ask(f"Remove namespace {name} from {registry}?",
-                              namespace_plan_text(name, dry.details), delete)
+                              namespace_plan_text(name, dry.details), delete,
+                              type_to_confirm=name,
+                              prompt="type the namespace name to confirm")
 
     # -- selection -----------------------------------------------------------------------
 

@@ -1,27 +1,29 @@
 """``RegistryBar``: the registries a person works with: choose one, add one, remove one,
 and see its state (reachable, logged in as whom, TLS or plain HTTP).
 
-The list is remembered per user in ``paths.registries_file()`` (names only: no
-credential is ever written there). A registry's state comes from ``check()`` (one
-``GET /v2/`` with the configured credentials) in the bar's worker thread; who it is logged
-in as comes from the Log in panel (in memory) or Docker's config (``docker login``).
+The list is remembered per user in the state store (``operations.core.state``, document
+``"registries"``; names only: no credential is ever written there). Adding or removing one
+changes that one entry in one transaction, so two kernels adding registries at once both
+keep theirs (the older ``registries.json`` is imported once by the store). A registry's
+state comes from ``check()`` (one ``GET /v2/`` with the configured credentials) in the
+bar's worker thread; who it is logged in as comes from the Log in panel (in memory) or
+Docker's config (``docker login``).
 
-Imports ``credentials`` (to read the username ``docker login`` stored), ``paths``,
-``reference``, ``operations`` and the siblings ``controls`` and ``panel``.
+Imports ``credentials`` (to read the username ``docker login`` stored), ``reference``,
+``operations`` and the siblings ``controls`` and ``panel``.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import os
 from typing import Any, Mapping, Sequence
 
 import ipywidgets as w
 import traitlets
 
-from .. import paths
 from ..credentials import credentials_for
+from ..operations.core import state
+from ..operations.core.clients import refresh_credentials
 from ..operations.images.inspect import check
 from ..reference import validate_registry
 from .controls import button, text
@@ -42,23 +44,40 @@ def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> lis
     return pairs
 
 
+DOCUMENT = "registries"  # in the state store: {"registries": [{"label", "registry"}, ...]}
+
+
 def remembered() -> list[tuple[str, str]]:
     """The registries this user added before (``[]`` when none or unreadable)."""
     try:
-        data = json.loads(paths.registries_file().read_text(encoding="utf-8"))
+        data = state.read(DOCUMENT)
         return [(str(r["label"]), str(r["registry"])) for r in data.get("registries", [])]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
 
-def remember(pairs: Sequence[tuple[str, str]]) -> None:
-    path = paths.registries_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"registries": [{"label": label, "registry": registry}
-                                              for label, registry in pairs]}, indent=1),
-                   encoding="utf-8")
-    os.replace(tmp, path)
+def _entries(document: dict[str, Any]) -> list[dict[str, str]]:
+    kept = document.get("registries")
+    return [r for r in kept if isinstance(r, dict)] if isinstance(kept, list) else []
+
+
+def remember(label: str, registry: str) -> None:
+    """Add ``registry`` to the remembered list (read and written in one transaction, so
+    another kernel's addition made meanwhile stays)."""
+    def add(document: dict[str, Any]) -> dict[str, Any]:
+        entries = _entries(document)
+        if all(r.get("registry") != registry for r in entries):
+            entries.append({"label": label, "registry": registry})
+        return {**document, "registries": entries}
+    state.update(DOCUMENT, add)
+
+
+def forget(registry: str) -> None:
+    """Take ``registry`` off the remembered list (the others stay, whoever added them)."""
+    def drop(document: dict[str, Any]) -> dict[str, Any]:
+        return {**document, "registries": [r for r in _entries(document)
+                                           if r.get("registry") != registry]}
+    state.update(DOCUMENT, drop)
 
 
 def state_text(registry: str, answer: dict[str, Any] | None, error: BaseException | None,
@@ -114,7 +133,7 @@ class RegistryBar(Panel):
         self.chooser.observe(self.guard(self._chosen), names="value")
         self.on_click(self.add_button, self.add)
         self.on_click(self.remove_button, self.remove)
-        self.on_click(self.check_button, self.check, background=True)
+        self.on_click(self.check_button, self.recheck, background=True)
         self.check_later()
 
     @property
@@ -129,14 +148,22 @@ class RegistryBar(Panel):
         """Check the chosen registry's state in the worker thread."""
         return self.start("check", self.check, fresh=False)
 
-    def check(self) -> None:
-        """Ask the chosen registry whether it answers and whom it takes us for."""
+    def recheck(self) -> None:
+        """The re-check button: Docker's config is read again first (``docker login`` may
+        have just run), then the registry is asked."""
+        self.check(relogin=True)
+
+    def check(self, *, relogin: bool = False) -> None:
+        """Ask the chosen registry whether it answers and whom it takes us for
+        (``relogin``: after reading Docker's config and helpers again)."""
         registry = self.value
         if not registry:
             self.state.value = ""
             return
         self.state.value = f"<span>… checking {html.escape(registry)}</span>"
         try:
+            if relogin:
+                refresh_credentials(registry)
             answer, error = check(registry), None
         except Exception as e:  # noqa: BLE001 - the state line shows it; nothing is raised
             answer, error = None, e
@@ -160,7 +187,8 @@ class RegistryBar(Panel):
         registry = validate_registry(typed)
         if registry not in self.registries:
             self.chooser.options = list(self.chooser.options) + [(registry, registry)]
-            self._save()
+            if self._remember:
+                remember(registry, registry)
         self.new_registry.value = ""
         self.chooser.value = registry
 
@@ -172,9 +200,6 @@ class RegistryBar(Panel):
         options = [(label, r) for label, r in self.chooser.options if r != registry]
         self.chooser.options = options
         self.chooser.value = options[0][1]
-        self._save()
-        self.message.status(f"{registry} taken off the list (the registry is unchanged)")
-
-    def _save(self) -> None:
         if self._remember:
-            remember(list(self.chooser.options))
+            forget(registry)
+        self.message.status(f"{registry} taken off the list (the registry is unchanged)")

@@ -19,6 +19,7 @@ import traitlets
 from itables.widget import ITable
 
 from ..operations.cleanup.trash import COLUMNS, restore_from_trash, trash
+from ..operations.core.clients import refresh_credentials
 from .controls import button
 from .messages import result_text
 from .panel import Panel
@@ -64,7 +65,7 @@ class TrashPanel(Panel):
                                  self.cancel_action_button]),
                          self.message, self.table]
         self.add_class("rw-trash-panel")
-        self.on_click(self.refresh_button, self._refresh_now, background=True)
+        self.on_click(self.refresh_button, self._refresh_pressed, background=True)
         self.on_click(self.restore_button, self.restore, background=True)
         self.observe(lambda change: self._registry_set(), names="registry")
         self.registry = registry
@@ -92,12 +93,19 @@ class TrashPanel(Panel):
     def refresh(self) -> Any:
         return self.start("refresh", self._refresh_now)
 
-    def _refresh_now(self) -> None:
+    def _refresh_pressed(self) -> None:
+        """Refresh as the user pressed it: Docker's config is read again first, so a
+        ``docker login`` just made shows which rows can be restored."""
+        self._refresh_now(relogin=True)
+
+    def _refresh_now(self, *, relogin: bool = False) -> None:
         registry = self.registry
         self._empty()
         self._title()
         if not registry:
             return
+        if relogin:
+            refresh_credentials(registry)
         frame = trash(registry)
         if registry != self.registry:
             return  # another registry was chosen meanwhile; its listing is queued

@@ -23,7 +23,8 @@ What a removal means (REGISTRY-NOTES.md, "Delete"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ...errors import BadReference, ConfirmationRequired, NotFound, RegistryError
@@ -41,9 +42,10 @@ from .in_use import LocalUse, local_use
 from .namespaces import declared_namespaces
 from .protection import protected_tags
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
-from .remove_plan import (IndexRef, RemovalPlan, RepositoryIndex, check_drift,  # noqa: F401
-                          compute_plan, plan_remove, read_index, read_repository,
-                          remember_tag_delete, tag_delete_known_unsupported)
+from .remove_plan import (IndexRef, RemovalPlan, RemovalsPlan, RepositoryIndex,  # noqa: F401
+                          check_drift, compute_plan, merge_removals, plan_remove,
+                          plan_remove_many, read_index, read_repository, remember_tag_delete,
+                          tag_delete_known_unsupported)
 
 
 # -- remove --------------------------------------------------------------------------------
@@ -103,6 +105,26 @@ def remove(ref: str | Reference, *, force: bool = False, dry_run: bool = False,
     return result
 
 
+def remove_many(plan: RemovalsPlan, *, cancel: threading.Event | None = None,
+                progress: ProgressCallback | None = None) -> Result:
+    """Apply a :func:`plan_remove_many` plan the user approved, exactly and at once: one
+    change set through the engine (re-checked against the registry, refused with "changed
+    since the plan" and nothing changed if any repository it read moved; one backup; one
+    journal record). ``restore(result)`` puts every removed tag and image back. The blocked
+    plans (``plan.skipped``) are not applied; ``details["skipped"]`` names them."""
+    if not isinstance(plan, RemovalsPlan):
+        raise TypeError(f"plan must be a RemovalsPlan from plan_remove_many(), not {plan!r}; "
+                        "nothing was done")
+    with Timer() as timer:
+        result = changes.apply(plan.changes, cancel=cancel, progress=progress)
+    applied = [p for p in plan.plans if p.allowed]
+    result.details.update(
+        tags_removed=[f"{p.repository}:{t}" for p in applied for t in p.tags_removed],
+        skipped=[p.target for p in plan.skipped])
+    result.duration = timer.elapsed
+    return result
+
+
 def _note_safety(details: dict[str, Any], plan: RemovalPlan, use: LocalUse) -> None:
     """What the plan touches that is protected or used by local containers, for the Result
     (the engine refuses them when it applies)."""
@@ -143,6 +165,9 @@ class NamespacePlan:
     namespace: str
     repositories: tuple[RepositoryContents, ...] = ()
     bytes_freed_estimate: int = 0
+    # what the engine applies (every manifest, each repository's tags as the snapshot); set
+    # by plan_remove_namespace, so remove_namespace(plan=...) applies exactly what was shown
+    changes: Plan | None = field(default=None, compare=False, repr=False)
 
     @property
     def tag_count(self) -> int:
@@ -183,7 +208,9 @@ def plan_remove_namespace(registry: str, namespace: str) -> NamespacePlan:
     repository is under ``namespace/`` and it was not declared with ``add_namespace``.
     """
     client = client_for(registry)
-    return compute_namespace_plan(client.registry, namespace, read_namespace(client, namespace))
+    indexes = read_namespace(client, namespace)
+    plan = compute_namespace_plan(client.registry, namespace, indexes)
+    return replace(plan, changes=namespace_change_set(plan, indexes))
 
 
 def _valid_namespace(namespace: str) -> str:
@@ -259,8 +286,28 @@ def namespace_change_set(plan: NamespacePlan, indexes: Mapping[str, RepositoryIn
                 snapshot={name: dict(index.tags) for name, index in sorted(indexes.items())})
 
 
+def _namespace_drift(client: RegistryClient, plan: NamespacePlan) -> list[str]:
+    """The repositories that appeared under the namespace, or went, since ``plan`` was made
+    (the engine re-checks the tags of those it read; a new repository it cannot see)."""
+    target = f"{plan.registry}/{plan.namespace}/"
+    try:
+        now = {r for r in client.catalog() if r.startswith(plan.namespace + "/")}
+    except RegistryError as e:
+        raise type(e)(f"cannot read {target} again to check the plan, so nothing was changed: "
+                      f"{e}", registry=e.registry or client.registry, reference=target,
+                      status=e.status, code=e.code) from e
+    seen = {r.repository for r in plan.repositories}
+    found = []
+    if now - seen:
+        found.append(f"new repositories: {', '.join(sorted(now - seen))}")
+    if seen - now:
+        found.append(f"repositories gone: {', '.join(sorted(seen - now))}")
+    return found
+
+
 def remove_namespace(registry: str, namespace: str, *, confirm: str | None = None,
                      dry_run: bool = False, force: bool = False,
+                     plan: NamespacePlan | None = None,
                      progress: ProgressCallback | None = None) -> Result:
     """Delete every image of every repository under ``namespace/`` on ``registry``.
 
@@ -270,14 +317,29 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     platforms, everything is backed up to the journal first, and ``restore(result)`` puts
     it back until garbage collection runs. Protected tags (``protect``) and images of
     running local containers are refused unless ``force=True``.
+
+    ``plan``: a plan from :func:`plan_remove_namespace` that the user saw; exactly it is
+    applied, and if the registry moved since (a tag moved, appeared or went, a repository
+    appeared under the namespace or went) nothing is deleted and ConfirmationRequired says
+    "changed since the plan: ...".
     """
     check_bool("dry_run", dry_run)
     check_bool("force", force)
     check_optional_str("confirm", confirm)
+    if plan is not None and (not isinstance(plan, NamespacePlan) or plan.changes is None):
+        raise TypeError(f"plan must be a NamespacePlan from plan_remove_namespace(), not "
+                        f"{plan!r}; nothing was done")
     client = client_for(registry)
+    approved = plan is not None
     with Timer() as timer:
-        indexes = read_namespace(client, namespace)
-        plan = compute_namespace_plan(client.registry, namespace, indexes)
+        if plan is None:
+            indexes = read_namespace(client, namespace)
+            plan = compute_namespace_plan(client.registry, namespace, indexes)
+            plan = replace(plan, changes=namespace_change_set(plan, indexes))
+        elif (plan.registry, plan.namespace) != (client.registry, _valid_namespace(namespace)):
+            raise ValueError(f"the plan is for {plan.registry}/{plan.namespace}/, not "
+                             f"{client.registry}/{namespace}/; nothing was done")
+        assert plan.changes is not None
         target = f"{plan.registry}/{plan.namespace}/"
         details = {
             "registry": plan.registry, "namespace": plan.namespace,
@@ -303,7 +365,14 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
             raise ConfirmationRequired(
                 f"{plan.describe()}\nNothing was changed ({said}). To delete all of this, pass "
                 f'confirm="{plan.namespace}"', registry=plan.registry, reference=target)
-        change_set = namespace_change_set(plan, indexes, confirmed=True, force=force)
+        if approved and (moved := _namespace_drift(client, plan)):
+            raise ConfirmationRequired(
+                f"changed since the plan: {'; '.join(moved)}. Nothing was changed on "
+                f"{plan.registry}; make the plan again and review it",
+                registry=plan.registry, reference=target)
+        # Typing the name is the consent to leave its repositories without images; the
+        # changes and the snapshot are the plan's own.
+        change_set = replace(plan.changes, allowed=frozenset({"empties"}), force=force)
         result = changes.apply(change_set, progress=progress)
         engine = result.details
         result.details = {**engine, **details, "change_plan": engine["plan"],

@@ -338,6 +338,87 @@ def plan_remove(ref: str | Reference, *, force: bool = False) -> RemovalPlan:
                         tag_delete_unsupported=tag_delete_known_unsupported(ref.registry))
 
 
+@dataclass(frozen=True)
+class RemovalsPlan:
+    """Several removals on one registry as ONE change set (:func:`plan_remove_many`).
+
+    ``plans``: each reference's own :class:`RemovalPlan`, in the order given (blocked ones
+    too, for the person reading them); ``changes``: the engine plan that applies every
+    allowed one at once (:func:`merge_removals`), so one re-check, one backup, one journal
+    record, and ``restore(result)`` undoes them all."""
+
+    registry: str
+    plans: tuple[RemovalPlan, ...]
+    changes: Plan = field(compare=False, repr=False)
+
+    @property
+    def skipped(self) -> tuple[RemovalPlan, ...]:
+        """The plans left out: blocked (an index still lists the image) and not forced."""
+        return tuple(p for p in self.plans if not p.allowed)
+
+
+def merge_removals(plans: Sequence[RemovalPlan]) -> Plan:
+    """One engine plan from removal plans of one registry: the changes of every allowed plan
+    (blocked ones are left out), one snapshot per repository. Pure.
+
+    The plans of one repository must come from the same read of it (one snapshot), or the
+    merged plan could not be re-checked as a whole: ValueError. A tag whose digest another
+    plan deletes goes with that digest, so it is not a change of its own."""
+    allowed = [p for p in plans if p.allowed and p.changes is not None]
+    registries = sorted({p.registry for p in plans})
+    if len(registries) > 1:
+        raise ValueError(f"one plan acts on one registry, not on {', '.join(registries)}; "
+                         "nothing was done")
+    snapshot: dict[str, dict[str, str]] = {}
+    for plan in allowed:
+        assert plan.changes is not None
+        for repository, tags in plan.changes.snapshot.items():
+            if snapshot.setdefault(repository, dict(tags)) != dict(tags):
+                raise ValueError(f"the plans for {plan.registry}/{repository} were made from "
+                                 "different reads of it; plan them together "
+                                 "(plan_remove_many); nothing was done")
+    deleted = {(c.repository, c.reference) for p in allowed for c in p.changes.changes
+               if c.after is None and c.reference.startswith("sha256:")}
+    merged: list[Change] = []
+    seen: set[tuple[str, str]] = set()
+    for plan in allowed:
+        for change in plan.changes.changes:
+            key = (change.repository, change.reference)
+            if key in seen or (not change.reference.startswith("sha256:")
+                               and (change.repository, change.before) in deleted):
+                continue
+            seen.add(key)
+            merged.append(change)
+    return Plan(action="remove", registry=registries[0] if registries else "",
+                target=", ".join(p.target for p in allowed), changes=merged,
+                snapshot=snapshot, notes=[p.describe() for p in allowed],
+                force=bool(allowed) and all(p.force for p in allowed))
+
+
+def plan_remove_many(refs: Iterable[str | Reference], *, force: bool = False) -> RemovalsPlan:
+    """What removing every one of ``refs`` (one registry; tags and digests as in
+    :func:`plan_remove`) would do, as one plan. Each repository is read once (HEAD and GET
+    only), and every reference in it is planned from that one snapshot. Changes nothing.
+    Raises NotFound if a tag or digest does not exist."""
+    check_bool("force", force)
+    parsed = list(dict.fromkeys(parse_reference(r) for r in refs))
+    if not parsed:
+        raise ValueError("plan_remove_many: give at least one reference; nothing was done")
+    registries = sorted({r.registry for r in parsed})
+    if len(registries) > 1:
+        raise ValueError(f"plan_remove_many: one registry per plan, not {', '.join(registries)}; "
+                         "nothing was done")
+    client = client_for(registries[0])
+    indexes = {}
+    for repository in dict.fromkeys(r.repository for r in parsed):
+        digests = [r.digest for r in parsed if r.repository == repository and r.digest]
+        indexes[repository] = read_repository(client, repository, digests)
+    unsupported = tag_delete_known_unsupported(registries[0])
+    plans = tuple(compute_plan(r, indexes[r.repository], force=force,
+                               tag_delete_unsupported=unsupported) for r in parsed)
+    return RemovalsPlan(registries[0], plans, merge_removals(plans))
+
+
 def _plan_key(plan: RemovalPlan) -> tuple[Any, ...]:
     return (plan.registry, plan.repository, plan.kind, plan.tag, plan.digest,
             tuple(sorted(plan.tags_removed)), tuple(sorted(i.digest for i in plan.blocked_by)))
