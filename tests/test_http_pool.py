@@ -1,12 +1,13 @@
-"""The small-request path (``registry_widgets.transport.pool``) reads HTTP/1.1 as servers send it.
+"""The small-request path (``registry_widgets.transport.curl``, libcurl) reads HTTP as servers
+send it.
 
 Listings send their tag-list, manifest and config requests over this path, so it must read
 every framing a registry or the proxy in front of it may use. Against real distribution:
-the chunked tag lists Go sends for long lists. Against a loopback server that answers with
-bytes the test writes (what distribution cannot be made to send): ``Connection: close``,
-a body that ends with the connection, an interim ``100 Continue``, a keep-alive connection
-the server closed while idle, a body cut short, repeated and folded headers, and a header
-that would inject a line.
+the chunked tag lists Go sends for long lists, and HTTP/2 over TLS. Against a loopback server
+that answers with bytes the test writes (what distribution cannot be made to send):
+``Connection: close``, a body that ends with the connection, an interim ``100 Continue``, a
+keep-alive connection the server closed while idle, a body cut short, repeated and folded
+headers, and a header that would inject a line. Hostile answers: tests/test_http_hostile.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from registry_widgets.errors import ProtocolError, Unreachable
 from registry_widgets.manifest import OCI_MANIFEST
 from registry_widgets.registry import RegistryClient
-from registry_widgets.transport import pool
+from registry_widgets.transport import curl
 from tests.support import RawClient, list_tags, push_image
 from tests.support.images import put_manifest
 
@@ -123,7 +124,7 @@ def test_a_long_tag_list_that_distribution_sends_chunked_is_read_whole(registry,
     assert sorted(client.tags(unique_repo)) == sorted(list_tags(registry, unique_repo)) \
         == sorted(wanted)
     # ... and it came over the small-request path, not requests.
-    assert any(isinstance(r, pool.Response) and r.url.endswith("/tags/list") for r in seen)
+    assert any(isinstance(r, curl.Response) and r.url.endswith("/tags/list") for r in seen)
 
 
 # -- against a scripted loopback server ---------------------------------------------------------
@@ -180,9 +181,11 @@ def test_a_chunked_body_with_a_broken_chunk_is_not_taken_as_whole(scripted):
     head = ("HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
             "Transfer-Encoding: chunked\r\n\r\n").encode()
     broken = head + b"5\r\n{\"tag\r\nzz\r\n"
-    _, client = scripted((broken, True), (broken, True))
-    with pytest.raises(Unreachable, match="lost the connection"):
+    server, client = scripted((broken, True), (broken, True))
+    with pytest.raises(ProtocolError, match=r"127\.0\.0\.1:\d+ answered the request for ns/app "
+                       "with something that is not valid HTTP"):
         fetch(client)
+    assert len(server.requests) == 1  # the same bytes would come again: not retried
 
 
 def test_a_header_with_a_line_break_is_refused_before_it_is_sent(scripted):
@@ -200,11 +203,12 @@ def test_after_a_registry_restart_the_dead_idle_connections_cost_no_failure(regi
     registry = registry_factory()
     push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="restart")
     client = RegistryClient(registry.host, retries=0)  # any failed request would raise
-    with ThreadPoolExecutor(4) as pool:  # several keep-alive connections, all left idle
-        list(pool.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
-    idle = len(client.transport._fast._idle)
-    assert idle >= 2
+    with ThreadPoolExecutor(4) as workers:  # several keep-alive connections, all left idle
+        list(workers.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
+    fast = client.transport._fast
+    assert fast.connections >= 2
     registry.stop()
     registry.start()  # same port: every idle connection is now closed by its server
     assert client.head_manifest(unique_repo, "1") is not None
+    assert client.transport._fast is fast  # ... and the small-request path answered
     assert list(client.tags(unique_repo)) == list_tags(registry, unique_repo) == ["1"]

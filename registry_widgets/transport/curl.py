@@ -1,0 +1,599 @@
+"""The cheap path for small metadata requests: GETs and HEADs on libcurl, one driver thread.
+
+Part of ``transport``, used by ``session`` only; imports ``errors`` (``Cancelled``) and nothing
+else of the package. A listing sends one small request per tag (a manifest HEAD or GET, a
+config GET), so the client's CPU per request is what limits it on a machine it shares with
+the registry (REGISTRY-NOTES.md, "What a small request costs the client": requests 2.0 ms,
+pycurl's multi interface 0.12 ms). libcurl does all of HTTP here: framing (lengths, chunks,
+interim 1xx answers), keep-alive, HTTP/2 over TLS where the registry offers it (many
+requests multiplexed on one connection: REGISTRY-NOTES.md, "HTTP/2 and latency"), proxies,
+TLS. Nothing in this package reads HTTP off a socket itself. Of what libcurl hands back,
+this module only splits the final answer's header lines at their colon.
+
+Threads: ``Client.request`` runs in the caller's thread (a pool worker). It fills a libcurl
+easy handle, queues a ``_Job`` and waits on the job's lock. One driver thread per client
+owns the multi handle (libcurl handles are not thread-safe): it adds queued jobs, waits on
+libcurl's sockets and a wake-up socket (``selectors``, fed by libcurl's socket and timer
+callbacks), and releases each job's lock when libcurl reports it done. The driver exits
+after ``IDLE`` seconds without work (closing its connections) and is started again by the
+next request.
+
+Bounds: a body over ``MAX_BODY`` (distribution's manifest limit) ends the transfer
+(``CURLOPT_MAXFILESIZE_LARGE``, also mid-body when no length was announced); libcurl bounds
+header sizes; ``CURLOPT_TIMEOUT_MS`` bounds the whole request (connect + read), and the
+driver fails a request whose answer is not complete ``read`` seconds after it was sent, as
+the requests path's read timeout would, so a 1xx storm or a slow drip ends.
+
+Everything that makes a request safe stays in ``Transport``, shared with the requests path:
+which origin gets credentials, redirects (``FOLLOWLOCATION`` is off: a 3xx is returned and
+``Transport.send`` follows it hop by hop), auth challenges, retries, ``Retry-After`` and
+``error_for``. Failures are raised as the ``requests`` exceptions ``Transport.request``
+already retries and explains, plus ``BodyTooLarge`` and ``Malformed`` (a ProtocolError
+there). A request of a cancelled worker (``cancel.abort_requests``) is removed from the
+multi handle at once and fails with ``Cancelled``.
+"""
+
+from __future__ import annotations
+
+import _thread
+import errno
+import heapq
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from http.client import HTTPMessage
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import pycurl
+import requests
+from requests.cookies import extract_cookies_to_jar, get_cookie_header
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_environ_proxies, parse_header_links, requote_uri, select_proxy
+
+from ..errors import Cancelled
+
+log = logging.getLogger("registry_widgets.transport.curl")
+
+# distribution refuses manifests over 4 MiB (its `maxManifestBodySize`); a tag list page or
+# an image config is far smaller. Anything larger is a broken or hostile server.
+MAX_BODY = 4 << 20
+IDLE = 30.0  # seconds without a request before the driver thread closes its connections
+GRACE = 5.0  # how long a waiting worker allows the driver beyond the request's own deadline
+_VERSIONS = {pycurl.CURL_HTTP_VERSION_1_0: "HTTP/1.0", pycurl.CURL_HTTP_VERSION_1_1: "HTTP/1.1",
+             pycurl.CURL_HTTP_VERSION_2_0: "HTTP/2", pycurl.CURL_HTTP_VERSION_3: "HTTP/3"}
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+              "ALL_PROXY", "no_proxy", "NO_PROXY")
+_BAD_URL = re.compile(r"[\x00-\x20\x7f]")
+_BAD_HEADER = re.compile(r"[\r\n\x00]")
+# libcurl's codes for an answer that is not valid HTTP (conflicting or bad Content-Length,
+# an unknown Transfer-Encoding, headers past its limits): the same on every attempt.
+_MALFORMED = {8, pycurl.E_BAD_CONTENT_ENCODING, 100}  # 8: WEIRD_SERVER_REPLY, 100: TOO_LARGE
+_TLS = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
+
+
+class BodyTooLarge(requests.RequestException):
+    """An answer with a body over ``MAX_BODY``: not read (Transport makes it a ProtocolError)."""
+
+
+class Malformed(requests.RequestException):
+    """An answer that is not valid HTTP (Transport makes it a ProtocolError)."""
+
+
+class Headers(dict):
+    """Response headers, names lower-cased; ``get``, ``[]`` and ``in`` take any case. A
+    name sent more than once has its values joined with ", ", as requests does."""
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return dict.get(self, name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
+
+
+class SentRequest:
+    """What was sent, as ``response.request`` has it in requests: method, url, headers."""
+
+    __slots__ = ("method", "url", "_headers")
+
+    def __init__(self, method: str, url: str, headers: dict[str, str]):
+        self.method, self.url, self._headers = method, url, headers
+
+    @property
+    def headers(self) -> CaseInsensitiveDict:
+        return CaseInsensitiveDict(self._headers)
+
+
+class Response:
+    """The part of ``requests.Response`` the registry client and ``error_for`` read, for a
+    response read to its end: ``status_code``, ``headers`` (case-insensitive), ``content``,
+    ``text``, ``json()``, ``links``, ``url``, ``request``, ``ok``, ``close()``."""
+
+    __slots__ = ("status_code", "reason", "headers", "content", "url", "request", "version")
+
+    def __init__(self, status: int, reason: str, headers: Headers, content: bytes,
+                 url: str, request: SentRequest, version: str = "HTTP/1.1"):
+        self.status_code, self.reason, self.headers = status, reason, headers
+        self.content, self.url, self.request, self.version = content, url, request, version
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        header = self.headers.get("Link")
+        if not header:
+            return {}
+        return {link.get("rel") or link.get("url"): link for link in parse_header_links(header)}
+
+    def close(self) -> None:
+        """Nothing to do: the body was read whole and libcurl keeps the connection."""
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+
+class _Job:
+    """One request between a worker and the driver. ``cut`` is what ``abort_requests``
+    calls (``cancel`` notes the job as the worker's connection)."""
+
+    __slots__ = ("client", "easy", "lines", "body", "read", "lock", "finished", "code",
+                 "message", "error", "started", "cancelled")
+
+    def __init__(self, client: "Client", easy: pycurl.Curl, read: float):
+        self.client, self.easy, self.read = client, easy, read
+        self.lines: list[bytes] = []
+        self.body = io.BytesIO()
+        self.lock = _thread.allocate_lock()
+        self.lock.acquire()  # released once, by the driver, when the job is finished
+        self.finished = self.cancelled = False
+        self.code, self.message = 0, ""
+        self.error: BaseException | None = None
+        self.started = 0.0
+
+    def cut(self) -> None:
+        self.cancelled = True
+        self.client._command(None, self)
+
+
+class _Engine:
+    """What the driver thread owns while it runs: the multi handle, the selector over
+    libcurl's sockets, the wake-up socket pair, libcurl's next timer."""
+
+    def __init__(self) -> None:
+        self.multi = pycurl.CurlMulti()
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        self.timer_at: float | None = None
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+
+    def _on_timer(self, ms: int) -> None:
+        self.timer_at = None if ms < 0 else time.monotonic() + ms / 1000
+
+    def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
+        selector = self.selector
+        if what == pycurl.POLL_REMOVE:
+            try:
+                selector.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+            return
+        events = (selectors.EVENT_READ if what & pycurl.POLL_IN else 0) | \
+            (selectors.EVENT_WRITE if what & pycurl.POLL_OUT else 0)
+        key = selector.get_map().get(fd)
+        if key is None:
+            selector.register(fd, events, True)
+        elif key.events != events:
+            try:
+                selector.modify(fd, events, True)
+            except OSError:  # the fd was closed and reused: the kernel forgot the old one
+                selector.unregister(fd)
+                selector.register(fd, events, True)
+
+    def close(self) -> None:
+        self.multi.close()
+        self.selector.close()
+        self.wake_r.close()
+        self.wake_w.close()
+
+
+_inherited: list[Any] = []  # engines a forked child must neither use nor close
+
+
+class Client:
+    """Small bodiless requests to one origin, on one libcurl multi handle driven by one
+    thread. ``verify`` is the transport's (a CA file or folder, True, or False); ``cookies``
+    the registry session's jar (kept and sent as requests would); ``note`` and ``stopped``
+    come from ``cancel``; ``trust_env`` says whether the environment's proxies apply."""
+
+    def __init__(self, verify: str | bool, cookies: Any, note: Callable[[Any], None],
+                 stopped: Callable[[], bool], trust_env: Callable[[], bool]):
+        self._cookies, self._note, self._stopped, self._trust_env = \
+            cookies, note, stopped, trust_env
+        if verify is False:
+            self._ca: tuple[int, str] | None = None
+        else:
+            ca = verify if isinstance(verify, str) else (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                or requests.certs.where())  # what requests would verify with
+            self._ca = (pycurl.CAPATH if os.path.isdir(ca) else pycurl.CAINFO, ca)
+        self._lock = threading.Lock()
+        self._commands: deque[tuple[_Job | None, _Job | None]] = deque()  # (add, cut)
+        self._engine: _Engine | None = None
+        self._thread: threading.Thread | None = None
+        self._asleep = False
+        self._closing = False
+        self._free: list[pycurl.Curl] = []
+        self._proxies: dict[tuple, str] = {}
+        self._pid = os.getpid()
+        self.connections = 0  # connections opened so far (libcurl's NUM_CONNECTS, summed)
+
+    # -- the worker's side -------------------------------------------------------------------
+
+    def request(self, method: str, url: str, headers: dict[str, str],
+                timeout: tuple[float, float]) -> Response:
+        """Send a bodiless request and read the whole answer (a redirect included)."""
+        if self._pid != os.getpid():
+            self._forked()
+        if not url.isascii() or " " in url:
+            url = requote_uri(url)
+        if _BAD_URL.search(url):
+            raise requests.exceptions.InvalidURL("a URL with a control character cannot be sent")
+        sent = dict(headers)
+        if self._cookies:
+            cookie = get_cookie_header(self._cookies, requests.Request(method, url, sent))
+            if cookie:
+                sent["Cookie"] = cookie
+        lines = []
+        for name, value in sent.items():
+            if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
+                raise requests.exceptions.InvalidHeader(
+                    f"the header {name[:40]!r} holds a line break and cannot be sent")
+            # "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
+            lines.append(f"{name}: {value}" if value else f"{name};")
+        try:
+            encoded = [line.encode("latin-1") for line in lines]
+        except UnicodeEncodeError:
+            raise requests.exceptions.InvalidHeader(
+                "a header with characters HTTP cannot carry cannot be sent") from None
+        connect, read = timeout
+        try:
+            easy = self._free.pop()
+            easy.reset()
+        except IndexError:
+            easy = pycurl.Curl()
+        job = _Job(self, easy, read)
+        setopt = easy.setopt
+        setopt(pycurl.URL, url)
+        setopt(pycurl.HTTPHEADER, encoded)
+        if method == "HEAD":
+            setopt(pycurl.NOBODY, 1)
+        elif method != "GET":
+            raise ValueError(f"the small-request path sends GET and HEAD, not {method}")
+        setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+        setopt(pycurl.PIPEWAIT, 1)  # wait for a connection that may multiplex, not a new one
+        setopt(pycurl.NOSIGNAL, 1)
+        setopt(pycurl.HEADEROPT, pycurl.HEADER_SEPARATE)  # no Authorization in a CONNECT
+        setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect * 1000)))
+        setopt(pycurl.TIMEOUT_MS, max(1, int((connect + read) * 1000)))
+        setopt(pycurl.MAXFILESIZE_LARGE, MAX_BODY)
+        setopt(pycurl.HEADERFUNCTION, job.lines.append)
+        setopt(pycurl.WRITEFUNCTION, job.body.write)
+        setopt(pycurl.PROXY, self._proxy(url))
+        if url.startswith("https:"):
+            if self._ca is None:
+                setopt(pycurl.SSL_VERIFYPEER, 0)
+                setopt(pycurl.SSL_VERIFYHOST, 0)
+            else:
+                setopt(*self._ca)
+        easy.job = job
+        self._note(job)  # before the stopped check: abort_requests marks, then cuts
+        if self._stopped():
+            self._free.append(easy)
+            raise Cancelled(f"the request to {_origin(url)} was cancelled")
+        self._command(job, None)
+        if not job.lock.acquire(timeout=connect + read + GRACE):
+            # The driver missed its own deadline (it should not): give up on the job.
+            job.cut()
+            raise requests.Timeout(f"{_origin(url)} did not answer in time")
+        if job.error is not None:
+            self._free.append(easy)
+            raise job.error
+        try:
+            self.connections += easy.getinfo(pycurl.NUM_CONNECTS)
+            if job.code:
+                raise _failure(job.code, job.message, easy, url)
+            status = easy.getinfo(pycurl.RESPONSE_CODE)
+            version = _VERSIONS.get(easy.getinfo(pycurl.INFO_HTTP_VERSION), "HTTP/1.1")
+        finally:
+            easy.job = None
+            self._free.append(easy)
+        reason, raw = _final_headers(job.lines)
+        content = job.body.getvalue()
+        if log.isEnabledFor(logging.DEBUG):  # the line urllib3 logs, without the query
+            log.debug('%s "%s %s %s" %s %s', _origin(url), method, urlsplit(url).path,
+                      version, status, len(content))
+        fields = Headers()
+        for name, value in raw:
+            key = name.lower()
+            fields[key] = f"{dict.__getitem__(fields, key)}, {value}" if key in fields \
+                else value
+        if "set-cookie" in fields:
+            _keep_cookies(self._cookies, method, url, sent, raw)
+        return Response(status, reason, fields, content, url, SentRequest(method, url, sent),
+                        version)
+
+    def _proxy(self, url: str) -> str:
+        """The proxy requests would use for ``url``, read from the environment now (a
+        variable set after the first request applies); "" for none (libcurl then ignores
+        its own reading of the environment, which differs from requests')."""
+        if not self._trust_env():
+            return ""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, *map(os.environ.get, _PROXY_ENV))
+        proxy = self._proxies.get(key)
+        if proxy is None:
+            proxy = select_proxy(url, get_environ_proxies(url)) or ""
+            if len(self._proxies) > 64:
+                self._proxies.clear()
+            self._proxies[key] = proxy
+        return proxy
+
+    def _command(self, add: _Job | None, cut: _Job | None) -> None:
+        with self._lock:
+            if self._closing:
+                if add is not None:
+                    raise requests.ConnectionError("the transport was closed")
+                return
+            self._commands.append((add, cut))
+            engine = self._engine
+            if self._thread is None:
+                if add is None:
+                    return  # nothing runs: nothing to cut
+                engine = self._engine = _Engine()
+                self._thread = threading.Thread(target=self._drive, args=(engine,),
+                                                name="registry-widgets-curl", daemon=True)
+                self._thread.start()
+                return
+            asleep = self._asleep
+        if asleep and engine is not None:
+            try:
+                engine.wake_w.send(b"\0")
+            except (BlockingIOError, OSError):
+                pass  # full: the driver has wake-ups pending anyway
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's driver thread is not here, and its sockets are
+        the parent's. Start afresh, leaving the inherited handles untouched."""
+        _inherited.append((self._engine, self._free))
+        self._lock = threading.Lock()
+        self._commands, self._engine, self._thread, self._free = deque(), None, None, []
+        self._asleep = self._closing = False
+        self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Fail what is in flight, close the connections and stop the driver."""
+        with self._lock:
+            self._closing = True
+            thread, engine = self._thread, self._engine
+        if thread is not None and engine is not None:
+            try:
+                engine.wake_w.send(b"\0")
+            except OSError:
+                pass
+            if thread is not threading.current_thread():
+                thread.join(timeout=GRACE)
+
+    # -- the driver's side -------------------------------------------------------------------
+
+    def _drive(self, engine: _Engine) -> None:
+        running: set[_Job] = set()
+        deadlines: list[tuple[float, int, _Job]] = []
+        order = itertools.count()
+        idle_since = time.monotonic()
+        multi, selector = engine.multi, engine.selector
+        left: list[_Job] = []
+        try:
+            while True:
+                now = time.monotonic()
+                with self._lock:
+                    commands = list(self._commands)
+                    self._commands.clear()
+                    if self._closing or (not commands and not running and
+                                         now - idle_since >= IDLE):
+                        self._thread = self._engine = None
+                        left = [add for add, _ in commands if add is not None]
+                        break
+                for add, cut in commands:
+                    if add is not None:
+                        if add.cancelled:
+                            _finish(add, Cancelled("the request was cancelled"))
+                            continue
+                        add.started = now
+                        multi.add_handle(add.easy)
+                        running.add(add)
+                        heapq.heappush(deadlines, (now + add.read, next(order), add))
+                    elif cut in running:
+                        running.discard(cut)
+                        multi.remove_handle(cut.easy)
+                        _finish(cut, Cancelled("the request was cancelled"))
+                wait = IDLE if not running else 1.0
+                if engine.timer_at is not None:
+                    wait = min(wait, engine.timer_at - now)
+                if deadlines:
+                    wait = min(wait, deadlines[0][0] - now)
+                self._asleep = True
+                if self._commands:
+                    wait = 0
+                events = selector.select(max(0.0, wait))
+                self._asleep = False
+                for key, mask in events:
+                    if key.data is None:  # the wake-up socket
+                        try:
+                            engine.wake_r.recv(4096)
+                        except (BlockingIOError, OSError):
+                            pass
+                        continue
+                    multi.socket_action(key.fd, (pycurl.CSELECT_IN if mask & selectors.EVENT_READ
+                                                 else 0) | (pycurl.CSELECT_OUT if mask &
+                                                            selectors.EVENT_WRITE else 0))
+                if engine.timer_at is not None and time.monotonic() >= engine.timer_at:
+                    engine.timer_at = None
+                    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                while True:
+                    queued, done, failed = multi.info_read()
+                    for easy in done:
+                        self._done(easy, 0, "", running, multi)
+                    for easy, code, message in failed:
+                        self._done(easy, code, message, running, multi)
+                    if not queued:
+                        break
+                now = time.monotonic()
+                while deadlines and deadlines[0][0] <= now:
+                    _, _, job = heapq.heappop(deadlines)
+                    if job not in running:
+                        continue
+                    # The read timeout counts from when the request went out (libcurl's
+                    # PRETRANSFER time), as the requests path's does; connecting has its own.
+                    sent = job.easy.getinfo(pycurl.PRETRANSFER_TIME)
+                    due = job.started + sent + job.read if sent else now + job.read
+                    if sent and due <= now:
+                        running.discard(job)
+                        multi.remove_handle(job.easy)
+                        _finish(job, requests.Timeout("the answer did not arrive in time"))
+                    else:
+                        heapq.heappush(deadlines, (due, next(order), job))
+                if running:
+                    idle_since = now
+            error = requests.ConnectionError("the transport was closed")
+        except BaseException as e:  # a bug here must not leave workers waiting forever
+            log.exception("the HTTP driver thread failed")
+            error = requests.ConnectionError(f"the HTTP driver failed ({type(e).__name__})")
+            with self._lock:
+                self._thread = self._engine = None
+                left = [add for add, _ in self._commands if add is not None]
+                self._commands.clear()
+        for job in running:
+            try:
+                multi.remove_handle(job.easy)
+            except pycurl.error:
+                pass
+        for job in list(running) + left:
+            _finish(job, error)
+        try:
+            engine.close()  # also ends what libcurl still had of the running jobs
+        except pycurl.error:
+            pass
+
+    def _done(self, easy: pycurl.Curl, code: int, message: str, running: set[_Job],
+              multi: pycurl.CurlMulti) -> None:
+        job = easy.job
+        multi.remove_handle(easy)
+        if job is None or job not in running:
+            return
+        running.discard(job)
+        job.code, job.message = code, message
+        _finish(job, None)
+
+
+def _finish(job: _Job, error: BaseException | None) -> None:
+    if job.finished:
+        return
+    job.finished = True
+    job.error = error
+    job.lock.release()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _final_headers(lines: list[bytes]) -> tuple[str, list[tuple[str, str]]]:
+    """(reason, [(name, value)]) of the last answer libcurl handed over: it passes every
+    header line of every answer (interim 1xx, a proxy's CONNECT reply), each answer
+    starting with its status line, already unfolded."""
+    start = 0
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i][:5] == b"HTTP/":
+            start = i
+            break
+    reason = ""
+    raw: list[tuple[str, str]] = []
+    for i, line in enumerate(lines[start:]):
+        text = line.decode("latin-1").rstrip("\r\n")
+        if i == 0:
+            reason = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
+            continue
+        name, colon, value = text.partition(":")
+        if colon and name:
+            raw.append((name.strip(), value.strip()))
+    return reason.strip(), raw
+
+
+def _keep_cookies(jar: Any, method: str, url: str, headers: dict[str, str],
+                  raw: list[tuple[str, str]]) -> None:
+    """The registry's cookies go back to it (a load balancer's session, say): kept in the
+    session's jar, which both paths send from, as requests would."""
+    message = HTTPMessage()
+    for name, value in raw:
+        message[name] = value  # appends: every Set-Cookie is kept
+    extract_cookies_to_jar(jar, requests.Request(method, url, headers), _Original(message))
+
+
+class _Original:
+    """What ``extract_cookies_to_jar`` reads of a requests response: its headers."""
+
+    def __init__(self, message: HTTPMessage):
+        self._original_response = self
+        self.msg = message
+
+
+def _failure(code: int, message: str, easy: pycurl.Curl, url: str) -> Exception:
+    """libcurl's error as the requests exception ``Transport`` retries and explains."""
+    where = _origin(url)
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return requests.Timeout(f"{where} did not answer in time ({message})")
+    if code == pycurl.E_FILESIZE_EXCEEDED:
+        return BodyTooLarge(f"a body larger than {MAX_BODY} bytes")
+    if code in _MALFORMED or (code == pycurl.E_RECV_ERROR and "chunk" in message):
+        return Malformed(message)
+    if code == pycurl.E_URL_MALFORMAT:
+        return requests.exceptions.InvalidURL("a URL libcurl cannot send")
+    if code == pycurl.E_COULDNT_RESOLVE_HOST:
+        return requests.ConnectionError(f"Name or service not known: {message}")
+    if code == pycurl.E_COULDNT_CONNECT:
+        refused = easy.getinfo(pycurl.OS_ERRNO) == errno.ECONNREFUSED
+        return requests.ConnectionError(("Connection refused: " if refused else "") + message)
+    if code in _TLS:
+        text = message
+        if code == 60:  # PEER_FAILED_VERIFICATION
+            text = ("certificate verify failed: hostname mismatch, " if "name" in message
+                    else "certificate verify failed: ") + message
+        return requests.exceptions.SSLError(text)
+    return requests.ConnectionError(f"{message} (curl error {code})")
