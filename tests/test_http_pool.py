@@ -12,11 +12,14 @@ headers, and a header that would inject a line. Hostile answers: tests/test_http
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
 import json
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -125,6 +128,100 @@ def test_a_long_tag_list_that_distribution_sends_chunked_is_read_whole(registry,
         == sorted(wanted)
     # ... and it came over the small-request path, not requests.
     assert any(isinstance(r, curl.Response) and r.url.endswith("/tags/list") for r in seen)
+
+
+def test_over_tls_concurrent_small_requests_share_one_http2_connection(basic_registry,
+                                                                       unique_repo):
+    image = push_image(basic_registry, unique_repo, "1", layer_sizes=(100,), seed="h2")
+    client = RegistryClient(basic_registry.host, ca_bundle=str(basic_registry.ca_file),
+                            credentials=basic_registry.auth)
+    seen: list[object] = []
+    client.transport.session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+    with ThreadPoolExecutor(8) as workers:
+        heads = list(workers.map(lambda _: client.head_manifest(unique_repo, "1"), range(32)))
+
+    assert {head.digest for head in heads} == {image.digest}
+    small = [r for r in seen if isinstance(r, curl.Response)]
+    assert len(small) >= 32 and {r.version for r in small} == {"HTTP/2"}
+    # One connection carried them all (libcurl waits for it to multiplex: PIPEWAIT).
+    assert client.transport._fast.connections == 1
+
+
+class ForwardProxy(http.server.ThreadingHTTPServer):
+    """A loopback HTTP forward proxy: forwards GETs and HEADs sent in absolute form to the
+    registry they name and records those URLs (``seen``)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                proxy.seen.append(self.path)
+                parts = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(parts.netloc, timeout=10)
+                upstream.request(self.command, parts.path + (f"?{parts.query}" if parts.query
+                                                              else ""),
+                                 headers={k: v for k, v in self.headers.items()
+                                          if k.lower() not in ("host", "proxy-connection")})
+                answer = upstream.getresponse()
+                body = answer.read()
+                upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                length = answer.getheader("Content-Length") if self.command == "HEAD" \
+                    else str(len(body))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = forward
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextlib.contextmanager
+def forward_proxy():
+    proxy = ForwardProxy()
+    thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_proxy_set_after_the_first_listing_applies_and_no_proxy_is_honoured(
+        registry, unique_repo, monkeypatch):
+    push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="proxy")
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    client = RegistryClient(f"http://{registry.host}")
+    assert list(client.tags(unique_repo)) == ["1"]  # no proxy yet
+
+    with forward_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        assert list(client.tags(unique_repo)) == ["1"]
+        assert client.head_manifest(unique_repo, "1") is not None
+        assert proxy.seen == [f"http://{registry.host}/v2/{unique_repo}/tags/list",
+                              f"http://{registry.host}/v2/{unique_repo}/manifests/1"]
+
+        monkeypatch.setenv("NO_PROXY", urlsplit(f"//{registry.host}").hostname)
+        assert list(client.tags(unique_repo)) == ["1"]
+        assert len(proxy.seen) == 2  # straight to the registry again
 
 
 # -- against a scripted loopback server ---------------------------------------------------------
