@@ -18,6 +18,7 @@ fails a test whose call does not return at all; no test asserts how fast anythin
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import socket
 import threading
@@ -51,6 +52,8 @@ class Hostile:
         self.script = script
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request head)
         self.connections = 0
+        self.sent = 0  # replies sent whole
+        self._sent_changed = threading.Condition()
         self.closed_by_client = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
@@ -102,8 +105,16 @@ class Hostile:
                 except OSError:  # the client hung up: what a bounded client does
                     self.closed_by_client.set()
                     return
+                with self._sent_changed:
+                    self.sent += 1
+                    self._sent_changed.notify_all()
                 if close:
                     return
+
+    def wait_sent(self, count: int) -> None:
+        """Until ``count`` replies have been sent whole (on loopback, in the client's socket)."""
+        with self._sent_changed:
+            assert self._sent_changed.wait_for(lambda: self.sent >= count, LIFETIME)
 
     def close(self) -> None:
         self._until = 0.0
@@ -158,7 +169,7 @@ def always(reply: object, close: bool = False) -> Script:
 
 # -- more bytes than announced: the next request must get its own answer -----------------------
 
-def forwarding(registry, extra: Callable[[int, bytes], bytes]) -> Script:
+def forwarding(registry, extra: Callable[[int, bytes], object]) -> Script:
     """Forward each request to the real registry; send its answer and then ``extra``."""
     host, port = registry.host.rsplit(":", 1)
 
@@ -175,7 +186,9 @@ def forwarding(registry, extra: Callable[[int, bytes], bytes]) -> Script:
         length = reply.getheader("Content-Length") if method == "HEAD" else str(len(body))
         head_out = "\r\n".join([f"HTTP/1.1 {reply.status} {reply.reason}", *fields,
                                 f"Content-Length: {length}"]) + "\r\n\r\n"
-        return [head_out.encode() + body, extra(n, head)], False
+        more = extra(n, head)  # sent after the answer, piece by piece
+        return itertools.chain([head_out.encode() + body],
+                               [more] if isinstance(more, bytes) else more), False
     return script
 
 
@@ -190,14 +203,15 @@ def in_the_same_write(n: int, head: bytes) -> bytes:
     return forged_answer() if n == 0 else b""
 
 
-def a_moment_later(n: int, head: bytes) -> bytes:
+def on_the_idle_connection(n: int, head: bytes) -> Iterator[bytes]:
     if n == 0:
-        time.sleep(0.2)  # the client has its answer; these bytes arrive on the idle connection
-        return forged_answer()
-    return b""
+        # The client has read its answer; these bytes reach the kept-alive connection while
+        # it is idle (the test sends the next request once they are in the client's socket).
+        time.sleep(0.1)
+        yield forged_answer()
 
 
-@pytest.mark.parametrize("extra", [in_the_same_write, a_moment_later])
+@pytest.mark.parametrize("extra", [in_the_same_write, on_the_idle_connection])
 @pytest.mark.parametrize("first", ["GET", "HEAD"])
 def test_bytes_after_an_answer_never_answer_the_next_request(registry, unique_repo, hostile,
                                                              extra, first):
@@ -211,6 +225,7 @@ def test_bytes_after_an_answer_never_answer_the_next_request(registry, unique_re
         assert finish(lambda: client.get_manifest(unique_repo, "1")).digest == truth
     else:
         assert finish(lambda: client.head_manifest(unique_repo, "1")).digest == truth
+    server.wait_sent(1)  # the answer and the bytes after it
     again = finish(lambda: client.head_manifest(unique_repo, "1"))
 
     assert again.digest == truth  # what the registry sent, not the bytes left over

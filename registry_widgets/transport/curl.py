@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import re
+import select
 import selectors
 import socket
 import threading
@@ -68,8 +69,12 @@ log = logging.getLogger("registry_widgets.transport.curl")
 MAX_BODY = 4 << 20
 IDLE = 30.0  # seconds without a request before the driver thread closes its connections
 GRACE = 5.0  # how long a waiting worker allows the driver beyond the request's own deadline
+# libcurl resolves names itself, not through Python's socket.getaddrinfo: a name stand-in
+# ("host:port:address", as curl --resolve takes) goes here. Empty unless a test sets it.
+RESOLVE: list[str] = []
 _VERSIONS = {pycurl.CURL_HTTP_VERSION_1_0: "HTTP/1.0", pycurl.CURL_HTTP_VERSION_1_1: "HTTP/1.1",
              pycurl.CURL_HTTP_VERSION_2_0: "HTTP/2", pycurl.CURL_HTTP_VERSION_3: "HTTP/3"}
+_HTTP1 = (pycurl.CURL_HTTP_VERSION_1_0, pycurl.CURL_HTTP_VERSION_1_1)
 _PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
               "ALL_PROXY", "no_proxy", "NO_PROXY")
 _BAD_URL = re.compile(r"[\x00-\x20\x7f]")
@@ -157,7 +162,7 @@ class _Job:
     calls (``cancel`` notes the job as the worker's connection)."""
 
     __slots__ = ("client", "easy", "lines", "body", "read", "lock", "finished", "code",
-                 "message", "error", "started", "cancelled")
+                 "message", "error", "started", "cancelled", "poisoned")
 
     def __init__(self, client: "Client", easy: pycurl.Curl, read: float):
         self.client, self.easy, self.read = client, easy, read
@@ -165,10 +170,34 @@ class _Job:
         self.body = io.BytesIO()
         self.lock = _thread.allocate_lock()
         self.lock.acquire()  # released once, by the driver, when the job is finished
-        self.finished = self.cancelled = False
+        self.finished = self.cancelled = self.poisoned = False
         self.code, self.message = 0, ""
         self.error: BaseException | None = None
         self.started = 0.0
+        easy.job = self
+        easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
+        easy.setopt(pycurl.WRITEFUNCTION, self.body.write)
+        easy.setopt(pycurl.PREREQFUNCTION, self.prereq)
+
+    def prereq(self, ip: str, local_ip: str, port: int, local_port: int) -> int:
+        """Called by libcurl (in the driver thread) just before the request goes out. On a
+        reused HTTP/1.x connection, bytes already waiting are bytes nobody asked for (a
+        server or proxy that sent more than it announced): sent now, the request would be
+        answered by them. libcurl checks for that only on connections idle over a second,
+        so the connection is refused here, and the request goes again on a new one."""
+        fd = self.client._idle.pop((ip, port, local_port), None)
+        if fd is None:
+            return pycurl.PREREQFUNC_OK
+        poll = select.poll()
+        try:
+            poll.register(fd, select.POLLIN)
+            waiting = poll.poll(0)
+        except (OSError, ValueError):
+            return pycurl.PREREQFUNC_OK
+        if waiting:
+            self.poisoned = True
+            return pycurl.PREREQFUNC_ABORT  # libcurl then closes that connection
+        return pycurl.PREREQFUNC_OK
 
     def cut(self) -> None:
         self.cancelled = True
@@ -249,6 +278,9 @@ class Client:
         self._closing = False
         self._free: list[pycurl.Curl] = []
         self._proxies: dict[tuple, str] = {}
+        # Idle HTTP/1.x connections, (address, port, local port) -> socket: what _Job.prereq
+        # checks before one is reused. Written and read by the driver thread only.
+        self._idle: dict[tuple[str, int, int], int] = {}
         self._pid = os.getpid()
         self.connections = 0  # connections opened so far (libcurl's NUM_CONNECTS, summed)
 
@@ -286,7 +318,6 @@ class Client:
             easy.reset()
         except IndexError:
             easy = pycurl.Curl()
-        job = _Job(self, easy, read)
         setopt = easy.setopt
         setopt(pycurl.URL, url)
         setopt(pycurl.HTTPHEADER, encoded)
@@ -302,28 +333,34 @@ class Client:
         setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect * 1000)))
         setopt(pycurl.TIMEOUT_MS, max(1, int((connect + read) * 1000)))
         setopt(pycurl.MAXFILESIZE_LARGE, MAX_BODY)
-        setopt(pycurl.HEADERFUNCTION, job.lines.append)
-        setopt(pycurl.WRITEFUNCTION, job.body.write)
         setopt(pycurl.PROXY, self._proxy(url))
+        if RESOLVE:
+            setopt(pycurl.RESOLVE, RESOLVE)
         if url.startswith("https:"):
             if self._ca is None:
                 setopt(pycurl.SSL_VERIFYPEER, 0)
                 setopt(pycurl.SSL_VERIFYHOST, 0)
             else:
                 setopt(*self._ca)
-        easy.job = job
-        self._note(job)  # before the stopped check: abort_requests marks, then cuts
-        if self._stopped():
-            self._free.append(easy)
-            raise Cancelled(f"the request to {_origin(url)} was cancelled")
-        self._command(job, None)
-        if not job.lock.acquire(timeout=connect + read + GRACE):
-            # The driver missed its own deadline (it should not): give up on the job.
-            job.cut()
-            raise requests.Timeout(f"{_origin(url)} did not answer in time")
-        if job.error is not None:
-            self._free.append(easy)
-            raise job.error
+        for fresh in (False, True):
+            job = _Job(self, easy, read)
+            self._note(job)  # before the stopped check: abort_requests marks, then cuts
+            if self._stopped():
+                self._free.append(easy)
+                raise Cancelled(f"the request to {_origin(url)} was cancelled")
+            self._command(job, None)
+            if not job.lock.acquire(timeout=connect + read + GRACE):
+                # The driver missed its own deadline (it should not): give up on the job.
+                job.cut()
+                raise requests.Timeout(f"{_origin(url)} did not answer in time")
+            if job.error is not None:
+                self._free.append(easy)
+                raise job.error
+            if not (job.poisoned and job.code == pycurl.E_ABORTED_BY_CALLBACK) or fresh:
+                break
+            log.warning("%s sent bytes nobody asked for on an idle connection; that connection "
+                        "was dropped and the request sent on a new one", _origin(url))
+            setopt(pycurl.FRESH_CONNECT, 1)
         try:
             self.connections += easy.getinfo(pycurl.NUM_CONNECTS)
             if job.code:
@@ -505,6 +542,7 @@ class Client:
                 pass
         for job in list(running) + left:
             _finish(job, error)
+        self._idle.clear()  # their connections close with the engine
         try:
             engine.close()  # also ends what libcurl still had of the running jobs
         except pycurl.error:
@@ -513,9 +551,17 @@ class Client:
     def _done(self, easy: pycurl.Curl, code: int, message: str, running: set[_Job],
               multi: pycurl.CurlMulti) -> None:
         job = easy.job
-        multi.remove_handle(easy)
         if job is None or job not in running:
+            multi.remove_handle(easy)
             return
+        if code == 0 and easy.getinfo(pycurl.INFO_HTTP_VERSION) in _HTTP1:
+            fd = easy.getinfo(pycurl.ACTIVESOCKET)  # before removal: then it is forgotten
+            if fd != -1:  # kept open for the next request
+                if len(self._idle) > 1024:  # entries of connections closed since
+                    self._idle.clear()
+                self._idle[(easy.getinfo(pycurl.PRIMARY_IP), easy.getinfo(pycurl.PRIMARY_PORT),
+                            easy.getinfo(pycurl.LOCAL_PORT))] = fd
+        multi.remove_handle(easy)
         running.discard(job)
         job.code, job.message = code, message
         _finish(job, None)
