@@ -13,7 +13,7 @@ this module only splits the final answer's header lines at their colon.
 Threads: ``Client.request`` runs in the caller's thread (a pool worker). It fills a libcurl
 easy handle, queues a ``_Job`` and waits on the job's lock. One driver thread per client
 owns the multi handle (libcurl handles are not thread-safe): it adds queued jobs, waits on
-libcurl's sockets and a wake-up socket (``selectors``, fed by libcurl's socket and timer
+libcurl's sockets and a wake-up socket (epoll, fed by libcurl's socket and timer
 callbacks), and releases each job's lock when libcurl reports it done. The driver exits
 after ``IDLE`` seconds without work (closing its connections) and is started again by the
 next request.
@@ -45,7 +45,6 @@ import logging
 import os
 import re
 import select
-import selectors
 import socket
 import threading
 import time
@@ -77,6 +76,7 @@ _VERSIONS = {pycurl.CURL_HTTP_VERSION_1_0: "HTTP/1.0", pycurl.CURL_HTTP_VERSION_
 _HTTP1 = (pycurl.CURL_HTTP_VERSION_1_0, pycurl.CURL_HTTP_VERSION_1_1)
 _PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
               "ALL_PROXY", "no_proxy", "NO_PROXY")
+_PROXY_ENV_BYTES = tuple(os.fsencode(name) for name in _PROXY_ENV)
 _BAD_URL = re.compile(r"[\x00-\x20\x7f]")
 _BAD_HEADER = re.compile(r"[\r\n\x00]")
 # libcurl's codes for an answer that is not valid HTTP (conflicting or bad Content-Length,
@@ -205,47 +205,57 @@ class _Job:
 
 
 class _Engine:
-    """What the driver thread owns while it runs: the multi handle, the selector over
-    libcurl's sockets, the wake-up socket pair, libcurl's next timer."""
+    """What the driver thread owns while it runs: the multi handle, an epoll over libcurl's
+    sockets (libcurl says which through its socket callback) and the wake-up socket, and
+    libcurl's next timer."""
 
     def __init__(self) -> None:
         self.multi = pycurl.CurlMulti()
-        self.selector = selectors.DefaultSelector()
+        self.poller = select.epoll()
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
-        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        self.wake_fd = self.wake_r.fileno()
+        self.poller.register(self.wake_fd, select.EPOLLIN)
+        self.fds: dict[int, int] = {}  # libcurl's sockets -> the events registered
         self.timer_at: float | None = None
         self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
 
     def _on_timer(self, ms: int) -> None:
-        self.timer_at = None if ms < 0 else time.monotonic() + ms / 1000
+        # 0 ("now", as after adding a transfer) must be due at the driver's next look, not
+        # a millisecond of epoll later.
+        self.timer_at = None if ms < 0 else 0.0 if ms == 0 else time.monotonic() + ms / 1000
 
     def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
-        selector = self.selector
+        poller, fds = self.poller, self.fds
         if what == pycurl.POLL_REMOVE:
-            try:
-                selector.unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+            if fds.pop(fd, None) is not None:
+                try:
+                    poller.unregister(fd)
+                except OSError:  # already closed: epoll forgot it by itself
+                    pass
             return
-        events = (selectors.EVENT_READ if what & pycurl.POLL_IN else 0) | \
-            (selectors.EVENT_WRITE if what & pycurl.POLL_OUT else 0)
-        key = selector.get_map().get(fd)
-        if key is None:
-            selector.register(fd, events, True)
-        elif key.events != events:
-            try:
-                selector.modify(fd, events, True)
-            except OSError:  # the fd was closed and reused: the kernel forgot the old one
-                selector.unregister(fd)
-                selector.register(fd, events, True)
+        events = (select.EPOLLIN if what & pycurl.POLL_IN else 0) | \
+            (select.EPOLLOUT if what & pycurl.POLL_OUT else 0)
+        old = fds.get(fd)
+        if old == events:
+            return
+        try:
+            if old is None:
+                poller.register(fd, events)
+            else:
+                poller.modify(fd, events)
+        except FileExistsError:
+            poller.modify(fd, events)
+        except FileNotFoundError:  # closed and reused since: epoll forgot the old one
+            poller.register(fd, events)
+        fds[fd] = events
 
     def close(self) -> None:
         self.multi.close()
-        self.selector.close()
+        self.poller.close()
         self.wake_r.close()
         self.wake_w.close()
 
@@ -312,36 +322,35 @@ class Client:
         except UnicodeEncodeError:
             raise requests.exceptions.InvalidHeader(
                 "a header with characters HTTP cannot carry cannot be sent") from None
+        if method not in ("GET", "HEAD"):
+            raise ValueError(f"the small-request path sends GET and HEAD, not {method}")
         connect, read = timeout
         try:
             easy = self._free.pop()
-            easy.reset()
         except IndexError:
-            easy = pycurl.Curl()
+            easy = self._new_easy()
+        # A handle is reused as it was left (no reset): only what differs is set again,
+        # each setopt being a measurable part of a small request's CPU.
         setopt = easy.setopt
         setopt(pycurl.URL, url)
         setopt(pycurl.HTTPHEADER, encoded)
-        if method == "HEAD":
-            setopt(pycurl.NOBODY, 1)
-        elif method != "GET":
-            raise ValueError(f"the small-request path sends GET and HEAD, not {method}")
-        setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-        setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
-        setopt(pycurl.PIPEWAIT, 1)  # wait for a connection that may multiplex, not a new one
-        setopt(pycurl.NOSIGNAL, 1)
-        setopt(pycurl.HEADEROPT, pycurl.HEADER_SEPARATE)  # no Authorization in a CONNECT
-        setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect * 1000)))
-        setopt(pycurl.TIMEOUT_MS, max(1, int((connect + read) * 1000)))
-        setopt(pycurl.MAXFILESIZE_LARGE, MAX_BODY)
-        setopt(pycurl.PROXY, self._proxy(url))
-        if RESOLVE:
-            setopt(pycurl.RESOLVE, RESOLVE)
-        if url.startswith("https:"):
-            if self._ca is None:
-                setopt(pycurl.SSL_VERIFYPEER, 0)
-                setopt(pycurl.SSL_VERIFYHOST, 0)
-            else:
-                setopt(*self._ca)
+        if easy.sent != method:
+            setopt(pycurl.NOBODY, 1) if method == "HEAD" else setopt(pycurl.HTTPGET, 1)
+            easy.sent = method
+        if easy.timeouts != timeout:
+            setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect * 1000)))
+            setopt(pycurl.TIMEOUT_MS, max(1, int((connect + read) * 1000)))
+            easy.timeouts = timeout
+        proxy = self._proxy(url)
+        if easy.proxy != proxy:
+            setopt(pycurl.PROXY, proxy)
+            easy.proxy = proxy
+        if easy.resolve != RESOLVE:
+            setopt(pycurl.RESOLVE, list(RESOLVE))
+            easy.resolve = list(RESOLVE)
+        if easy.fresh:
+            setopt(pycurl.FRESH_CONNECT, 0)
+            easy.fresh = False
         for fresh in (False, True):
             job = _Job(self, easy, read)
             self._note(job)  # before the stopped check: abort_requests marks, then cuts
@@ -361,6 +370,7 @@ class Client:
             log.warning("%s sent bytes nobody asked for on an idle connection; that connection "
                         "was dropped and the request sent on a new one", _origin(url))
             setopt(pycurl.FRESH_CONNECT, 1)
+            easy.fresh = True
         try:
             self.connections += easy.getinfo(pycurl.NUM_CONNECTS)
             if job.code:
@@ -385,14 +395,37 @@ class Client:
         return Response(status, reason, fields, content, url, SentRequest(method, url, sent),
                         version)
 
+    def _new_easy(self) -> pycurl.Curl:
+        """A libcurl handle with what every small request shares."""
+        easy = pycurl.Curl()
+        setopt = easy.setopt
+        setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+        setopt(pycurl.PIPEWAIT, 1)  # wait for a connection that may multiplex, not a new one
+        setopt(pycurl.NOSIGNAL, 1)
+        setopt(pycurl.HEADEROPT, pycurl.HEADER_SEPARATE)  # no Authorization in a CONNECT
+        setopt(pycurl.MAXFILESIZE_LARGE, MAX_BODY)
+        # FOLLOWLOCATION stays 0 (libcurl's default): Transport.send follows redirects.
+        if self._ca is None:
+            setopt(pycurl.SSL_VERIFYPEER, 0)
+            setopt(pycurl.SSL_VERIFYHOST, 0)
+        else:
+            setopt(*self._ca)
+        easy.sent = easy.timeouts = easy.proxy = None
+        easy.resolve, easy.fresh, easy.job = [], False, None
+        return easy
+
     def _proxy(self, url: str) -> str:
         """The proxy requests would use for ``url``, read from the environment now (a
         variable set after the first request applies); "" for none (libcurl then ignores
         its own reading of the environment, which differs from requests')."""
         if not self._trust_env():
             return ""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, *map(os.environ.get, _PROXY_ENV))
+        # os.environ's own mapping, read without its per-key encoding: this runs per request.
+        environ = getattr(os.environ, "_data", None)
+        values = tuple(map(environ.get, _PROXY_ENV_BYTES)) if isinstance(environ, dict) \
+            else tuple(map(os.environ.get, _PROXY_ENV))
+        key = (url[:url.find("/", 8)], values)
         proxy = self._proxies.get(key)
         if proxy is None:
             proxy = select_proxy(url, get_environ_proxies(url)) or ""
@@ -452,65 +485,67 @@ class Client:
         running: set[_Job] = set()
         deadlines: list[tuple[float, int, _Job]] = []
         order = itertools.count()
-        idle_since = time.monotonic()
-        multi, selector = engine.multi, engine.selector
+        multi, poller, wake_fd = engine.multi, engine.poller, engine.wake_fd
+        socket_action, info_read = multi.socket_action, multi.info_read
         left: list[_Job] = []
+        monotonic = time.monotonic
+        idle_since = monotonic()
         try:
             while True:
-                now = time.monotonic()
-                with self._lock:
-                    commands = list(self._commands)
-                    self._commands.clear()
-                    if self._closing or (not commands and not running and
-                                         now - idle_since >= IDLE):
-                        self._thread = self._engine = None
-                        left = [add for add, _ in commands if add is not None]
-                        break
-                for add, cut in commands:
-                    if add is not None:
-                        if add.cancelled:
-                            _finish(add, Cancelled("the request was cancelled"))
-                            continue
-                        add.started = now
-                        multi.add_handle(add.easy)
-                        running.add(add)
-                        heapq.heappush(deadlines, (now + add.read, next(order), add))
-                    elif cut in running:
-                        running.discard(cut)
-                        multi.remove_handle(cut.easy)
-                        _finish(cut, Cancelled("the request was cancelled"))
+                now = monotonic()
+                if self._commands or self._closing or (not running and
+                                                       now - idle_since >= IDLE):
+                    with self._lock:
+                        commands = list(self._commands)
+                        self._commands.clear()
+                        if self._closing or (not commands and not running):
+                            self._thread = self._engine = None
+                            left = [add for add, _ in commands if add is not None]
+                            break
+                    for add, cut in commands:
+                        if add is not None:
+                            if add.cancelled:
+                                _finish(add, Cancelled("the request was cancelled"))
+                                continue
+                            add.started = now
+                            multi.add_handle(add.easy)
+                            running.add(add)
+                            heapq.heappush(deadlines, (now + add.read, next(order), add))
+                        elif cut in running:
+                            running.discard(cut)
+                            multi.remove_handle(cut.easy)
+                            _finish(cut, Cancelled("the request was cancelled"))
+                # libcurl's timer first: a transfer just added starts at once (its timer
+                # is 0), without another turn of the loop.
+                if engine.timer_at is not None and now >= engine.timer_at:
+                    engine.timer_at = None
+                    socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                    self._collect(info_read, running, multi)
                 wait = IDLE if not running else 1.0
                 if engine.timer_at is not None:
                     wait = min(wait, engine.timer_at - now)
                 if deadlines:
                     wait = min(wait, deadlines[0][0] - now)
                 self._asleep = True
-                if self._commands:
+                if self._commands or self._closing:
                     wait = 0
-                events = selector.select(max(0.0, wait))
+                events = poller.poll(max(0.0, wait))
                 self._asleep = False
-                for key, mask in events:
-                    if key.data is None:  # the wake-up socket
+                for fd, mask in events:
+                    if fd == wake_fd:
                         try:
                             engine.wake_r.recv(4096)
-                        except (BlockingIOError, OSError):
+                        except OSError:
                             pass
                         continue
-                    multi.socket_action(key.fd, (pycurl.CSELECT_IN if mask & selectors.EVENT_READ
-                                                 else 0) | (pycurl.CSELECT_OUT if mask &
-                                                            selectors.EVENT_WRITE else 0))
-                if engine.timer_at is not None and time.monotonic() >= engine.timer_at:
+                    socket_action(fd, (pycurl.CSELECT_IN if mask & select.EPOLLIN else 0) |
+                                  (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0) |
+                                  (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
+                now = monotonic()
+                if engine.timer_at is not None and now >= engine.timer_at:
                     engine.timer_at = None
-                    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                while True:
-                    queued, done, failed = multi.info_read()
-                    for easy in done:
-                        self._done(easy, 0, "", running, multi)
-                    for easy, code, message in failed:
-                        self._done(easy, code, message, running, multi)
-                    if not queued:
-                        break
-                now = time.monotonic()
+                    socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                self._collect(info_read, running, multi)
                 while deadlines and deadlines[0][0] <= now:
                     _, _, job = heapq.heappop(deadlines)
                     if job not in running:
@@ -547,6 +582,17 @@ class Client:
             engine.close()  # also ends what libcurl still had of the running jobs
         except pycurl.error:
             pass
+
+    def _collect(self, info_read: Any, running: set[_Job], multi: pycurl.CurlMulti) -> None:
+        """Hand every transfer libcurl has finished back to its worker."""
+        while True:
+            queued, done, failed = info_read()
+            for easy in done:
+                self._done(easy, 0, "", running, multi)
+            for easy, code, message in failed:
+                self._done(easy, code, message, running, multi)
+            if not queued:
+                return
 
     def _done(self, easy: pycurl.Curl, code: int, message: str, running: set[_Job],
               multi: pycurl.CurlMulti) -> None:
