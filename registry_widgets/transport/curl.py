@@ -11,12 +11,14 @@ TLS. Nothing in this package reads HTTP off a socket itself. Of what libcurl han
 this module only splits the final answer's header lines at their colon.
 
 Threads: ``Client.request`` runs in the caller's thread (a pool worker). It fills a libcurl
-easy handle, queues a ``_Job`` and waits on the job's lock. One driver thread per client
-owns the multi handle (libcurl handles are not thread-safe): it adds queued jobs, waits on
-libcurl's sockets and a wake-up socket (epoll, fed by libcurl's socket and timer
-callbacks), and releases each job's lock when libcurl reports it done. The driver exits
-after ``IDLE`` seconds without work (closing its connections) and is started again by the
-next request.
+easy handle, adds it to the multi handle and starts it (under the engine's lock), then
+waits on its ``_Job``'s lock. One driver thread per client waits on libcurl's sockets (an
+epoll fed by libcurl's socket callback, plus a wake-up socket) without holding that lock,
+drives libcurl's timers and the read deadlines, and releases each job's lock when libcurl
+reports the transfer done. Workers start their own transfers because waking the driver for
+each one cost two more thread switches per request; it is woken only when libcurl wants a
+timer sooner than it planned to look. The driver exits after ``IDLE`` seconds without work
+(closing its connections) and the next request starts another.
 
 Bounds: a body over ``MAX_BODY`` (distribution's manifest limit) ends the transfer
 (``CURLOPT_MAXFILESIZE_LARGE``, also mid-body when no length was announced); libcurl bounds
@@ -48,7 +50,6 @@ import select
 import socket
 import threading
 import time
-from collections import deque
 from http.client import HTTPMessage
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -162,7 +163,7 @@ class _Job:
     calls (``cancel`` notes the job as the worker's connection)."""
 
     __slots__ = ("client", "easy", "lines", "body", "read", "lock", "finished", "code",
-                 "message", "error", "started", "cancelled", "poisoned")
+                 "message", "error", "started", "poisoned", "engine")
 
     def __init__(self, client: "Client", easy: pycurl.Curl, read: float):
         self.client, self.easy, self.read = client, easy, read
@@ -170,17 +171,18 @@ class _Job:
         self.body = io.BytesIO()
         self.lock = _thread.allocate_lock()
         self.lock.acquire()  # released once, by the driver, when the job is finished
-        self.finished = self.cancelled = self.poisoned = False
+        self.finished = self.poisoned = False
         self.code, self.message = 0, ""
         self.error: BaseException | None = None
         self.started = 0.0
+        self.engine: _Engine | None = None
         easy.job = self
         easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
         easy.setopt(pycurl.WRITEFUNCTION, self.body.write)
         easy.setopt(pycurl.PREREQFUNCTION, self.prereq)
 
     def prereq(self, ip: str, local_ip: str, port: int, local_port: int) -> int:
-        """Called by libcurl (in the driver thread) just before the request goes out. On a
+        """Called by libcurl (engine lock held) just before the request goes out. On a
         reused HTTP/1.x connection, bytes already waiting are bytes nobody asked for (a
         server or proxy that sent more than it announced): sent now, the request would be
         answered by them. libcurl checks for that only on connections idle over a second,
@@ -200,16 +202,23 @@ class _Job:
         return pycurl.PREREQFUNC_OK
 
     def cut(self) -> None:
-        self.cancelled = True
-        self.client._command(None, self)
+        self.client._cut(self)
 
 
 class _Engine:
-    """What the driver thread owns while it runs: the multi handle, an epoll over libcurl's
-    sockets (libcurl says which through its socket callback) and the wake-up socket, and
-    libcurl's next timer."""
+    """One driver thread's state: the multi handle, an epoll over libcurl's sockets (libcurl
+    says which through its socket callback) and the wake-up socket, libcurl's next timer,
+    the running jobs and their read deadlines. All of it is used under ``lock``, which the
+    driver holds except while it sleeps in epoll."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()  # every use of the multi handle and of what follows
+        self.thread: threading.Thread | None = None
+        self.closed = False
+        self.running: set[_Job] = set()
+        self.deadlines: list[tuple[float, int, _Job]] = []  # read deadlines, a heap
+        self.order = itertools.count()
+        self.wake_at = -1.0  # when the sleeping driver looks next; -1: it is awake
         self.multi = pycurl.CurlMulti()
         self.poller = select.epoll()
         self.wake_r, self.wake_w = socket.socketpair()
@@ -253,6 +262,12 @@ class _Engine:
             poller.register(fd, events)
         fds[fd] = events
 
+    def wake(self) -> None:
+        try:
+            self.wake_w.send(b"\0")
+        except OSError:
+            pass  # full (wake-ups pending anyway) or closed (the driver ended)
+
     def close(self) -> None:
         self.multi.close()
         self.poller.close()
@@ -280,16 +295,13 @@ class Client:
                 os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
                 or requests.certs.where())  # what requests would verify with
             self._ca = (pycurl.CAPATH if os.path.isdir(ca) else pycurl.CAINFO, ca)
-        self._lock = threading.Lock()
-        self._commands: deque[tuple[_Job | None, _Job | None]] = deque()  # (add, cut)
+        self._lock = threading.Lock()  # guards _engine and _closing
         self._engine: _Engine | None = None
-        self._thread: threading.Thread | None = None
-        self._asleep = False
         self._closing = False
         self._free: list[pycurl.Curl] = []
         self._proxies: dict[tuple, str] = {}
         # Idle HTTP/1.x connections, (address, port, local port) -> socket: what _Job.prereq
-        # checks before one is reused. Written and read by the driver thread only.
+        # checks before one is reused. Used under the engine's lock only.
         self._idle: dict[tuple[str, int, int], int] = {}
         self._pid = os.getpid()
         self.connections = 0  # connections opened so far (libcurl's NUM_CONNECTS, summed)
@@ -357,7 +369,7 @@ class Client:
             if self._stopped():
                 self._free.append(easy)
                 raise Cancelled(f"the request to {_origin(url)} was cancelled")
-            self._command(job, None)
+            self._submit(job)
             if not job.lock.acquire(timeout=connect + read + GRACE):
                 # The driver missed its own deadline (it should not): give up on the job.
                 job.cut()
@@ -434,118 +446,88 @@ class Client:
             self._proxies[key] = proxy
         return proxy
 
-    def _command(self, add: _Job | None, cut: _Job | None) -> None:
-        with self._lock:
-            if self._closing:
-                if add is not None:
+    def _submit(self, job: _Job) -> None:
+        """Add ``job`` to the multi handle and start it, in the calling worker's thread:
+        the driver sleeps in epoll without holding the engine's lock, and waking it for
+        every request would cost two thread switches. It is woken only when libcurl now
+        wants a timer sooner than the driver planned to look."""
+        while True:
+            with self._lock:
+                if self._closing:
                     raise requests.ConnectionError("the transport was closed")
-                return
-            self._commands.append((add, cut))
-            engine = self._engine
-            if self._thread is None:
-                if add is None:
-                    return  # nothing runs: nothing to cut
-                engine = self._engine = _Engine()
-                self._thread = threading.Thread(target=self._drive, args=(engine,),
-                                                name="registry-widgets-curl", daemon=True)
-                self._thread.start()
-                return
-            asleep = self._asleep
-        if asleep and engine is not None:
-            try:
-                engine.wake_w.send(b"\0")
-            except (BlockingIOError, OSError):
-                pass  # full: the driver has wake-ups pending anyway
+                engine = self._engine
+                if engine is None or engine.closed:
+                    engine = self._engine = _Engine()
+                    engine.thread = threading.Thread(target=self._drive, args=(engine,),
+                                                     name="registry-widgets-curl", daemon=True)
+                    engine.thread.start()
+            with engine.lock:
+                if engine.closed:  # the driver ended for idleness just now: a new one
+                    continue
+                job.engine, job.started = engine, time.monotonic()
+                engine.multi.add_handle(job.easy)
+                engine.running.add(job)
+                due = job.started + job.read
+                heapq.heappush(engine.deadlines, (due, next(engine.order), job))
+                if engine.timer_at == 0.0:  # "now": the request goes out from here
+                    engine.timer_at = None
+                    engine.multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                    self._collect(engine)
+                wake = min(engine.timer_at if engine.timer_at is not None else due,
+                           due) < engine.wake_at
+            if wake:
+                engine.wake()
+            return
+
+    def _cut(self, job: _Job) -> None:
+        engine = job.engine
+        if engine is None:
+            return  # not submitted yet: request() checks the stop before it submits
+        with engine.lock:
+            if job in engine.running:
+                engine.running.discard(job)
+                engine.multi.remove_handle(job.easy)
+                _finish(job, Cancelled("the request was cancelled"))
 
     def _forked(self) -> None:
         """In a forked child: the parent's driver thread is not here, and its sockets are
         the parent's. Start afresh, leaving the inherited handles untouched."""
         _inherited.append((self._engine, self._free))
         self._lock = threading.Lock()
-        self._commands, self._engine, self._thread, self._free = deque(), None, None, []
-        self._asleep = self._closing = False
+        self._engine, self._free, self._closing = None, [], False
+        self._idle = {}
         self._pid = os.getpid()
 
     def close(self) -> None:
         """Fail what is in flight, close the connections and stop the driver."""
         with self._lock:
             self._closing = True
-            thread, engine = self._thread, self._engine
-        if thread is not None and engine is not None:
-            try:
-                engine.wake_w.send(b"\0")
-            except OSError:
-                pass
-            if thread is not threading.current_thread():
-                thread.join(timeout=GRACE)
+            engine = self._engine
+        if engine is None:
+            return
+        with engine.lock:
+            engine.closed = True
+        engine.wake()
+        if engine.thread is not None and engine.thread is not threading.current_thread():
+            engine.thread.join(timeout=GRACE)
 
     # -- the driver's side -------------------------------------------------------------------
 
     def _drive(self, engine: _Engine) -> None:
-        running: set[_Job] = set()
-        deadlines: list[tuple[float, int, _Job]] = []
-        order = itertools.count()
-        multi, poller, wake_fd = engine.multi, engine.poller, engine.wake_fd
-        socket_action, info_read = multi.socket_action, multi.info_read
-        left: list[_Job] = []
+        multi, poller, wake_fd, lock = engine.multi, engine.poller, engine.wake_fd, engine.lock
+        running, deadlines = engine.running, engine.deadlines
+        socket_action = multi.socket_action
         monotonic = time.monotonic
         idle_since = monotonic()
+        error: BaseException = requests.ConnectionError("the transport was closed")
+        lock.acquire()
         try:
-            while True:
-                now = monotonic()
-                if self._commands or self._closing or (not running and
-                                                       now - idle_since >= IDLE):
-                    with self._lock:
-                        commands = list(self._commands)
-                        self._commands.clear()
-                        if self._closing or (not commands and not running):
-                            self._thread = self._engine = None
-                            left = [add for add, _ in commands if add is not None]
-                            break
-                    for add, cut in commands:
-                        if add is not None:
-                            if add.cancelled:
-                                _finish(add, Cancelled("the request was cancelled"))
-                                continue
-                            add.started = now
-                            multi.add_handle(add.easy)
-                            running.add(add)
-                            heapq.heappush(deadlines, (now + add.read, next(order), add))
-                        elif cut in running:
-                            running.discard(cut)
-                            multi.remove_handle(cut.easy)
-                            _finish(cut, Cancelled("the request was cancelled"))
-                # libcurl's timer first: a transfer just added starts at once (its timer
-                # is 0), without another turn of the loop.
-                if engine.timer_at is not None and now >= engine.timer_at:
-                    engine.timer_at = None
-                    socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                    self._collect(info_read, running, multi)
-                wait = IDLE if not running else 1.0
-                if engine.timer_at is not None:
-                    wait = min(wait, engine.timer_at - now)
-                if deadlines:
-                    wait = min(wait, deadlines[0][0] - now)
-                self._asleep = True
-                if self._commands or self._closing:
-                    wait = 0
-                events = poller.poll(max(0.0, wait))
-                self._asleep = False
-                for fd, mask in events:
-                    if fd == wake_fd:
-                        try:
-                            engine.wake_r.recv(4096)
-                        except OSError:
-                            pass
-                        continue
-                    socket_action(fd, (pycurl.CSELECT_IN if mask & select.EPOLLIN else 0) |
-                                  (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0) |
-                                  (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
+            while not engine.closed:
                 now = monotonic()
                 if engine.timer_at is not None and now >= engine.timer_at:
                     engine.timer_at = None
                     socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                self._collect(info_read, running, multi)
+                    self._collect(engine)
                 while deadlines and deadlines[0][0] <= now:
                     _, _, job = heapq.heappop(deadlines)
                     if job not in running:
@@ -559,45 +541,73 @@ class Client:
                         multi.remove_handle(job.easy)
                         _finish(job, requests.Timeout("the answer did not arrive in time"))
                     else:
-                        heapq.heappush(deadlines, (due, next(order), job))
+                        heapq.heappush(deadlines, (due, next(engine.order), job))
                 if running:
                     idle_since = now
-            error = requests.ConnectionError("the transport was closed")
+                elif now - idle_since >= IDLE:
+                    engine.closed = True
+                    break
+                wait = IDLE if not running else 1.0
+                if engine.timer_at is not None:
+                    wait = min(wait, engine.timer_at - now)
+                if deadlines:
+                    wait = min(wait, deadlines[0][0] - now)
+                wait = max(0.0, wait)
+                engine.wake_at = now + wait
+                lock.release()
+                try:
+                    events = poller.poll(wait)
+                finally:
+                    lock.acquire()
+                engine.wake_at = -1.0  # awake: a worker's add needs no wake-up
+                for fd, mask in events:
+                    if fd == wake_fd:
+                        try:
+                            engine.wake_r.recv(4096)
+                        except OSError:
+                            pass
+                        continue
+                    socket_action(fd, (pycurl.CSELECT_IN if mask & select.EPOLLIN else 0) |
+                                  (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0) |
+                                  (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
+                if events:
+                    self._collect(engine)
         except BaseException as e:  # a bug here must not leave workers waiting forever
             log.exception("the HTTP driver thread failed")
             error = requests.ConnectionError(f"the HTTP driver failed ({type(e).__name__})")
-            with self._lock:
-                self._thread = self._engine = None
-                left = [add for add, _ in self._commands if add is not None]
-                self._commands.clear()
-        for job in running:
-            try:
-                multi.remove_handle(job.easy)
-            except pycurl.error:
-                pass
-        for job in list(running) + left:
-            _finish(job, error)
-        self._idle.clear()  # their connections close with the engine
+            engine.closed = True
+        finally:
+            for job in list(running):
+                try:
+                    multi.remove_handle(job.easy)
+                except pycurl.error:
+                    pass
+                _finish(job, error)
+            running.clear()
+            self._idle.clear()  # their connections close with the engine
+            lock.release()
+        with self._lock:
+            if self._engine is engine:
+                self._engine = None
         try:
-            engine.close()  # also ends what libcurl still had of the running jobs
+            engine.close()
         except pycurl.error:
             pass
 
-    def _collect(self, info_read: Any, running: set[_Job], multi: pycurl.CurlMulti) -> None:
-        """Hand every transfer libcurl has finished back to its worker."""
+    def _collect(self, engine: _Engine) -> None:
+        """Hand every transfer libcurl has finished back to its worker (engine lock held)."""
         while True:
-            queued, done, failed = info_read()
+            queued, done, failed = engine.multi.info_read()
             for easy in done:
-                self._done(easy, 0, "", running, multi)
+                self._done(easy, 0, "", engine)
             for easy, code, message in failed:
-                self._done(easy, code, message, running, multi)
+                self._done(easy, code, message, engine)
             if not queued:
                 return
 
-    def _done(self, easy: pycurl.Curl, code: int, message: str, running: set[_Job],
-              multi: pycurl.CurlMulti) -> None:
-        job = easy.job
-        if job is None or job not in running:
+    def _done(self, easy: pycurl.Curl, code: int, message: str, engine: _Engine) -> None:
+        job, multi = easy.job, engine.multi
+        if job is None or job not in engine.running:
             multi.remove_handle(easy)
             return
         if code == 0 and easy.getinfo(pycurl.INFO_HTTP_VERSION) in _HTTP1:
@@ -608,10 +618,9 @@ class Client:
                 self._idle[(easy.getinfo(pycurl.PRIMARY_IP), easy.getinfo(pycurl.PRIMARY_PORT),
                             easy.getinfo(pycurl.LOCAL_PORT))] = fd
         multi.remove_handle(easy)
-        running.discard(job)
+        engine.running.discard(job)
         job.code, job.message = code, message
         _finish(job, None)
-
 
 def _finish(job: _Job, error: BaseException | None) -> None:
     if job.finished:
