@@ -1,28 +1,32 @@
-"""The small-request path (``registry_widgets.transport.pool``) reads HTTP/1.1 as servers send it.
+"""The small-request path (``registry_widgets.transport.curl``, libcurl) reads HTTP as servers
+send it.
 
 Listings send their tag-list, manifest and config requests over this path, so it must read
 every framing a registry or the proxy in front of it may use. Against real distribution:
-the chunked tag lists Go sends for long lists. Against a loopback server that answers with
-bytes the test writes (what distribution cannot be made to send): ``Connection: close``,
-a body that ends with the connection, an interim ``100 Continue``, a keep-alive connection
-the server closed while idle, a body cut short, repeated and folded headers, and a header
-that would inject a line.
+the chunked tag lists Go sends for long lists, and HTTP/2 over TLS. Against a loopback server
+that answers with bytes the test writes (what distribution cannot be made to send):
+``Connection: close``, a body that ends with the connection, an interim ``100 Continue``, a
+keep-alive connection the server closed while idle, a body cut short, repeated and folded
+headers, and a header that would inject a line. Hostile answers: tests/test_http_hostile.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import http.server
 import json
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 
 from registry_widgets.errors import ProtocolError, Unreachable
 from registry_widgets.manifest import OCI_MANIFEST
 from registry_widgets.registry import RegistryClient
-from registry_widgets.transport import pool
+from registry_widgets.transport import curl
 from tests.support import RawClient, list_tags, push_image
 from tests.support.images import put_manifest
 
@@ -123,7 +127,101 @@ def test_a_long_tag_list_that_distribution_sends_chunked_is_read_whole(registry,
     assert sorted(client.tags(unique_repo)) == sorted(list_tags(registry, unique_repo)) \
         == sorted(wanted)
     # ... and it came over the small-request path, not requests.
-    assert any(isinstance(r, pool.Response) and r.url.endswith("/tags/list") for r in seen)
+    assert any(isinstance(r, curl.Response) and r.url.endswith("/tags/list") for r in seen)
+
+
+def test_over_tls_concurrent_small_requests_share_one_http2_connection(basic_registry,
+                                                                       unique_repo):
+    image = push_image(basic_registry, unique_repo, "1", layer_sizes=(100,), seed="h2")
+    client = RegistryClient(basic_registry.host, ca_bundle=str(basic_registry.ca_file),
+                            credentials=basic_registry.auth)
+    seen: list[object] = []
+    client.transport.session.hooks["response"].append(lambda r, *a, **k: seen.append(r))
+    with ThreadPoolExecutor(8) as workers:
+        heads = list(workers.map(lambda _: client.head_manifest(unique_repo, "1"), range(32)))
+
+    assert {head.digest for head in heads} == {image.digest}
+    small = [r for r in seen if isinstance(r, curl.Response)]
+    assert len(small) >= 32 and {r.version for r in small} == {"HTTP/2"}
+    # One connection carried them all (libcurl waits for it to multiplex: PIPEWAIT).
+    assert client.transport._fast.connections == 1
+
+
+class ForwardProxy(http.server.ThreadingHTTPServer):
+    """A loopback HTTP forward proxy: forwards GETs and HEADs sent in absolute form to the
+    registry they name and records those URLs (``seen``)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                proxy.seen.append(self.path)
+                parts = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(parts.netloc, timeout=10)
+                upstream.request(self.command, parts.path + (f"?{parts.query}" if parts.query
+                                                              else ""),
+                                 headers={k: v for k, v in self.headers.items()
+                                          if k.lower() not in ("host", "proxy-connection")})
+                answer = upstream.getresponse()
+                body = answer.read()
+                upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                length = answer.getheader("Content-Length") if self.command == "HEAD" \
+                    else str(len(body))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = forward
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextlib.contextmanager
+def forward_proxy():
+    proxy = ForwardProxy()
+    thread = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_proxy_set_after_the_first_listing_applies_and_no_proxy_is_honoured(
+        registry, unique_repo, monkeypatch):
+    push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="proxy")
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    client = RegistryClient(f"http://{registry.host}")
+    assert list(client.tags(unique_repo)) == ["1"]  # no proxy yet
+
+    with forward_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        assert list(client.tags(unique_repo)) == ["1"]
+        assert client.head_manifest(unique_repo, "1") is not None
+        assert proxy.seen == [f"http://{registry.host}/v2/{unique_repo}/tags/list",
+                              f"http://{registry.host}/v2/{unique_repo}/manifests/1"]
+
+        monkeypatch.setenv("NO_PROXY", urlsplit(f"//{registry.host}").hostname)
+        assert list(client.tags(unique_repo)) == ["1"]
+        assert len(proxy.seen) == 2  # straight to the registry again
 
 
 # -- against a scripted loopback server ---------------------------------------------------------
@@ -180,9 +278,11 @@ def test_a_chunked_body_with_a_broken_chunk_is_not_taken_as_whole(scripted):
     head = ("HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
             "Transfer-Encoding: chunked\r\n\r\n").encode()
     broken = head + b"5\r\n{\"tag\r\nzz\r\n"
-    _, client = scripted((broken, True), (broken, True))
-    with pytest.raises(Unreachable, match="lost the connection"):
+    server, client = scripted((broken, True), (broken, True))
+    with pytest.raises(ProtocolError, match=r"127\.0\.0\.1:\d+ answered the request for ns/app "
+                       "with something that is not valid HTTP"):
         fetch(client)
+    assert len(server.requests) == 1  # the same bytes would come again: not retried
 
 
 def test_a_header_with_a_line_break_is_refused_before_it_is_sent(scripted):
@@ -200,11 +300,12 @@ def test_after_a_registry_restart_the_dead_idle_connections_cost_no_failure(regi
     registry = registry_factory()
     push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="restart")
     client = RegistryClient(registry.host, retries=0)  # any failed request would raise
-    with ThreadPoolExecutor(4) as pool:  # several keep-alive connections, all left idle
-        list(pool.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
-    idle = len(client.transport._fast._idle)
-    assert idle >= 2
+    with ThreadPoolExecutor(4) as workers:  # several keep-alive connections, all left idle
+        list(workers.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
+    fast = client.transport._fast
+    assert fast.connections >= 2
     registry.stop()
     registry.start()  # same port: every idle connection is now closed by its server
     assert client.head_manifest(unique_repo, "1") is not None
+    assert client.transport._fast is fast  # ... and the small-request path answered
     assert list(client.tags(unique_repo)) == list_tags(registry, unique_repo) == ["1"]

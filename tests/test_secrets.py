@@ -533,7 +533,7 @@ def test_a_password_written_into_a_reference_is_never_echoed(haystack, capfd, ba
     import urllib3
 
     handler = urllib3.add_stderr_logger(logging.DEBUG)
-    pool_log = logging.getLogger("registry_widgets.transport.pool")
+    pool_log = logging.getLogger("registry_widgets.transport.curl")
     pool_log.addHandler(handler)
     host = basic_secret.host
     userinfo = f"{USER}:{SECRET}@"

@@ -14,6 +14,7 @@ import pytest
 
 from registry_widgets.errors import InsecureRegistry, Unreachable
 from registry_widgets.registry import RegistryClient
+from registry_widgets.transport import curl
 from tests.support import push_image
 
 
@@ -58,14 +59,16 @@ def test_a_ca_filed_under_another_host_is_not_used(basic_registry, image_on_basi
 
 
 @pytest.fixture
-def registry_test(monkeypatch):
-    """Resolve ``registry.test`` to 127.0.0.1 (every other name as usual)."""
+def registry_test(monkeypatch, registry):
+    """Resolve ``registry.test`` to 127.0.0.1 (every other name as usual): for requests
+    through Python's resolver, and for libcurl (the small requests), which has its own."""
     real = socket.getaddrinfo
 
     def getaddrinfo(host, *args, **kwargs):
         return real("127.0.0.1" if host == "registry.test" else host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(curl, "RESOLVE", [f"registry.test:{registry.port}:127.0.0.1"])
     return "registry.test"
 
 

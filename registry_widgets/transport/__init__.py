@@ -7,7 +7,7 @@ never ``registry``, ``operations`` or the widgets.
 
 * ``session``: ``Transport``, one registry's requests (redirects, retries, timeouts).
 * ``auth``: the Basic and Bearer challenge flows and the token cache.
-* ``pool``: small GETs and HEADs on keep-alive sockets, at a fraction of requests' CPU.
+* ``curl``: small GETs and HEADs on libcurl (HTTP/2 where offered), one driver thread.
 * ``tls``: which CA verifies a registry (``check_ca_file``), which hosts may skip TLS.
 * ``cancel``: cutting the connections of a stopped worker (``abort_requests``).
 * ``errors``: ``error_for``, where a failed response becomes this package's exception.

@@ -4,9 +4,10 @@ Part of ``transport``; imports nothing of the package. A cancelled copy must not
 worker that is blocked in a socket call: sending the last bytes of a body the kernel has
 buffered, or waiting minutes for a registry to answer an upload. A pool worker's connections
 are noted while it runs an item (a copy uses two at once: the source GET streams inside the
-target PUT), so the pool can cut them. ``_Adapter`` is how requests' connections get noted;
-the keep-alive path (``transport.pool``) is handed ``_note`` and ``_stopped`` for its own
-sockets.
+target PUT), so the pool can cut them. ``_Adapter`` is how requests' connections get noted
+(cut by shutting their socket down); the small-request path (``transport.curl``) is handed
+``_note`` and ``_stopped`` and notes each request, which it cuts itself (``cut()``: the
+request leaves libcurl's multi handle and fails with ``Cancelled``).
 
 ``_in_flight`` and ``_aborted`` are this process's one record of that: they are only ever
 mutated in place, never rebound, so every module that imported the functions below sees the
@@ -22,7 +23,7 @@ from typing import Any, Iterable
 import urllib3
 from requests.adapters import HTTPAdapter
 
-_in_flight: dict[int, list[Any]] = {}  # worker thread ident -> connections of its item
+_in_flight: dict[int, list[Any]] = {}  # worker thread ident -> connections (requests) of its item
 _aborted: set[int] = set()  # worker threads whose item was stopped: no retry, no new request
 
 
@@ -66,6 +67,10 @@ def abort_requests(threads: Iterable[int]) -> None:
         if ident in _in_flight:
             _aborted.add(ident)  # a cut request must not be retried on a new connection
         for connection in list(_in_flight.get(ident) or ()):
+            cut = getattr(connection, "cut", None)
+            if cut is not None:  # a libcurl request (transport.curl)
+                cut()
+                continue
             sock = getattr(connection, "sock", None)
             if sock is not None:
                 try:

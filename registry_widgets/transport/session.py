@@ -1,17 +1,17 @@
 """HTTP to one registry: ``Transport``, its session, redirects, retries and timeouts.
 
 Part of ``transport``: imports ``errors``, ``reference``, ``credentials`` and its siblings
-``auth``, ``pool``, ``cancel``, ``origin``, ``tls`` and ``errors``. ``registry`` builds on
+``auth``, ``curl``, ``cancel``, ``origin``, ``tls`` and ``errors``. ``registry`` builds on
 it. One ``requests.Session`` per registry with a connection pool sized for concurrent blob
 copies. The single place where an HTTP failure becomes an exception is ``error_for``
 (``transport.errors``); the connection and TLS failures are explained here.
 
 Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifest HEADs and
-GETs, configs), most of a listing's requests, are sent by ``pool`` on keep-alive sockets it
-writes and reads itself, at about a quarter of requests' CPU per request. They go through
-the same ``send`` (redirects, credentials bound to the origin) and ``request`` (auth,
-retries, ``error_for``) as every other request; only the last step, moving the bytes,
-differs.
+GETs, configs), most of a listing's requests, are sent by ``curl`` on libcurl (HTTP/2 where
+the registry offers it, keep-alive HTTP/1.1 otherwise), at a small fraction of requests'
+CPU per request. They go through the same ``send`` (redirects, credentials bound to the
+origin) and ``request`` (auth, retries, ``error_for``) as every other request; only the
+last step, moving the bytes, differs. Their bodies are bounded (``curl.MAX_BODY``).
 
 Credentials are bound to the registry's origin (scheme, host and port). Redirects are
 followed here, hop by hop, not by ``requests``: a request to any other origin (a blob
@@ -39,7 +39,6 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.utils import get_environ_proxies
 
 from .. import paths
 from ..credentials import Credentials
@@ -50,7 +49,7 @@ from .auth import Authenticator, merge_scopes, parse_challenge
 from .cancel import _Adapter, _note, _stopped
 from .errors import _body_hint, _shown, _speaks_registry, error_for, parse_retry_after
 from .origin import hostname, is_loopback, origin_of
-from .pool import Pool
+from .curl import MAX_BODY, BodyTooLarge, Client, Malformed
 from .tls import check_ca_file, docker_ca_bundle, insecure_hosts_from_env
 
 log = logging.getLogger("registry_widgets.transport")
@@ -83,7 +82,7 @@ USER_AGENT = "registry-widgets/0.1"
 # What requests would send by default, less compression: a manifest or tag list is a few
 # KiB, and a gzip round trip costs more CPU than the bytes it saves on a registry's network.
 FAST_HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity"}
-# _raw's keyword arguments that the small-request path (pool) understands; any other
+# _raw's keyword arguments that the small-request path (curl) understands; any other
 # (stream, params, data, ...) means requests sends.
 _FAST_KWARGS = frozenset({"headers", "timeout", "verify", "allow_redirects"})
 
@@ -152,10 +151,9 @@ class Transport:
         self._foreign.mount("http://", foreign_adapter)
         self.auth = Authenticator(host, credentials, self.fetch_token, reload=reload_credentials)
         # Small bodiless GETs and HEADs to the registry's own origin (tag lists, manifests,
-        # configs) go over pool's keep-alive sockets. Made on first use, once the scheme is
-        # known; everything else (bodies, streams, other origins) goes through requests.
-        self._fast: Pool | None = None
-        self._fast_checked = False
+        # configs) go through libcurl. Made on first use, once the scheme is known;
+        # everything else (bodies, streams, other origins) goes through requests.
+        self._fast: Client | None = None
         self._lock = threading.Lock()
         # A Retry-After pauses every request to this registry, not only the one it answered:
         # a rate limit is per client, and the other workers would only burn requests.
@@ -169,8 +167,9 @@ class Transport:
         self.session.close()
         self._foreign.close()
         with self._lock:
-            if self._fast is not None:
-                self._fast.close()
+            fast, self._fast = self._fast, None  # a later request makes a new one
+        if fast is not None:
+            fast.close()
 
     def may_use_http(self, host: str) -> bool:
         """Plain HTTP is allowed for loopback hosts, hosts listed as insecure, and (with
@@ -231,33 +230,33 @@ class Transport:
         session = session or self.session
         if session is self.session and method in ("GET", "HEAD") and \
                 kwargs.keys() <= _FAST_KWARGS and kwargs["verify"] is self.verify:
-            pool = self._fast_pool(url)
-            if pool is not None:
+            fast = self._fast_client(url)
+            if fast is not None:
                 headers = {**FAST_HEADERS, **{k: v for k, v in (kwargs.get("headers") or {}).items()
                                               if v is not None}}
                 timeout = kwargs["timeout"]
-                response = pool.request(method, url, headers, timeout if timeout is self.timeout
+                response = fast.request(method, url, headers, timeout if timeout is self.timeout
                                         else check_timeout(timeout))
                 for hook in self.session.hooks.get("response") or ():
                     hook(response)  # observers see both paths alike
                 return response  # type: ignore[return-value]
         return session.request(method, url, **kwargs)
 
-    def _fast_pool(self, url: str) -> Pool | None:
-        """The keep-alive Pool for the registry's own API origin, or None where requests
-        must send: before the scheme is known, another origin, a registry that has set
-        cookies (requests keeps and sends the jar), or a proxy the environment sets for it
-        (requests honours those, so must we)."""
-        if self._scheme is None or self.session.cookies or \
-                not url.startswith(f"{self._scheme}://{self.api_host}/"):
+    def _fast_client(self, url: str) -> Client | None:
+        """The libcurl client for the registry's own API origin, or None where requests
+        must send: before the scheme is known, or another origin. It sends the session's
+        cookies and keeps the ones the registry sets in the same jar, and reads the
+        environment's proxies at each request, as requests does."""
+        if self._scheme is None or not url.startswith(f"{self._scheme}://{self.api_host}/"):
             return None
-        with self._lock:
-            if not self._fast_checked:
-                self._fast_checked = True
-                if not (self.session.trust_env and get_environ_proxies(url)):
-                    self._fast = Pool(self._scheme, self.api_host, self.verify,
-                                      self.session.cookies, _note, _stopped)
-            return self._fast
+        fast = self._fast
+        if fast is None:
+            with self._lock:
+                if self._fast is None:
+                    self._fast = Client(self.verify, self.session.cookies, _note, _stopped,
+                                        lambda: self.session.trust_env)
+                fast = self._fast
+        return fast
 
     def is_own(self, url: str) -> bool:
         """True when ``url`` is on this registry's origin (scheme, host and port)."""
@@ -369,6 +368,19 @@ class Transport:
                                      credentials=credentials, **kwargs)
             except requests.exceptions.SSLError as e:
                 raise self._connection_error(e, reference) from e
+            except BodyTooLarge:
+                raise ProtocolError(
+                    f"{self.registry} answered {self._what(reference)} with a body larger than "
+                    f"{MAX_BODY >> 20} MiB, the most a manifest, tag list or config may have "
+                    "(distribution's manifest limit); it was not read. The registry or a proxy "
+                    "in front of it is broken", registry=self.registry,
+                    reference=reference or None) from None
+            except Malformed as e:
+                raise ProtocolError(
+                    f"{self.registry} answered {self._what(reference)} with something that is "
+                    f"not valid HTTP ({e}); nothing of it was used. The registry or a proxy in "
+                    "front of it is broken", registry=self.registry,
+                    reference=reference or None) from None
             except _CONNECTION_ERRORS as e:
                 timeouts += isinstance(e, requests.Timeout)
                 if not retry or attempt >= self.retries or timeouts >= TIMEOUT_ATTEMPTS or \
