@@ -6,6 +6,10 @@ show: every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly the output stor
 notebook (the only output a notebook is saved with: its author keeps it when clearing the
 others), and the last cell, tagged ``result``, printed the run's JSON record. One item per
 notebook, not one per cell: a cell that merely did not raise is not a behaviour of its own.
+Around each run the registry's tags are read with raw HTTP (the oracle, not the package): a
+notebook that only reads or previews (the defaults of 05, 07 and 08 are dry runs) must leave
+every tag as it was, and one that writes (02, 03, 04) must have changed exactly the tag its
+record names, to the digest its record names.
 
 The defaults point at the
 embedded registry of ``make lab``. So before the first kernel starts, this starts a private
@@ -96,6 +100,36 @@ class _Services:
 
 
 CHECKED = "# NBVAL_CHECK_OUTPUT"
+
+
+def _written(name: str, record: dict) -> dict[tuple[str, str], str]:
+    """{(repository, tag): digest} that a notebook's record says it wrote; {} for the others."""
+    results = {"02_tag_and_push.ipynb": lambda r: [r["push"]],
+               "03_copy.ipynb": lambda r: [r],
+               "04_build.ipynb": lambda r: [r["push"]]}
+    written = {}
+    for result in results.get(name, lambda r: [])(record):
+        where = result["target"].split("/", 1)[1]
+        repository, _, tag = where.rpartition(":")
+        written[(repository, tag)] = result["digest"]
+    return written
+
+
+def _tags(registry) -> dict[tuple[str, str], str]:
+    """Every tag of the registry and its digest, read with raw HTTP."""
+    from tests.support import RawClient, list_repositories, list_tags
+
+    raw, found = RawClient(registry), {}
+    accept = ", ".join(["application/vnd.oci.image.index.v1+json",
+                        "application/vnd.oci.image.manifest.v1+json",
+                        "application/vnd.docker.distribution.manifest.list.v2+json",
+                        "application/vnd.docker.distribution.manifest.v2+json"])
+    for repository in list_repositories(registry):
+        for tag in list_tags(registry, repository):
+            head = raw.request("HEAD", f"/v2/{repository}/manifests/{tag}",
+                               scope=f"repository:{repository}:pull", headers={"Accept": accept})
+            found[(repository, tag)] = head.headers.get("Docker-Content-Digest", "")
+    return found
 CELL_TIMEOUT = 600  # s per cell: a guard against a hung kernel, not a performance bound
 
 
@@ -129,6 +163,8 @@ class NotebookRun(pytest.Item):
 
         stored = nbformat.read(self.path, as_version=4)
         executed = nbformat.read(self.path, as_version=4)
+        registry = self.config.stash[_SERVICES].registry
+        before = _tags(registry)
         client = NotebookClient(executed, timeout=CELL_TIMEOUT, kernel_name="python3",
                                 resources={"metadata": {"path": str(HERE)}})
         try:
@@ -154,6 +190,17 @@ class NotebookRun(pytest.Item):
                                  f"{_stdout(last)!r}") from None
         if not isinstance(record, dict) or not record:
             raise NotebookFailed(f"{self.path.name}: the result record is empty: {record!r}")
+        after = _tags(registry)
+        written = _written(self.path.name, record)
+        changed = {key: after.get(key) for key in set(before) | set(after)
+                   if before.get(key) != after.get(key)}
+        unexpected = {key: value for key, value in changed.items() if key not in written}
+        missing = {key: (after.get(key), digest) for key, digest in written.items()
+                   if after.get(key) != digest}
+        if unexpected or missing:
+            raise NotebookFailed(f"{self.path.name}: the registry changed where its record says "
+                                 f"nothing was written: {unexpected}; or misses what it says "
+                                 f"it wrote (found, recorded): {missing}")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, NotebookFailed):
