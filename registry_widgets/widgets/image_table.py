@@ -215,6 +215,13 @@ class ImageTable(Panel):
 
     def refresh(self) -> Any:
         """List the registry again in the worker thread (``wait()`` for it) and redraw."""
+        if not self.registry:
+            # Nothing to list: empty the table here and now. A worker doing it later would
+            # race a show_frame() made right after the table was built (and win under load).
+            self.confirmation.cancel()
+            self._empty()
+            self._listed = (self.registry, self.namespace)
+            return None
         # The rows go at once: until the new listing arrives nothing may act on the old one.
         if (self.registry, self.namespace) != self._listed:
             self._empty()
