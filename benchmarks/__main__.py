@@ -37,6 +37,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="leave out scenario 5's rendering in headless Chromium")
     parser.add_argument("--sync-repositories", type=int, default=None,
                         help="scenario 6's repositories (default 100; 4 with --quick)")
+    parser.add_argument("--sync-tags", type=int, default=None,
+                        help="scenario 8's tags per repository (default 5; 2 with --quick)")
     parser.add_argument("--naive-sample", type=int, default=None,
                         help="repositories the naive lister reads before extrapolating "
                              "(default 100; 0 reads all 1,000)")
@@ -78,6 +80,8 @@ def settings_from(args: argparse.Namespace, work_dir: Path) -> Settings:
         changes["latency_delay"] = max(0.0, args.latency_delay)
     if args.sync_repositories is not None:
         changes["sync_repositories"] = max(1, args.sync_repositories)
+    if args.sync_tags is not None:
+        changes["sync_tags"] = max(1, args.sync_tags)
     return settings.but(**changes)
 
 
