@@ -11,6 +11,7 @@ The fixtures use ``devstack`` (which starts the services) and ``tests/support``
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,6 +136,23 @@ def registry_factory(tmp_path: Path) -> Iterator[Callable[..., LocalRegistry]]:
     yield factory
     for reg in started:
         reg.close()
+
+
+@pytest.fixture
+def embedded(registry_factory, tmp_path, monkeypatch):
+    """A fresh registry listed in services.json as ``make lab``'s is (``scripts/services``):
+    garbage collection can pause it, and prune reads its storage for untagged manifests."""
+    reg = registry_factory()
+    root = tmp_path / "services"
+    root.mkdir()
+    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
+        "host": reg.host, "config_file": str(reg.config_file),
+        "state_dir": str(reg.state_dir)}}}))
+    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
+    yield reg
+    # collect_garbage may have restarted it: stop it by its pid file, not the first Popen.
+    reg._popen = None
+    reg.stop()
 
 
 @pytest.fixture(scope="session")

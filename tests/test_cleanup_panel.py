@@ -180,20 +180,6 @@ def test_an_apply_clicked_before_a_registry_switch_is_refused_when_it_runs(
 
 # -- prune beside retention --------------------------------------------------------------------
 
-@pytest.fixture
-def embedded(registry_factory, tmp_path, monkeypatch):
-    """A fresh registry listed in services.json, as ``make lab``'s is: prune finds its
-    untagged manifests in its storage."""
-    reg = registry_factory()
-    root = tmp_path / "services"
-    root.mkdir()
-    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
-        "host": reg.host, "config_file": str(reg.config_file),
-        "state_dir": str(reg.state_dir)}}}))
-    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
-    return reg
-
-
 def manifest_status(reg, repository, digest):
     return RawClient(reg).request("HEAD", f"/v2/{repository}/manifests/{digest}",
                                   scope=f"repository:{repository}:pull",

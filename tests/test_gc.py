@@ -29,22 +29,6 @@ def fresh():
     clients.reset()
 
 
-@pytest.fixture
-def embedded(registry_factory, tmp_path, monkeypatch):
-    """A fresh registry, listed in services.json as ``make lab``'s registry would be."""
-    reg = registry_factory()
-    root = tmp_path / "services"
-    root.mkdir()
-    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
-        "host": reg.host, "config_file": str(reg.config_file),
-        "state_dir": str(reg.state_dir)}}}))
-    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
-    yield reg
-    # collect_garbage restarted the registry itself: stop it by its pid file, not the old Popen.
-    reg._popen = None
-    reg.stop()
-
-
 def blob_status(reg, repository, digest) -> int:
     return RawClient(reg).request("GET", f"/v2/{repository}/blobs/{digest}",
                                   scope=f"repository:{repository}:pull").status_code

@@ -322,19 +322,12 @@ def test_run_notebook_refuses_the_notebook_as_its_output(tmp_path: Path) -> None
 # -- 07's prune section: a plan headless unless told ---------------------------------------
 
 @pytest.fixture
-def embedded(registry_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalRegistry:
-    """A fresh seeded registry listed in services.json as `make lab`'s (prune then reads its
-    storage for untagged manifests), and the notebooks' default registry."""
-    reg = registry_factory()
-    seed_sample(reg)
-    root = tmp_path / "services"
-    root.mkdir()
-    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
-        "host": reg.host, "config_file": str(reg.config_file),
-        "state_dir": str(reg.state_dir)}}}))
-    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
-    monkeypatch.setenv("REGISTRY_WIDGETS_REGISTRY", reg.host)
-    return reg
+def embedded(embedded, monkeypatch: pytest.MonkeyPatch) -> LocalRegistry:
+    """tests/conftest.py's registry listed as `make lab`'s, seeded, and the notebooks'
+    default registry."""
+    seed_sample(embedded)
+    monkeypatch.setenv("REGISTRY_WIDGETS_REGISTRY", embedded.host)
+    return embedded
 
 
 def _served(registry: LocalRegistry, repository: str, digest: str) -> int:

@@ -27,21 +27,6 @@ def fresh():
     clients.reset()
 
 
-@pytest.fixture
-def embedded(registry_factory, tmp_path, monkeypatch):
-    """A fresh registry, listed in services.json as ``make lab``'s registry would be."""
-    reg = registry_factory()
-    root = tmp_path / "services"
-    root.mkdir()
-    (root / "services.json").write_text(json.dumps({"registries": {"plain": {
-        "host": reg.host, "config_file": str(reg.config_file),
-        "state_dir": str(reg.state_dir)}}}))
-    monkeypatch.setenv("REGISTRY_WIDGETS_SERVICES", str(root))
-    yield reg
-    reg._popen = None  # collect_garbage may have restarted it: stop it by its pid file
-    reg.stop()
-
-
 def status(reg, repository: str, reference: str, kind: str = "manifests") -> int:
     accept = ", ".join([
         "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",

@@ -20,8 +20,10 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from ... import paths
 
@@ -48,13 +50,23 @@ def _connect() -> sqlite3.Connection:
     path = paths.state_db()
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
-    except BaseException:
-        db.close()
-        raise
-    return db
+    # Two processes opening a new file at once: turning on WAL takes an exclusive lock that
+    # SQLite does not wait for (no busy handler there), so it is retried for a while.
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            return db
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.01)
+        except BaseException:
+            db.close()
+            raise
 
 
 def _legacy(name: str) -> dict[str, Any] | None:
@@ -114,23 +126,34 @@ def _imported(db: sqlite3.Connection, name: str) -> dict[str, Any]:
     return legacy
 
 
+@contextmanager
+def _writing() -> Iterator[sqlite3.Connection]:
+    """A connection inside ``BEGIN IMMEDIATE``: committed when the block ends, rolled back
+    (nothing saved) when it raises."""
+    db = _connect()
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        db.close()
+
+
 def read(name: str) -> dict[str, Any]:
     """The document ``name``; ``{}`` when nothing was saved."""
     db = _connect()
     try:
         value, stored = _load(db, name)
-        if stored or name not in LEGACY_FILES or not LEGACY_FILES[name]().exists():
-            return value
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            value = _imported(db, name)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return value
     finally:
         db.close()
+    if stored or name not in LEGACY_FILES or not LEGACY_FILES[name]().exists():
+        return value
+    with _writing() as db:
+        return _imported(db, name)
 
 
 def update(name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
@@ -139,18 +162,9 @@ def update(name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None])
     ``change`` gets the current value and returns the new one (or changes it in place and
     returns None). It runs while this process holds the write lock, so it must be quick and
     must not ask the network anything. An exception in it saves nothing."""
-    db = _connect()
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            value = _imported(db, name)
-            new = change(value)
-            value = value if new is None else new
-            _store(db, name, value)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    with _writing() as db:
+        value = _imported(db, name)
+        new = change(value)
+        value = value if new is None else new
+        _store(db, name, value)
         return value
-    finally:
-        db.close()

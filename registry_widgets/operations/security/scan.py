@@ -1,16 +1,9 @@
 """``scan``: an image's packages matched against an OSV feed, plus its configuration audit.
 
 Similar to ``ibmcloud cr va <image>`` or ``trivy image --offline-scan``: the SBOM (``sbom``)
-is matched with each ecosystem's own version order, so ``3.0.14-1~deb12u1 < 3.0.14-1`` and
-``2.9.0 < 2.31.0`` hold although plain string order says otherwise:
-
-- dpkg (Debian, Ubuntu): epochs, ``~``, letters before other characters; a tuple key checked
-  against univers' implementation (tests/test_scan.py), because it is compared thousands of
-  times per scan;
-- apk (Alpine): apk-tools' order, including ``_git``/``_svn``/``_p`` suffixes that univers
-  (which uses Gentoo's rules) rejects;
-- PEP 440 (PyPI): ``packaging``, the reference implementation (univers wraps it too);
-- semver (npm): ``semantic_version`` (univers' own backend), univers for looser versions.
+is matched with each ecosystem's own version order (``versions``: dpkg, apk, PEP 440, npm
+semver), so ``3.0.14-1~deb12u1 < 3.0.14-1`` and ``2.9.0 < 2.31.0`` hold although plain
+string order says otherwise.
 
 Debian and Alpine advisories name *source* packages, so OS packages are matched by their
 source name and version. Each finding says which package, installed and fixed versions, the
