@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import _thread
 import errno
+import functools
 import heapq
 import io
 import itertools
@@ -52,6 +53,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 from http.client import HTTPMessage
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -169,8 +171,14 @@ class _Job:
 
     def __init__(self, client: "Client", easy: pycurl.Curl, read: float):
         self.client, self.easy, self.read = client, easy, read
-        self.lines: list[bytes] = []
-        self.body = io.BytesIO()
+        # The handle's own list and buffer, which its callbacks fill (set once, in
+        # _new_easy): emptied here, as a handle runs one job at a time.
+        self.lines: list[bytes] = easy.lines
+        self.lines.clear()
+        self.body = easy.body
+        if self.body.tell():
+            self.body.seek(0)
+            self.body.truncate()
         self.lock = _thread.allocate_lock()
         self.lock.acquire()  # released once: the job is finished, or its worker now leads
         self.finished = self.poisoned = self.woken = False
@@ -179,9 +187,6 @@ class _Job:
         self.started = 0.0
         self.engine: _Engine | None = None
         easy.job = self
-        easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
-        easy.setopt(pycurl.WRITEFUNCTION, self.body.write)
-        easy.setopt(pycurl.PREREQFUNCTION, self.prereq)
 
     def prereq(self, ip: str, local_ip: str, port: int, local_port: int) -> int:
         """Called by libcurl (engine lock held) just before the request goes out. On a
@@ -308,6 +313,7 @@ class Client:
         self._engine: _Engine | None = None
         self._closing = False
         self._free: list[pycurl.Curl] = []
+        self._lines: dict[tuple, list[bytes]] = {}  # headers -> their lines, checked
         self._proxies: dict[tuple, str] = {}
         # Idle HTTP/1.x connections, (address, port, local port) -> socket: what _Job.prereq
         # checks before one is reused. Used under the engine's lock only.
@@ -331,18 +337,13 @@ class Client:
             cookie = get_cookie_header(self._cookies, requests.Request(method, url, sent))
             if cookie:
                 sent["Cookie"] = cookie
-        lines = []
-        for name, value in sent.items():
-            if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
-                raise requests.exceptions.InvalidHeader(
-                    f"the header {name[:40]!r} holds a line break and cannot be sent")
-            # "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
-            lines.append(f"{name}: {value}" if value else f"{name};")
-        try:
-            encoded = [line.encode("latin-1") for line in lines]
-        except UnicodeEncodeError:
-            raise requests.exceptions.InvalidHeader(
-                "a header with characters HTTP cannot carry cannot be sent") from None
+        key = tuple(sent.items())
+        encoded = self._lines.get(key)
+        if encoded is None:  # checked and encoded once per set of headers
+            encoded = _header_lines(sent)
+            if len(self._lines) > 256:
+                self._lines.clear()
+            self._lines[key] = encoded
         if method not in ("GET", "HEAD"):
             raise ValueError(f"the small-request path sends GET and HEAD, not {method}")
         connect, read = timeout
@@ -404,11 +405,13 @@ class Client:
             log.debug('%s "%s %s %s" %s %s', _origin(url), method, urlsplit(url).path,
                       version, status, len(content))
         fields = Headers()
+        known = fields.keys()
+        setitem = dict.__setitem__
         for name, value in raw:
             key = name.lower()
-            fields[key] = f"{dict.__getitem__(fields, key)}, {value}" if key in fields \
-                else value
-        if "set-cookie" in fields:
+            setitem(fields, key, f"{dict.__getitem__(fields, key)}, {value}" if key in known
+                    else value)
+        if "set-cookie" in known:
             _keep_cookies(self._cookies, method, url, sent, raw)
         return Response(status, reason, fields, content, url, SentRequest(method, url, sent),
                         version)
@@ -431,6 +434,10 @@ class Client:
             setopt(*self._ca)
         easy.sent = easy.timeouts = easy.proxy = None
         easy.resolve, easy.fresh, easy.job = [], False, None
+        easy.lines, easy.body = [], io.BytesIO()
+        setopt(pycurl.HEADERFUNCTION, easy.lines.append)
+        setopt(pycurl.WRITEFUNCTION, easy.body.write)
+        setopt(pycurl.PREREQFUNCTION, functools.partial(_prereq, weakref.ref(easy)))
         return easy
 
     def _proxy(self, url: str) -> str:
@@ -703,6 +710,12 @@ class Client:
         job.code, job.message = code, message
         _finish(job, None)
 
+def _prereq(easy: Any, ip: str, local_ip: str, port: int, local_port: int) -> int:
+    job = easy().job  # the handle's job now (libcurl calls this while the job runs)
+    return job.prereq(ip, local_ip, port, local_port) if job is not None \
+        else pycurl.PREREQFUNC_OK
+
+
 def _relock(lock: Any) -> None:
     """Take ``lock`` back even if a signal handler raises meanwhile (the main thread can
     lead): the exception is raised once the lock is held, never with it lost."""
@@ -732,6 +745,23 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
+def _header_lines(sent: dict[str, str]) -> list[bytes]:
+    """``sent`` as libcurl's header lines; refused if a line break or a character HTTP
+    cannot carry would be sent."""
+    lines = []
+    for name, value in sent.items():
+        if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
+            raise requests.exceptions.InvalidHeader(
+                f"the header {name[:40]!r} holds a line break and cannot be sent")
+        # "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
+        lines.append(f"{name}: {value}" if value else f"{name};")
+    try:
+        return [line.encode("latin-1") for line in lines]
+    except UnicodeEncodeError:
+        raise requests.exceptions.InvalidHeader(
+            "a header with characters HTTP cannot carry cannot be sent") from None
+
+
 def _final_headers(lines: list[bytes]) -> tuple[str, list[tuple[str, str]]]:
     """(reason, [(name, value)]) of the last answer libcurl handed over: it passes every
     header line of every answer (interim 1xx, a proxy's CONNECT reply), each answer
@@ -741,14 +771,13 @@ def _final_headers(lines: list[bytes]) -> tuple[str, list[tuple[str, str]]]:
         if lines[i][:5] == b"HTTP/":
             start = i
             break
-    reason = ""
+    if not lines:
+        return "", []
+    status = lines[start].decode("latin-1").rstrip("\r\n")
+    reason = status.split(" ", 2)[2] if status.count(" ") >= 2 else ""
     raw: list[tuple[str, str]] = []
-    for i, line in enumerate(lines[start:]):
-        text = line.decode("latin-1").rstrip("\r\n")
-        if i == 0:
-            reason = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
-            continue
-        name, colon, value = text.partition(":")
+    for line in lines[start + 1:]:
+        name, colon, value = line.decode("latin-1").partition(":")
         if colon and name:
             raw.append((name.strip(), value.strip()))
     return reason.strip(), raw
