@@ -163,8 +163,8 @@ class Response:
 
 
 class _Job:
-    """One request between a worker and whichever worker leads. ``cut`` is what ``abort_requests``
-    calls (``cancel`` notes the job as the worker's connection)."""
+    """One request between a worker and whichever worker leads. ``cut`` is what
+    ``abort_requests`` calls (``cancel`` notes the job as the worker's connection)."""
 
     __slots__ = ("client", "easy", "lines", "body", "read", "lock", "finished", "code",
                  "message", "error", "started", "poisoned", "engine", "woken")
@@ -294,9 +294,10 @@ _inherited: list[Any] = []  # engines a forked child must neither use nor close
 
 class Client:
     """Small bodiless requests to one origin, on one libcurl multi handle driven by the
-    waiting workers in turn. ``verify`` is the transport's (a CA file or folder, True, or False); ``cookies``
-    the registry session's jar (kept and sent as requests would); ``note`` and ``stopped``
-    come from ``cancel``; ``trust_env`` says whether the environment's proxies apply."""
+    waiting workers in turn. ``verify`` is the transport's (a CA file or folder, True, or
+    False); ``cookies`` the registry session's jar (kept and sent as requests would);
+    ``note`` and ``stopped`` come from ``cancel``; ``trust_env`` says whether the
+    environment's proxies apply."""
 
     def __init__(self, verify: str | bool, cookies: Any, note: Callable[[Any], None],
                  stopped: Callable[[], bool], trust_env: Callable[[], bool]):
