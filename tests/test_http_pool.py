@@ -300,8 +300,14 @@ def test_after_a_registry_restart_the_dead_idle_connections_cost_no_failure(regi
     registry = registry_factory()
     push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="restart")
     client = RegistryClient(registry.host, retries=0)  # any failed request would raise
+    together = threading.Barrier(4)  # requests in flight at once: one connection each
+
+    def head(_: int) -> None:
+        together.wait(timeout=10)
+        client.head_manifest(unique_repo, "1")
+
     with ThreadPoolExecutor(4) as workers:  # several keep-alive connections, all left idle
-        list(workers.map(lambda _: client.head_manifest(unique_repo, "1"), range(16)))
+        list(workers.map(head, range(16)))
     fast = client.transport._fast
     assert fast.connections >= 2
     registry.stop()

@@ -7,7 +7,8 @@ never ``registry``, ``operations`` or the widgets.
 
 * ``session``: ``Transport``, one registry's requests (redirects, retries, timeouts).
 * ``auth``: the Basic and Bearer challenge flows and the token cache.
-* ``curl``: small GETs and HEADs on libcurl (HTTP/2 where offered), one driver thread.
+* ``curl``: small GETs and HEADs on libcurl (HTTP/2 where offered), driven by the waiting
+  workers themselves (no driver thread).
 * ``tls``: which CA verifies a registry (``check_ca_file``), which hosts may skip TLS.
 * ``cancel``: cutting the connections of a stopped worker (``abort_requests``).
 * ``errors``: ``error_for``, where a failed response becomes this package's exception.

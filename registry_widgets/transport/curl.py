@@ -1,4 +1,4 @@
-"""The cheap path for small metadata requests: GETs and HEADs on libcurl, one driver thread.
+"""The cheap path for small metadata requests: GETs and HEADs on libcurl, no driver thread.
 
 Part of ``transport``, used by ``session`` only; imports ``errors`` (``Cancelled``) and nothing
 else of the package. A listing sends one small request per tag (a manifest HEAD or GET, a
@@ -10,20 +10,22 @@ requests multiplexed on one connection: REGISTRY-NOTES.md, "HTTP/2 and latency")
 TLS. Nothing in this package reads HTTP off a socket itself. Of what libcurl hands back,
 this module only splits the final answer's header lines at their colon.
 
-Threads: ``Client.request`` runs in the caller's thread (a pool worker). It fills a libcurl
-easy handle, adds it to the multi handle and starts it (under the engine's lock), then
-waits on its ``_Job``'s lock. One driver thread per client waits on libcurl's sockets (an
-epoll fed by libcurl's socket callback, plus a wake-up socket) without holding that lock,
-drives libcurl's timers and the read deadlines, and releases each job's lock when libcurl
-reports the transfer done. Workers start their own transfers because waking the driver for
-each one cost two more thread switches per request; it is woken only when libcurl wants a
-timer sooner than it planned to look. The driver exits after ``IDLE`` seconds without work
-(closing its connections) and the next request starts another.
+Threads (leader/follower): ``Client.request`` runs in the caller's thread (a pool worker). It
+fills a libcurl easy handle, adds it to the multi handle and starts it (under the engine's
+lock). If no thread drives the multi handle then, the worker does, itself: it waits on
+libcurl's sockets (an epoll fed by libcurl's socket callback, plus a wake-up socket) without
+holding that lock, drives libcurl's timers and the read deadlines, and releases the lock of
+each other job libcurl reports done, until its own is done; then it hands the lead to the
+worker of another running job (releasing that job's lock) and returns. Every other worker
+waits on its ``_Job``'s lock. So a request made alone costs no thread switch, and a listing
+one per request that another worker completes; there is no driver thread. A worker that is
+interrupted or gives up takes its job out and passes the lead on. The multi handle is
+closed (with its connections) by the first request after ``IDLE`` seconds without work.
 
 Bounds: a body over ``MAX_BODY`` (distribution's manifest limit) ends the transfer
 (``CURLOPT_MAXFILESIZE_LARGE``, also mid-body when no length was announced); libcurl bounds
 header sizes; ``CURLOPT_TIMEOUT_MS`` bounds the whole request (connect + read), and the
-driver fails a request whose answer is not complete ``read`` seconds after it was sent, as
+leader fails a request whose answer is not complete ``read`` seconds after it was sent, as
 the requests path's read timeout would, so a 1xx storm or a slow drip ends.
 
 Everything that makes a request safe stays in ``Transport``, shared with the requests path:
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import _thread
 import errno
+import functools
 import heapq
 import io
 import itertools
@@ -50,6 +53,7 @@ import select
 import socket
 import threading
 import time
+import weakref
 from http.client import HTTPMessage
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -67,8 +71,8 @@ log = logging.getLogger("registry_widgets.transport.curl")
 # distribution refuses manifests over 4 MiB (its `maxManifestBodySize`); a tag list page or
 # an image config is far smaller. Anything larger is a broken or hostile server.
 MAX_BODY = 4 << 20
-IDLE = 30.0  # seconds without a request before the driver thread closes its connections
-GRACE = 5.0  # how long a waiting worker allows the driver beyond the request's own deadline
+IDLE = 30.0  # seconds without a request after which the next one starts on new connections
+GRACE = 5.0  # how long a waiting worker allows the leader beyond the request's own deadline
 # libcurl resolves names itself, not through Python's socket.getaddrinfo: a name stand-in
 # ("host:port:address", as curl --resolve takes) goes here. Empty unless a test sets it.
 RESOLVE: list[str] = []
@@ -159,27 +163,30 @@ class Response:
 
 
 class _Job:
-    """One request between a worker and the driver. ``cut`` is what ``abort_requests``
-    calls (``cancel`` notes the job as the worker's connection)."""
+    """One request between a worker and whichever worker leads. ``cut`` is what
+    ``abort_requests`` calls (``cancel`` notes the job as the worker's connection)."""
 
     __slots__ = ("client", "easy", "lines", "body", "read", "lock", "finished", "code",
-                 "message", "error", "started", "poisoned", "engine")
+                 "message", "error", "started", "poisoned", "engine", "woken")
 
     def __init__(self, client: "Client", easy: pycurl.Curl, read: float):
         self.client, self.easy, self.read = client, easy, read
-        self.lines: list[bytes] = []
-        self.body = io.BytesIO()
+        # The handle's own list and buffer, which its callbacks fill (set once, in
+        # _new_easy): emptied here, as a handle runs one job at a time.
+        self.lines: list[bytes] = easy.lines
+        self.lines.clear()
+        self.body = easy.body
+        if self.body.tell():
+            self.body.seek(0)
+            self.body.truncate()
         self.lock = _thread.allocate_lock()
-        self.lock.acquire()  # released once, by the driver, when the job is finished
-        self.finished = self.poisoned = False
+        self.lock.acquire()  # released once: the job is finished, or its worker now leads
+        self.finished = self.poisoned = self.woken = False
         self.code, self.message = 0, ""
         self.error: BaseException | None = None
         self.started = 0.0
         self.engine: _Engine | None = None
         easy.job = self
-        easy.setopt(pycurl.HEADERFUNCTION, self.lines.append)
-        easy.setopt(pycurl.WRITEFUNCTION, self.body.write)
-        easy.setopt(pycurl.PREREQFUNCTION, self.prereq)
 
     def prereq(self, ip: str, local_ip: str, port: int, local_port: int) -> int:
         """Called by libcurl (engine lock held) just before the request goes out. On a
@@ -206,19 +213,23 @@ class _Job:
 
 
 class _Engine:
-    """One driver thread's state: the multi handle, an epoll over libcurl's sockets (libcurl
-    says which through its socket callback) and the wake-up socket, libcurl's next timer,
-    the running jobs and their read deadlines. All of it is used under ``lock``, which the
-    driver holds except while it sleeps in epoll."""
+    """The multi handle and what drives it: an epoll over libcurl's sockets (libcurl says
+    which through its socket callback) and the wake-up socket, libcurl's next timer, the
+    running jobs and their read deadlines, and which job's worker leads. All of it is used
+    under ``lock``, which the leader holds except while it sleeps in epoll."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()  # every use of the multi handle and of what follows
-        self.thread: threading.Thread | None = None
         self.closed = False
+        self.shut = False  # close() done
+        # The job whose worker drives the multi handle now (or was just handed that duty),
+        # None when no transfer is running; set and changed under ``lock`` only.
+        self.leader: _Job | None = None
+        self.idle_since = time.monotonic()
         self.running: set[_Job] = set()
         self.deadlines: list[tuple[float, int, _Job]] = []  # read deadlines, a heap
         self.order = itertools.count()
-        self.wake_at = -1.0  # when the sleeping driver looks next; -1: it is awake
+        self.wake_at = -1.0  # when the sleeping leader looks next; -1: it is awake
         self.multi = pycurl.CurlMulti()
         self.poller = select.epoll()
         self.wake_r, self.wake_w = socket.socketpair()
@@ -233,7 +244,7 @@ class _Engine:
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
 
     def _on_timer(self, ms: int) -> None:
-        # 0 ("now", as after adding a transfer) must be due at the driver's next look, not
+        # 0 ("now", as after adding a transfer) must be due at the leader's next look, not
         # a millisecond of epoll later.
         self.timer_at = None if ms < 0 else 0.0 if ms == 0 else time.monotonic() + ms / 1000
 
@@ -266,9 +277,12 @@ class _Engine:
         try:
             self.wake_w.send(b"\0")
         except OSError:
-            pass  # full (wake-ups pending anyway) or closed (the driver ended)
+            pass  # full (wake-ups pending anyway) or closed (the engine was closed)
 
     def close(self) -> None:
+        if self.shut:
+            return
+        self.shut = True
         self.multi.close()
         self.poller.close()
         self.wake_r.close()
@@ -279,10 +293,11 @@ _inherited: list[Any] = []  # engines a forked child must neither use nor close
 
 
 class Client:
-    """Small bodiless requests to one origin, on one libcurl multi handle driven by one
-    thread. ``verify`` is the transport's (a CA file or folder, True, or False); ``cookies``
-    the registry session's jar (kept and sent as requests would); ``note`` and ``stopped``
-    come from ``cancel``; ``trust_env`` says whether the environment's proxies apply."""
+    """Small bodiless requests to one origin, on one libcurl multi handle driven by the
+    waiting workers in turn. ``verify`` is the transport's (a CA file or folder, True, or
+    False); ``cookies`` the registry session's jar (kept and sent as requests would);
+    ``note`` and ``stopped`` come from ``cancel``; ``trust_env`` says whether the
+    environment's proxies apply."""
 
     def __init__(self, verify: str | bool, cookies: Any, note: Callable[[Any], None],
                  stopped: Callable[[], bool], trust_env: Callable[[], bool]):
@@ -299,6 +314,7 @@ class Client:
         self._engine: _Engine | None = None
         self._closing = False
         self._free: list[pycurl.Curl] = []
+        self._lines: dict[tuple, list[bytes]] = {}  # headers -> their lines, checked
         self._proxies: dict[tuple, str] = {}
         # Idle HTTP/1.x connections, (address, port, local port) -> socket: what _Job.prereq
         # checks before one is reused. Used under the engine's lock only.
@@ -322,18 +338,13 @@ class Client:
             cookie = get_cookie_header(self._cookies, requests.Request(method, url, sent))
             if cookie:
                 sent["Cookie"] = cookie
-        lines = []
-        for name, value in sent.items():
-            if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
-                raise requests.exceptions.InvalidHeader(
-                    f"the header {name[:40]!r} holds a line break and cannot be sent")
-            # "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
-            lines.append(f"{name}: {value}" if value else f"{name};")
-        try:
-            encoded = [line.encode("latin-1") for line in lines]
-        except UnicodeEncodeError:
-            raise requests.exceptions.InvalidHeader(
-                "a header with characters HTTP cannot carry cannot be sent") from None
+        key = tuple(sent.items())
+        encoded = self._lines.get(key)
+        if encoded is None:  # checked and encoded once per set of headers
+            encoded = _header_lines(sent)
+            if len(self._lines) > 256:
+                self._lines.clear()
+            self._lines[key] = encoded
         if method not in ("GET", "HEAD"):
             raise ValueError(f"the small-request path sends GET and HEAD, not {method}")
         connect, read = timeout
@@ -370,10 +381,7 @@ class Client:
                 self._free.append(easy)
                 raise Cancelled(f"the request to {_origin(url)} was cancelled")
             self._submit(job)
-            if not job.lock.acquire(timeout=connect + read + GRACE):
-                # The driver missed its own deadline (it should not): give up on the job.
-                job.cut()
-                raise requests.Timeout(f"{_origin(url)} did not answer in time")
+            self._wait(job, connect + read + GRACE, url)
             if job.error is not None:
                 self._free.append(easy)
                 raise job.error
@@ -398,11 +406,13 @@ class Client:
             log.debug('%s "%s %s %s" %s %s', _origin(url), method, urlsplit(url).path,
                       version, status, len(content))
         fields = Headers()
+        known = fields.keys()
+        setitem = dict.__setitem__
         for name, value in raw:
             key = name.lower()
-            fields[key] = f"{dict.__getitem__(fields, key)}, {value}" if key in fields \
-                else value
-        if "set-cookie" in fields:
+            setitem(fields, key, f"{dict.__getitem__(fields, key)}, {value}" if key in known
+                    else value)
+        if "set-cookie" in known:
             _keep_cookies(self._cookies, method, url, sent, raw)
         return Response(status, reason, fields, content, url, SentRequest(method, url, sent),
                         version)
@@ -425,6 +435,10 @@ class Client:
             setopt(*self._ca)
         easy.sent = easy.timeouts = easy.proxy = None
         easy.resolve, easy.fresh, easy.job = [], False, None
+        easy.lines, easy.body = [], io.BytesIO()
+        setopt(pycurl.HEADERFUNCTION, easy.lines.append)
+        setopt(pycurl.WRITEFUNCTION, easy.body.write)
+        setopt(pycurl.PREREQFUNCTION, functools.partial(_prereq, weakref.ref(easy)))
         return easy
 
     def _proxy(self, url: str) -> str:
@@ -447,10 +461,9 @@ class Client:
         return proxy
 
     def _submit(self, job: _Job) -> None:
-        """Add ``job`` to the multi handle and start it, in the calling worker's thread:
-        the driver sleeps in epoll without holding the engine's lock, and waking it for
-        every request would cost two thread switches. It is woken only when libcurl now
-        wants a timer sooner than the driver planned to look."""
+        """Add ``job`` to the multi handle and start it, in the calling worker's thread. If
+        no worker drives the multi handle now, this one will (``_wait``); otherwise the
+        leader is woken only when libcurl now wants a timer sooner than it planned to look."""
         while True:
             with self._lock:
                 if self._closing:
@@ -458,26 +471,95 @@ class Client:
                 engine = self._engine
                 if engine is None or engine.closed:
                     engine = self._engine = _Engine()
-                    engine.thread = threading.Thread(target=self._drive, args=(engine,),
-                                                     name="registry-widgets-curl", daemon=True)
-                    engine.thread.start()
             with engine.lock:
-                if engine.closed:  # the driver ended for idleness just now: a new one
+                if engine.closed:
                     continue
-                job.engine, job.started = engine, time.monotonic()
+                now = time.monotonic()
+                if engine.leader is None and now - engine.idle_since >= IDLE:
+                    # Unused for IDLE seconds: close its connections, start afresh.
+                    self._retire(engine)
+                    continue
+                job.engine, job.started = engine, now
                 engine.multi.add_handle(job.easy)
                 engine.running.add(job)
-                due = job.started + job.read
+                due = now + job.read
                 heapq.heappush(engine.deadlines, (due, next(engine.order), job))
                 if engine.timer_at == 0.0:  # "now": the request goes out from here
                     engine.timer_at = None
                     engine.multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
                     self._collect(engine)
+                if engine.leader is None:
+                    engine.leader = job  # nobody drives: this worker will, in _wait
+                    return
                 wake = min(engine.timer_at if engine.timer_at is not None else due,
                            due) < engine.wake_at
             if wake:
                 engine.wake()
             return
+
+    def _wait(self, job: _Job, limit: float, url: str) -> None:
+        """Wait for ``job``'s answer: as a follower on its lock, or as the leader driving
+        the multi handle until the job is done (then the lead goes to another waiting
+        worker). A follower's lock is released when its job is finished or when it is
+        handed the lead."""
+        engine = job.engine
+        assert engine is not None
+        try:
+            if engine.leader is not job and not job.lock.acquire(timeout=limit):
+                # The leader missed the job's deadline (it should not): give up on it.
+                self._abandon(job, requests.Timeout(f"{_origin(url)} did not answer in time"))
+            elif engine.leader is job:
+                self._lead(engine, job)
+        except BaseException:  # an interrupt: the job leaves, the lead goes on
+            self._abandon(job, Cancelled("the request was interrupted"))
+            raise
+        if not job.finished:  # defensive: a job leaves its wait finished
+            self._abandon(job, requests.ConnectionError("the request was lost by the HTTP engine"))
+
+    def _abandon(self, job: _Job, error: BaseException) -> None:
+        """Take ``job`` out of the multi handle and fail it; pass on its lead if it had it."""
+        engine = job.engine
+        assert engine is not None
+        with engine.lock:
+            if job in engine.running:
+                engine.running.discard(job)
+                if not engine.shut:
+                    engine.multi.remove_handle(job.easy)
+            _finish(job, error)
+            if engine.leader is job:
+                self._handoff(engine)
+
+    def _handoff(self, engine: _Engine) -> None:
+        """The leader is done (engine lock held): the lead goes to the worker of another
+        running job, woken through its job's lock; with none running, nobody leads."""
+        engine.leader = None
+        if engine.closed:
+            self._retire(engine)
+            return
+        for job in engine.running:
+            engine.leader = job
+            if not job.woken:
+                job.woken = True
+                job.lock.release()
+            return
+        engine.idle_since = time.monotonic()
+
+    def _retire(self, engine: _Engine) -> None:
+        """Fail what is still running and close the engine (its lock held, no leader)."""
+        engine.closed = True
+        error = requests.ConnectionError("the transport was closed")
+        for job in list(engine.running):
+            try:
+                engine.multi.remove_handle(job.easy)
+            except pycurl.error:
+                pass
+            _finish(job, error)
+        engine.running.clear()
+        self._idle.clear()  # their connections close with the engine
+        try:
+            engine.close()
+        except pycurl.error:
+            pass
 
     def _cut(self, job: _Job) -> None:
         engine = job.engine
@@ -488,10 +570,15 @@ class Client:
                 engine.running.discard(job)
                 engine.multi.remove_handle(job.easy)
                 _finish(job, Cancelled("the request was cancelled"))
+                lead = engine.leader is job
+            else:
+                return
+        if lead:  # its worker may be asleep in epoll: it must see the cut now
+            engine.wake()
 
     def _forked(self) -> None:
-        """In a forked child: the parent's driver thread is not here, and its sockets are
-        the parent's. Start afresh, leaving the inherited handles untouched."""
+        """In a forked child: the parent's threads are not here, and its sockets are the
+        parent's. Start afresh, leaving the inherited handles untouched."""
         _inherited.append((self._engine, self._free))
         self._lock = threading.Lock()
         self._engine, self._free, self._closing = None, [], False
@@ -499,100 +586,102 @@ class Client:
         self._pid = os.getpid()
 
     def close(self) -> None:
-        """Fail what is in flight, close the connections and stop the driver."""
+        """Fail what is in flight and close the connections (at once if no worker drives
+        the multi handle, else by the leader as its wait ends)."""
         with self._lock:
             self._closing = True
             engine = self._engine
         if engine is None:
             return
         with engine.lock:
+            if engine.leader is None:
+                self._retire(engine)
+                return
             engine.closed = True
+            error = requests.ConnectionError("the transport was closed")
+            for job in list(engine.running):
+                engine.running.discard(job)
+                engine.multi.remove_handle(job.easy)
+                _finish(job, error)
         engine.wake()
-        if engine.thread is not None and engine.thread is not threading.current_thread():
-            engine.thread.join(timeout=GRACE)
 
-    # -- the driver's side -------------------------------------------------------------------
+    # -- the leader's side -------------------------------------------------------------------
 
-    def _drive(self, engine: _Engine) -> None:
-        multi, poller, wake_fd, lock = engine.multi, engine.poller, engine.wake_fd, engine.lock
-        running, deadlines = engine.running, engine.deadlines
-        socket_action = multi.socket_action
-        monotonic = time.monotonic
-        idle_since = monotonic()
-        error: BaseException = requests.ConnectionError("the transport was closed")
+    def _lead(self, engine: _Engine, mine: _Job) -> None:
+        """Drive the multi handle until ``mine`` is finished, then hand the lead on."""
+        lock = engine.lock
         lock.acquire()
         try:
-            while not engine.closed:
-                now = monotonic()
-                if engine.timer_at is not None and now >= engine.timer_at:
-                    engine.timer_at = None
-                    socket_action(pycurl.SOCKET_TIMEOUT, 0)
-                    self._collect(engine)
-                while deadlines and deadlines[0][0] <= now:
-                    _, _, job = heapq.heappop(deadlines)
-                    if job not in running:
-                        continue
-                    # The read timeout counts from when the request went out (libcurl's
-                    # PRETRANSFER time), as the requests path's does; connecting has its own.
-                    sent = job.easy.getinfo(pycurl.PRETRANSFER_TIME)
-                    due = job.started + sent + job.read if sent else now + job.read
-                    if sent and due <= now:
-                        running.discard(job)
-                        multi.remove_handle(job.easy)
-                        _finish(job, requests.Timeout("the answer did not arrive in time"))
-                    else:
-                        heapq.heappush(deadlines, (due, next(engine.order), job))
-                if running:
-                    idle_since = now
-                elif now - idle_since >= IDLE:
-                    engine.closed = True
-                    break
-                wait = IDLE if not running else 1.0
-                if engine.timer_at is not None:
-                    wait = min(wait, engine.timer_at - now)
-                if deadlines:
-                    wait = min(wait, deadlines[0][0] - now)
-                wait = max(0.0, wait)
-                engine.wake_at = now + wait
-                lock.release()
-                try:
-                    events = poller.poll(wait)
-                finally:
-                    lock.acquire()
-                engine.wake_at = -1.0  # awake: a worker's add needs no wake-up
-                for fd, mask in events:
-                    if fd == wake_fd:
-                        try:
-                            engine.wake_r.recv(4096)
-                        except OSError:
-                            pass
-                        continue
-                    socket_action(fd, (pycurl.CSELECT_IN if mask & select.EPOLLIN else 0) |
-                                  (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0) |
-                                  (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
-                if events:
-                    self._collect(engine)
-        except BaseException as e:  # a bug here must not leave workers waiting forever
-            log.exception("the HTTP driver thread failed")
-            error = requests.ConnectionError(f"the HTTP driver failed ({type(e).__name__})")
-            engine.closed = True
+            while not mine.finished and not engine.closed:
+                self._step(engine)
         finally:
-            for job in list(running):
-                try:
-                    multi.remove_handle(job.easy)
-                except pycurl.error:
-                    pass
-                _finish(job, error)
-            running.clear()
-            self._idle.clear()  # their connections close with the engine
-            lock.release()
-        with self._lock:
-            if self._engine is engine:
-                self._engine = None
+            try:
+                if not mine.finished:  # closed under it, or interrupted
+                    if mine in engine.running:
+                        engine.running.discard(mine)
+                        if not engine.shut:
+                            engine.multi.remove_handle(mine.easy)
+                    _finish(mine, requests.ConnectionError("the transport was closed"))
+                if engine.leader is mine:
+                    self._handoff(engine)
+            finally:
+                lock.release()
+
+    def _step(self, engine: _Engine) -> None:
+        """One look at libcurl's timers, the read deadlines and its sockets (engine lock
+        held, released while waiting in epoll)."""
+        multi, running, deadlines, lock = engine.multi, engine.running, engine.deadlines, \
+            engine.lock
+        now = time.monotonic()
+        if engine.timer_at is not None and now >= engine.timer_at:
+            engine.timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+            self._collect(engine)
+        while deadlines and deadlines[0][0] <= now:
+            _, _, job = heapq.heappop(deadlines)
+            if job not in running:
+                continue
+            # The read timeout counts from when the request went out (libcurl's
+            # PRETRANSFER time), as the requests path's does; connecting has its own.
+            sent = job.easy.getinfo(pycurl.PRETRANSFER_TIME)
+            due = job.started + sent + job.read if sent else now + job.read
+            if sent and due <= now:
+                running.discard(job)
+                multi.remove_handle(job.easy)
+                _finish(job, requests.Timeout("the answer did not arrive in time"))
+            else:
+                heapq.heappush(deadlines, (due, next(engine.order), job))
+        if not running:
+            deadlines.clear()
+            return
+        wait = 1.0
+        if engine.timer_at is not None:
+            wait = min(wait, engine.timer_at - now)
+        if deadlines:
+            wait = min(wait, deadlines[0][0] - now)
+        wait = max(0.0, wait)
+        engine.wake_at = now + wait
+        lock.release()
         try:
-            engine.close()
-        except pycurl.error:
-            pass
+            events = engine.poller.poll(wait)
+        finally:
+            _relock(lock)
+            engine.wake_at = -1.0  # awake: a worker's add needs no wake-up
+        if engine.shut:
+            return
+        wake_fd = engine.wake_fd
+        for fd, mask in events:
+            if fd == wake_fd:
+                try:
+                    engine.wake_r.recv(4096)
+                except OSError:
+                    pass
+                continue
+            multi.socket_action(fd, (pycurl.CSELECT_IN if mask & select.EPOLLIN else 0) |
+                                (pycurl.CSELECT_OUT if mask & select.EPOLLOUT else 0) |
+                                (pycurl.CSELECT_ERR if mask & select.EPOLLERR else 0))
+        if events:
+            self._collect(engine)
 
     def _collect(self, engine: _Engine) -> None:
         """Hand every transfer libcurl has finished back to its worker (engine lock held)."""
@@ -622,17 +711,56 @@ class Client:
         job.code, job.message = code, message
         _finish(job, None)
 
+def _prereq(easy: Any, ip: str, local_ip: str, port: int, local_port: int) -> int:
+    job = easy().job  # the handle's job now (libcurl calls this while the job runs)
+    return job.prereq(ip, local_ip, port, local_port) if job is not None \
+        else pycurl.PREREQFUNC_OK
+
+
+def _relock(lock: Any) -> None:
+    """Take ``lock`` back even if a signal handler raises meanwhile (the main thread can
+    lead): the exception is raised once the lock is held, never with it lost."""
+    error: BaseException | None = None
+    while True:
+        try:
+            lock.acquire()
+            break
+        except BaseException as e:  # KeyboardInterrupt from a handler
+            error = e
+    if error is not None:
+        raise error
+
+
 def _finish(job: _Job, error: BaseException | None) -> None:
     if job.finished:
         return
     job.finished = True
     job.error = error
-    job.lock.release()
+    if not job.woken:
+        job.woken = True
+        job.lock.release()
 
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _header_lines(sent: dict[str, str]) -> list[bytes]:
+    """``sent`` as libcurl's header lines; refused if a line break or a character HTTP
+    cannot carry would be sent."""
+    lines = []
+    for name, value in sent.items():
+        if _BAD_HEADER.search(name) or _BAD_HEADER.search(value):
+            raise requests.exceptions.InvalidHeader(
+                f"the header {name[:40]!r} holds a line break and cannot be sent")
+        # "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
+        lines.append(f"{name}: {value}" if value else f"{name};")
+    try:
+        return [line.encode("latin-1") for line in lines]
+    except UnicodeEncodeError:
+        raise requests.exceptions.InvalidHeader(
+            "a header with characters HTTP cannot carry cannot be sent") from None
 
 
 def _final_headers(lines: list[bytes]) -> tuple[str, list[tuple[str, str]]]:
@@ -644,14 +772,13 @@ def _final_headers(lines: list[bytes]) -> tuple[str, list[tuple[str, str]]]:
         if lines[i][:5] == b"HTTP/":
             start = i
             break
-    reason = ""
+    if not lines:
+        return "", []
+    status = lines[start].decode("latin-1").rstrip("\r\n")
+    reason = status.split(" ", 2)[2] if status.count(" ") >= 2 else ""
     raw: list[tuple[str, str]] = []
-    for i, line in enumerate(lines[start:]):
-        text = line.decode("latin-1").rstrip("\r\n")
-        if i == 0:
-            reason = text.split(" ", 2)[2] if text.count(" ") >= 2 else ""
-            continue
-        name, colon, value = text.partition(":")
+    for line in lines[start + 1:]:
+        name, colon, value = line.decode("latin-1").partition(":")
         if colon and name:
             raw.append((name.strip(), value.strip()))
     return reason.strip(), raw
