@@ -246,3 +246,16 @@ def test_a_target_blob_with_a_broken_link_is_sent_again(registry, registry_facto
     assert get_blob(target, unique_repo, layer.digest)  # served again, digest checked
     assert link.read_text() == layer.digest
     assert skopeo_raw_digest(target.host, unique_repo, "2.0") == image.digest
+
+
+def test_a_blob_over_the_metadata_bound_is_seen_present_and_skipped(registry, registry_b,
+                                                                     unique_repo):
+    # A blob's HEAD announces the blob's size. The small-request path bounds metadata bodies
+    # at 4 MiB; applied to a blob HEAD, every layer above it looked like a hostile answer and a
+    # copy to a target that already had the layer failed (found by the benchmark).
+    big = push_image(registry, unique_repo, "1.0", layer_sizes=(6 << 20,), seed=unique_repo)
+    first = copy(big.reference, f"{registry_b.host}/{unique_repo}:1.0")
+    assert first.digest == big.digest
+    again = copy(big.reference, f"{registry_b.host}/{unique_repo}:2.0")  # blobs all present
+    assert again.details["blobs"]["skipped"] >= 1 and again.bytes_moved == 0
+    assert get_manifest(registry_b, unique_repo, "2.0").digest == big.digest

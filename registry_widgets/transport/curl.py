@@ -360,6 +360,12 @@ class Client:
         if easy.sent != method:
             setopt(pycurl.NOBODY, 1) if method == "HEAD" else setopt(pycurl.HTTPGET, 1)
             easy.sent = method
+        # A blob's HEAD announces the blob's size (gigabytes, no body follows): libcurl checks
+        # MAXFILESIZE against that announcement too, so the metadata bound is not applied.
+        bound = 0 if method == "HEAD" and "/blobs/" in url else MAX_BODY
+        if easy.bound != bound:
+            setopt(pycurl.MAXFILESIZE_LARGE, bound)
+            easy.bound = bound
         if easy.timeouts != timeout:
             setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(connect * 1000)))
             setopt(pycurl.TIMEOUT_MS, max(1, int((connect + read) * 1000)))
@@ -434,6 +440,7 @@ class Client:
         else:
             setopt(*self._ca)
         easy.sent = easy.timeouts = easy.proxy = None
+        easy.bound = MAX_BODY  # set above; a blob HEAD lifts it (see request)
         easy.resolve, easy.fresh, easy.job = [], False, None
         easy.lines, easy.body = [], io.BytesIO()
         setopt(pycurl.HEADERFUNCTION, easy.lines.append)
