@@ -296,12 +296,8 @@ def test_checker(relpath, source, allowed):
 # -- writes to a registry go through the change engine ------------------------------------------
 
 ENGINE = "operations/core/changes.py"
-# The engine's own write step for a tag removal (tag DELETE or the 2.x placeholder method);
-# only ENGINE calls its untag() (checked below).
-ENGINE_WRITE_STEPS = {"operations/core/untag.py"}
-# Modules that still send a manifest PUT or DELETE on their own, until they move onto the
-# change engine (issue 21). This set may only shrink: a new write path plans and applies.
-WRITERS_STILL_TO_MOVE: set[str] = set()  # none left: every verb writes through the engine
+# untag.py (a tag removal: tag DELETE or the 2.x placeholder method) decides how a tag comes
+# off and sends through the writes ENGINE hands it; only ENGINE calls its untag() (below).
 # The registry client defines the calls; it is the layer below the engine, not a writer.
 WRITE_CALLS = {"put_manifest", "delete_manifest"}
 
@@ -321,14 +317,9 @@ def manifest_writers() -> dict[str, list[int]]:
 
 def test_only_the_engine_writes_manifests():
     writers = manifest_writers()
-    assert ENGINE in writers, "the change engine no longer writes: update this test"
-    new = {path: lines for path, lines in writers.items()
-           if path != ENGINE and path not in WRITERS_STILL_TO_MOVE | ENGINE_WRITE_STEPS}
-    assert new == {}, (f"these modules send a manifest PUT or DELETE themselves: {new}. Plan "
-                       f"the change and apply it with {ENGINE} (plan, re-check, back up, apply, "
-                       "verify, journal)")
-    moved = WRITERS_STILL_TO_MOVE - set(writers)
-    assert not moved, f"{sorted(moved)} no longer write: remove them from WRITERS_STILL_TO_MOVE"
+    assert set(writers) == {ENGINE}, (
+        f"manifest PUT or DELETE sent from {sorted(set(writers) - {ENGINE})}: plan the change "
+        f"and apply it with {ENGINE} (plan, re-check, back up, apply, verify, journal)")
     callers = {relpath.as_posix() for relpath in MODULE_FILES
                for node in ast.walk(ast.parse((PACKAGE_DIR / relpath).read_text()))
                if isinstance(node, ast.Attribute) and node.attr == "untag"

@@ -253,22 +253,37 @@ def _co_tags(plan: Plan, change: Change) -> list[str]:
                   if d == change.before and t not in going)
 
 
+class ManifestWrites:
+    """The only manifest PUT and DELETE of the package: the engine's, also handed to
+    :mod:`.untag` for the steps of a tag removal."""
+
+    def __init__(self, client: RegistryClient):
+        self.client = client
+
+    def put(self, repository: str, reference: str, manifest: Manifest) -> str:
+        return self.client.put_manifest(repository, reference, manifest)
+
+    def delete(self, repository: str, reference: str) -> None:
+        self.client.delete_manifest(repository, reference)
+
+
 def write_change(client: RegistryClient, plan: Plan, change: Change, original: Manifest | None,
                  *, backup_id: str, notes: dict[str, Any]) -> str:
     """Carry out one change through the registry client; returns how ("manifest-delete",
     "tag-delete", "placeholder" or "put")."""
+    writes = ManifestWrites(client)
     if change.after is None:
         if is_digest_ref(change.reference):
             try:
-                client.delete_manifest(change.repository, change.reference)
+                writes.delete(change.repository, change.reference)
             except NotFound:  # deleted meanwhile by someone else: the goal holds (verified)
                 pass
             return "manifest-delete"
         assert original is not None, "a tag removal knows the manifest it takes the tag off"
-        return untag.untag(client, change.repository, change.reference, original,
+        return untag.untag(client, writes, change.repository, change.reference, original,
                            _co_tags(plan, change), backup_id=backup_id, notes=notes)
     assert change.manifest is not None, "a put carries its manifest"
-    client.put_manifest(change.repository, change.reference, change.manifest)
+    writes.put(change.repository, change.reference, change.manifest)
     return "put"
 
 
@@ -326,7 +341,8 @@ def apply(plan: Plan, *, cancel: threading.Event | None = None,
             return result
         deleting = [c for c in plan.changes if c.after is None]
         if deleting:
-            untag.ensure_deletes_enabled(client, deleting[0].repository, plan.target)
+            untag.ensure_deletes_enabled(client, ManifestWrites(client),
+                                         deleting[0].repository, plan.target)
         _check_guards(plan, indexes, result)
         manifests: dict[str, Manifest] = {}
         backup_id = _backup(client, plan, manifests)

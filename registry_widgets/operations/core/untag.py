@@ -15,7 +15,10 @@ Facts it relies on (REGISTRY-NOTES.md, "Delete"):
   (405: disabled, 404: enabled) before anything moves, so a tag is never left on a
   placeholder.
 
-Only :mod:`.changes` calls :func:`untag`. Imports ``errors``, ``manifest`` and ``registry``.
+Only :mod:`.changes` calls :func:`untag`, and every manifest PUT and DELETE goes through the
+``writes`` it hands over (the engine's own): this module decides how a tag comes off, the
+engine sends. Reads and the placeholder's config blob use the client. Imports ``errors``,
+``manifest`` and ``registry``.
 """
 
 from __future__ import annotations
@@ -25,13 +28,21 @@ import logging
 import os
 import threading
 import uuid
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from ...errors import DeleteDisabled, NotFound, RegistryError
 from ...manifest import OCI_MANIFEST, Manifest, digest_of
 from ...registry import RegistryClient
 
 log = logging.getLogger("registry_widgets.untag")
+
+
+class Writes(Protocol):
+    """The change engine's manifest writes (``changes.ManifestWrites``)."""
+
+    def put(self, repository: str, reference: str, manifest: Manifest) -> str: ...
+
+    def delete(self, repository: str, reference: str) -> None: ...
 
 PLACEHOLDER_LABEL = "io.github.registry-widgets.placeholder"
 # Answers to DELETE .../manifests/<tag> that mean "no tag delete here" once the probe has shown
@@ -56,12 +67,13 @@ def remember_tag_delete(registry: str, supported: bool) -> None:
             _tag_delete_supported[registry] = supported
 
 
-def ensure_deletes_enabled(client: RegistryClient, repository: str, target: str) -> None:
+def ensure_deletes_enabled(client: RegistryClient, writes: Writes, repository: str,
+                           target: str) -> None:
     """DELETE a well-formed digest that cannot exist: 404 means deletes are enabled, 405 that
     they are not (DeleteDisabled, nothing changed). Nothing can be deleted by it."""
     probe = digest_of(b"registry-widgets delete probe " + os.urandom(16))
     try:
-        client.delete_manifest(repository, probe)
+        writes.delete(repository, probe)
     except NotFound:
         return
     except DeleteDisabled as e:
@@ -72,15 +84,16 @@ def ensure_deletes_enabled(client: RegistryClient, repository: str, target: str)
             reference=target, status=e.status, code=e.code) from e
 
 
-def untag(client: RegistryClient, repository: str, tag: str, original: Manifest,
-          co_tags: Sequence[str], *, backup_id: str, notes: dict[str, Any]) -> str:
+def untag(client: RegistryClient, writes: Writes, repository: str, tag: str,
+          original: Manifest, co_tags: Sequence[str], *, backup_id: str,
+          notes: dict[str, Any]) -> str:
     """Take ``tag`` (now on ``original``) off ``repository``; ``co_tags`` (the other tags on
     that digest) stay. Returns the method used ("tag-delete" or "placeholder"); ``notes``
     gets ``tag_delete_answer`` and ``repaired`` when they happen."""
     registry = client.registry
     if not tag_delete_known_unsupported(registry):
         try:
-            client.delete_manifest(repository, tag)
+            writes.delete(repository, tag)
         except RegistryError as e:
             if e.status not in NO_TAG_DELETE:
                 raise
@@ -89,30 +102,30 @@ def untag(client: RegistryClient, repository: str, tag: str, original: Manifest,
             remember_tag_delete(registry, False)
         else:
             if client.head_manifest(repository, tag) is None:
-                if repair(client, repository, original, co_tags):
+                if repair(client, writes, repository, original, co_tags):
                     notes["repaired"] = ("the registry's tag DELETE removed more than the "
                                          "tag; the image and its co-tags were put back")
                     remember_tag_delete(registry, False)
                 else:
                     remember_tag_delete(registry, True)
                 return "tag-delete"
-    _with_placeholder(client, repository, tag, original, backup_id)
+    _with_placeholder(client, writes, repository, tag, original, backup_id)
     return "placeholder"
 
 
-def repair(client: RegistryClient, repository: str, original: Manifest,
+def repair(client: RegistryClient, writes: Writes, repository: str, original: Manifest,
            co_tags: Sequence[str]) -> bool:
     """After a tag DELETE: put back the image and any co-tag that went with it."""
     repaired = False
     if client.head_manifest(repository, original.digest) is None:
         log.warning("%s: the tag DELETE removed the image %s too; putting it back",
                     client.registry, original.digest)
-        client.put_manifest(repository, original.digest, original)
+        writes.put(repository, original.digest, original)
         repaired = True
     for tag in co_tags:
         head = client.head_manifest(repository, tag)
         if head is None or head.digest != original.digest:
-            client.put_manifest(repository, tag, original)
+            writes.put(repository, tag, original)
             repaired = True
     return repaired
 
@@ -135,18 +148,18 @@ def _placeholder(client: RegistryClient, repository: str, tag: str) -> Manifest:
     return Manifest(data=body, media_type=OCI_MANIFEST)
 
 
-def _with_placeholder(client: RegistryClient, repository: str, tag: str, original: Manifest,
-                      backup_id: str) -> None:
+def _with_placeholder(client: RegistryClient, writes: Writes, repository: str, tag: str,
+                      original: Manifest, backup_id: str) -> None:
     """Move the tag to a placeholder, then delete the placeholder by digest: its only tag is
     this one, so that delete takes no other tag. Any failure puts the tag back."""
     target = f"{client.registry}/{repository}:{tag}"
     placeholder = _placeholder(client, repository, tag)
     try:
-        client.put_manifest(repository, tag, placeholder)
-        client.delete_manifest(repository, placeholder.digest)
+        writes.put(repository, tag, placeholder)
+        writes.delete(repository, placeholder.digest)
     except BaseException as e:
         try:
-            client.put_manifest(repository, tag, original)
+            writes.put(repository, tag, original)
         except Exception as again:
             raise RegistryError(
                 f"removing {target} failed ({e}), and putting the tag back on "
