@@ -200,6 +200,14 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def engine(docker_client: docker.DockerClient):
+    """The package's ``Engine`` on the session's real Docker engine."""
+    from registry_widgets.engine import Engine
+
+    return Engine(docker_client)
+
+
+@pytest.fixture
 def local_names(docker_client: docker.DockerClient) -> Iterator[list[str]]:
     """Append engine image names a test creates; they are removed after it."""
     names: list[str] = []

@@ -34,11 +34,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def engine(docker_client) -> Engine:
-    return Engine(docker_client)
-
-
-@pytest.fixture
 def local_names(engine):
     """Names a test gives local images; removed afterwards, since the engine is shared."""
     names: list[str] = []

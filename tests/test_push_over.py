@@ -4,25 +4,18 @@ read with raw HTTP (the oracle), never with the package's client."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 
 import registry_widgets as rw
-from registry_widgets.engine import Engine
-from registry_widgets.errors import ConfirmationRequired, NotFound, Protected
+from registry_widgets.errors import ConfirmationRequired, Protected
 from registry_widgets.operations.core import clients
 from registry_widgets.operations.images import local
 from tests.support import oracle, push_image
+from tests.test_engine import unique_image
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture
-def engine(docker_client) -> Engine:
-    return Engine(docker_client)
 
 
 @pytest.fixture(autouse=True)
@@ -30,25 +23,6 @@ def fresh():
     clients.reset()
     yield
     clients.reset()
-
-
-@pytest.fixture
-def local_names(engine):
-    names: list[str] = []
-    yield names
-    for name in reversed(names):
-        try:
-            engine.remove(name, force=True)
-        except NotFound:
-            pass
-
-
-def unique_image(engine: Engine, base_image: str, ref: str, tmp_path: Path) -> str:
-    context = tmp_path / f"ctx-{uuid.uuid4().hex[:8]}"
-    context.mkdir()
-    (context / "unique.txt").write_text(os.urandom(4 * 1024).hex())
-    (context / "Dockerfile").write_text(f"FROM {base_image}\nCOPY unique.txt /unique.txt\n")
-    return engine.build(context, ref)
 
 
 def digest_of(registry, repository: str, tag: str) -> str:

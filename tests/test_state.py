@@ -6,13 +6,11 @@ sqlite3, not through the package."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
 
 from registry_widgets import paths
+from tests.support.together import run_together
 from registry_widgets.operations.core import state
 from registry_widgets.operations.images.namespaces import declared_namespaces
 
@@ -37,16 +35,7 @@ def saved(name: str) -> dict:
 
 def test_two_processes_saving_at_once_lose_nothing():
     count = 40
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, me, str(count)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=os.environ.copy())
-             for me in ("a", "b")]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0
+    run_together(WRITER, [(me, str(count)) for me in ("a", "b")])
     names = {f"{me}-{i}" for me in ("a", "b") for i in range(count)}
     assert set(saved("namespaces")["127.0.0.1:5999"]) == names
     limits = {key.split("/", 1)[1]: entry["limit"] for key, entry in saved("policies").items()}
@@ -94,15 +83,6 @@ EXEMPTER = textwrap.dedent("""
 def test_two_processes_adding_exemptions_to_one_file_lose_nothing(tmp_path):
     path = tmp_path / "team" / "exemptions.json"
     count = 30
-    procs = [subprocess.Popen([sys.executable, "-c", EXEMPTER, me, str(count), str(path)],
-                              text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-             for me in ("1", "2")]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0
+    run_together(EXEMPTER, [(me, str(count), str(path)) for me in ("1", "2")])
     issues = {e["issue"] for e in json.loads(path.read_text())["exemptions"]}
     assert issues == {f"CVE-2024-{me}{i:03d}" for me in ("1", "2") for i in range(count)}

@@ -12,9 +12,8 @@ import base64
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
+import time
 from pathlib import Path
 import uuid
 
@@ -31,6 +30,7 @@ from devstack._process import free_port
 from registry_widgets.operations.images.remove import remove, restore
 from registry_widgets.widgets import (BuildPanel, Dashboard, ImageTable, NamespaceTable,
                                       ProgressView, TrashPanel)
+from tests.support.together import run_together
 from tests.support.oracle import ACCEPT_ALL, RawClient, list_repositories, list_tags
 from tests.support.images import push_image, push_index
 
@@ -1031,7 +1031,7 @@ def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b
 
 
 ADDER = """
-import sys
+
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.widgets import RegistryBar
 me, count = sys.argv[1], int(sys.argv[2])
@@ -1051,16 +1051,7 @@ bar.wait(timeout=120)
 
 def test_two_kernels_adding_registries_at_once_keep_both(registry):
     count = 15
-    procs = [subprocess.Popen([sys.executable, "-c", ADDER, me, str(count)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              env=os.environ.copy()) for me in ("a", "b")]
-    for proc in procs:
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-    for proc in procs:
-        assert proc.wait(timeout=300) == 0
+    run_together(ADDER, [(me, str(count)) for me in ("a", "b")])
 
     bar = ready(Dashboard([registry.host])).registry_bar  # a third kernel, the same user
     added = {f"{me}-{i}.invalid" for me in ("a", "b") for i in range(count)}
