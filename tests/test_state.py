@@ -10,9 +10,9 @@ import sqlite3
 import textwrap
 
 from registry_widgets import paths
-from tests.support.together import run_together
 from registry_widgets.operations.core import state
 from registry_widgets.operations.images.namespaces import declared_namespaces
+from tests.support.together import run_together
 
 WRITER = textwrap.dedent("""
     import sys

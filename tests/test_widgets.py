@@ -1031,7 +1031,7 @@ def test_registry_bar_adds_remembers_and_removes_registries(registry, registry_b
 
 
 ADDER = """
-
+import sys
 from registry_widgets.operations.core import clients, journal
 from registry_widgets.widgets import RegistryBar
 me, count = sys.argv[1], int(sys.argv[2])
