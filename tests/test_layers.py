@@ -38,6 +38,7 @@ LAYERS = {
     "operations.security": 4,
     "operations.cleanup": 5,
     "operations.mirror": 5,
+    "operations.contents": 5,
     "widgets": 6,
     "__main__": 6,
     "runner": 6,
