@@ -53,6 +53,10 @@ _HOME = {
     ".operations.security.osv": ("open_feed", "publish_feed"),
     ".operations.security.sbom": ("cyclonedx_json", "sbom", "sbom_table"),
     ".operations.security.scan": ("scan",),
+    ".operations.contents.files": ("files", "read_file"),
+    ".operations.contents.diff": ("diff",),
+    ".operations.images.artifacts": ("artifact_files", "pull_artifact", "push_artifact"),
+    ".operations.images.mutate": ("mutate",),
     ".widgets": ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
                  "SyncPanel", "ScanPanel"),
 }
@@ -80,6 +84,8 @@ __all__ = [
     # Security
     "sbom", "sbom_table", "cyclonedx_json", "scan", "open_feed", "publish_feed",
     "add_exemption", "remove_exemption", "load_exemptions",
+    # What is inside an image; artifacts (models, datasets); config changes without a rebuild
+    "files", "read_file", "diff", "push_artifact", "pull_artifact", "artifact_files", "mutate",
     # Widgets
     *_WIDGETS,
     # Types: references, results, progress, the low-level client

@@ -233,3 +233,44 @@ def test_bad_arguments_push_nothing(registry, unique_repo, tmp_path, kwargs, mes
     r = client.request("GET", f"/v2/{unique_repo}/tags/list",
                        scope=f"repository:{unique_repo}:pull")
     assert r.status_code == 404  # the repository was never created
+
+
+# --- an artifact in the listing, the scan and the SBOM -------------------------------------
+
+def test_the_listing_shows_the_artifact_type_and_no_unknown_platform(registry, unique_repo,
+                                                                     model_and_dataset):
+    from registry_widgets.operations.images.inventory import images
+    from tests.support import push_image
+
+    model, _ = model_and_dataset
+    push_artifact(f"{registry.host}/{unique_repo}:model", model,
+                  artifact_type="application/vnd.example.model.v1")
+    push_image(registry, unique_repo, "app")
+    table = images(registry.host, repositories=[unique_repo]).set_index("tag")
+    assert table.loc["model", "artifact_type"] == "application/vnd.example.model.v1"
+    assert table.loc["model", "platforms"] == []
+    assert table.loc["app", "artifact_type"] == ""
+    assert table.loc["app", "platforms"] == ["linux/amd64"]
+
+
+def test_scan_and_sbom_say_it_is_an_artifact(registry, unique_repo, model_and_dataset):
+    from registry_widgets.operations.security.sbom import cyclonedx_json, sbom, sbom_table
+    from registry_widgets.operations.security.scan import scan
+    from tests.test_scan import OSV
+
+    model, dataset = model_and_dataset
+    ref = f"{registry.host}/{unique_repo}:model"
+    push_artifact(ref, [model, dataset], artifact_type="application/vnd.example.model.v1")
+    report = scan(ref, feed=OSV)
+    assert report.findings == []  # no "runs as root", no "no healthcheck"
+    assert report.status == "artifact, not scanned"
+    assert any("is an artifact of type application/vnd.example.model.v1" in n
+               for n in report.notes)
+    contents = sbom(ref)
+    assert sbom_table(contents).empty
+    assert contents.artifact_type == "application/vnd.example.model.v1"
+    assert [f["title"] for f in contents.artifact_files] == ["model.onnx", "dataset"]
+    assert "files: model.onnx, dataset" in contents.describe()
+    document = json.loads(cyclonedx_json(contents))
+    assert document["metadata"]["component"]["type"] == "data"
+    assert sorted(c["name"] for c in document["components"]) == ["dataset", "model.onnx"]

@@ -44,8 +44,8 @@ class ImageDiff:
     exact: bool
     notes: list[str] = field(default_factory=list)
 
-    def summary(self) -> str:
-        """Two or three lines for a person."""
+    def summary(self, *, notes: bool = True) -> str:
+        """Two or three lines for a person (``notes``: with what the diff did not read)."""
         counts = self.files["change"].value_counts() if len(self.files) else {}
         files = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("added", "removed", "changed"))
         layers = self.layers["change"].value_counts() if len(self.layers) else {}
@@ -53,13 +53,17 @@ class ImageDiff:
                  f"config: {len(self.config)} setting(s) differ; layers: "
                  f"{layers.get('added', 0)} added, {layers.get('removed', 0)} removed, "
                  f"{self.shared_layers} shared; files: {files}"]
-        return "\n".join(lines + self.notes)
+        return "\n".join(lines + (self.notes if notes else []))
 
     def __repr__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        parts = [f"<pre>{html.escape(self.summary())}</pre>"]
+        return self.to_html()
+
+    def to_html(self, *, notes: bool = True) -> str:
+        """The summary, then the config, layers and files tables that have rows."""
+        parts = [f"<pre>{html.escape(self.summary(notes=notes))}</pre>"]
         for title, frame in (("Config", self.config), ("Layers", self.layers),
                              ("Files", self.files)):
             if len(frame):

@@ -34,7 +34,7 @@ from ...reference import is_digest
 log = logging.getLogger("registry_widgets.index")
 
 # Bump when the tables or the shape of a detail change: an older file is then rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: a detail says its artifact_type
 # How long a statement waits for another process's write lock. Short: this is a cache, and a
 # listing that waits on another kernel's transaction is slower than one that skips the write
 # (a write skipped costs speed next time; a 30 s wait per write once stalled a listing 74 s).

@@ -49,7 +49,8 @@ log = logging.getLogger("registry_widgets.inventory")
 
 DEFAULT_WORKERS = 16
 COLUMNS = ["namespace", "repository", "tag", "digest", "media_type", "platforms", "size",
-           "size_per_platform", "created", "labels", "accessories", "reference"]
+           "size_per_platform", "created", "labels", "accessories", "reference",
+           "artifact_type"]
 # Config blobs we read for a date, labels and platform; anything else (an OCI artifact's
 # config, say) is counted in the size but not downloaded.
 IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json",
@@ -334,7 +335,7 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
                 "size_per_platform": dict(detail["size_per_platform"]),
                 "created": detail["created"], "labels": dict(detail["labels"]),
                 "accessories": dict(accessories.get((entry.repository, digest), {})),
-                "reference": ref})
+                "reference": ref, "artifact_type": detail.get("artifact_type", "")})
             result.verified.append(verified)
             result.from_index += verified != now
         listed = {(entry.repository, digest) for entry, digest, _ in tagged}
@@ -475,11 +476,18 @@ def _image_detail(client: RegistryClient, repository: str, manifest: Manifest) -
                              if settings.get("os") or settings.get("architecture") else None)
     blobs = {d.digest: d.size for d in manifest.blobs}
     size = sum(d.size for d in manifest.blobs)
+    # An OCI artifact (a model, a dataset) says what it is: its artifactType, else its
+    # config's media type. It has no platform, and "unknown" would only mislead.
+    artifact_type = str(manifest.json.get("artifactType") or "") or (
+        config.media_type if config is not None and config.media_type not in IMAGE_CONFIG_TYPES
+        else "")
+    platforms = [] if artifact_type and platform == "unknown" else [platform]
     labels = (settings.get("config") or {}).get("Labels") or {}
     created = settings.get("created")
     return {
         "digest": manifest.digest, "media_type": manifest.media_type,
-        "platforms": [platform], "size": size, "size_per_platform": {platform: size},
+        "platforms": platforms, "size": size,
+        "size_per_platform": {p: size for p in platforms}, "artifact_type": artifact_type,
         "created": created if isinstance(created, str) else None,
         "labels": {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
         "config": {"digest": config.digest, "size": config.size} if config else None,

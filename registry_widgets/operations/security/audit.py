@@ -44,7 +44,11 @@ def _issue(check: str, severity: str, summary: str) -> Any:
 
 
 def audit(contents: Any) -> list[Any]:
-    """The configuration findings of an image read by ``read_image`` (``ImageContents``)."""
+    """The configuration findings of an image read by ``read_image`` (``ImageContents``).
+    An OCI artifact (a model, a dataset) runs nowhere: it has no container settings to
+    audit, so it has no findings."""
+    if getattr(contents, "artifact_type", ""):
+        return []
     config: dict[str, Any] = contents.config or {}
     run: dict[str, Any] = config.get("config") or {}
     out = []

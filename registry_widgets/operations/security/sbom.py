@@ -93,6 +93,18 @@ class ImageContents:
     top_layer_world_writable: list[str] = field(default_factory=list)
     # package databases that could not be read, one sentence each (the SBOM lacks them)
     notes: list[str] = field(default_factory=list)
+    # an OCI artifact (a model, a dataset): its type and files; no layers are read
+    artifact_type: str = ""
+    artifact_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for a person: what the image is and what it holds."""
+        if self.artifact_type:
+            names = ", ".join(f["title"] or f["digest"][:19] for f in self.artifact_files)
+            return (f"{self.reference} is an artifact of type {self.artifact_type}, not a "
+                    f"container image: no packages; files: {names or 'none'}")
+        return (f"{self.reference}: {len(self.packages)} packages"
+                + (f" on {self.distro}" if self.distro else ""))
 
     @property
     def distro(self) -> str:
@@ -228,6 +240,14 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     top, image = _pick_image(client, ref, platform)
+    kind = artifact_type_of(image)
+    if kind:  # its layers are files, not a filesystem: nothing to stream
+        files = [{"title": d.annotations.get("org.opencontainers.image.title", ""),
+                  "media_type": d.media_type, "size": d.size, "digest": d.digest}
+                 for d in image.layers]
+        return ImageContents(reference=str(ref), digest=top.digest, packages=[],
+                             layers=[d.digest for d in image.layers], artifact_type=kind,
+                             artifact_files=files)
     config: dict[str, Any] = {}
     if image.config is not None:
         try:
@@ -257,6 +277,22 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
     return ImageContents(reference=str(ref), digest=top.digest, packages=packages,
                          os=os_release, layers=[d.digest for d in layers], config=config,
                          top_layer_world_writable=writable, notes=notes)
+
+
+IMAGE_CONFIGS = ("application/vnd.oci.image.config.v1+json",
+                 "application/vnd.docker.container.image.v1+json")
+
+
+def artifact_type_of(image: Manifest) -> str:
+    """An OCI artifact's type (its ``artifactType``, else a config media type that is not an
+    image config's); "" for a container image. As ``images.artifacts`` says it, a sibling
+    this package may not import."""
+    kind = image.json.get("artifactType")
+    if kind:
+        return str(kind)
+    config = image.config
+    return config.media_type if config is not None and config.media_type not in IMAGE_CONFIGS \
+        else ""
 
 
 def _note(path: str, index: int, digest: str, why: str) -> str:
@@ -364,8 +400,10 @@ def cyclonedx_json(contents: ImageContents, *, indent: int | None = 2) -> str:
     image_purl = PackageURL(type="oci", name=ref.repository.rsplit("/", 1)[-1],
                             version=contents.digest,
                             qualifiers={"repository_url": ref.name, **({"tag": ref.tag} if ref.tag else {})})
-    root = Component(name=ref.name, version=contents.digest, type=ComponentType.CONTAINER,
-                     purl=image_purl, bom_ref=f"image:{contents.digest}")
+    root = Component(name=ref.name, version=contents.digest,
+                     type=ComponentType.DATA if contents.artifact_type else
+                     ComponentType.CONTAINER, purl=image_purl, bom_ref=f"image:{contents.digest}",
+                     description=contents.describe() if contents.artifact_type else None)
     bom.metadata.component = root
     children = []
     if contents.os:
@@ -373,6 +411,12 @@ def cyclonedx_json(contents: ImageContents, *, indent: int | None = 2) -> str:
             name=contents.os.get("ID", "unknown"), version=contents.os.get("VERSION_ID") or None,
             type=ComponentType.OPERATING_SYSTEM, bom_ref=f"os:{contents.distro or 'unknown'}",
             description=contents.os.get("PRETTY_NAME") or None))
+    for item in contents.artifact_files:  # an artifact's files, each with its digest
+        children.append(Component(
+            name=item["title"] or item["digest"], type=ComponentType.FILE,
+            bom_ref=f"file:{item['digest']}",
+            properties=[Property(name="registry_widgets:media_type", value=item["media_type"]),
+                        Property(name="registry_widgets:digest", value=item["digest"])]))
     seen: set[str] = set()
     for pkg in contents.packages:
         ref_id = pkg.purl if pkg.purl not in seen else f"{pkg.purl}#{pkg.path}"

@@ -137,6 +137,8 @@ class ScanReport:
     unknown_fails: bool = True
     # what the layers held (for the SBOM outputs without reading them again); not serialised
     contents: ImageContents | None = field(default=None, repr=False, compare=False)
+    # an OCI artifact's type: it is not scanned as a container (no packages, no settings)
+    artifact_type: str = ""
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -152,6 +154,10 @@ class ScanReport:
         """What a reader of the report must know: each gap of the scan, then how findings
         without a severity were counted."""
         out = list(self.gaps)
+        if self.artifact_type:
+            out.append(f"{self.reference} is an artifact of type {self.artifact_type}, not a "
+                       "container image: it holds no packages and runs nowhere, so there was "
+                       "nothing to match or audit")
         unranked = [f for f in self.open_findings if f.severity == "unknown"]
         if unranked:
             how = ("count as failing at any fail_on threshold (unknown_fails=False ranks them "
@@ -167,6 +173,8 @@ class ScanReport:
     def status(self) -> str:
         """The Security status column: "No issues", "N issues" or "unsupported OS"; followed by
         " (incomplete)" when the scan could not read everything (see ``notes``)."""
+        if self.artifact_type:
+            return "artifact, not scanned"
         if not self.os_supported:
             return "unsupported OS"
         n = len(self.open_findings)
@@ -217,7 +225,8 @@ class ScanReport:
                 "os_supported": self.os_supported, "packages": self.packages, "feed": self.feed,
                 "status": self.status, "complete": self.complete,
                 "unknown_fails": self.unknown_fails, "notes": self.notes,
-                "counts": self.counts(), "findings": [asdict(f) for f in self.findings]}
+                "counts": self.counts(), "findings": [asdict(f) for f in self.findings],
+                "artifact_type": self.artifact_type}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -348,5 +357,6 @@ def scan(ref: str | Reference, *, feed: str | Feed,
     report = ScanReport(reference=str(ref), digest=contents.digest, distro=contents.distro,
                         os_supported=not contents.os or os_ecosystem(contents.os) is not None,
                         packages=len(contents.packages), feed=indexed.source, findings=findings,
-                        gaps=_gaps(contents), unknown_fails=unknown_fails, contents=contents)
+                        gaps=_gaps(contents), unknown_fails=unknown_fails, contents=contents,
+                        artifact_type=contents.artifact_type)
     return report.check(fail_on)
