@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
          "06_namespaces_and_images", "07_retention", "08_sync", "09_scan", "10_dashboard"]
+NAMES += ["12_inside_an_image", "13_artifacts"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -61,6 +62,8 @@ PARAMETERS = {
     "09_scan": ["ref", "feed", "exemptions", "fail_on", "json_output", "sarif_output",
                 "sbom_output", "interactive"],
     "10_dashboard": ["registries", "interactive"],
+    "12_inside_an_image": ["ref", "path", "a", "b", "exact", "interactive"],
+    "13_artifacts": ["ref", "files", "artifact_type", "folder", "interactive"],
 }
 HEADLESS_MAX_BYTES = 100_000  # a headless run's executed notebook (no widget state)
 
@@ -180,6 +183,8 @@ VERBS = {
     "08_sync": (["sync"], set()),
     "09_scan": (["scan"], {"json_output", "sarif_output", "sbom_output"}),
     "10_dashboard": (["Dashboard"], set()),
+    "12_inside_an_image": (["files", "read_file", "diff"], set()),
+    "13_artifacts": (["push_artifact", "pull_artifact"], set()),
 }
 
 
@@ -669,6 +674,7 @@ NAMED_TARGETS = {
     "03_copy": {"target": "{host}/my_namespace/multiarch:1.0"},
     "04_build": {"ref": "{host}/my_namespace/hello:1.0"},
     "08_sync": {"target": "{host}/mirror", "dry_run": False},
+    "13_artifacts": {"ref": "{host}/my_namespace/model:v1"},
 }
 
 
@@ -704,3 +710,33 @@ def _forget_local_images(engine, host: str) -> None:
         for name in image.tags:
             if name.startswith(f"{host}/"):
                 engine.images.remove(name, force=True)
+
+
+# -- 12 and 13: what is inside an image; artifacts -----------------------------------------
+
+def test_inside_an_image_lists_reads_and_diffs(registry: LocalRegistry, unique_repo: str,
+                                               tmp_path: Path) -> None:
+    from tests.test_contents import layer
+
+    base = layer(("f", "etc/os-release", b"ID=demo\n"), ("f", "app/run.sh", b"echo 1\n"))
+    one = push_image(registry, unique_repo, "1.0", layers=[base])
+    two = push_image(registry, unique_repo, "1.1", layers=[base, layer(
+        ("f", "app/run.sh", b"echo 2\n"), ("f", "app/new.txt", b"new"))],
+        labels={"org.opencontainers.image.version": "1.1"})
+    _, record = execute("12_inside_an_image", tmp_path, ref=two.reference, path="/app/run.sh",
+                        a=one.reference, b=two.reference, exact=True)
+    assert record["paths"] == 5 and record["bytes"] == len(b"echo 2\n")
+    assert record["diff"]["files"] == {"added": 1, "changed": 1}
+    assert record["diff"]["shared_layers"] == 1 and record["diff"]["config"] == 1
+
+
+def test_artifacts_notebook_pushes_lists_and_pulls(registry: LocalRegistry, unique_repo: str,
+                                                   tmp_path: Path) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(3000))
+    ref = f"{registry.host}/{unique_repo}:v2"
+    _, record = execute("13_artifacts", tmp_path, ref=ref, files=[str(weights)],
+                        folder=str(tmp_path / "back"))
+    assert record["push"]["digest"] == get_manifest(registry, unique_repo, "v2").digest
+    assert (tmp_path / "back" / "weights.bin").read_bytes() == weights.read_bytes()
+    assert record["files"] == ["weights.bin"]
