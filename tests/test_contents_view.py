@@ -68,3 +68,23 @@ def test_artifact_view_lists_and_pulls(registry, unique_repo, tmp_path):
     view.children[1].children[1].click()
     assert view.last_error is None, view.message.text
     assert (tmp_path / "pulled" / "weights.bin").read_bytes() == b"\x00\x01weights"
+
+
+def test_the_image_table_has_an_artifact_type_column(registry, unique_repo, tmp_path):
+    import json
+
+    from registry_widgets.reference import namespace_of
+    from registry_widgets.widgets import ImageTable
+    from tests.test_widgets import assert_ok, ready
+
+    model = tmp_path / "weights.bin"
+    model.write_bytes(b"w")
+    push_artifact(f"{registry.host}/{unique_repo}:model", model,
+                  artifact_type="application/vnd.example.model.v1")
+    push_image(registry, unique_repo, "app")
+    table = ready(ImageTable(registry.host, namespace_of(unique_repo)))
+    assert_ok(table)
+    rows = json.loads(table.table._dt_args["data_json"])
+    # repository, tag, digest, platforms, artifact type, ...
+    assert [(r[1], r[3], r[4]) for r in rows] == [
+        ("app", "linux/amd64", ""), ("model", "", "application/vnd.example.model.v1")]

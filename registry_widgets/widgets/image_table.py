@@ -374,10 +374,11 @@ class ImageTable(Panel):
             display.insert(display.columns.get_loc("labels") if "labels" in display else
                            len(display.columns), "accessories",
                            [", ".join(sorted(a)) if a else "" for a in self.shown["accessories"]])
-        if "artifact_type" in self.shown and any(self.shown["artifact_type"].fillna("").map(bool)):
+        kinds = self.shown["artifact_type"].fillna("") if "artifact_type" in self.shown else []
+        if any(kinds):
             # OCI artifacts (models, datasets) say what they are; images leave it blank
             display.insert(display.columns.get_loc("platforms") + 1, "artifact type",
-                           list(self.shown["artifact_type"].fillna("")))
+                           list(kinds))
         if self.security is not None:
             display.insert(len(display.columns), "security", self.security(self.shown))
         self.table.update(display, **table_options(display, search=False))

@@ -134,7 +134,8 @@ def _pack_folder(folder: Path, name: str, into: IO[bytes]) -> tuple[str, str, in
     blob = _Hashing(into)
     with gzip.GzipFile(fileobj=blob, mode="wb", mtime=0) as zipped:  # type: ignore[arg-type]
         plain = _Hashing(zipped)  # type: ignore[arg-type]
-        with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=plain, mode="w|",  # type: ignore[call-overload]
+                          format=tarfile.PAX_FORMAT) as tar:
             for root, dirs, names in os.walk(folder):
                 dirs.sort()
                 # a linked folder is listed in dirs but not walked: it goes in as the link
