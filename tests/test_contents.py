@@ -196,3 +196,66 @@ def test_an_artifact_is_not_read_as_a_filesystem(registry, unique_repo):
                  "application/vnd.oci.image.manifest.v1+json")
     with pytest.raises(InvalidArgument, match="is an artifact.*pull_artifact"):
         files(f"{registry.host}/{unique_repo}:model")
+
+
+def test_a_layer_climbing_out_of_the_root_is_refused(registry, unique_repo):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("../../etc/evil")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil"))
+    pushed = push_image(registry, unique_repo, "v1", layers=[gzip_deterministic(buf.getvalue())])
+    with pytest.raises(UnreadableLayer, match="tar slip"):
+        files(pushed.reference)
+    with pytest.raises(UnreadableLayer, match="tar slip"):
+        read_file(pushed.reference, "/etc/evil")
+
+
+def test_a_platform_of_an_index(registry, unique_repo):
+    from tests.support.images import push_index
+
+    amd64 = push_image(registry, unique_repo, None, layers=[layer(("f", "arch", b"amd64"))])
+    arm64 = push_image(registry, unique_repo, None, layers=[layer(("f", "arch", b"arm64"))],
+                       platform=("linux", "arm64", "v8"))
+    push_index(registry, unique_repo, "multi", [amd64, arm64])
+    ref = f"{registry.host}/{unique_repo}:multi"
+    assert read_file(ref, "/arch") == b"amd64"  # linux/amd64 by default
+    assert read_file(ref, "/arch", platform="linux/arm64/v8") == b"arm64"
+    assert files(ref, platform="linux/arm64/v8")["size"].tolist() == [5]
+    with pytest.raises(NotFound, match="has no platform 'linux/s390x'.*linux/arm64/v8"):
+        files(ref, platform="linux/s390x")
+
+
+def test_diff_names_env_user_and_ports(registry, unique_repo):
+    from tests.support.oracle import RawClient
+    from tests.support.images import put_manifest, upload_blob
+    import json
+
+    client = RawClient(registry)
+    base = layer(("f", "x", b"x"))
+    digest = upload_blob(client, unique_repo, base)
+
+    def image(tag: str, run: dict) -> str:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "config": run,
+                             "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        config_digest = upload_blob(client, unique_repo, config)
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": digest, "size": len(base)}]}).encode()
+        put_manifest(client, unique_repo, tag, manifest,
+                     "application/vnd.oci.image.manifest.v1+json")
+        return f"{registry.host}/{unique_repo}:{tag}"
+
+    a = image("a", {"Env": ["PATH=/bin", "MODE=dev"], "User": "",
+                    "ExposedPorts": {"80/tcp": {}}, "Entrypoint": ["/run"]})
+    b = image("b", {"Env": ["PATH=/bin", "MODE=prod", "NEW=1"], "User": "1000",
+                    "ExposedPorts": {"8080/tcp": {}}, "Entrypoint": ["/run"]})
+    result = diff(a, b)
+    rows = {(r.setting, r.key): (r.a, r.b) for r in result.config.itertuples()}
+    assert rows == {("Env", "MODE"): ("dev", "prod"), ("Env", "NEW"): ("", "1"),
+                    ("User", ""): ("", "1000"), ("ExposedPorts", "80/tcp"): ("present", ""),
+                    ("ExposedPorts", "8080/tcp"): ("", "present")}
+    assert result.files.empty and result.layers.empty and result.shared_layers == 1

@@ -101,7 +101,8 @@ def _keyed_rows(name: str, before: Any, after: Any) -> list[dict[str, str]]:
             return {}
         if isinstance(value, list):  # Env
             return dict((item.split("=", 1) + [""])[:2] for item in value)
-        return {str(k): _text(v) for k, v in value.items()}
+        # ports and volumes map to {}: being there is the value
+        return {str(k): _text(v) or "present" for k, v in value.items()}
 
     old, new = as_map(before), as_map(after)
     return [{"setting": name, "key": key, "a": old.get(key, ""), "b": new.get(key, "")}
