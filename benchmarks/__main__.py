@@ -129,6 +129,9 @@ def run_all(settings: Settings, results: report.Report) -> None:
             sync_bench.sync_scenario(settings, results, source)
     if "latency" in wanted:
         latency_bench.latency_scenario(settings, results)
+    if "contents" in wanted:
+        from . import contents_bench
+        contents_bench.contents_scenario(settings, results)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,8 @@ EXPECTED = [
     ("9 image table across a network", "floor: curl --http2"),
     ("9 image table across a network", "curl --http1.1"),
     ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
+    ("10 diff of two", "registry_widgets.diff (own process)"),
+    ("10 diff of two", "stream the differing layers"),
 ]
 
 
