@@ -274,3 +274,16 @@ def test_scan_and_sbom_say_it_is_an_artifact(registry, unique_repo, model_and_da
     document = json.loads(cyclonedx_json(contents))
     assert document["metadata"]["component"]["type"] == "data"
     assert sorted(c["name"] for c in document["components"]) == ["dataset", "model.onnx"]
+
+
+def test_files_given_as_links_keep_their_names(registry, unique_repo, tmp_path,
+                                               model_and_dataset):
+    model, dataset = model_and_dataset
+    (tmp_path / "current.onnx").symlink_to(model)
+    (tmp_path / "data").symlink_to(dataset, target_is_directory=True)
+    ref = f"{registry.host}/{unique_repo}:links"
+    push_artifact(ref, [tmp_path / "current.onnx", tmp_path / "data"])
+    pull_artifact(ref, tmp_path / "out")
+    assert (tmp_path / "out" / "current.onnx").read_bytes() == model.read_bytes()
+    assert not (tmp_path / "out" / "data").is_symlink()
+    assert (tmp_path / "out" / "data" / "train" / "a.csv").read_text() == "x,y\n1,2\n"

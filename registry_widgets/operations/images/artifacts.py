@@ -166,13 +166,18 @@ def _files_argument(files: Any) -> list[Path]:
     if missing:
         raise InvalidArgument(f"files: {', '.join(missing)} not found on this machine: nothing "
                               "was pushed. Give paths to existing files or folders")
-    titles = [p.resolve().name for p in paths]
+    titles = [_title(p) for p in paths]
     twice = sorted({t for t in titles if titles.count(t) > 1})
     if twice:
         raise InvalidArgument(f"files: two of them are called {', '.join(twice)}; an artifact "
                               "names each file by its name, so they would overwrite each other "
                               "when pulled: nothing was pushed. Rename one")
     return paths
+
+
+def _title(path: Path) -> str:
+    """The name a file goes by in the artifact: as given, a link not followed (as oras)."""
+    return Path(os.path.abspath(path)).name
 
 
 def _check_media_type(name: str, value: Any) -> str:
@@ -242,11 +247,12 @@ def push_artifact(ref: str | Reference, files: Any, *, artifact_type: str = UNKN
     layers = []
     with tempfile.TemporaryDirectory(prefix="rw-artifact-") as scratch:
         for path in paths:
-            title = path.resolve().name
+            title = _title(path)
             if path.is_dir():
                 packed = Path(scratch) / f"{len(layers)}.tar.gz"
                 with open(packed, "wb") as handle:
-                    tar_digest, digest, size = _pack_folder(path, title, handle)
+                    # a folder given as a link is packed as the folder it names
+                    tar_digest, digest, size = _pack_folder(path.resolve(), title, handle)
                 layer = _descriptor(FOLDER_TYPE, digest, size, {
                     CONTENT_DIGEST: tar_digest, UNPACK: "true", TITLE: title})
                 source = packed
