@@ -105,3 +105,21 @@ def test_bad_arguments_change_nothing(registry, unique_repo, kwargs, message):
     assert subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false",
                            f"docker://{registry.host}/{unique_repo}:new"],
                           capture_output=True).returncode != 0
+
+
+def test_one_platform_of_an_index(registry, unique_repo):
+    from tests.support.images import push_index
+
+    amd64 = push_image(registry, unique_repo, None, seed="m-amd64")
+    arm64 = push_image(registry, unique_repo, None, seed="m-arm64",
+                       platform=("linux", "arm64", "v8"))
+    push_index(registry, unique_repo, "multi", [amd64, arm64])
+    source = f"{registry.host}/{unique_repo}:multi"
+    with pytest.raises(InvalidArgument, match="multi-arch index.*platform='linux/amd64'"):
+        mutate(source, f"{registry.host}/{unique_repo}:arm", labels={"a": "b"})
+    mutate(source, f"{registry.host}/{unique_repo}:arm", labels={"a": "b"},
+           platform="linux/arm64/v8")
+    raw = skopeo(registry.host, unique_repo, "arm", "--raw")
+    assert [layer["digest"] for layer in raw["layers"]] == [b.digest for b in arm64.layers]
+    config = json.loads(get_blob(registry, unique_repo, raw["config"]["digest"]))
+    assert (config["architecture"], config["config"]["Labels"]) == ("arm64", {"a": "b"})
