@@ -27,6 +27,7 @@ WRITES_TO = {
     "copy": ("my_namespace/multiarch",),
     "build": ("my_namespace/hello",),
     "sync": ("mirror/busybox", "mirror/hello", "mirror/multiarch"),
+    "artifacts": ("models/demo",),
 }
 
 
@@ -186,6 +187,7 @@ UNNAMED_WRITES = [
     ("build", [("push", "True"), ("test_run", "False")], "-p ref "),
     ("sync", [("dry_run", "False")], "-p target REGISTRY/NAMESPACE"),
     ("sync", [("dry_run", "no"), ("source", "{host}/tutorial"), ("target", "")], "-p target "),
+    ("artifacts", [], "-p ref REGISTRY/NAMESPACE/REPOSITORY:TAG"),
 ]
 
 
