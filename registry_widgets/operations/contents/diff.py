@@ -13,6 +13,7 @@ and ``tree`` and ``files``.
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,8 @@ from ...progress import ProgressCallback
 from ...reference import Reference, parse_reference
 from ..core.arguments import check_bool, check_optional_str
 from ..core.clients import client_for
-from .tree import Entry, Overlay, check_layers, merge, pick_image, read_config
+from .tree import (LAYER_WORKERS, Entry, Overlay, check_layers, merge, pick_image,
+                   read_config)
 
 CONFIG_FIELDS = ("Env", "Entrypoint", "Cmd", "Labels", "User", "ExposedPorts", "WorkingDir",
                  "Volumes", "StopSignal", "Healthcheck")
@@ -189,10 +191,13 @@ def diff(a: str | Reference, b: str | Reference, *, platform: str | None = None,
     layers_a, layers_b = image_a.layers, image_b.layers
     shared = _shared_prefix(layers_a, layers_b)
     start = 0 if exact else shared
-    side_a = merge(client_a, ref_a, layers_a, start=start, hash_files=True, progress=progress,
-                   action="diff")
-    side_b = merge(client_b, ref_b, layers_b, start=start, hash_files=True, progress=progress,
-                   action="diff")
+    # both sides at once: their own layers are independent downloads
+    with ThreadPoolExecutor(2, "rw-diff") as pool:
+        reading_a = pool.submit(merge, client_a, ref_a, layers_a, start=start, hash_files=True,
+                                progress=progress, action="diff", workers=LAYER_WORKERS // 2)
+        reading_b = pool.submit(merge, client_b, ref_b, layers_b, start=start, hash_files=True,
+                                progress=progress, action="diff", workers=LAYER_WORKERS // 2)
+        side_a, side_b = reading_a.result(), reading_b.result()
     import pandas as pd
 
     digests_a = {layer.digest for layer in layers_a}

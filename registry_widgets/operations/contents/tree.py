@@ -18,6 +18,7 @@ import hashlib
 import json
 import posixpath
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -33,6 +34,7 @@ OPAQUE = ".wh..wh..opq"
 # A file larger than this is not hashed for ``diff`` (read whole, it would cost as much
 # memory): its row compares by size and mode only, and says so.
 MAX_HASH_BYTES = 64 << 20
+LAYER_WORKERS = 4  # layers read at a time (copy moves 4 blobs at a time too)
 
 TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
          tarfile.DIRTYPE: "dir", tarfile.SYMTYPE: "symlink", tarfile.LNKTYPE: "hardlink",
@@ -150,20 +152,28 @@ def check_layers(ref: Reference, image: Manifest) -> None:
                 "get its files", reference=str(ref))
 
 
-def read_layer(overlay: Overlay, reader: LayerReader, index: int, digest: str, *,
-               hash_files: bool = False) -> None:
-    """Apply one layer's tar to ``overlay`` (headers only; contents hashed if asked)."""
-    members: dict[str, Entry] = {}
-    whiteouts: list[str] = []
-    opaque: list[str] = []
+@dataclass
+class LayerChanges:
+    """What one layer's tar says: its entries, the paths it whites out, the folders it
+    makes opaque (applied to the layers below by ``Overlay.apply``)."""
+
+    members: dict[str, Entry] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)
+    opaque: list[str] = field(default_factory=list)
+
+
+def scan_layer(reader: LayerReader, index: int, digest: str, *,
+               hash_files: bool = False) -> LayerChanges:
+    """One layer's tar as ``LayerChanges`` (headers only; contents hashed if asked)."""
+    found = LayerChanges()
     for member, content in walk_tar(reader):
         path = normal_path(member.name)
         parent, base = posixpath.split(path)
         if base == OPAQUE:
-            opaque.append(parent)
+            found.opaque.append(parent)
             continue
         if base.startswith(WHITEOUT):
-            whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+            found.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
             continue
         if path == "/":
             continue  # the root itself ("./"): not a file of the image
@@ -174,22 +184,43 @@ def read_layer(overlay: Overlay, reader: LayerReader, index: int, digest: str, *
         link = member.linkname if member.issym() else (
             normal_path(member.linkname) if member.islnk() else "")
         # a later member for the same path wins, as on extraction
-        members[path] = Entry(path, kind, member.size, member.mode & 0o7777, link, index,
-                              digest, file_digest)
-    overlay.apply(members.values(), whiteouts, opaque)
+        found.members[path] = Entry(path, kind, member.size, member.mode & 0o7777, link, index,
+                                    digest, file_digest)
+    return found
+
+
+def read_layer(overlay: Overlay, reader: LayerReader, index: int, digest: str, *,
+               hash_files: bool = False) -> None:
+    """Apply one layer's tar to ``overlay``."""
+    found = scan_layer(reader, index, digest, hash_files=hash_files)
+    overlay.apply(found.members.values(), found.whiteouts, found.opaque)
 
 
 def merge(client: RegistryClient, ref: Reference, layers: list[Descriptor], *, start: int = 0,
           hash_files: bool = False, progress: ProgressCallback | None = None,
-          action: str = "files") -> Overlay:
-    """The overlay of ``layers[start:]`` (``start`` skips layers another image shares)."""
-    overlay = Overlay()
-    for index in range(start, len(layers)):
+          action: str = "files", workers: int = LAYER_WORKERS) -> Overlay:
+    """The overlay of ``layers[start:]`` (``start`` skips layers another image shares).
+
+    The layers are read side by side (``workers`` at a time: each is a download, an inflate
+    and a tar walk, and zlib, hashlib and sockets release the GIL), then stacked in order;
+    only their headers are held meanwhile."""
+    def one(index: int) -> LayerChanges:
         layer = layers[index]
         emit(progress, ProgressEvent(action, id=layer.digest, status="Reading", total=layer.size,
                                      message=f"{ref}: layer {index + 1} of {len(layers)}"))
-        read_layer(overlay, layer_stream(client, ref, index, layer), index, layer.digest,
-                   hash_files=hash_files)
+        found = scan_layer(layer_stream(client, ref, index, layer), index, layer.digest,
+                           hash_files=hash_files)
         emit(progress, ProgressEvent(action, id=layer.digest, status="Read", current=layer.size,
                                      total=layer.size))
+        return found
+
+    indexes = list(range(start, len(layers)))
+    overlay = Overlay()
+    if len(indexes) <= 1 or workers <= 1:
+        results = [one(i) for i in indexes]
+    else:
+        with ThreadPoolExecutor(min(workers, len(indexes)), "rw-contents") as pool:
+            results = list(pool.map(one, indexes))
+    for found in results:
+        overlay.apply(found.members.values(), found.whiteouts, found.opaque)
     return overlay
