@@ -88,3 +88,16 @@ def test_the_image_table_has_an_artifact_type_column(registry, unique_repo, tmp_
     # repository, tag, digest, platforms, artifact type, ...
     assert [(r[1], r[3], r[4]) for r in rows] == [
         ("app", "linux/amd64", ""), ("model", "", "application/vnd.example.model.v1")]
+
+
+def test_the_details_of_an_artifact_row_name_its_type():
+    from registry_widgets.widgets.tables import inspect_text
+
+    row = {"reference": "r.io/ns/model:v1", "digest": "sha256:" + "a" * 64,
+           "media_type": "application/vnd.oci.image.manifest.v1+json", "platforms": [],
+           "size": 10, "artifact_type": "application/vnd.example.model.v1"}
+    text = inspect_text(row)
+    assert "artifact:   application/vnd.example.model.v1" in text and "unknown" not in \
+        text.split("created")[0]
+    assert "platforms:  linux/amd64" in inspect_text({**row, "artifact_type": "",
+                                                      "platforms": ["linux/amd64"]})

@@ -244,6 +244,8 @@ def inspect_text(row: pd.Series | dict) -> str:
     lines = [f"reference:  {row['reference']}",
              f"digest:     {row['digest']}",
              f"media type: {row.get('media_type', '')}",
+             # an artifact (a model, a dataset) has a type instead of a platform
+             f"artifact:   {row['artifact_type']}" if row.get("artifact_type") else
              f"platforms:  {join_platforms(row.get('platforms')) or 'unknown'}",
              f"size:       {human_size(row.get('size'))} (compressed: config and layers)"]
     if len(per_platform) > 1:
