@@ -259,3 +259,9 @@ def test_diff_names_env_user_and_ports(registry, unique_repo):
                     ("User", ""): ("", "1000"), ("ExposedPorts", "80/tcp"): ("present", ""),
                     ("ExposedPorts", "8080/tcp"): ("", "present")}
     assert result.files.empty and result.layers.empty and result.shared_layers == 1
+
+
+def test_read_file_of_a_folder_the_tar_only_implies(registry, unique_repo):
+    pushed = push_image(registry, unique_repo, "v1", layers=[layer(("f", "opt/app/x", b"x"))])
+    with pytest.raises(InvalidArgument, match="/opt/app is a directory"):
+        read_file(pushed.reference, "/opt/app")

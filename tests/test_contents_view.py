@@ -41,6 +41,11 @@ def test_files_view_lists_filters_and_downloads(registry, unique_repo, tmp_path)
     path.value = "/nowhere"
     download.click()
     assert view.message.kind == "error" and "/nowhere is not in" in view.message.text
+    assert "Press List files" in view.message.text and "files()" not in view.message.text
+    path.value = "/etc"
+    download.click()
+    assert "/etc is a directory" in view.message.text and "files()" not in view.message.text
+    assert view.message.text.count("Files:") == 1
 
 
 def test_diff_view_compares_with_another_tag(registry, unique_repo):

@@ -18,7 +18,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NotFound
 from ..operations.contents.diff import diff
 from ..operations.contents.files import files, read_file
 from ..operations.images.artifacts import artifact_files, pull_artifact
@@ -78,7 +78,15 @@ def files_view(ref: str | Reference, *, folder: str = ".") -> w.VBox:
         if not wanted:
             raise InvalidArgument("Files: type the path of a file in the File box (such as "
                                   "/etc/os-release), then press Download")
-        data = read_file(ref, wanted)
+        try:
+            data = read_file(ref, wanted)
+        except (NotFound, InvalidArgument) as e:
+            # the verb's message points at files(); here the List files button is the way
+            why = (f"{wanted} is not in {ref}" if isinstance(e, NotFound) else
+                   f"{wanted} is a directory, a device or a link loop in {ref}, not a file")
+            raise type(e)(f"Files: {why}. Press List files to see what the image holds, "
+                          "then type one file's path in the File box",
+                          reference=str(ref)) from e
         target = Path(folder) / Path(wanted).name
         target.write_bytes(data)
         piece.message.status(f"Saved {wanted} ({human_size(len(data))}) to {target}")

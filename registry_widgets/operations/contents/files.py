@@ -133,9 +133,11 @@ def _find(client: Any, ref: Reference, layers: list, wanted: str,
     """Look for ``wanted`` from layer ``top`` down: ("file", bytes), ("symlink", target),
     ("hardlink", target), ("dir", None), ("other", what), ("missing", why)."""
     parents = set(_parents(wanted))
+    inside = wanted.rstrip("/") + "/"
     for index in range(top, -1, -1):
         layer = layers[index]
         hides = ""
+        implied = False  # a member under ``wanted``: a folder the tar has no entry for
         for member, content in walk_tar(layer_stream(client, ref, index, layer)):
             name = normal_path(member.name)
             parent, base = posixpath.split(name)
@@ -153,6 +155,7 @@ def _find(client: Any, ref: Reference, layers: list, wanted: str,
                     return "symlink", _resolve(name, member.linkname) + rest, index
                 return "missing", f"{name} is not a directory", index
             if name != wanted:
+                implied = implied or name.startswith(inside)
                 continue
             if member.isfile():
                 return "file", content(), index
@@ -163,6 +166,8 @@ def _find(client: Any, ref: Reference, layers: list, wanted: str,
             if member.isdir():
                 return "dir", None, index
             return "other", "a device or fifo", index
+        if implied:
+            return "dir", None, index
         if hides:  # a layer deletes only what is below it: searched it first, then stop
             return "missing", hides, index
     return "missing", "", -1
