@@ -36,7 +36,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping, Sequence
+from typing import IO, Any, Iterator, Mapping
 
 from ...errors import DigestMismatch, InvalidArgument, NotFound
 from ...manifest import OCI_MANIFEST, Descriptor, Manifest

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shlex
 import threading
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from ...errors import InvalidArgument, NotFound
 from ...manifest import Manifest, digest_of
