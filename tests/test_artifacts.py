@@ -287,3 +287,27 @@ def test_files_given_as_links_keep_their_names(registry, unique_repo, tmp_path,
     assert (tmp_path / "out" / "current.onnx").read_bytes() == model.read_bytes()
     assert not (tmp_path / "out" / "data").is_symlink()
     assert (tmp_path / "out" / "data" / "train" / "a.csv").read_text() == "x,y\n1,2\n"
+
+
+def test_an_artifact_of_older_oras_is_read_too(registry, unique_repo, tmp_path):
+    """oras before image-spec 1.1 put the type in config.mediaType, with "{}" as the config
+    (oras-go v2 pack.go, packManifestV1_1_RC2 / PackManifestVersion1_0)."""
+    from registry_widgets.operations.images.inventory import images
+
+    client = RawClient(registry)
+    config = upload_blob(client, unique_repo, b"{}")
+    desc, data = _file("notes.txt", b"old style\n")
+    upload_blob(client, unique_repo, data)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.example.dataset.config.v1+json",
+                   "digest": config, "size": 2},
+        "layers": [desc],
+        "annotations": {"org.opencontainers.image.created": "2023-01-01T00:00:00Z"}},
+        separators=(",", ":")).encode()
+    put_manifest(client, unique_repo, "old", manifest, "application/vnd.oci.image.manifest.v1+json")
+    table = images(registry.host, repositories=[unique_repo]).set_index("tag")
+    assert table.loc["old", "artifact_type"] == "application/vnd.example.dataset.config.v1+json"
+    assert table.loc["old", "platforms"] == []
+    pull_artifact(f"{registry.host}/{unique_repo}:old", tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_bytes() == b"old style\n"
