@@ -36,6 +36,7 @@ from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import (Reference, accessory_of, namespace_of,
                           validate_namespace, validate_repository)
 from ...registry import RegistryClient
+from ... import vendors
 from ..core import index
 from ..core.arguments import check_positive_int
 from ..core.clients import client_for
@@ -99,6 +100,8 @@ class Inventory:
     requests: int = 0
     max_age: float | None = None
     repositories: list[str] = field(default_factory=list)
+    vendor: str | None = None  # the vendor API that gave tags and digests ("harbor", ...)
+    outside_requests: int = 0  # sent by a vendor's own SDK, not the registry's transport
 
 
 def images(registry: str, namespace: str | None = None, *,
@@ -208,7 +211,7 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
             if number < len(batches) - 1:
                 result.requests = client.transport.stats["requests"] - before
                 on_partial(result)  # type: ignore[misc]
-    result.requests = client.transport.stats["requests"] - before
+    result.requests = client.transport.stats["requests"] - before + result.outside_requests
     return result
 
 
@@ -237,9 +240,17 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     stale = [repo for repo in repos if not fresh(known.get(repo, (None, {}))[0])]
     if offline:
         repos, stale = [repo for repo in repos if repo not in stale], []
+    # Where the registry has a vendor API (Harbor, Docker Hub, IBM), a page of it gives a
+    # hundred tags with their digests: those tags need no manifest request of their own.
+    vendor = vendors.listing(client) if stale else None
+    vendor_digests: dict[str, dict[str, str]] = {}  # repo -> {tag: digest}, confirmed now
 
     def tags_of(repo: str) -> list[str] | None:
         try:
+            found = vendor.tag_digests(repo) if vendor is not None else None
+            if found is not None:
+                vendor_digests[repo] = found
+                return list(found)
             return list(client.tags(repo, n=page_size))
         except NotFound:  # deleted since the catalog was read
             return None
@@ -265,11 +276,15 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
                 if accessory is not None:
                     accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
                     continue
-                digest, verified = entries.get(name, (None, None))
+                digest, verified = (vendor_digests[repo][name], now) \
+                    if repo in vendor_digests else entries.get(name, (None, None))
                 tags.append(_Tag(repo, name, digest, verified))
         cached = store.details(t.digest for t in tags if t.digest)
-    served = [t for t in tags if t.digest in cached and fresh(t.verified)]
-    asked = [] if offline else [t for t in tags if not (t.digest in cached and fresh(t.verified))]
+    by_vendor = [t for t in tags if t.repository in vendor_digests]
+    others = [t for t in tags if t.repository not in vendor_digests] if by_vendor else tags
+    served = [t for t in others if t.digest in cached and fresh(t.verified)]
+    asked = [] if offline else [t for t in others
+                                if not (t.digest in cached and fresh(t.verified))]
 
     def confirm(entry: _Tag) -> tuple[str | None, Manifest | None]:
         # What the index already describes needs only its digest confirmed: a HEAD (which
@@ -290,6 +305,11 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     tagged: list[tuple[_Tag, str, float]] = []
     for entry in served:
         tagged.append((entry, entry.digest, entry.verified))  # type: ignore[arg-type]
+    if by_vendor:
+        store.store_digests(registry, [(t.repository, t.tag, t.digest) for t in by_vendor], now)
+        tagged += [(entry, entry.digest, now) for entry in by_vendor]  # type: ignore[misc]
+        result.vendor = vendor.kind  # type: ignore[union-attr]
+    result.outside_requests += getattr(vendor, "outside_requests", 0)
     for entry, (digest, _) in zip(asked, answers):
         if digest is None:  # the tag went away between the list and the HEAD/GET
             result.skipped.append(str(Reference(registry, entry.repository, entry.tag)))
@@ -377,6 +397,7 @@ def frame(listing: Inventory) -> pd.DataFrame:
     table.attrs["from_index"] = listing.from_index
     table.attrs["requests"] = listing.requests
     table.attrs["max_age"] = listing.max_age
+    table.attrs["vendor_api"] = listing.vendor
     return table
 
 
