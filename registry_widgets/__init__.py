@@ -55,6 +55,10 @@ _HOME = {
     ".operations.security.scan": ("scan",),
     ".widgets": ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
                  "SyncPanel", "ScanPanel"),
+    ".vendors": ("use_vendor_api",),
+    ".operations.images.ibm_cloud": ("ibm_add_namespace", "ibm_namespaces", "ibm_quota",
+                                     "ibm_remove_namespace", "ibm_trash",
+                                     "plan_ibm_remove_namespace", "pulls_left"),
 }
 _WHERE = {name: module for module, names in _HOME.items() for name in names}
 _WIDGETS = _HOME[".widgets"]
@@ -86,6 +90,9 @@ __all__ = [
     "Reference", "parse_reference", "Result", "ProgressEvent", "RegistryClient",
     # Errors (registry_widgets.errors)
     *_errors,
+    # Vendor APIs: Harbor, Docker Hub, IBM Cloud Container Registry
+    "use_vendor_api", "pulls_left", "ibm_namespaces", "ibm_add_namespace",
+    "plan_ibm_remove_namespace", "ibm_remove_namespace", "ibm_quota", "ibm_trash",
 ]
 
 

@@ -18,11 +18,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from registry_widgets import images
+from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorized,
+                              ibm_add_namespace, ibm_namespaces, ibm_quota,
+                              ibm_remove_namespace, ibm_trash, images,
+                              plan_ibm_remove_namespace)
 from registry_widgets.operations.core import clients
 from registry_widgets.vendors import forget, kind_of, use_vendor_api
 from registry_widgets.vendors.dockerhub import pulls_left
-from tests.support import push_image, push_index
+from tests.support import RawClient, list_tags, push_image, push_index
 from tests.support.vendor_servers import FakeDockerHub, FakeHarbor, FakeIBM, seed_tags
 
 HARBOR_DOC = "https://goharbor.io/docs/2.10.0/build-customize-contribute/configure-swagger/"
@@ -257,3 +260,93 @@ def test_kind_from_the_host_sends_nothing():
 def test_use_vendor_api_refuses_what_it_cannot_use(kind, options, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         use_vendor_api("r.example", kind, **options)
+
+
+# -- IBM Cloud's own objects: namespaces, quota, trash ---------------------------------------
+
+@pytest.fixture
+def ibm_registry(registry_factory, monkeypatch):
+    """A FakeIBM account with namespace team1 (two tags of one image, one of another) in
+    front of a real distribution, logged in as ``iamapikey`` with the API key."""
+    reg = registry_factory()
+    push_image(reg, "team1/app", "1.0", layers=[b"ibm-one"])
+    push_image(reg, "team1/app", "latest", layers=[b"ibm-one"])
+    push_image(reg, "team1/web", "2.0", layers=[b"ibm-two"])
+    ibm = FakeIBM(reg, api_key=API_KEY, namespaces=["team1"], quota=(512 << 20, 5 << 30),
+                  usage=(0, 3 << 20))
+    monkeypatch.delenv("IBMCLOUD_API_KEY", raising=False)
+    use_vendor_api(ibm.host, "ibm", iam_url=ibm.url)
+    clients.configure(ibm.host, credentials=("iamapikey", API_KEY))
+    yield reg, ibm
+    ibm.close()
+
+
+def test_ibm_namespaces_are_added_through_ibms_api(ibm_registry):
+    # createNamespace: PUT /api/v1/namespaces/{name}, 201 when created, 200 when it was
+    # there (IBM_DOC).
+    reg, ibm = ibm_registry
+    assert ibm_namespaces(ibm.host) == ["team1"]
+    added = ibm_add_namespace(ibm.host, "team2")
+    assert added.changed and ibm.namespaces == {"team1", "team2"}
+    assert not ibm_add_namespace(ibm.host, "team2").changed
+    assert ibm_namespaces(ibm.host) == ["team1", "team2"]
+    assert ("PUT", "/api/v1/namespaces/team2") in ibm.server.requests
+
+
+def test_ibm_namespace_removal_shows_its_images_first(ibm_registry, state_dir, caplog):
+    reg, ibm = ibm_registry
+    caplog.set_level(logging.DEBUG)
+    plan = plan_ibm_remove_namespace(ibm.host, "team1")
+    assert list(plan.table()["tag"]) == ["1.0", "latest", "2.0"]
+    assert list(plan.table()["repository"]) == ["team1/app", "team1/app", "team1/web"]
+    with pytest.raises(ConfirmationRequired) as refused:
+        ibm_remove_namespace(ibm.host, "team1", plan=plan)
+    assert "team1/app:1.0" in str(refused.value) and 'confirm="team1"' in str(refused.value)
+    assert not [r for r in ibm.server.requests if r[0] == "DELETE"]
+    # A tag pushed after the plan was shown: the plan no longer says what would go.
+    push_image(reg, "team1/web", "2.1", layers=[b"ibm-three"])
+    with pytest.raises(ConfirmationRequired, match="changed since the plan: 1 tags appeared"):
+        ibm_remove_namespace(ibm.host, "team1", plan=plan, confirm="team1")
+    assert list_tags(reg, "team1/web") == ["2.0", "2.1"]
+
+    fresh = plan_ibm_remove_namespace(ibm.host, "team1")
+    done = ibm_remove_namespace(ibm.host, "team1", plan=fresh, confirm="team1")
+    assert done.changed and ("DELETE", "/api/v1/namespaces/team1") in ibm.server.requests
+    assert ibm_namespaces(ibm.host) == []
+    # IBM deleted the images (the oracle reads the registry behind it) and keeps them in
+    # its trash (listDeletedImages).
+    gone = RawClient(reg).request("GET", "/v2/team1/app/manifests/1.0", expect=(404,))
+    assert gone.status_code == 404
+    trash = ibm_trash(ibm.host)
+    assert sorted(t for tags in trash["tags"] for t in tags) == ["1.0", "2.0", "2.1", "latest"]
+    assert set(trash["days_until_expiry"]) == {30}
+    assert all(name.startswith(f"{ibm.host}/team1/") for name in trash["image"])
+    # The key is in no journal, state file or log line.
+    assert not [p for p in state_dir.rglob("*") if p.is_file()
+                and API_KEY.encode() in p.read_bytes()]
+    assert API_KEY not in caplog.text and API_KEY not in repr(done.to_dict())
+
+
+def test_ibm_quota_beside_what_is_stored(ibm_registry):
+    # getQuota (IBM_DOC): limit and usage in bytes, -1 for unlimited.
+    reg, ibm = ibm_registry
+    quota = ibm_quota(ibm.host)
+    assert quota["storage_limit"] == 512 << 20 and quota["traffic_limit"] == 5 << 30
+    assert quota["traffic_used"] == 3 << 20
+    stored = images(reg.host, repositories=["team1/app", "team1/web"])
+    assert quota["storage_used"] == int(stored.drop_duplicates("digest")["size"].sum())
+
+
+def test_ibm_refused_api_key_is_one_clear_error_without_the_key(ibm_registry):
+    reg, ibm = ibm_registry
+    clients.configure(ibm.host, credentials=("iamapikey", "a-wrong-key-4411"))
+    with pytest.raises(Unauthorized) as refused:
+        ibm_namespaces(ibm.host)
+    words = str(refused.value)
+    assert "IBM Cloud IAM refused the API key" in words and "log in again" in words
+    assert "a-wrong-key-4411" not in words
+
+
+def test_ibm_verbs_on_another_registry_say_so(registry):
+    with pytest.raises(InvalidArgument, match="is not IBM Cloud Container Registry"):
+        ibm_namespaces(registry.host)

@@ -85,8 +85,8 @@ def service(client: RegistryClient) -> Any:
         token = authenticator.token_manager.get_token()
     except ApiException as e:
         raise Unauthorized(f"IBM Cloud IAM refused the API key for {client.registry} (HTTP "
-                           f"{e.code}): create a new key (ibmcloud iam api-key-create) and "
-                           "log in again", registry=client.registry, status=e.code) from None
+                           f"{e.status_code}): create a new key (ibmcloud iam api-key-create) and "
+                           "log in again", registry=client.registry, status=e.status_code) from None
     except OSError as e:
         raise RegistryError(f"IBM Cloud IAM ({iam_url(client)}) could not be reached for "
                             f"{client.registry}: {type(e).__name__}",
@@ -105,18 +105,25 @@ def service(client: RegistryClient) -> Any:
 def call(client: RegistryClient, what: str, method: str, **kwargs: Any) -> Any:
     """``method`` of IBM's SDK with ``kwargs``; its answer's JSON. IBM's refusals become
     this package's errors, in words that say what was asked."""
+    return call_status(client, what, method, **kwargs)[0]
+
+
+def call_status(client: RegistryClient, what: str, method: str,
+                **kwargs: Any) -> tuple[Any, int]:
+    """:func:`call`, with the HTTP status of IBM's answer (201 created, 200 already there)."""
     from ibm_cloud_sdk_core import ApiException
     sdk = service(client)
     try:
-        return getattr(sdk, method)(**kwargs).get_result()
+        response = getattr(sdk, method)(**kwargs)
+        return response.get_result(), response.get_status_code()
     except ApiException as e:
-        kind = {401: Unauthorized, 403: Denied, 404: NotFound}.get(e.code, RegistryError)
+        kind = {401: Unauthorized, 403: Denied, 404: NotFound}.get(e.status_code, RegistryError)
         hint = {401: "log in again with a current API key",
                 403: "the API key's user needs the Container Registry role for this",
-                404: "check the name"}.get(e.code, "try again later")
+                404: "check the name"}.get(e.status_code, "try again later")
         raise kind(f"IBM Cloud Container Registry refused {what} on {client.registry} (HTTP "
-                   f"{e.code}: {e.message}); {hint}", registry=client.registry,
-                   status=e.code) from None
+                   f"{e.status_code}: {e.message}); {hint}", registry=client.registry,
+                   status=e.status_code) from None
     except OSError as e:
         raise RegistryError(f"IBM Cloud Container Registry did not answer {what} on "
                             f"{client.registry}: {type(e).__name__}",
