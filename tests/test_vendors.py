@@ -9,6 +9,7 @@ distribution behind it, each with an index of its own, and compares the tables.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -24,6 +25,8 @@ from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorize
                               plan_ibm_remove_namespace)
 from registry_widgets.operations.core import clients
 from registry_widgets.vendors import forget, kind_of, use_vendor_api
+from registry_widgets.widgets.login_panel import LoginPanel
+from registry_widgets.widgets.registry_bar import RegistryBar
 from registry_widgets.vendors.dockerhub import pulls_left
 from tests.support import RawClient, list_tags, push_image, push_index
 from tests.support.vendor_servers import FakeDockerHub, FakeHarbor, FakeIBM, seed_tags
@@ -350,3 +353,59 @@ def test_ibm_refused_api_key_is_one_clear_error_without_the_key(ibm_registry):
 def test_ibm_verbs_on_another_registry_say_so(registry):
     with pytest.raises(InvalidArgument, match="is not IBM Cloud Container Registry"):
         ibm_namespaces(registry.host)
+
+
+# -- the widgets: IBM's regions, the API key login, Docker Hub's pulls left ------------------
+
+def widget_states() -> str:
+    from ipywidgets.widgets.widget import _instances
+    return json.dumps([widget.get_state() for widget in list(_instances.values())],
+                      default=str)
+
+
+def test_registry_bar_offers_ibm_regions():
+    bar = RegistryBar(["127.0.0.1:1"], remember_added=False)
+    hosts = [host for _, host in bar.ibm_region.options if host]
+    assert hosts == ["icr.io", "us.icr.io", "uk.icr.io", "de.icr.io", "au.icr.io", "jp.icr.io",
+                     "jp2.icr.io", "ca.icr.io", "br.icr.io", "fr2.icr.io"]
+    bar.ibm_region.value = "de.icr.io"
+    assert bar.value == "de.icr.io" and "de.icr.io" in bar.registries
+    assert bar.ibm_region.value == ""  # ready for another choice
+    bar.wait(30)
+
+
+def test_log_in_to_ibm_with_the_environments_api_key(ibm_registry, monkeypatch, tmp_path):
+    reg, ibm = ibm_registry
+    clients.configure(ibm.host)  # not logged in yet
+    monkeypatch.setenv("IBMCLOUD_API_KEY", API_KEY)
+    login = LoginPanel(ibm.host)
+    assert "iamapikey" in login.heading.value
+    login.login()  # user and password left empty: iamapikey and the environment's key
+    assert "logged in to" in login.message.text and "iamapikey" in login.message.text
+    monkeypatch.delenv("IBMCLOUD_API_KEY")
+    assert ibm_namespaces(ibm.host) == ["team1"]  # the login's key, from memory
+    assert API_KEY not in widget_states()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()
+                and API_KEY.encode() in p.read_bytes()]
+
+
+def test_log_in_to_ibm_without_a_key_says_what_to_give(ibm_registry, monkeypatch):
+    reg, ibm = ibm_registry
+    monkeypatch.delenv("IBMCLOUD_API_KEY", raising=False)
+    login = LoginPanel(ibm.host)
+    with pytest.raises(ValueError, match="Log in: give an IBM Cloud API key as the password"):
+        login.login()
+
+
+def test_registry_bar_shows_docker_hubs_pulls_left(registry_factory):
+    reg = registry_factory()
+    push_image(reg, "library/busybox", "1", layers=[b"bb"])
+    hub = FakeDockerHub(reg, limit=200, window=21600)
+    try:
+        use_vendor_api(hub.host, "dockerhub", api_url=hub.api.url)
+        images(hub.host, repositories=["library/busybox"])
+        bar = RegistryBar([hub.host], remember_added=False)
+        bar.wait(30)
+        assert "199 of 200 pulls left (per 6 h)" in bar.state.value
+    finally:
+        hub.close()

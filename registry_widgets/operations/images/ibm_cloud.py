@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfirmationRequired, InvalidArgument
 from ...reference import validate_namespace
-from ...vendors import kind_of
+from ...vendors import IBM_REGIONS, kind_of  # noqa: F401 - IBM_REGIONS: for the widgets
 from ...vendors import ibm
+from ...vendors.ibm import API_KEY_ENV, USER as IBM_USER  # noqa: F401 - for the Log in panel
 from ...vendors.dockerhub import pulls_left as _pulls_left
 from ...vendors.dockerhub import watch_rate_limit
 from ..core import journal
@@ -30,6 +31,12 @@ from ..core.result import Result, Timer
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
     import pandas as pd
+
+
+def is_ibm(registry: str) -> bool:
+    """True when ``registry`` is IBM Cloud Container Registry (by its host, or declared
+    with ``use_vendor_api``); sends nothing for an icr.io host."""
+    return kind_of(client_for(registry)) == "ibm"
 
 
 def _ibm_client(registry: str, verb: str) -> Any:
