@@ -55,7 +55,7 @@ _HOME = {
     ".operations.security.scan": ("scan",),
     ".widgets": ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
                  "SyncPanel", "ScanPanel"),
-    ".vendors": ("use_vendor_api",),
+    ".vendors": ("IBM_REGIONS", "use_vendor_api"),
     ".operations.images.ibm_cloud": ("ibm_add_namespace", "ibm_namespaces", "ibm_quota",
                                      "ibm_remove_namespace", "ibm_trash",
                                      "plan_ibm_remove_namespace", "pulls_left"),
@@ -91,7 +91,7 @@ __all__ = [
     # Errors (registry_widgets.errors)
     *_errors,
     # Vendor APIs: Harbor, Docker Hub, IBM Cloud Container Registry
-    "use_vendor_api", "pulls_left", "ibm_namespaces", "ibm_add_namespace",
+    "use_vendor_api", "IBM_REGIONS", "pulls_left", "ibm_namespaces", "ibm_add_namespace",
     "plan_ibm_remove_namespace", "ibm_remove_namespace", "ibm_quota", "ibm_trash",
 ]
 

@@ -54,6 +54,8 @@ EXPECTED = [
     ("9 image table across a network", "floor: curl --http2"),
     ("9 image table across a network", "curl --http1.1"),
     ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
+    ("10 vendor API listing", "registry_widgets.images, OCI API"),
+    ("10 vendor API listing", "registry_widgets.images through Harbor's /artifacts API"),
 ]
 
 
