@@ -47,7 +47,7 @@ _HOME = {
     ".operations.cleanup.retention": ("remove_retention_policy", "retention",
                                       "retention_policies", "set_retention_policy"),
     ".operations.cleanup.trash": ("trash",),
-    ".operations.cleanup.usage": ("set_usage_limit", "usage"),
+    ".operations.cleanup.usage": ("ibm_usage", "set_usage_limit", "usage"),
     ".operations.mirror.sync": ("sync",),
     ".operations.security.exemptions": ("add_exemption", "load_exemptions", "remove_exemption"),
     ".operations.security.osv": ("open_feed", "publish_feed"),
@@ -92,7 +92,7 @@ __all__ = [
     *_errors,
     # Vendor APIs: Harbor, Docker Hub, IBM Cloud Container Registry
     "use_vendor_api", "IBM_REGIONS", "pulls_left", "ibm_namespaces", "ibm_add_namespace",
-    "plan_ibm_remove_namespace", "ibm_remove_namespace", "ibm_quota", "ibm_trash",
+    "plan_ibm_remove_namespace", "ibm_remove_namespace", "ibm_quota", "ibm_trash", "ibm_usage",
 ]
 
 

@@ -21,8 +21,8 @@ import pytest
 
 from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorized,
                               ibm_add_namespace, ibm_namespaces, ibm_quota,
-                              ibm_remove_namespace, ibm_trash, images,
-                              plan_ibm_remove_namespace)
+                              ibm_remove_namespace, ibm_trash, ibm_usage, images,
+                              plan_ibm_remove_namespace, usage)
 from registry_widgets.operations.core import clients
 from registry_widgets.vendors import forget, kind_of, use_vendor_api
 from registry_widgets.widgets.login_panel import LoginPanel
@@ -338,6 +338,16 @@ def test_ibm_quota_beside_what_is_stored(ibm_registry):
     assert quota["traffic_used"] == 3 << 20
     stored = images(reg.host, repositories=["team1/app", "team1/web"])
     assert quota["storage_used"] == int(stored.drop_duplicates("digest")["size"].sum())
+    # Beside the bytes counted here (shared layers once), which the registry's own figures
+    # need not equal: IBM counts what it bills.
+    beside = ibm_usage(ibm.host)
+    assert list(beside["figure"]) == ["storage", "pull traffic"]
+    storage = beside.iloc[0]
+    assert storage["ibm_used"] == quota["storage_used"] and storage["ibm_limit"] == 512 << 20
+    counted = usage(ibm.host)
+    assert storage["counted_here"] == counted.loc[counted["level"] == "namespace",
+                                                  "bytes"].sum()
+    assert beside.iloc[1]["ibm_used"] == 3 << 20 and pd.isna(beside.iloc[1]["counted_here"])
 
 
 def test_ibm_refused_api_key_is_one_clear_error_without_the_key(ibm_registry):
