@@ -24,6 +24,7 @@ from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorize
                               ibm_remove_namespace, ibm_trash, ibm_usage, images,
                               plan_ibm_remove_namespace, usage)
 from registry_widgets.operations.core import clients
+from registry_widgets.operations.images.inventory import inventory
 from registry_widgets.vendors import forget, kind_of, use_vendor_api
 from registry_widgets.widgets.login_panel import LoginPanel
 from registry_widgets.widgets.registry_bar import RegistryBar
@@ -98,6 +99,11 @@ def test_harbor_artifacts_give_the_rows_the_oci_api_gives(registry_factory, tmp_
         assert by_tag(harbor.server.requests) == []
         artifacts = [p for _, p in harbor.server.requests if p.endswith("page=1")]
         assert any("/repositories/team%252Ftool/artifacts" in p for p in artifacts)
+        # Harbor's push times, kept beside the rows (inventory().vendor_details).
+        listing = inventory(harbor.host, repositories=repos)
+        assert set(listing.vendor_details) >= set(generic["digest"])
+        assert {d["pushed"] for d in listing.vendor_details.values()} == \
+            {"2026-12-07T05:00:00.000Z"}
     finally:
         harbor.close()
 
@@ -236,6 +242,9 @@ def test_ibm_images_give_the_rows_and_the_key_is_never_stored(registry_factory, 
         assert by_tag(ibm.server.requests) == []
         images_calls = [p for _, p in ibm.server.requests if p.startswith("/api/v1/images")]
         assert len(images_calls) == 1 and "namespace=team1" in images_calls[0]
+        # Vulnerability Advisor's word per image, kept beside the rows.
+        listing = inventory(ibm.host, repositories=repos)
+        assert {d["vulnerable"] for d in listing.vendor_details.values()} == {"false"}
         assert ("POST", "/identity/token") in ibm.server.requests
         # The key went to IAM only, and nowhere this package writes or logs.
         sent_with_key = [s for s in ibm.server.seen if API_KEY in s]

@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import ConfigurationError, RegistryError
+from ..errors import ConfigurationError, RegistryError, Unreachable
 from ..reference import registry_identity, validate_registry
 from ..registry import RegistryClient
 
@@ -62,6 +62,8 @@ class Listing(Protocol):
     """One listing's use of a vendor API (made per listing: what it read is not reused)."""
 
     kind: str
+    # What the vendor says of a digest beyond the rows: {"pushed": ..., "vulnerable": ...}
+    details: dict[str, dict[str, Any]]
 
     def tag_digests(self, repository: str) -> dict[str, str] | None:
         """``{tag: digest}`` of every tag of ``repository``; None when the API does not
@@ -137,6 +139,8 @@ def kind_of(client: RegistryClient) -> str | None:
         # first) tells, once per client. Every other listing request comes after one.
         try:
             client.ping()
+        except Unreachable:
+            return None  # nothing answered: undecided, asked again next time
         except RegistryError:
             pass  # an anonymous 401 still carries the challenge; anything else: no vendor
     if kind is None and client.transport.auth.service == HARBOR_SERVICE:
@@ -167,7 +171,7 @@ def listing(client: RegistryClient) -> Listing | None:
         watch_rate_limit(client)
         return DockerHubListing(client, declared.api_url or DOCKER_HUB_API)
     from .ibm import IBMListing
-    return IBMListing.for_client(client, declared.api_url, declared.iam_url)
+    return IBMListing.for_client(client)  # its SDK reads api_url() and iam_url()
 
 
 def api_url(client: RegistryClient, default: str | None = None) -> str:

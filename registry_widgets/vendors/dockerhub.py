@@ -86,7 +86,7 @@ class DockerHubListing:
         self.requests = 0
         self._token: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self.pushed: dict[str, str] = {}
+        self.details: dict[str, dict[str, Any]] = {}  # digest -> {"pushed": ...}
 
     def _login(self) -> dict[str, str] | None:
         """A Hub API token for the registry's account (None when anonymous or refused)."""
@@ -146,5 +146,5 @@ class DockerHubListing:
                     raise Refused(f"{what}: a tag without its digest")
                 found[name] = digest
                 if tag.get("tag_last_pushed"):
-                    self.pushed[digest] = str(tag["tag_last_pushed"])
+                    self.details[digest] = {"pushed": str(tag["tag_last_pushed"])}
         return found

@@ -15,6 +15,7 @@ own transport instead (same TLS settings, same request count).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from ..registry import RegistryClient
@@ -32,7 +33,7 @@ class HarborListing:
         self.base = api_url(client, base)
         self.credentials = basic_header(client)
         self.requests = 0
-        self.pushed: dict[str, str] = {}  # digest -> push_time, shown beside the rows
+        self.details: dict[str, dict[str, Any]] = {}  # digest -> {"pushed": push_time}
 
     def tag_digests(self, repository: str) -> dict[str, str] | None:
         project, _, rest = repository.partition("/")
@@ -53,7 +54,7 @@ class HarborListing:
                     if not isinstance(digest, str):
                         raise Refused(f"Harbor artifacts of {repository}: no digest")
                     if artifact.get("push_time"):
-                        self.pushed[digest] = str(artifact["push_time"])
+                        self.details[digest] = {"pushed": str(artifact["push_time"])}
                     for tag in artifact.get("tags") or []:
                         if isinstance(tag, dict) and isinstance(tag.get("name"), str):
                             found[tag["name"]] = digest

@@ -85,8 +85,9 @@ def service(client: RegistryClient) -> Any:
         token = authenticator.token_manager.get_token()
     except ApiException as e:
         raise Unauthorized(f"IBM Cloud IAM refused the API key for {client.registry} (HTTP "
-                           f"{e.status_code}): create a new key (ibmcloud iam api-key-create) and "
-                           "log in again", registry=client.registry, status=e.status_code) from None
+                           f"{e.status_code}): create a new key (ibmcloud iam "
+                           "api-key-create) and log in again", registry=client.registry,
+                           status=e.status_code) from None
     except OSError as e:
         raise RegistryError(f"IBM Cloud IAM ({iam_url(client)}) could not be reached for "
                             f"{client.registry}: {type(e).__name__}",
@@ -155,12 +156,13 @@ class IBMListing:
         self.client = client
         self.outside_requests = 0  # IBM's SDK sends them, not the registry's transport
         self._namespaces: dict[str, dict[str, dict[str, str]] | None] = {}
-        self.vulnerable: dict[str, str] = {}  # digest -> Vulnerability Advisor's word
+        # digest -> {"vulnerable": Vulnerability Advisor's word, "vulnerabilities": count}
+        self.details: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def for_client(cls, client: RegistryClient, base: str | None,
-                   iam: str | None) -> IBMListing | None:
+    def for_client(cls, client: RegistryClient) -> IBMListing | None:
+        """A listing through IBM's API, or None without an API key (the OCI API then)."""
         if api_key(client) is None:
             log.info("%s: no IBM Cloud API key; listing through the OCI API", client.registry)
             return None
@@ -177,8 +179,9 @@ class IBMListing:
                     for image in images or []:
                         for repo_digest in image.get("RepoDigests") or []:
                             if image.get("Vulnerable"):
-                                self.vulnerable[repo_digest.partition("@")[2]] = \
-                                    str(image["Vulnerable"])
+                                self.details[repo_digest.partition("@")[2]] = {
+                                    "vulnerable": str(image["Vulnerable"]),
+                                    "vulnerabilities": image.get("VulnerabilityCount")}
                     self._namespaces[namespace] = tag_digests_of(images or [],
                                                                  self.client.registry)
                 except (RegistryError, ConfigurationError) as e:

@@ -102,6 +102,8 @@ class Inventory:
     repositories: list[str] = field(default_factory=list)
     vendor: str | None = None  # the vendor API that gave tags and digests ("harbor", ...)
     outside_requests: int = 0  # sent by a vendor's own SDK, not the registry's transport
+    # digest -> what the vendor API said besides (push time, Vulnerability Advisor's status)
+    vendor_details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def images(registry: str, namespace: str | None = None, *,
@@ -128,6 +130,11 @@ def images(registry: str, namespace: str | None = None, *,
     request (``max_age=3600`` after a listing an hour ago: nothing is sent). Either way
     ``frame.attrs`` says how current it is: ``as_of`` (the oldest confirmation among the
     rows, UTC), ``from_index`` (rows served from the index) and ``requests`` (sent).
+
+    Where the registry has its own listing API (Harbor v2, Docker Hub, IBM Cloud: see
+    ``vendors``), tags and digests come from it, a hundred tags or a whole namespace a
+    request, and the rows are the same; ``frame.attrs["vendor_api"]`` names it (None: the
+    OCI API).
 
     ``repositories`` lists the repositories to look at instead of asking the catalog (which
     Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
@@ -309,6 +316,8 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         store.store_digests(registry, [(t.repository, t.tag, t.digest) for t in by_vendor], now)
         tagged += [(entry, entry.digest, now) for entry in by_vendor]  # type: ignore[misc]
         result.vendor = vendor.kind  # type: ignore[union-attr]
+        result.vendor_details.update({digest: dict(said) for digest, said in  # type: ignore
+                                      vendor.details.items()})  # type: ignore[union-attr]
     result.outside_requests += getattr(vendor, "outside_requests", 0)
     for entry, (digest, _) in zip(asked, answers):
         if digest is None:  # the tag went away between the list and the HEAD/GET
