@@ -99,6 +99,14 @@ def test_harbor_artifacts_give_the_rows_the_oci_api_gives(registry_factory, tmp_
         assert by_tag(harbor.server.requests) == []
         artifacts = [p for _, p in harbor.server.requests if p.endswith("page=1")]
         assert any("/repositories/team%252Ftool/artifacts" in p for p in artifacts)
+        # A project's repositories from Harbor's listRepositories, not the catalog.
+        harbor.server.reset_counts()
+        project = images(harbor.host, "proj")
+        assert list(project["reference"].str.replace(harbor.host, "HOST", regex=False)) == \
+            list(generic["reference"])
+        assert not [p for _, p in harbor.server.requests if "_catalog" in p]
+        assert any(p.startswith("/api/v2.0/projects/proj/repositories?")
+                   for _, p in harbor.server.requests)
         # Harbor's push times, kept beside the rows (inventory().vendor_details).
         listing = inventory(harbor.host, repositories=repos)
         assert set(listing.vendor_details) >= set(generic["digest"])
@@ -203,6 +211,10 @@ def test_docker_hub_tags_give_the_rows_and_pulls_left(registry_factory, tmp_path
         # registry said how many are left.
         gets = sum(1 for m, p in hub.front.requests if m == "GET" and "/manifests/" in p)
         assert pulls_left(hub.host) == f"{100 - gets} of 100 pulls left (per 6 h)"
+        # Docker Hub refuses the catalog; its ListRepositories names a namespace's.
+        team = images(hub.host, "team")
+        assert len(team) == 150 and set(team["repository"]) == {"team/app"}
+        assert ("GET", "/v2/namespaces/team/repositories?page_size=100") in hub.api.requests
     finally:
         hub.close()
 

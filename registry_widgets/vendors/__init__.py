@@ -70,6 +70,11 @@ class Listing(Protocol):
         answer for it (refused, failed, unknown there): the OCI API then lists it, and says
         whether it exists."""
 
+    def repositories(self, namespace: str) -> list[str] | None:
+        """Every repository of ``namespace`` (full names, ``ns/app``), where the catalog
+        may be refused (Docker Hub always, Harbor but for administrators); None when the
+        API does not answer: the catalog is asked then."""
+
 
 @dataclass
 class Declared:

@@ -112,6 +112,27 @@ class DockerHubListing:
                       next_of=lambda data, _: data.get("next") if isinstance(data, dict)
                       else None)
 
+    def repositories(self, namespace: str) -> list[str] | None:
+        """``GET /v2/namespaces/{namespace}/repositories?page_size=100``: ``{"next",
+        "results": [{"name", "namespace", ...}]}`` (HUB API reference, ListRepositories)."""
+        url = (f"{self.base}/v2/namespaces/{quote(namespace, safe='')}/repositories"
+               f"?page_size={PAGE_SIZE}")
+        what = f"Docker Hub repositories of {namespace}"
+        # Logged in where the registry login allows, so private repositories are listed too.
+        credentials = self._login()
+        names: list[str] = []
+        try:
+            for page in self._pages(url, what, credentials):
+                results = page.get("results") if isinstance(page, dict) else None
+                if not isinstance(results, list):
+                    raise Refused(f"{what}: no results")
+                names += [f"{namespace}/{r['name']}" for r in results
+                          if isinstance(r, dict) and isinstance(r.get("name"), str)]
+        except Refused as e:
+            log.info("%s: %s; asking the catalog", self.client.registry, e)
+            return None
+        return sorted(set(names))
+
     def tag_digests(self, repository: str) -> dict[str, str] | None:
         namespace, _, name = repository.partition("/")
         if not name or "/" in name:  # Docker Hub's repositories are namespace/name

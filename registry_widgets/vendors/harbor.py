@@ -35,6 +35,25 @@ class HarborListing:
         self.requests = 0
         self.details: dict[str, dict[str, Any]] = {}  # digest -> {"pushed": push_time}
 
+    def repositories(self, namespace: str) -> list[str] | None:
+        """``GET /api/v2.0/projects/{project}/repositories?page_size=100``: ``[{"name":
+        "project/app", ...}]``, the next page in ``Link``."""
+        url = (f"{self.base}/api/v2.0/projects/{quote(namespace, safe='')}/repositories"
+               f"?page_size={PAGE_SIZE}&page=1")
+        names: list[str] = []
+        try:
+            for page in follow(self.client, url, credentials=self.credentials,
+                               origin=self.base, what=f"Harbor repositories of {namespace}"):
+                if not isinstance(page, list):
+                    raise Refused(f"Harbor repositories of {namespace}: not a list")
+                names += [r["name"] for r in page if isinstance(r, dict)
+                          and isinstance(r.get("name"), str)
+                          and r["name"].startswith(namespace + "/")]
+        except Refused as e:
+            log.info("%s: %s; asking the catalog", self.client.registry, e)
+            return None
+        return sorted(set(names))
+
     def tag_digests(self, repository: str) -> dict[str, str] | None:
         project, _, rest = repository.partition("/")
         if not rest:  # every Harbor repository is inside a project

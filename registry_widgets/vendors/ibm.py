@@ -190,6 +190,11 @@ class IBMListing:
                     self._namespaces[namespace] = None
             return self._namespaces[namespace]
 
+    def repositories(self, namespace: str) -> list[str] | None:
+        """The repositories of ``namespace`` that hold tags, from the same image list."""
+        found = self._namespace(namespace)
+        return None if found is None else sorted(found)
+
     def tag_digests(self, repository: str) -> dict[str, str] | None:
         namespace, _, rest = repository.partition("/")
         if not rest:

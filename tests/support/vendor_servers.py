@@ -236,14 +236,36 @@ class FakeHarbor:
                 forward(handler, self.session, self.registry.url, body)
         elif path == "/api/v2.0/systeminfo":
             answer(handler, 200, {"harbor_version": "v2.10.0-fake", "auth_mode": "db_auth"})
-        elif path.startswith("/api/v2.0/projects/") and path.endswith("/artifacts"):
+        elif path.startswith("/api/v2.0/projects/") and path.endswith(("/artifacts",
+                                                                        "/repositories")):
             if not self._authorized_api(handler):
                 answer(handler, 401, {"errors": [{"code": "UNAUTHORIZED",
                                                   "message": "unauthorized"}]})
-                return
-            self._artifacts(handler, path)
+            elif path.endswith("/artifacts"):
+                self._artifacts(handler, path)
+            else:
+                self._repositories(handler, path)
         else:
             answer(handler, 404, {"errors": [{"code": "NOT_FOUND", "message": path}]})
+
+    def _repositories(self, handler: BaseHTTPRequestHandler, path: str) -> None:
+        # listRepositories: [{"id", "name": "project/app", "project_id", "artifact_count",
+        # "pull_count", "creation_time", "update_time"}], the next page in Link.
+        project = unquote(path.split("/")[4])
+        query = parse_qs(urlsplit(handler.path).query)
+        size = min(int(query.get("page_size", ["10"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        names = [r for r in self.storage.repositories() if r.startswith(project + "/")]
+        chunk = names[(page - 1) * size: page * size]
+        headers = {"X-Total-Count": str(len(names))}
+        if page * size < len(names):
+            headers["Link"] = (f'</api/v2.0/projects/{project}/repositories?page_size={size}'
+                               f'&page={page + 1}>; rel="next"')
+        answer(handler, 200, [{"id": n, "name": name, "project_id": 1, "artifact_count":
+                               len(set(self.storage.tags(name).values())), "pull_count": 0,
+                               "creation_time": "2026-12-07T05:00:00.000Z",
+                               "update_time": "2026-12-07T05:00:00.000Z"}
+                              for n, name in enumerate(chunk)], headers)
 
     def _artifacts(self, handler: BaseHTTPRequestHandler, path: str) -> None:
         # /api/v2.0/projects/{project}/repositories/{repository}/artifacts, the repository
@@ -320,6 +342,10 @@ class FakeDockerHub:
         self.api.close()
 
     def _registry(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> None:
+        if urlsplit(handler.path).path == "/v2/_catalog":  # Docker Hub lists no catalog
+            answer(handler, 403, {"errors": [{"code": "DENIED", "message":
+                                              "requested access to the resource is denied"}]})
+            return
         extra = {}
         if "/manifests/" in handler.path and method in ("GET", "HEAD"):
             if method == "GET":

@@ -192,6 +192,11 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
                          f"listing, not {max_age!r}")
     wanted = None if repositories is None else parse_repositories(repositories)
     client = client_for(registry)
+    vendor = None
+    if wanted is None and namespace and not offline and max_age is None:
+        # A vendor API lists a namespace's repositories where the catalog may be refused.
+        vendor = vendors.listing(client)
+        wanted = vendor.repositories(namespace) if vendor is not None else None
     now = time.time()
     fresh_after = -math.inf if offline else None if max_age is None else now - max_age
     result = Inventory(registry=client.registry, max_age=max_age)
@@ -214,7 +219,7 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
             batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
         for number, batch in enumerate(batches):
             _list(client, store, pool, batch, result, progress, page_size, fresh_after, now,
-                  offline)
+                  offline, vendor)
             if number < len(batches) - 1:
                 result.requests = client.transport.stats["requests"] - before
                 on_partial(result)  # type: ignore[misc]
@@ -235,9 +240,11 @@ def indexed(registry: str, namespace: str | None = None, *,
 
 def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
           result: Inventory, progress: ProgressCallback | None, page_size: int | None,
-          fresh_after: float | None, now: float, offline: bool = False) -> None:
+          fresh_after: float | None, now: float, offline: bool = False,
+          vendor: vendors.Listing | None = None) -> None:
     """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
-    the index lacks is left out instead of asked for."""
+    the index lacks is left out instead of asked for. ``vendor``: the vendor listing that
+    already named the repositories (it is reused, with what it read)."""
     registry = client.registry
 
     def fresh(verified: float | None) -> bool:
@@ -249,7 +256,7 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         repos, stale = [repo for repo in repos if repo not in stale], []
     # Where the registry has a vendor API (Harbor, Docker Hub, IBM), a page of it gives a
     # hundred tags with their digests: those tags need no manifest request of their own.
-    vendor = vendors.listing(client) if stale else None
+    vendor = vendor or (vendors.listing(client) if stale else None)
     vendor_digests: dict[str, dict[str, str]] = {}  # repo -> {tag: digest}, confirmed now
 
     def tags_of(repo: str) -> list[str] | None:
