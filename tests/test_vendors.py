@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorized,
+from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorized, add_namespace,
                               ibm_add_namespace, ibm_namespaces, ibm_quota,
                               ibm_remove_namespace, ibm_trash, ibm_usage, images,
                               plan_ibm_remove_namespace, usage)
@@ -315,6 +315,8 @@ def test_ibm_namespaces_are_added_through_ibms_api(ibm_registry):
     assert not ibm_add_namespace(ibm.host, "team2").changed
     assert ibm_namespaces(ibm.host) == ["team1", "team2"]
     assert ("PUT", "/api/v1/namespaces/team2") in ibm.server.requests
+    # The generic verb does the same where the registry is IBM's.
+    assert add_namespace(ibm.host, "team3").changed and "team3" in ibm.namespaces
 
 
 def test_ibm_namespace_removal_shows_its_images_first(ibm_registry, state_dir, caplog):

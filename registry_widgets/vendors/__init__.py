@@ -128,6 +128,15 @@ def _host_kind(host: str) -> str | None:
     return None
 
 
+def named_kind(registry: str) -> str | None:
+    """The vendor ``registry`` is by declaration or by its host alone (never Harbor, which
+    only its challenge tells); sends nothing, makes no client."""
+    registry = validate_registry(registry)
+    with _lock:
+        declared = _declared.get(registry_identity(registry))
+    return declared.kind if declared is not None else _host_kind(registry)
+
+
 def kind_of(client: RegistryClient) -> str | None:
     """The vendor API ``client``'s registry offers, or None (see the module's docstring);
     sends nothing."""

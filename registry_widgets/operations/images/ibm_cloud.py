@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfirmationRequired, InvalidArgument
 from ...reference import validate_namespace
-from ...vendors import IBM_REGIONS, kind_of  # noqa: F401 - IBM_REGIONS: for the widgets
+from ...vendors import IBM_REGIONS, kind_of, named_kind  # noqa: F401 - IBM_REGIONS: widgets
 from ...vendors import ibm
 from ...vendors.ibm import API_KEY_ENV, USER as IBM_USER  # noqa: F401 - for the Log in panel
 from ...vendors.dockerhub import pulls_left as _pulls_left
@@ -35,13 +35,13 @@ if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
 
 def is_ibm(registry: str) -> bool:
     """True when ``registry`` is IBM Cloud Container Registry (by its host, or declared
-    with ``use_vendor_api``); sends nothing for an icr.io host."""
-    return kind_of(client_for(registry)) == "ibm"
+    with ``use_vendor_api``); sends nothing."""
+    return named_kind(registry) == "ibm"
 
 
 def _ibm_client(registry: str, verb: str) -> Any:
     client = client_for(registry)
-    if kind_of(client) != "ibm":
+    if not is_ibm(registry):
         raise InvalidArgument(
             f"{verb}: {client.registry} is not IBM Cloud Container Registry (icr.io and its "
             "regions, such as us.icr.io); its namespaces are declared locally instead "
