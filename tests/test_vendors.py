@@ -33,7 +33,7 @@ from tests.support import RawClient, list_tags, push_image, push_index
 from tests.support.vendor_servers import FakeDockerHub, FakeHarbor, FakeIBM, seed_tags
 
 HARBOR_DOC = "https://goharbor.io/docs/2.10.0/build-customize-contribute/configure-swagger/"
-HUB_DOC = "https://docs.docker.com/reference/api/hub/latest/"
+HUB_DOC = "https://docs.docker.com/reference/api/hub/latest/operations/ListRepositoryTags/"
 HUB_LIMITS_DOC = "https://docs.docker.com/docker-hub/usage/pulls/"
 IBM_DOC = "https://cloud.ibm.com/apidocs/container-registry"
 IAM_DOC = "https://cloud.ibm.com/docs/account?topic=account-iamtoken_from_apikey"

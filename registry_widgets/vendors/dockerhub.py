@@ -2,9 +2,10 @@
 
 ``GET https://hub.docker.com/v2/namespaces/{namespace}/repositories/{repository}/tags
 ?page_size=100`` (Docker Hub API reference, https://docs.docker.com/reference/api/hub/
-latest/#tag/repositories/operation/ListRepositoryTags): ``{"count", "next", "previous",
-"results": [{"name", "digest", "media_type", "full_size", "last_updated",
-"tag_last_pushed", "images": [...]}]}``, ``next`` the following page's URL or null. Public
+latest/operations/ListRepositoryTags/; 10 a page by default, 100 at most): ``{"count",
+"next", "previous", "results": [{"name", "digest", "media_type", "full_size",
+"last_updated", "tag_last_pushed", "images": [...]}]}``, ``next`` the following page's URL
+or null. Public
 repositories answer anonymously; private ones after ``POST /v2/users/login`` with the
 account's username and password or access token (``{"token": ...}``, a Bearer token).
 
