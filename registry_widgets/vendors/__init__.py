@@ -151,8 +151,8 @@ def kind_of(client: RegistryClient) -> str | None:
     if kind is None and not client.transport.stats["requests"]:
         # Nothing asked yet, so no challenge seen: one GET /v2/ (what `docker login` sends
         # first) tells, once per client. Every other listing request comes after one.
-        try:
-            client.ping()
+        try:  # once, without retries: a registry that is down is reported by the listing
+            client.transport.request("GET", "/v2/", retry=False, ok=(200, 401, 403, 404))
         except Unreachable:
             return None  # nothing answered: undecided, asked again next time
         except RegistryError:
