@@ -258,6 +258,7 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     # hundred tags with their digests: those tags need no manifest request of their own.
     vendor = vendor or (vendors.listing(client) if stale else None)
     vendor_digests: dict[str, dict[str, str]] = {}  # repo -> {tag: digest}, confirmed now
+    outside_before = getattr(vendor, "outside_requests", 0)  # a reused listing has sent some
 
     def tags_of(repo: str) -> list[str] | None:
         try:
@@ -325,7 +326,7 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         result.vendor = vendor.kind  # type: ignore[union-attr]
         result.vendor_details.update({digest: dict(said) for digest, said in  # type: ignore
                                       vendor.details.items()})  # type: ignore[union-attr]
-    result.outside_requests += getattr(vendor, "outside_requests", 0)
+    result.outside_requests += getattr(vendor, "outside_requests", 0) - outside_before
     for entry, (digest, _) in zip(asked, answers):
         if digest is None:  # the tag went away between the list and the HEAD/GET
             result.skipped.append(str(Reference(registry, entry.repository, entry.tag)))
