@@ -23,6 +23,7 @@ from registry_widgets import (ConfirmationRequired, InvalidArgument, Unauthorize
                               ibm_add_namespace, ibm_namespaces, ibm_quota,
                               ibm_remove_namespace, ibm_trash, ibm_usage, images,
                               plan_ibm_remove_namespace, usage)
+from registry_widgets import notebook_support as nb
 from registry_widgets.operations.core import clients
 from registry_widgets.operations.images.inventory import inventory
 from registry_widgets.vendors import forget, kind_of, use_vendor_api
@@ -442,3 +443,16 @@ def test_registry_bar_shows_docker_hubs_pulls_left(registry_factory):
         assert "199 of 200 pulls left (per 6 h)" in bar.state.value
     finally:
         hub.close()
+
+
+def test_setup_notebooks_login_takes_ibmcloud_api_key(ibm_registry, monkeypatch):
+    # 00_setup's step 2 (notebook_support.login): no docker login, IBMCLOUD_API_KEY set.
+    reg, ibm = ibm_registry
+    clients.configure(ibm.host)  # not logged in
+    monkeypatch.setenv("IBMCLOUD_API_KEY", API_KEY)
+    shown = nb.login(ibm.host, interactive=False)
+    assert shown["username"] == "iamapikey"
+    assert shown["credentials_from"].startswith("IBMCLOUD_API_KEY")
+    assert API_KEY not in json.dumps(shown)
+    monkeypatch.delenv("IBMCLOUD_API_KEY")
+    assert ibm_namespaces(ibm.host) == ["team1"]  # the key, from this kernel's memory
