@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ PAGE_SIZE = 100  # Docker Hub's largest page_size
 _WINDOW = re.compile(r"^\s*(\d+)\s*(?:;\s*w\s*=\s*(\d+))?")
 _lock = threading.Lock()
 _limits: dict[str, dict[str, int | None]] = {}  # registry identity -> last seen figures
-_watched: set[int] = set()  # id() of the transports whose answers are read
+_watched: weakref.WeakSet[Any] = weakref.WeakSet()  # the transports whose answers are read
 
 
 def _figures(value: str | None) -> tuple[int, int | None] | None:
@@ -44,9 +45,9 @@ def watch_rate_limit(client: RegistryClient) -> None:
     transport = client.transport
     identity = registry_identity(client.registry)
     with _lock:
-        if id(transport) in _watched:
+        if transport in _watched:
             return
-        _watched.add(id(transport))
+        _watched.add(transport)
 
     def note(response: Any, *args: Any, **kwargs: Any) -> None:
         limit = _figures(response.headers.get("ratelimit-limit"))
