@@ -6,8 +6,8 @@ their own API (one request for a whole namespace on IBM's). This package asks th
 where the registry offers it and answers None where it does not; the listing then uses
 the OCI API, as it does for every other registry, repository or refusal.
 
-Which vendor a registry is, is decided once per registry and remembered in memory, at no
-request: a kind declared with :func:`use_vendor_api`; else the host (``docker.io`` is
+Which vendor a registry is, is decided once per registry and remembered in memory: a
+kind declared with :func:`use_vendor_api`; else the host (``docker.io`` is
 Docker Hub, ``icr.io`` and ``*.icr.io`` / ``*.bluemix.net`` are IBM's); else the Bearer
 challenge the registry sent (Harbor's token service is ``harbor-registry``): a listing's
 first request, or, for a client that has sent none yet, one ``GET /v2/``.
