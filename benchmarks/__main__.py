@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from . import (copy_bench, inventory_bench, latency_bench, memory_bench, report,
-               retention_bench, scan_bench, sync_bench, widgets_bench)
+               retention_bench, scan_bench, sync_bench, vendor_bench, widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -132,6 +132,8 @@ def run_all(settings: Settings, results: report.Report) -> None:
     if "contents" in wanted:
         from . import contents_bench
         contents_bench.contents_scenario(settings, results)
+    if "vendor" in wanted:
+        vendor_bench.vendor_scenario(settings, results)
 
 
 def main(argv: list[str] | None = None) -> int:

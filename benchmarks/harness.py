@@ -23,8 +23,7 @@ from devstack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan",
-             "sync", "latency")
-SCENARIOS += ("contents",)
+             "sync", "latency", "vendor", "contents")
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,8 @@ class Settings:
     latency_repositories: int = 100  # scenario 9: a listing over TLS across a slow link
     latency_tags: int = 10
     latency_delay: float = 0.05  # seconds added each way by the proxy
+    vendor_repositories: int = 10  # scenario 11: a listing through Harbor's API beside OCI's
+    vendor_tags: int = 100
     scenarios: tuple[str, ...] = SCENARIOS
 
     @classmethod
@@ -59,7 +60,8 @@ class Settings:
                    multiarch_layer=256 * KiB, memory_layer=4 * MiB, repositories=20,
                    tags_per_repository=5, naive_sample=0, seed_workers=8,
                    small_repositories=4, sync_repositories=4, sync_tags=2,
-                   latency_repositories=4, latency_tags=3)
+                   latency_repositories=4, latency_tags=3, vendor_repositories=2,
+                   vendor_tags=10)
 
     def but(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

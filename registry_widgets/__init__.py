@@ -47,7 +47,7 @@ _HOME = {
     ".operations.cleanup.retention": ("remove_retention_policy", "retention",
                                       "retention_policies", "set_retention_policy"),
     ".operations.cleanup.trash": ("trash",),
-    ".operations.cleanup.usage": ("set_usage_limit", "usage"),
+    ".operations.cleanup.usage": ("ibm_usage", "set_usage_limit", "usage"),
     ".operations.mirror.sync": ("sync",),
     ".operations.security.exemptions": ("add_exemption", "load_exemptions", "remove_exemption"),
     ".operations.security.osv": ("open_feed", "publish_feed"),
@@ -59,6 +59,10 @@ _HOME = {
     ".operations.images.mutate": ("mutate",),
     ".widgets": ("Dashboard", "NamespaceTable", "ImageTable", "BuildPanel", "CleanupPanel",
                  "SyncPanel", "ScanPanel"),
+    ".vendors": ("IBM_REGIONS", "use_vendor_api"),
+    ".operations.images.ibm_cloud": ("ibm_add_namespace", "ibm_namespaces", "ibm_quota",
+                                     "ibm_remove_namespace", "ibm_trash",
+                                     "plan_ibm_remove_namespace", "pulls_left"),
 }
 _WHERE = {name: module for module, names in _HOME.items() for name in names}
 _WIDGETS = _HOME[".widgets"]
@@ -92,6 +96,9 @@ __all__ = [
     "Reference", "parse_reference", "Result", "ProgressEvent", "RegistryClient",
     # Errors (registry_widgets.errors)
     *_errors,
+    # Vendor APIs: Harbor, Docker Hub, IBM Cloud Container Registry
+    "use_vendor_api", "IBM_REGIONS", "pulls_left", "ibm_namespaces", "ibm_add_namespace",
+    "plan_ibm_remove_namespace", "ibm_remove_namespace", "ibm_quota", "ibm_trash", "ibm_usage",
 ]
 
 

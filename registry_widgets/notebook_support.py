@@ -38,6 +38,7 @@ from .errors import ConfirmationRequired, EngineUnavailable, Unauthorized
 from .operations.core.arguments import check_bool
 from .operations.core.clients import configure
 from .operations.images.copy import describe_copy  # noqa: F401  (the copy notebook's plan text)
+from .operations.images.ibm_cloud import API_KEY_ENV, IBM_USER, is_ibm
 from .operations.images.inspect import check
 from .operations.images.local import local_images
 from .operations.core.result import Result
@@ -94,6 +95,10 @@ def login(registry: str, *, ca_bundle: str | None = None, insecure: bool = False
     found = credentials_for(registry)
     creds = found if found is not None and not found.is_anonymous else None
     source = _docker_config_source(registry) if creds else "nowhere (anonymous access)"
+    if creds is None and os.environ.get(API_KEY_ENV) and is_ibm(registry):
+        # IBM Cloud: the environment's API key as user iamapikey, in memory only.
+        creds = Credentials(username=IBM_USER, password=os.environ[API_KEY_ENV])
+        source = f"{API_KEY_ENV} (an IBM Cloud API key; kept in this kernel's memory only)"
     configure(registry, credentials=creds, **options)  # None: Docker's config, read again later
     try:
         answer = check(registry)

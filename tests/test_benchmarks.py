@@ -56,6 +56,8 @@ EXPECTED = [
     ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
     ("10 diff of two", "registry_widgets.diff (own process)"),
     ("10 diff of two", "stream the differing layers"),
+    ("11 vendor API listing", "registry_widgets.images, OCI API"),
+    ("11 vendor API listing", "registry_widgets.images through Harbor's /artifacts API"),
 ]
 
 

@@ -32,6 +32,7 @@ LAYERS = {
     "transport": 2,  # a package: session, auth, pool, tls, cancel, errors, ...
     "registry": 2,
     "engine": 2,
+    "vendors": 2,  # Harbor, Docker Hub and IBM Cloud listing APIs, beside the OCI client
     "operations": 3,  # operations/__init__.py: a docstring only
     "operations.core": 3,
     "operations.images": 4,
@@ -60,6 +61,9 @@ SAME_LAYER_ALLOWED = {
     ("registry", "transport"),
     ("registry", "credentials"),
     ("engine", "credentials"),
+    ("vendors", "transport"),
+    ("vendors", "credentials"),
+    ("vendors", "registry"),
     ("__main__", "runner"),
     ("notebook_support", "widgets"),
 }

@@ -136,6 +136,17 @@ class Authenticator:
         """True when requests go out as a user (a 401 then means a refusal, not "log in")."""
         return self._credentials is not None and not self._credentials.is_anonymous
 
+    @property
+    def service(self) -> str | None:
+        """The ``service`` of the registry's Bearer challenge, once one was answered (Harbor
+        names itself ``harbor-registry`` there: ``vendors`` reads it, at no request)."""
+        return self._challenge.params.get("service") if self._challenge else None
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The credentials in use (in memory only), for a vendor API on the same account."""
+        return self._credentials
+
     def describe(self) -> str:
         """Which credentials go out, and where they came from, for messages (no secret)."""
         creds = self._credentials

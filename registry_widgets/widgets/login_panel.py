@@ -17,6 +17,7 @@ import ipywidgets as w
 import traitlets
 
 from ..operations.core.clients import configure
+from ..operations.images.ibm_cloud import API_KEY_ENV, IBM_USER, is_ibm
 from ..operations.images.inspect import check
 from .controls import button, text
 from .panel import Panel
@@ -58,9 +59,19 @@ class LoginPanel(Panel):
         self.registry = registry
 
     def _heading(self) -> None:
+        ibm = self._is_ibm()
         self.heading.value = (f"<b>Log in to {self.registry}</b> — kept in this kernel's "
                               "memory only; or run <code>docker login</code> in a terminal "
-                              "and press Refresh")
+                              "and press Refresh" + (
+                                  f". IBM Cloud: user <code>{IBM_USER}</code> and an IAM API "
+                                  f"key as password (empty: <code>{API_KEY_ENV}</code> from "
+                                  "the kernel's environment)" if ibm else ""))
+
+    def _is_ibm(self) -> bool:
+        try:
+            return bool(self.registry) and is_ibm(self.registry)
+        except Exception:  # noqa: BLE001 - an unusable name is reported by Log in itself
+            return False
 
     def login(self) -> None:
         """Configure the registry with these credentials and check that they work."""
@@ -71,6 +82,14 @@ class LoginPanel(Panel):
         if ca and not os.path.isfile(ca):
             raise ValueError(f"CA file {ca} not found: give the path of a PEM file on the "
                              "kernel's machine, or leave it empty")
+        if self._is_ibm() and user in ("", IBM_USER):
+            # IBM Cloud takes an API key as the password of user iamapikey; the environment's
+            # key is read here, used in memory, and never put in a widget.
+            user, password = IBM_USER, password or os.environ.get(API_KEY_ENV, "")
+            if not password:
+                raise ValueError(f"Log in: give an IBM Cloud API key as the password (user "
+                                 f"{IBM_USER}), or set {API_KEY_ENV} in the kernel's "
+                                 "environment")
         if not user or not password:
             raise ValueError("give a username and a password (or token) to log in to "
                              f"{registry}")

@@ -24,6 +24,7 @@ import traitlets
 from ..credentials import credentials_for
 from ..operations.core import state
 from ..operations.core.clients import refresh_credentials
+from ..operations.images.ibm_cloud import IBM_REGIONS, pulls_left
 from ..operations.images.inspect import check
 from ..reference import validate_registry
 from .controls import button, text
@@ -81,8 +82,9 @@ def forget(registry: str) -> None:
 
 
 def state_text(registry: str, answer: dict[str, Any] | None, error: BaseException | None,
-               username: str | None) -> str:
-    """One line for the bar: ``reachable · logged in as alice · TLS (https)``."""
+               username: str | None, pulls: str | None = None) -> str:
+    """One line for the bar: ``reachable · logged in as alice · TLS (https)``, and Docker
+    Hub's ``76 of 100 pulls left (per 6 h)`` where the registry said so (``pulls``)."""
     if error is not None:
         first = str(error).split(". ")[0]
         return f"⚠ {registry}: {type(error).__name__}: {first}"
@@ -92,7 +94,7 @@ def state_text(registry: str, answer: dict[str, Any] | None, error: BaseExceptio
     auth = answer.get("auth") or "none"
     who = f"logged in as {username}" if username else \
         ("anonymous" if auth == "none" else f"anonymous ({auth} auth)")
-    return f"● {registry}: reachable · {who} · {tls}"
+    return f"● {registry}: reachable · {who} · {tls}" + (f" · {pulls}" if pulls else "")
 
 
 class RegistryBar(Panel):
@@ -118,6 +120,10 @@ class RegistryBar(Panel):
         self.remove_button = button("Remove", "rw-registry-remove", icon="minus")
         self.check_button = button("", "rw-registry-check", icon="plug")
         self.check_button.tooltip = "check the registry again"
+        # IBM Cloud Container Registry's regions, one choice away (adds and chooses it).
+        self.ibm_region = w.Dropdown(options=[("IBM Cloud region…", "")] + list(
+            IBM_REGIONS.items()), value="", layout=w.Layout(width="13em"))
+        self.ibm_region.add_class("rw-registry-ibm-region")
         self.state = w.HTML("", layout=w.Layout(margin="0 12px 0 4px"))
         self.state.add_class("rw-registry-state")
         self.logged_in: dict[str, str] = {}
@@ -125,7 +131,7 @@ class RegistryBar(Panel):
         # One line: the chooser and its state, then adding and removing, wrapping on a
         # narrow screen.
         self.children = [w.HBox([self.chooser, self.check_button, self.state, self.new_registry,
-                                 self.add_button, self.remove_button],
+                                 self.add_button, self.remove_button, self.ibm_region],
                                 layout=w.Layout(flex_flow="row wrap", align_items="center")),
                          self.message]
         self.add_class("rw-registry-bar")
@@ -134,7 +140,14 @@ class RegistryBar(Panel):
         self.on_click(self.add_button, self.add)
         self.on_click(self.remove_button, self.remove)
         self.on_click(self.check_button, self.recheck, background=True)
+        self.ibm_region.observe(self.guard(self._region_chosen), names="value")
         self.check_later()
+
+    def _region_chosen(self, change: dict) -> None:
+        if change["new"]:
+            self.new_registry.value = change["new"]
+            self.ibm_region.value = ""
+            self.add()
 
     @property
     def registries(self) -> list[str]:
@@ -174,7 +187,11 @@ class RegistryBar(Panel):
             except Exception:  # noqa: BLE001 - a broken config shows as "anonymous"
                 creds = None
             username = creds.username if creds and creds.username else None
-        line = state_text(registry, answer, error, username)
+        try:
+            pulls = pulls_left(registry) if error is None else None
+        except Exception:  # noqa: BLE001 - the allowance is a note; the state line stands
+            pulls = None
+        line = state_text(registry, answer, error, username, pulls)
         colour = "#b00020" if error is not None else "#1b5e20"
         if self.value == registry:  # not overtaken by another choice meanwhile
             self.state.value = f'<span style="color:{colour}">{html.escape(line)}</span>'

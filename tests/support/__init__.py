@@ -6,7 +6,9 @@
 - ``token_server``: a Docker-style token server for distribution's ``auth: token``;
 - ``faultproxy``: a proxy in front of a real registry that injects the faults real servers
   cannot produce on demand;
-- ``registry``: the stack's ``start_registry`` plus a token server for the ``token`` flavour.
+- ``registry``: the stack's ``start_registry`` plus a token server for the ``token`` flavour;
+- ``vendor_servers``: Harbor, Docker Hub and IBM Cloud's APIs as their documentation says,
+  in front of a real distribution (imported by name: ``tests.support.vendor_servers``).
 
 It may import ``devstack`` (which starts the real services) but never the library
 under test (tests/test_layers.py checks both directions). Tests import it as ``tests.support``

@@ -110,3 +110,27 @@ def usage(registry: str, namespace: str | None = None, *,
     table.attrs["warnings"] = warnings
     return table
 
+
+
+def ibm_usage(registry: str) -> pd.DataFrame:
+    """IBM Cloud Container Registry's own quota and usage for the account (``ibmcloud cr
+    quota``, from IBM's API) beside the bytes :func:`usage` counts here, one row per figure
+    (``storage``, ``pull traffic``): ``ibm_used``, ``ibm_limit`` (None: unlimited) and
+    ``counted_here`` (storage: the namespaces' bytes summed, a layer shared by two namespaces
+    in each; traffic is not something a listing can count). Raises InvalidArgument when
+    ``registry`` is not IBM's."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
+    from ..images.ibm_cloud import ibm_quota
+    quota = ibm_quota(registry)
+    here = usage(registry)
+    stored = int(here.loc[here["level"] == "namespace", "bytes"].sum())
+    table = pd.DataFrame([
+        {"figure": "storage", "ibm_used": quota["storage_used"],
+         "ibm_limit": quota["storage_limit"], "counted_here": stored},
+        {"figure": "pull traffic", "ibm_used": quota["traffic_used"],
+         "ibm_limit": quota["traffic_limit"], "counted_here": None}],
+        columns=["figure", "ibm_used", "ibm_limit", "counted_here"])
+    for column in ("ibm_used", "ibm_limit", "counted_here"):
+        table[column] = table[column].astype("Int64")
+    table.attrs["registry"] = here.attrs.get("registry", registry)
+    return table

@@ -36,6 +36,7 @@ from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import (Reference, accessory_of, namespace_of,
                           validate_namespace, validate_repository)
 from ...registry import RegistryClient
+from ... import vendors
 from ..core import index
 from ..core.arguments import check_positive_int
 from ..core.clients import client_for
@@ -100,6 +101,10 @@ class Inventory:
     requests: int = 0
     max_age: float | None = None
     repositories: list[str] = field(default_factory=list)
+    vendor: str | None = None  # the vendor API that gave tags and digests ("harbor", ...)
+    outside_requests: int = 0  # sent by a vendor's own SDK, not the registry's transport
+    # digest -> what the vendor API said besides (push time, Vulnerability Advisor's status)
+    vendor_details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def images(registry: str, namespace: str | None = None, *,
@@ -126,6 +131,11 @@ def images(registry: str, namespace: str | None = None, *,
     request (``max_age=3600`` after a listing an hour ago: nothing is sent). Either way
     ``frame.attrs`` says how current it is: ``as_of`` (the oldest confirmation among the
     rows, UTC), ``from_index`` (rows served from the index) and ``requests`` (sent).
+
+    Where the registry has its own listing API (Harbor v2, Docker Hub, IBM Cloud: see
+    ``vendors``), tags and digests come from it, a hundred tags or a whole namespace a
+    request, and the rows are the same; ``frame.attrs["vendor_api"]`` names it (None: the
+    OCI API).
 
     ``repositories`` lists the repositories to look at instead of asking the catalog (which
     Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
@@ -183,6 +193,11 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
                          f"listing, not {max_age!r}")
     wanted = None if repositories is None else parse_repositories(repositories)
     client = client_for(registry)
+    vendor = None
+    if wanted is None and namespace and not offline and max_age is None:
+        # A vendor API lists a namespace's repositories where the catalog may be refused.
+        vendor = vendors.listing(client)
+        wanted = vendor.repositories(namespace) if vendor is not None else None
     now = time.time()
     fresh_after = -math.inf if offline else None if max_age is None else now - max_age
     result = Inventory(registry=client.registry, max_age=max_age)
@@ -205,11 +220,11 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
             batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
         for number, batch in enumerate(batches):
             _list(client, store, pool, batch, result, progress, page_size, fresh_after, now,
-                  offline)
+                  offline, vendor)
             if number < len(batches) - 1:
                 result.requests = client.transport.stats["requests"] - before
                 on_partial(result)  # type: ignore[misc]
-    result.requests = client.transport.stats["requests"] - before
+    result.requests = client.transport.stats["requests"] - before + result.outside_requests
     return result
 
 
@@ -226,9 +241,11 @@ def indexed(registry: str, namespace: str | None = None, *,
 
 def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
           result: Inventory, progress: ProgressCallback | None, page_size: int | None,
-          fresh_after: float | None, now: float, offline: bool = False) -> None:
+          fresh_after: float | None, now: float, offline: bool = False,
+          vendor: vendors.Listing | None = None) -> None:
     """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
-    the index lacks is left out instead of asked for."""
+    the index lacks is left out instead of asked for. ``vendor``: the vendor listing that
+    already named the repositories (it is reused, with what it read)."""
     registry = client.registry
 
     def fresh(verified: float | None) -> bool:
@@ -238,9 +255,18 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     stale = [repo for repo in repos if not fresh(known.get(repo, (None, {}))[0])]
     if offline:
         repos, stale = [repo for repo in repos if repo not in stale], []
+    # Where the registry has a vendor API (Harbor, Docker Hub, IBM), a page of it gives a
+    # hundred tags with their digests: those tags need no manifest request of their own.
+    vendor = vendor or (vendors.listing(client) if stale else None)
+    vendor_digests: dict[str, dict[str, str]] = {}  # repo -> {tag: digest}, confirmed now
+    outside_before = getattr(vendor, "outside_requests", 0)  # a reused listing has sent some
 
     def tags_of(repo: str) -> list[str] | None:
         try:
+            found = vendor.tag_digests(repo) if vendor is not None else None
+            if found is not None:
+                vendor_digests[repo] = found
+                return list(found)
             return list(client.tags(repo, n=page_size))
         except NotFound:  # deleted since the catalog was read
             return None
@@ -266,11 +292,15 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
                 if accessory is not None:
                     accessories.setdefault((repo, accessory[0]), {})[accessory[1]] = name
                     continue
-                digest, verified = entries.get(name, (None, None))
+                digest, verified = (vendor_digests[repo][name], now) \
+                    if repo in vendor_digests else entries.get(name, (None, None))
                 tags.append(_Tag(repo, name, digest, verified))
         cached = store.details(t.digest for t in tags if t.digest)
-    served = [t for t in tags if t.digest in cached and fresh(t.verified)]
-    asked = [] if offline else [t for t in tags if not (t.digest in cached and fresh(t.verified))]
+    by_vendor = [t for t in tags if t.repository in vendor_digests]
+    others = [t for t in tags if t.repository not in vendor_digests] if by_vendor else tags
+    served = [t for t in others if t.digest in cached and fresh(t.verified)]
+    asked = [] if offline else [t for t in others
+                                if not (t.digest in cached and fresh(t.verified))]
 
     def confirm(entry: _Tag) -> tuple[str | None, Manifest | None]:
         # What the index already describes needs only its digest confirmed: a HEAD (which
@@ -291,6 +321,13 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
     tagged: list[tuple[_Tag, str, float]] = []
     for entry in served:
         tagged.append((entry, entry.digest, entry.verified))  # type: ignore[arg-type]
+    if by_vendor:
+        store.store_digests(registry, [(t.repository, t.tag, t.digest) for t in by_vendor], now)
+        tagged += [(entry, entry.digest, now) for entry in by_vendor]  # type: ignore[misc]
+        result.vendor = vendor.kind  # type: ignore[union-attr]
+        result.vendor_details.update({digest: dict(said) for digest, said in  # type: ignore
+                                      vendor.details.items()})  # type: ignore[union-attr]
+    result.outside_requests += getattr(vendor, "outside_requests", 0) - outside_before
     for entry, (digest, _) in zip(asked, answers):
         if digest is None:  # the tag went away between the list and the HEAD/GET
             result.skipped.append(str(Reference(registry, entry.repository, entry.tag)))
@@ -378,6 +415,7 @@ def frame(listing: Inventory) -> pd.DataFrame:
     table.attrs["from_index"] = listing.from_index
     table.attrs["requests"] = listing.requests
     table.attrs["max_age"] = listing.max_age
+    table.attrs["vendor_api"] = listing.vendor
     return table
 
 

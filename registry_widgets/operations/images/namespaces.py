@@ -31,6 +31,7 @@ from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace
 from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
+from .ibm_cloud import ibm_add_namespace, is_ibm
 from ..core.result import Result, Timer
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
@@ -104,7 +105,11 @@ def add_namespace(registry: str, namespace: str) -> Result:
     ``$REGISTRY_WIDGETS_STATE``, else ``$XDG_STATE_HOME/registry_widgets``). Nothing is
     sent to the registry. Raises BadReference unless ``namespace`` is one path component of
     the reference grammar. ``changed`` is False when it was already declared. Journaled.
+    On IBM Cloud Container Registry the namespace is created in the account through IBM's
+    API instead (``ibm_add_namespace``).
     """
+    if is_ibm(registry):
+        return ibm_add_namespace(registry, namespace)
     return _declare(registry, namespace, declared=True)
 
 
