@@ -26,8 +26,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch, NotFound,
-                       RegistryError, Unauthorized, Unreachable)
+from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch,
+                       InvalidArgument, NotFound, RegistryError, Unauthorized, Unreachable)
 from ...manifest import Descriptor, Manifest, platform_name
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
@@ -39,6 +39,7 @@ from ..core.arguments import check_bool, check_platforms, check_positive_int
 from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from .protection import refuse_protected
+from .transports import is_file_location
 from ..core.result import Result, Timer
 from ..core.workers import Pool, Stop
 
@@ -85,8 +86,28 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
     the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
     """
-    return _checked_copy(source, target, platforms=platforms, progress=progress, workers=workers,
-                         cancel=cancel, force=force, accessories=accessories)
+    if is_file_location(source) or is_file_location(target):
+        platforms = check_platforms("platforms", platforms)
+        workers = check_positive_int("workers", workers)
+        check_bool("force", force)
+        if accessories:
+            raise InvalidArgument("accessories=True copies signature tags between registries; "
+                                  "an archive or layout holds one image's tags only. Drop "
+                                  "accessories=True; nothing was copied")
+        # transfer builds on this module's plan and manifest writes, so it is imported here.
+        from .transfer import copy_files
+        return copy_files(source, target, platforms=platforms, progress=progress,
+                          workers=workers, cancel=cancel, force=force)
+    return _checked_copy(_registry(source), _registry(target), platforms=platforms,
+                         progress=progress, workers=workers, cancel=cancel, force=force,
+                         accessories=accessories)
+
+
+def _registry(text: str | Reference) -> str | Reference:
+    """skopeo's ``docker://`` prefix is accepted and dropped: a registry is the default."""
+    if isinstance(text, str) and text.startswith("docker://"):
+        return text[len("docker://"):]
+    return text
 
 
 def copy_planned(source: str | Reference, target: str | Reference, *, before: str | None,
