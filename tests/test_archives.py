@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import io
 import tarfile
 import threading
 from pathlib import Path
@@ -166,3 +167,91 @@ def test_cancel_leaves_no_archive_and_a_rerun_completes(registry, unique_repo, t
     assert not archive.exists() and not list(tmp_path.glob("*.partial"))
     copy(image.reference, f"oci-archive:{archive}")
     assert skopeo_digest(f"oci-archive:{archive}:big") == image.digest
+
+
+# -- bad archives: one clear error naming the file, and nothing reaches the registry -------
+
+def _tar_folder(folder: Path, archive: Path, extra: dict[str, bytes] | None = None) -> Path:
+    with tarfile.open(archive, "w") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def _damage(kind: str, folder: Path, image, tmp_path: Path) -> str:
+    """A bad oci-archive (or file) of ``kind`` made from the good layout in ``folder``."""
+    # the smallest layer: the others would be uploaded first without the check before
+    layer = folder / "blobs" / "sha256" / image.layers[-1].digest[7:]
+    bad = tmp_path / f"{kind}.tar"
+    if kind == "truncated":
+        good = _tar_folder(folder, tmp_path / "good.tar").read_bytes()
+        bad.write_bytes(good[:len(good) // 2])
+    elif kind == "digest mismatch":
+        data = bytearray(layer.read_bytes())
+        data[100] ^= 0xFF  # same size, other content
+        layer.write_bytes(bytes(data))
+        _tar_folder(folder, bad)
+    elif kind == "missing blob":
+        layer.unlink()
+        _tar_folder(folder, bad)
+    elif kind == "path traversal":
+        _tar_folder(folder, bad, extra={"../../escape": b"owned"})
+    elif kind == "not an archive":
+        bad.write_bytes(b"this is a text file, not a tar\n" * 40)
+    return f"oci-archive:{bad}:1.0"
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("truncated", "cut short"),
+    ("digest mismatch", "has the digest"),
+    ("missing blob", "is missing"),
+    ("path traversal", "outside the archive"),
+    ("not an archive", "not a tar archive"),
+])
+def test_a_bad_archive_is_refused_and_nothing_reaches_the_registry(
+        registry, registry_b, unique_repo, tmp_path, kind, words):
+    image = push_image(registry, unique_repo, "1.0", layer_sizes=(30_000, 20_000), seed=kind)
+    folder = tmp_path / "layout"
+    copy(image.reference, f"oci:{folder}")
+    source = _damage(kind, folder, image, tmp_path)
+    with pytest.raises(BadArchive) as caught:
+        # One blob at a time, largest first: without the check before any upload, the good
+        # layer would be in registry B before the damaged one is read.
+        copy(source, f"{registry_b.host}/{unique_repo}:1.0", workers=1)
+    message = str(caught.value)
+    assert words in message and f"{kind}.tar" in message and "Nothing was copied" in message
+    # Not a manifest, not a tag, not even a blob: the archive is checked before any upload.
+    assert status(registry_b, f"/v2/{unique_repo}/manifests/1.0") == 404
+    for blob in (image.config, *image.layers):
+        assert status(registry_b, f"/v2/{unique_repo}/blobs/{blob.digest}") == 404
+
+
+def test_a_damaged_docker_archive_layer_is_refused_before_any_upload(
+        registry, registry_b, unique_repo, tmp_path):
+    image = push_image(registry, unique_repo, "1.0", layers=[files_layer({"c": b"z" * 5000})])
+    good = tmp_path / "good.tar"
+    copy(image.reference, f"docker-archive:{good}")
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(good) as src, tarfile.open(bad, "w") as dst:
+        for info in src:
+            data = src.extractfile(info).read()
+            if info.name.endswith(".tar"):
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            dst.addfile(info, io.BytesIO(data))
+    with pytest.raises(BadArchive, match="bad.tar.*config says"):
+        copy(f"docker-archive:{bad}", f"{registry_b.host}/{unique_repo}:1.0")
+    assert status(registry_b, f"/v2/{unique_repo}/manifests/1.0") == 404
+    assert status(registry_b, f"/v2/{unique_repo}/blobs/{image.config.digest}") == 404
+
+
+def test_an_oci_folder_missing_is_one_clear_error(registry_b, unique_repo, tmp_path):
+    with pytest.raises(BadArchive, match="no such folder"):
+        copy(f"oci:{tmp_path / 'nowhere'}:1.0", f"{registry_b.host}/{unique_repo}:1.0")
+    with pytest.raises(BadArchive, match="no image named '2.0'"):
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "empty" / "index.json").write_text('{"schemaVersion":2,"manifests":[]}')
+        copy(f"oci:{tmp_path / 'empty'}:2.0", f"{registry_b.host}/{unique_repo}:1.0")

@@ -91,7 +91,7 @@ def members(path: Path) -> dict[str, Member]:
 def _truncated(path: Path, name: str) -> BadArchive:
     where = f" inside {name!r}" if name else ""
     return BadArchive(f"{path} is cut short{where}: the file ends before its content does "
-                      "(an interrupted download or copy?). Copy the archive again; nothing was "
+                      "(an interrupted download or copy?). Copy the archive again. Nothing was "
                       "copied")
 
 
@@ -100,7 +100,7 @@ def safe_name(path: Path, name: str) -> str:
     normal = posixpath.normpath(name.replace("\\", "/"))
     if name.startswith("/") or normal == ".." or normal.startswith("../"):
         raise BadArchive(f"{path}: the member {name!r} points outside the archive (an absolute "
-                         "path or ../), as a crafted tar does; refused, nothing was copied")
+                         "path or ../), as a crafted tar does: refused. Nothing was copied")
     return "" if normal == "." else normal
 
 
