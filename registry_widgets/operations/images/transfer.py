@@ -43,8 +43,8 @@ from .docker_archive import DockerArchive, write_docker_archive
 from .layout import Layout, LayoutWriter
 from .transports import FileLocation, parse_location
 
-__all__ = ["copy_files", "open_source", "plan_image", "copy_to_layout", "copy_to_registry",
-           "host_platform"]
+__all__ = ["copy_files", "open_source", "layout_source", "plan_image", "copy_to_layout",
+           "copy_to_registry", "host_platform"]
 
 Location = Reference | FileLocation
 _MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -87,8 +87,8 @@ class _RegistrySource:
 
 
 class _LayoutSource:
-    def __init__(self, location: FileLocation):
-        self.layout = Layout(location.path, archive=location.is_archive)
+    def __init__(self, location: FileLocation, layout: Layout | None = None):
+        self.layout = layout or Layout(location.path, archive=location.is_archive)
         self.label = str(location)
         self.entry = self.layout.resolve(location.ref)
         self.tag = location.ref
@@ -144,6 +144,12 @@ class _DockerSource:
 
 
 Source = _RegistrySource | _LayoutSource | _DockerSource
+
+
+def layout_source(layout: Layout, ref: str) -> Source:
+    """A reader of one entry of a layout already open (a sync reads many from one)."""
+    transport = "oci-archive" if layout.archive else "oci"
+    return _LayoutSource(FileLocation(transport, layout.path, ref), layout)
 
 
 def open_source(location: Location, stop: Stop,
