@@ -54,6 +54,10 @@ EXPECTED = [
     ("9 image table across a network", "floor: curl --http2"),
     ("9 image table across a network", "curl --http1.1"),
     ("9 image table across a network", "registry_widgets.images (empty index, new clients)"),
+    ("10 export a 4 MiB image to oci-archive", "registry_widgets.copy (own process)"),
+    ("10 export a 4 MiB image to oci-archive", "skopeo copy"),
+    ("10 import that oci-archive", "registry_widgets.copy (own process)"),
+    ("10 peak RSS of that import", "registry_widgets.copy"),
 ]
 
 
