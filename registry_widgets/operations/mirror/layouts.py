@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 from ...errors import Cancelled, InvalidArgument, RegistryWidgetsError
 from ...progress import ProgressCallback, ProgressEvent, emit
-from ...reference import accessory_of, parse_reference
+from ...reference import accessory_of, namespace_of, parse_reference
 from ..core import journal
 from ..core.clients import client_for
 from ..core.result import Result, Timer
@@ -38,10 +38,10 @@ from ..core.workers import Stop
 from ..images.layout import Layout, LayoutWriter
 from ..images.transfer import (copy_to_layout, copy_to_registry, open_source, plan_image,
                                layout_source)
-from ..images.transports import FileLocation
+from ..images.transports import FileLocation, parse_location
 from .plan import mirrored, select_tags
 
-__all__ = ["sync_to_layout", "sync_from_layout"]
+__all__ = ["sync_to_layout", "sync_from_layout", "export_images"]
 
 log = logging.getLogger("registry_widgets.sync")
 
@@ -67,27 +67,64 @@ def sync_to_layout(registry: str, names: Sequence[str], anchor: str, target: Fil
                    progress: ProgressCallback | None, source: str) -> Result:
     """Every selected tag of ``names`` (repositories of ``registry``) into one layout."""
     _refuse_latest(filters)
-    stop = Stop(cancel, f"sync {source} -> {target}")
     client = client_for(registry)
-    wanted: list[tuple[str, str, str]] = []  # (repository, tag, ref.name)
+    wanted: list[tuple[str, str, str, str]] = []  # (registry, repository, tag, ref.name)
     for name in names:
         tags = select_tags(sorted(client.tags(name)), regex=filters["tags"],
                            semver=filters["semver"])
         if not filters["accessories"]:
             tags = [t for t in tags if accessory_of(t) is None]
         where = mirrored(name, anchor, "")[1:]
-        wanted += [(name, tag, f"{where}:{tag}") for tag in tags]
+        wanted += [(registry, name, tag, f"{where}:{tag}") for tag in tags]
+    result = _write_layout(wanted, target, platforms=filters["platforms"], dry_run=dry_run,
+                           cancel=cancel, progress=progress, source=source)
+    result.details.update({"repositories": len(names), "source_repositories": list(names),
+                           "filters": filters})
+    return result
+
+
+def export_images(references: Sequence[str], target: str, *,
+                  platforms: str | Sequence[str] = "all", cancel: threading.Event | None = None,
+                  progress: ProgressCallback | None = None) -> Result:
+    """Several images (``registry/namespace/repository:tag``) into one OCI layout or
+    oci-archive, each named ``REPOSITORY:TAG`` relative to its namespace, as a sync of that
+    namespace names it (so ``sync(archive, "registry/namespace")`` puts them back where they
+    were). What the dashboard's "Export to archive" does with the selected rows."""
+    location = parse_location(target, what="target")
+    if not isinstance(location, FileLocation) or location.transport == "docker-archive" \
+            or location.ref:
+        raise InvalidArgument(f"target {target!r}: export writes an OCI layout, oci:FOLDER or "
+                              "oci-archive:FILE (without :REF); nothing was done")
+    if not references:
+        raise InvalidArgument("export: no image given; select one or more. Nothing was done")
+    wanted = []
+    for text in references:
+        ref = parse_reference(text)
+        if not ref.tag:
+            raise InvalidArgument(f"export: {text} names no tag; an image in a layout is "
+                                  "named by its tag. Nothing was done")
+        where = mirrored(ref.repository, namespace_of(ref.repository), "")[1:]
+        wanted.append((ref.registry, ref.repository, ref.tag, f"{where}:{ref.tag}"))
+    return _write_layout(wanted, location, platforms=platforms, dry_run=False, cancel=cancel,
+                         progress=progress, source=", ".join(references))
+
+
+def _write_layout(wanted: Sequence[tuple[str, str, str, str]], target: FileLocation, *,
+                  platforms: str | Sequence[str], dry_run: bool,
+                  cancel: threading.Event | None, progress: ProgressCallback | None,
+                  source: str) -> Result:
+    stop = Stop(cancel, f"sync {source} -> {target}")
     result = Result(action="sync", source=source, target=str(target), dry_run=dry_run)
     rows: list[dict[str, Any]] = []
     with Timer() as timer:
         if dry_run:
-            rows = [_row(registry, repo, tag, ref, target, "copy") for repo, tag, ref in wanted]
+            rows = [_row(*one, target, "copy") for one in wanted]
         else:
             writer = LayoutWriter(target.path, archive=target.is_archive)
             try:
-                for done, (repo, tag, ref) in enumerate(wanted, 1):
-                    rows.append(_one_to_layout(registry, repo, tag, ref, target, writer,
-                                               filters, progress, stop))
+                for done, one in enumerate(wanted, 1):
+                    rows.append(_one_to_layout(*one, target, writer, platforms, progress,
+                                               stop))
                     emit(progress, ProgressEvent("sync", status="copied", current=done,
                                                  total=len(wanted),
                                                  message=f"{done}/{len(wanted)} images"))
@@ -98,8 +135,7 @@ def sync_to_layout(registry: str, names: Sequence[str], anchor: str, target: Fil
             result.bytes_moved = sum(row["bytes_moved"] for row in rows)
     result.changed = not dry_run and any(r["status"] == "copied" for r in rows)
     result.details = {"source": source, "target": str(target), "images": rows,
-                      "counts": _counts(rows), "repositories": len(names),
-                      "source_repositories": list(names), "filters": filters}
+                      "counts": _counts(rows)}
     if dry_run:
         result.details["dry_run"] = True
     result.duration = timer.elapsed
@@ -116,9 +152,8 @@ def _row(registry: str, repository: str, tag: str, ref: str, target: FileLocatio
 
 
 def _one_to_layout(registry: str, repository: str, tag: str, ref: str, target: FileLocation,
-                   writer: LayoutWriter, filters: dict[str, Any],
+                   writer: LayoutWriter, platforms: str | Sequence[str],
                    progress: ProgressCallback | None, stop: Stop) -> dict[str, Any]:
-    platforms = filters["platforms"]
     try:
         reader = open_source(parse_reference(f"{registry}/{repository}:{tag}"), stop)
         plan = plan_image(reader, platforms)
