@@ -92,3 +92,24 @@ def test_export_of_the_namespace_with_no_row_selected_and_a_bad_archive_named_on
     with pytest.raises(Exception, match="cut short"):
         panel.wait(60)
     assert "cut.tar" in panel.message.value and panel.apply_button.disabled
+
+
+def test_cancel_of_an_export_leaves_no_archive(registry, team, tmp_path):
+    board = Dashboard([registry.host], remember_added=False)
+    panel = board.archive_panel
+    browse(board, registry.host, team["ns"])
+    archive = tmp_path / "stopped.tar"
+    panel.export_path.value = str(archive)
+    seen = panel.progress.update
+
+    def press_cancel_when_copying(event):
+        seen(event)
+        if event.status == "copying":
+            panel.cancel_action_button.click()  # what the Cancel button in the tab does
+
+    panel.progress.update = press_cancel_when_copying
+    panel.export_button.click()
+    with pytest.raises(Exception, match="cancelled"):
+        panel.wait(60)
+    assert "cancelled" in panel.message.value
+    assert not archive.exists() and not list(tmp_path.glob("*.partial"))

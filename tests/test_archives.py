@@ -255,3 +255,20 @@ def test_an_oci_folder_missing_is_one_clear_error(registry_b, unique_repo, tmp_p
         (tmp_path / "empty").mkdir()
         (tmp_path / "empty" / "index.json").write_text('{"schemaVersion":2,"manifests":[]}')
         copy(f"oci:{tmp_path / 'empty'}:2.0", f"{registry_b.host}/{unique_repo}:1.0")
+
+
+def test_an_oci_folder_keeps_its_other_tags_and_a_rerun_changes_nothing(registry, registry_b,
+                                                                        unique_repo, tmp_path):
+    one = push_image(registry, unique_repo, "1.0", layer_sizes=(5000,), seed="f1")
+    two = push_image(registry, unique_repo, "2.0", layer_sizes=(5000,), seed="f2")
+    folder = tmp_path / "folder"
+    copy(f"docker://{one.reference}", f"oci:{folder}")  # skopeo's docker:// is accepted
+    copy(two.reference, f"oci:{folder}")
+    assert skopeo_digest(f"oci:{folder}:1.0") == one.digest
+    assert skopeo_digest(f"oci:{folder}:2.0") == two.digest
+    again = copy(two.reference, f"oci:{folder}:2.0")
+    assert not again.changed and again.details["blobs"]["copied"] == 0
+    with pytest.raises(BadArchive, match="holds 2 images.*1.0, 2.0"):
+        copy(f"oci:{folder}", f"{registry_b.host}/{unique_repo}:x")
+    loaded = copy(f"oci:{folder}:2.0", f"docker://{registry_b.host}/{unique_repo}:2.0")
+    assert loaded.digest == two.digest == get_manifest(registry_b, unique_repo, "2.0").digest

@@ -121,22 +121,30 @@ def read_member(path: Path, member: Member, *, check: Callable[[], None] | None 
 
 
 class _ChunkReader:
-    """A file-like ``read(n)`` over chunks, for ``tarfile.addfile``."""
+    """A file-like ``read(n)`` over chunks, for ``tarfile.addfile`` (which wants exactly
+    ``n`` bytes until the end). A chunk is sliced where it lies, never re-joined whole, so
+    a 1 MiB chunk read in pieces is not copied over and over."""
 
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks = iter(chunks)
-        self._rest = b""
+        self._chunk = memoryview(b"")
+        self._at = 0
 
     def read(self, n: int = -1) -> bytes:
-        while len(self._rest) < n or n < 0:
-            try:
-                self._rest += next(self._chunks)
-            except StopIteration:
-                break
-        if n < 0:
-            n = len(self._rest)
-        data, self._rest = self._rest[:n], self._rest[n:]
-        return data
+        pieces: list[bytes] = []
+        wanted = n
+        while n < 0 or wanted > 0:
+            if self._at >= len(self._chunk):
+                try:
+                    self._chunk, self._at = memoryview(next(self._chunks)), 0
+                except StopIteration:
+                    break
+                continue
+            end = len(self._chunk) if n < 0 else min(len(self._chunk), self._at + wanted)
+            pieces.append(bytes(self._chunk[self._at:end]))
+            wanted -= end - self._at
+            self._at = end
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 class TarWriter:
@@ -147,7 +155,9 @@ class TarWriter:
         self.path = path
         self.partial = path.with_name(path.name + ".partial")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._tar = tarfile.open(self.partial, mode="w:", format=tarfile.PAX_FORMAT)
+        # copybufsize: tarfile moves a member's bytes in pieces this big (16 KiB otherwise)
+        self._tar = tarfile.open(self.partial, mode="w:", format=tarfile.PAX_FORMAT,
+                                 copybufsize=CHUNK)
 
     def add(self, name: str, chunks: Iterable[bytes], size: int) -> str:
         """Add a member of exactly ``size`` bytes; returns the sha256 digest of what went in."""
