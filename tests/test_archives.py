@@ -22,7 +22,7 @@ from registry_widgets.operations.core import clients
 from registry_widgets.operations.images.archive import BadArchive
 from registry_widgets.operations.images.copy import copy
 from tests.support.images import busybox_layer, files_layer, push_image, push_index
-from tests.support.oracle import RawClient, get_blob, get_manifest, list_tags
+from tests.support.oracle import RawClient, get_blob, get_manifest
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +122,8 @@ def test_the_engine_loads_and_runs_our_docker_archive(registry, unique_repo, tmp
 @pytest.mark.parametrize("transport", ["oci", "oci-archive"])
 def test_we_read_the_layouts_skopeo_writes(registry, registry_b, unique_repo, tmp_path,
                                            transport):
-    image = push_image(registry, unique_repo, "2.0", layers=[files_layer({transport: b"y" * 40_000})])
+    image = push_image(registry, unique_repo, "2.0",
+                       layers=[files_layer({transport: b"y" * 40_000})])
     where = tmp_path / ("skopeo.tar" if transport == "oci-archive" else "skopeo")
     skopeo("copy", "--src-tls-verify=false", f"docker://{image.reference}",
            f"{transport}:{where}:2.0")

@@ -19,7 +19,7 @@ from registry_widgets.errors import BadReference, InvalidArgument
 from registry_widgets.operations.images.archive import BadArchive
 from registry_widgets.operations.mirror.sync import sync
 from tests.support.images import push_image, push_index
-from tests.support.oracle import RawClient, get_manifest, list_repositories, list_tags
+from tests.support.oracle import get_manifest, list_repositories, list_tags
 
 pytest_plugins = ["faults_fixtures"]  # fresh clients for every test
 
@@ -135,3 +135,18 @@ def test_sync_refuses_what_a_layout_sync_cannot_do(registry, registry_b, tmp_pat
     with pytest.raises((BadReference, InvalidArgument), match=words):
         sync(source.format(**fill), target.format(**fill))
     assert not list(files.iterdir())
+
+
+def test_images_in_the_layout_are_named_as_skopeo_sync_names_its_folders(registry, team,
+                                                                          tmp_path):
+    """skopeo 1.9's sync has no oci destination; ``--dest dir`` writes a folder per image,
+    named as our layout names its entries (the repository's last component, then the tag)."""
+    config = tmp_path / "sync.yaml"
+    config.write_text(json.dumps({registry.host: {"tls-verify": False, "images": {
+        f"{team['ns']}/app": [], f"{team['ns']}/multi": []}}}))
+    theirs = tmp_path / "skopeo"
+    subprocess.run(["skopeo", "sync", "--all", "--src", "yaml", "--dest", "dir", str(config),
+                    str(theirs)], check=True, capture_output=True, timeout=120)
+    ours = sync(f"{registry.host}/{team['ns']}", f"oci:{tmp_path / 'ours'}")
+    assert sorted(row["ref"] for row in ours.details["images"]) == \
+        sorted(p.name for p in theirs.iterdir())

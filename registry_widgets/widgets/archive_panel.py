@@ -104,7 +104,8 @@ class ArchivePanel(Panel):
         if selected:
             names = ", ".join(selected[:3]) + (f" and {len(selected) - 3} more"
                                                if len(selected) > 3 else "")
-            self.export_what.value = f"Export writes the {len(selected)} selected image(s): {names}"
+            self.export_what.value = (f"Export writes the {len(selected)} selected image(s): "
+                                      f"{names}")
         elif namespace:
             self.export_what.value = (f"No rows selected: Export writes the whole namespace "
                                       f"{registry}/{namespace}, every tag")

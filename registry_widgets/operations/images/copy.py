@@ -15,7 +15,8 @@ best copy tools copy").
 
 Imports ``errors``, ``manifest``, ``progress``, ``reference``, ``registry`` and the core's
 ``arguments``, ``changes``, ``clients``, ``journal``, ``result`` and ``workers``; the
-siblings ``accessories`` and ``protection``.
+siblings ``accessories``, ``protection``, ``transports`` and (inside ``copy``, as it builds
+on this module) ``transfer`` for files.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     ``accessories=True`` also copies the image's signature, attestation and SBOM tags
     (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
     the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
+
+    Either side may be a file, named as skopeo names it (``transfer``, ``transports``):
+    ``oci:DIR[:TAG]`` (an OCI layout folder), ``oci-archive:FILE[:TAG]`` (the same as a
+    tar) or ``docker-archive:FILE[:REPO:TAG]`` (``docker save``'s format, one platform);
+    ``docker://`` before a registry reference is accepted. A layout keeps every digest; the
+    tag inside it defaults to the source's. A file is read through and checked before
+    anything is sent to a registry: a damaged one is refused whole (BadArchive naming the
+    file), nothing sent.
     """
     if is_file_location(source) or is_file_location(target):
         platforms = check_platforms("platforms", platforms)
@@ -232,6 +241,10 @@ def plan_copy(source: str | Reference, target: str | Reference, *,
     hold), ``source_digest``, ``platforms``, ``up_to_date`` and ``replaces`` (``{tag: digest}``
     the target tag points at now and will no longer: a notebook or widget shows it first)."""
     platforms = check_platforms("platforms", platforms)
+    if is_file_location(source) or is_file_location(target):
+        raise InvalidArgument(f"plan_copy reads two registries; {source} -> {target} names a "
+                              "file. For a layout or archive, sync(..., dry_run=True) shows "
+                              "the plan of an import; nothing was read")
     src, dst = parse_reference(source), parse_reference(target)
     _check_target_digest(dst, platforms)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)

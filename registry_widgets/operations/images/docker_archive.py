@@ -183,7 +183,8 @@ def write_docker_archive(path: Path, *, ref: str | None, manifest: Manifest, con
     tar = TarWriter(Path(path))
     written = 0
     try:
-        config_name = manifest.config.digest.partition(":")[2] + ".json"  # type: ignore[union-attr]
+        assert manifest.config is not None  # an image manifest, picked by the caller
+        config_name = manifest.config.digest.partition(":")[2] + ".json"
         tar.add_bytes(config_name, config)
         names = []
         for layer, diff_id in zip(manifest.layers, diff_ids):

@@ -5,8 +5,9 @@ repository is written to the one layout, each named in ``index.json`` by
 ``org.opencontainers.image.ref.name`` = ``REPOSITORY:TAG``, the repository named as a sync
 into a registry names it (``plan.mirrored`` with an empty target: ``a/ns`` holding
 ``ns/app`` gives ``app:1.0``; the repository ``a/ns/app`` gives ``app:1.0`` too, as skopeo
-sync appends its last component). Blobs shared by several images are stored once; manifests
-byte for byte, so every digest is kept.
+sync appends its last component; ``skopeo sync --dest dir`` (1.9 has no ``oci`` destination)
+names its per-image folders the same way, ``app:1.0``). Blobs shared by several images are
+stored once; manifests byte for byte, so every digest is kept.
 
 Back from a layout into ``registry/path``: each entry ``REPOSITORY:TAG`` goes to
 ``path/REPOSITORY:TAG``, an entry named by a tag alone (as ``skopeo copy ... oci:DIR:TAG``

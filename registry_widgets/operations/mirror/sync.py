@@ -26,8 +26,9 @@ where it runs, with ``client_for``: credentials come from that process's own Doc
 ``sync(..., plan=dry_run_result)`` skips phase 1: the reviewed plan is read back
 (``reviewed``) and applied as it is, so what was shown is what is copied.
 
-The plan unit lives in ``plan``; this module has the verb, its argument checks, the
-apply unit and the rows of the result. Layer 3: imports ``reference``, ``manifest``,
+The plan unit lives in ``plan``, syncs to and from a layout file in ``layouts``; this
+module has the verb, its argument checks, the apply unit and the rows of the result.
+Layer 3: imports ``reference``, ``manifest``,
 ``errors``, ``progress`` and its sibling operations; never the widgets.
 """
 
@@ -117,6 +118,12 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     each from the source digest the plan showed; no new plan is made. A plan of another
     source or target, made with other options, or that is not a sync dry run is refused
     (InvalidArgument, nothing written). Without ``plan=``, a sync plans and then applies.
+
+    Into or out of one OCI layout (``layouts``): a target ``oci:DIR`` or
+    ``oci-archive:FILE`` receives every selected tag, each named ``REPOSITORY:TAG`` in its
+    index.json; a source layout goes into ``registry/path`` (``REPOSITORY:TAG`` to
+    ``path/REPOSITORY:TAG``), checked whole before anything is sent; ``dry_run`` and
+    ``plan=`` work as here (``latest`` and ``executor`` do not apply).
 
     Repositories are copied on ``executor`` (default: the cancellable pool here; a Dask
     ``Client.get_executor()`` runs them on the cluster, whose workers read their own Docker
