@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import io
 import tarfile
@@ -273,3 +274,40 @@ def test_an_oci_folder_keeps_its_other_tags_and_a_rerun_changes_nothing(registry
         copy(f"oci:{folder}", f"{registry_b.host}/{unique_repo}:x")
     loaded = copy(f"oci:{folder}:2.0", f"docker://{registry_b.host}/{unique_repo}:2.0")
     assert loaded.digest == two.digest == get_manifest(registry_b, unique_repo, "2.0").digest
+
+
+# -- the transport grammar, as a table (no registry) ---------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("oci:/data/app:1.0", ("oci", "/data/app", "1.0")),
+    ("oci:/data/mirror:team/app:1.0", ("oci", "/data/mirror", "team/app:1.0")),
+    ("oci-archive:/data/app.tar", ("oci-archive", "/data/app.tar", None)),
+    ("docker-archive:/data/app.tar:team/app:1.0", ("docker-archive", "/data/app.tar",
+                                                   "team/app:1.0")),
+    ("oci:5000/team/app:1.0", "oci:5000/team/app:1.0"),  # the registry "oci", port 5000
+    ("docker://127.0.0.1:5000/team/app:1.0", "127.0.0.1:5000/team/app:1.0"),
+])
+def test_locations_parse_as_skopeo_names_them(text, expected):
+    from registry_widgets.operations.images.transports import FileLocation, parse_location
+
+    found = parse_location(text)
+    if isinstance(expected, tuple):
+        assert found == FileLocation(expected[0], Path(expected[1]), expected[2])
+    else:
+        assert str(found) == expected
+
+
+@pytest.mark.parametrize("text, words", [
+    ("oci-archive:", "names no file"),
+    ("oci:/data/app:", "ends with ':'"),
+    ("oci:/data/app:bad ref!", "not a reference an OCI layout can hold"),
+    ("docker-archive:/data/app.tar:@0", "not by index"),
+])
+def test_a_bad_location_is_one_error_naming_the_argument(text, words, tmp_path):
+    from registry_widgets.errors import BadReference
+
+    with pytest.raises(BadReference, match=re.escape(words)) as caught:
+        copy(text, f"oci:{tmp_path / 'out'}")
+    assert str(caught.value).startswith(f"source {text!r}") and "nothing was done" in \
+        str(caught.value)
+    assert not (tmp_path / "out").exists()
