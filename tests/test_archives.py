@@ -311,3 +311,23 @@ def test_a_bad_location_is_one_error_naming_the_argument(text, words, tmp_path):
     assert str(caught.value).startswith(f"source {text!r}") and "nothing was done" in \
         str(caught.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_docker_archive_of_an_index_holds_one_platform_picked_as_skopeo_picks(
+        registry, unique_repo, tmp_path):
+    amd = push_image(registry, unique_repo, None, layers=[files_layer({"amd": b"1"})])
+    arm = push_image(registry, unique_repo, None, layers=[files_layer({"arm": b"2"})],
+                     platform=("linux", "arm64", "v8"))
+    push_index(registry, unique_repo, "multi", [amd, arm])
+    source = f"{registry.host}/{unique_repo}:multi"
+    copy(source, f"docker-archive:{tmp_path / 'host.tar'}")  # this machine's platform
+    copy(source, f"docker-archive:{tmp_path / 'arm.tar'}", platforms=["linux/arm64"])
+    from registry_widgets.operations.images.transfer import host_platform
+
+    mine = arm if host_platform() == "linux/arm64" else amd
+    for name, image in (("host.tar", mine), ("arm.tar", arm)):
+        raw = json.loads(skopeo("inspect", "--raw", f"docker-archive:{tmp_path / name}"))
+        assert raw["config"]["digest"] == image.config.digest
+    with pytest.raises(Exception, match="no platform"):
+        copy(source, f"docker-archive:{tmp_path / 'none.tar'}", platforms=["linux/s390x"])
+    assert not (tmp_path / "none.tar").exists()
