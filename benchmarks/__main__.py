@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import (copy_bench, inventory_bench, latency_bench, memory_bench, report,
-               retention_bench, scan_bench, sync_bench, vendor_bench, widgets_bench)
+from . import (archive_bench, copy_bench, inventory_bench, latency_bench, memory_bench,
+               report, retention_bench, scan_bench, sync_bench, vendor_bench,
+               widgets_bench)
 from .harness import SCENARIOS, Settings, Stopwatch, fresh_registry, isolate, log
 from .seed import seed_inventory
 
@@ -134,6 +135,9 @@ def run_all(settings: Settings, results: report.Report) -> None:
         contents_bench.contents_scenario(settings, results)
     if "vendor" in wanted:
         vendor_bench.vendor_scenario(settings, results)
+    if "airgap" in wanted:
+        with fresh_registry(settings, "airgap-source") as source:
+            archive_bench.airgap_scenario(settings, results, source)
 
 
 def main(argv: list[str] | None = None) -> int:

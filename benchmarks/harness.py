@@ -23,7 +23,7 @@ from devstack import LocalRegistry, start_registry
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 SCENARIOS = ("copy", "multiarch", "memory", "inventory", "widgets", "retention", "scan",
-             "sync", "latency", "vendor", "contents")
+             "sync", "latency", "vendor", "contents", "airgap")
 
 
 @dataclass(frozen=True)

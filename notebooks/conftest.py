@@ -107,7 +107,8 @@ def _written(name: str, record: dict) -> dict[tuple[str, str], str]:
     results = {"02_tag_and_push.ipynb": lambda r: [r["push"]],
                "03_copy.ipynb": lambda r: [r],
                "04_build.ipynb": lambda r: [r["push"]],
-               "13_artifacts.ipynb": lambda r: [r["push"]]}
+               "13_artifacts.ipynb": lambda r: [r["push"]],
+               "11_air_gap.ipynb": lambda r: [r["load"]]}
     written = {}
     for result in results.get(name, lambda r: [])(record):
         where = result["target"].split("/", 1)[1]

@@ -58,6 +58,10 @@ EXPECTED = [
     ("10 diff of two", "stream the differing layers"),
     ("11 vendor API listing", "registry_widgets.images, OCI API"),
     ("11 vendor API listing", "registry_widgets.images through Harbor's /artifacts API"),
+    ("12 export a 4 MiB image to oci-archive", "registry_widgets.copy (own process)"),
+    ("12 export a 4 MiB image to oci-archive", "skopeo copy"),
+    ("12 import that oci-archive", "registry_widgets.copy (own process)"),
+    ("12 peak RSS of that import", "registry_widgets.copy"),
 ]
 
 

@@ -41,8 +41,8 @@ from tests.support import (RawClient, busybox_layer, get_blob, get_manifest, lis
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["00_setup", "01_pull", "02_tag_and_push", "03_copy", "04_build", "05_remove",
-         "06_namespaces_and_images", "07_retention", "08_sync", "09_scan", "10_dashboard"]
-NAMES += ["12_inside_an_image", "13_artifacts"]
+         "06_namespaces_and_images", "07_retention", "08_sync", "09_scan", "10_dashboard",
+         "11_air_gap", "12_inside_an_image", "13_artifacts"]
 ENGINE_NOTEBOOKS = {"01_pull", "02_tag_and_push", "04_build"}
 PARAMETERS = {
     "00_setup": ["registry", "ca_bundle", "insecure", "username", "require_engine",
@@ -62,6 +62,7 @@ PARAMETERS = {
     "09_scan": ["ref", "feed", "exemptions", "fail_on", "json_output", "sarif_output",
                 "sbom_output", "interactive"],
     "10_dashboard": ["registries", "interactive"],
+    "11_air_gap": ["source", "target", "archive", "platforms", "feed", "interactive"],
     "12_inside_an_image": ["ref", "path", "a", "b", "exact", "interactive"],
     "13_artifacts": ["ref", "files", "artifact_type", "folder", "interactive"],
 }
@@ -183,6 +184,7 @@ VERBS = {
     "08_sync": (["sync"], set()),
     "09_scan": (["scan"], {"json_output", "sarif_output", "sbom_output"}),
     "10_dashboard": (["Dashboard"], set()),
+    "11_air_gap": (["copy"], {"archive", "feed"}),
     "12_inside_an_image": (["files", "read_file", "diff"], set()),
     "13_artifacts": (["push_artifact", "pull_artifact"], set()),
 }
@@ -674,6 +676,7 @@ NAMED_TARGETS = {
     "03_copy": {"target": "{host}/my_namespace/multiarch:1.0"},
     "04_build": {"ref": "{host}/my_namespace/hello:1.0"},
     "08_sync": {"target": "{host}/mirror", "dry_run": False},
+    "11_air_gap": {"target": "{host}/airgap/multiarch:1.0"},
     "13_artifacts": {"ref": "{host}/my_namespace/model:v1"},
 }
 
@@ -712,6 +715,23 @@ def _forget_local_images(engine, host: str) -> None:
                 engine.images.remove(name, force=True)
 
 
+# -- 11 air gap ----------------------------------------------------------------------------
+
+def test_air_gap_carries_an_index_through_an_archive_with_its_digest(
+        registry: LocalRegistry, registry_b: LocalRegistry, unique_repo: str,
+        tmp_path: Path) -> None:
+    digest = _multiarch(registry, unique_repo)
+    archive = tmp_path / "carried" / "multi.tar"
+    executed, record = execute("11_air_gap", tmp_path,
+                               source=f"{registry.host}/{unique_repo}:1.0",
+                               target=f"{registry_b.host}/{unique_repo}:carried",
+                               archive=str(archive), feed=str(NOTEBOOKS / "osv-demo"),
+                               interactive=False)
+    assert get_manifest(registry_b, unique_repo, "carried").digest == digest
+    assert record["export"]["digest"] == record["load"]["digest"] == digest
+    assert archive.is_file() and sorted(p.name for p in (archive.parent / "feed").iterdir()) \
+        == sorted(p.name for p in (NOTEBOOKS / "osv-demo").iterdir())
+    assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
 # -- 12 and 13: what is inside an image; artifacts -----------------------------------------
 
 def test_inside_an_image_lists_reads_and_diffs(registry: LocalRegistry, unique_repo: str,

@@ -121,7 +121,7 @@ def test_dry_run_plans_copy_skip_and_replace_with_bytes_and_sends_no_write(regis
     copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:2.0")
     copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:1.0")
 
-    plan = sync(f"{registry.host}/{namespace['ns']}/app", f"{registry_b.host}/{mirror}/app",
+    plan = sync(f"{registry.host}/{namespace['ns']}/app", f"{registry_b.host}/{mirror}",
                 dry_run=True)
 
     actions = {row["reference"]: row["action"] for row in plan.details["images"]}
@@ -140,7 +140,7 @@ def test_replaced_tags_are_backed_up_once_and_restore_puts_them_back_without_for
     for tag in ("1.0", "latest"):
         copy(f"{registry.host}/{namespace['ns']}/app:2.0", f"{registry_b.host}/{mirror}/app:{tag}")
 
-    result = sync(f"{registry.host}/{namespace['ns']}/app", f"{registry_b.host}/{mirror}/app",
+    result = sync(f"{registry.host}/{namespace['ns']}/app", f"{registry_b.host}/{mirror}",
                   tags=r"^(1\.0|latest)$")
 
     assert by_status(result)["replaced"] == {f"{namespace['ns']}/app:1.0",
@@ -210,10 +210,10 @@ def test_applying_a_plan_copies_exactly_what_it_listed_and_nothing_pushed_since(
 def test_a_target_tag_that_moved_since_the_reviewed_plan_fails_alone(registry, registry_b,
                                                                      namespace):
     source, mirror = f"{registry.host}/{namespace['ns']}/app", name()
-    plan = sync(source, f"{registry_b.host}/{mirror}/app", tags=r"^[12]\.0$", dry_run=True)
+    plan = sync(source, f"{registry_b.host}/{mirror}", tags=r"^[12]\.0$", dry_run=True)
     later = push_image(registry_b, f"{mirror}/app", "2.0", layers=[b"pushed meanwhile"])
 
-    result = sync(source, f"{registry_b.host}/{mirror}/app", tags=r"^[12]\.0$", plan=plan)
+    result = sync(source, f"{registry_b.host}/{mirror}", tags=r"^[12]\.0$", plan=plan)
 
     rows = {row["reference"]: row for row in result.details["images"]}
     assert rows["2.0"]["status"] == "failed"
@@ -306,7 +306,7 @@ def test_tag_regex_selects_what_skopeo_sync_selects(registry, registry_b, versio
     regex = r"^v?1\.[0-9]+\.0$"
     ours, theirs = name(), name()
 
-    result = sync(f"{registry.host}/{repo}", f"{registry_b.host}/{ours}/tool", tags=regex)
+    result = sync(f"{registry.host}/{repo}", f"{registry_b.host}/{ours}", tags=regex)
     skopeo_sync(registry.host, repo, regex, f"{registry_b.host}/{theirs}", tmp_path)
 
     skopeo_tags = sorted(list_tags(registry_b, f"{theirs}/tool"))  # unscoped: last component
@@ -630,7 +630,7 @@ def test_referrers_are_copied_by_digest_where_both_registries_have_the_api(regis
     target.add_rule("GET", "/referrers/", Respond.json(json.dumps({**listing, "manifests": []})),
                     times=None)
 
-    result = sync(f"{source.host}/{ns}/app", f"{target.host}/{mirror}/app")
+    result = sync(f"{source.host}/{ns}/app", f"{target.host}/{mirror}")
 
     rows = {row["reference"]: row for row in result.details["images"]}
     assert rows[referrer.digest]["kind"] == "referrer"

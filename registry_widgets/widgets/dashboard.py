@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import ipywidgets as w
 
+from .archive_panel import ArchivePanel, table_selection
 from .build_panel import BuildPanel
 from .cleanup_panel import CleanupPanel
 from .image_table import ImageTable
@@ -33,7 +34,13 @@ PanelFactory = Callable[["Dashboard"], w.Widget]
 
 
 def _images_tab(board: "Dashboard") -> w.Widget:
-    tab = w.VBox([board.namespace_table, board.image_table])
+    # Export to archive / Import archive act on what the image table shows and selects.
+    board.archive_panel = panel = ArchivePanel(table_selection(board.image_table))
+    board.image_table.observe(lambda _c: panel.refresh_choice(),
+                              names=["rows_registry", "rows_namespace"])
+    board.image_table.table.observe(lambda _c: panel.refresh_choice(), names="selected_rows")
+    panel.on_changed(lambda registry: board.changed(registry, source=panel))
+    tab = w.VBox([board.namespace_table, board.image_table, panel])
     tab.add_class("rw-images-tab")
     return tab
 

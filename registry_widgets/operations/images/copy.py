@@ -15,7 +15,8 @@ best copy tools copy").
 
 Imports ``errors``, ``manifest``, ``progress``, ``reference``, ``registry`` and the core's
 ``arguments``, ``changes``, ``clients``, ``journal``, ``result`` and ``workers``; the
-siblings ``accessories`` and ``protection``.
+siblings ``accessories``, ``protection``, ``transports`` and (inside ``copy``, as it builds
+on this module) ``transfer`` for files.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch, NotFound,
-                       RegistryError, Unauthorized, Unreachable)
+from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch,
+                       InvalidArgument, NotFound, RegistryError, Unauthorized, Unreachable)
 from ...manifest import Descriptor, Manifest, platform_name
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
@@ -39,6 +40,7 @@ from ..core.arguments import check_bool, check_platforms, check_positive_int
 from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from .protection import refuse_protected
+from .transports import is_file_location
 from ..core.result import Result, Timer
 from ..core.workers import Pool, Stop
 
@@ -84,9 +86,37 @@ def copy(source: str | Reference, target: str | Reference, *, platforms: str | S
     ``accessories=True`` also copies the image's signature, attestation and SBOM tags
     (cosign's ``sha256-<hex>.sig`` schema) and its OCI referrers where both registries have
     the API (see ``accessories``); only with ``platforms="all"``, since they name the digest.
+
+    Either side may be a file, named as skopeo names it (``transfer``, ``transports``):
+    ``oci:DIR[:TAG]`` (an OCI layout folder), ``oci-archive:FILE[:TAG]`` (the same as a
+    tar) or ``docker-archive:FILE[:REPO:TAG]`` (``docker save``'s format, one platform);
+    ``docker://`` before a registry reference is accepted. A layout keeps every digest; the
+    tag inside it defaults to the source's. A file is read through and checked before
+    anything is sent to a registry: a damaged one is refused whole (BadArchive naming the
+    file), nothing sent.
     """
-    return _checked_copy(source, target, platforms=platforms, progress=progress, workers=workers,
-                         cancel=cancel, force=force, accessories=accessories)
+    if is_file_location(source) or is_file_location(target):
+        platforms = check_platforms("platforms", platforms)
+        workers = check_positive_int("workers", workers)
+        check_bool("force", force)
+        if accessories:
+            raise InvalidArgument("accessories=True copies signature tags between registries; "
+                                  "an archive or layout holds one image's tags only. Drop "
+                                  "accessories=True; nothing was copied")
+        # transfer builds on this module's plan and manifest writes, so it is imported here.
+        from .transfer import copy_files
+        return copy_files(source, target, platforms=platforms, progress=progress,
+                          workers=workers, cancel=cancel, force=force)
+    return _checked_copy(_registry(source), _registry(target), platforms=platforms,
+                         progress=progress, workers=workers, cancel=cancel, force=force,
+                         accessories=accessories)
+
+
+def _registry(text: str | Reference) -> str | Reference:
+    """skopeo's ``docker://`` prefix is accepted and dropped: a registry is the default."""
+    if isinstance(text, str) and text.startswith("docker://"):
+        return text[len("docker://"):]
+    return text
 
 
 def copy_planned(source: str | Reference, target: str | Reference, *, before: str | None,
@@ -211,6 +241,10 @@ def plan_copy(source: str | Reference, target: str | Reference, *,
     hold), ``source_digest``, ``platforms``, ``up_to_date`` and ``replaces`` (``{tag: digest}``
     the target tag points at now and will no longer: a notebook or widget shows it first)."""
     platforms = check_platforms("platforms", platforms)
+    if is_file_location(source) or is_file_location(target):
+        raise InvalidArgument(f"plan_copy reads two registries; {source} -> {target} names a "
+                              "file. For a layout or archive, sync(..., dry_run=True) shows "
+                              "the plan of an import; nothing was read")
     src, dst = parse_reference(source), parse_reference(target)
     _check_target_digest(dst, platforms)
     src_client, dst_client = client_for(src.registry), client_for(dst.registry)

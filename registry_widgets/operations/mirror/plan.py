@@ -27,6 +27,24 @@ from ..core.clients import client_for
 from ..core.patterns import compile_pattern
 from .semver import npm_range, select as select_versions
 
+# -- where a source repository lands under the target -----------------------------------------
+
+def anchor_of(source_path: str, repositories: Sequence[str]) -> str:
+    """The part of a source repository's path the target path replaces. A source that names
+    a repository keeps its last component, as ``skopeo sync`` does (``a/ns/app`` into
+    ``b/ns2`` is ``b/ns2/app``); a namespace is replaced whole (``a/ns/app`` with the source
+    ``a/ns`` into ``b/mirror`` is ``b/mirror/app``)."""
+    if source_path in repositories:
+        return source_path.rpartition("/")[0]
+    return source_path
+
+
+def mirrored(repository: str, anchor: str, target_path: str) -> str:
+    """The target repository of ``repository`` (see :func:`anchor_of`)."""
+    rest = repository[len(anchor):].lstrip("/") if anchor else repository
+    return f"{target_path}/{rest}" if rest else target_path
+
+
 # -- what a work unit carries ---------------------------------------------------------------
 
 @dataclass(frozen=True)

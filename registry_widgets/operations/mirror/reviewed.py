@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ...errors import InvalidArgument
 from ..core.result import Result
-from .plan import PlannedImage, RepositoryPlan, RepositoryTask
+from .plan import PlannedImage, RepositoryPlan, RepositoryTask, anchor_of, mirrored
 
 ACTIONS = ("copy", "replace", "skip")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
@@ -69,18 +69,20 @@ def reviewed_plans(plan: Any, *, source: tuple[str, str], target: tuple[str, str
                               "dry_run=True")
     by_repository: dict[str, list[PlannedImage]] = {}
     failed: dict[str, str] = {}
+    anchor = anchor_of(source[1], list(details.get("source_repositories") or []))
     for row in details["images"]:
         repository = _repository(row, source)
         if row.get("kind") == "repository":  # a repository that failed to plan
             failed[repository] = str(row.get("error") or "it failed to plan")
             continue
-        by_repository.setdefault(repository, []).append(_image(row, repository, source, target))
+        by_repository.setdefault(repository, []).append(
+            _image(row, repository, source, target, anchor))
     names = list(details.get("source_repositories") or [])
     names += [n for n in list(by_repository) + list(failed) if n not in names]
     plans = []
     for name in names:
         _repository({"repository": name}, source)
-        task = RepositoryTask(source[0], name, target[0], target[1] + name[len(source[1]):],
+        task = RepositoryTask(source[0], name, target[0], mirrored(name, anchor, target[1]),
                               tags=filters["tags"], semver=filters["semver"],
                               latest=filters["latest"], platforms=_platforms(filters),
                               accessories=filters["accessories"])
@@ -109,7 +111,7 @@ def _repository(row: Any, source: tuple[str, str]) -> str:
 
 
 def _image(row: Mapping[str, Any], repository: str, source: tuple[str, str],
-           target: tuple[str, str]) -> PlannedImage:
+           target: tuple[str, str], anchor: str) -> PlannedImage:
     """A row of the plan as the apply unit takes it, once it is known to be a row of a
     sync of ``source`` to ``target`` (a row edited by hand would copy something else)."""
     reference, digest, before = row.get("reference"), row.get("digest"), \
@@ -121,9 +123,8 @@ def _image(row: Mapping[str, Any], repository: str, source: tuple[str, str],
             not (before is None or isinstance(before, str) and _DIGEST.fullmatch(before)):
         raise _refused(row, "has no reference, or no digest as the plan saw it")
     sep = "@" if reference.startswith("sha256:") else ":"
-    mirrored = target[1] + repository[len(source[1]):]
     expected = (f"{source[0]}/{repository}{sep}{reference}",
-                f"{target[0]}/{mirrored}{sep}{reference}")
+                f"{target[0]}/{mirrored(repository, anchor, target[1])}{sep}{reference}")
     if (row.get("source"), row.get("target")) != expected:
         raise _refused(row, f"does not copy {expected[0]} to {expected[1]}")
     return PlannedImage(repository=repository, reference=reference, action=row["action"],

@@ -26,8 +26,9 @@ where it runs, with ``client_for``: credentials come from that process's own Doc
 ``sync(..., plan=dry_run_result)`` skips phase 1: the reviewed plan is read back
 (``reviewed``) and applied as it is, so what was shown is what is copied.
 
-The plan unit lives in ``plan``; this module has the verb, its argument checks, the
-apply unit and the rows of the result. Layer 3: imports ``reference``, ``manifest``,
+The plan unit lives in ``plan``, syncs to and from a layout file in ``layouts``; this
+module has the verb, its argument checks, the apply unit and the rows of the result.
+Layer 3: imports ``reference``, ``manifest``,
 ``errors``, ``progress`` and its sibling operations; never the widgets.
 """
 
@@ -54,9 +55,11 @@ from ..core.clients import client_for
 from ..core.patterns import compile_pattern
 from ..core.workers import POLL, Pool, Stop
 from ..images.copy import copy_planned
+from ..images.transports import is_file_location, parse_location
 from ..core.result import Result, Timer
-from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, npm_range, plan_counts,
-                   plan_repository, select_tags)
+from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, anchor_of, mirrored,
+                   npm_range, plan_counts, plan_repository, select_tags)
+from .layouts import sync_from_layout, sync_to_layout
 from .reviewed import reviewed_plans
 
 __all__ = ["sync", "by_status", "raise_for_failures", "summary_line", "plan_repository",
@@ -93,8 +96,10 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     """Mirror every repository under ``source`` to ``target``, plan first.
 
     ``source`` and ``target`` are ``registry/namespace`` or ``registry/namespace/repository``:
-    every repository at or under the source path is copied to the same place under the
-    target path (``a/ns/app`` to ``b/mirror/app`` for ``a/ns`` -> ``b/mirror``). Similar to
+    every repository at or under the source path is copied under the target path, named
+    as ``skopeo sync`` names it: a source repository keeps its last component
+    (``a/ns/app`` -> ``b/ns2`` writes ``b/ns2/app``), a source namespace is replaced by
+    the target (``a/ns`` -> ``b/mirror`` writes ``a/ns/app`` to ``b/mirror/app``). Similar to
     ``skopeo sync --all`` with a YAML source listing the repositories, or ``regsync``.
 
     Filters, all optional and combined: ``tags``, a regular expression searched in each tag
@@ -114,6 +119,12 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     source or target, made with other options, or that is not a sync dry run is refused
     (InvalidArgument, nothing written). Without ``plan=``, a sync plans and then applies.
 
+    Into or out of one OCI layout (``layouts``): a target ``oci:DIR`` or
+    ``oci-archive:FILE`` receives every selected tag, each named ``REPOSITORY:TAG`` in its
+    index.json; a source layout goes into ``registry/path`` (``REPOSITORY:TAG`` to
+    ``path/REPOSITORY:TAG``), checked whole before anything is sent; ``dry_run`` and
+    ``plan=`` work as here (``latest`` and ``executor`` do not apply).
+
     Repositories are copied on ``executor`` (default: the cancellable pool here; a Dask
     ``Client.get_executor()`` runs them on the cluster, whose workers read their own Docker
     config for credentials). Each copy is held to the plan (a target tag that moved since
@@ -125,6 +136,10 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     ``failed`` with its error) and ``details["counts"]`` sums them. A rerun skips what is
     there and does only what is missing.
     """
+    if is_file_location(source) or is_file_location(target):
+        return _sync_files(source, target, tags=tags, semver=semver, latest=latest,
+                           platforms=platforms, accessories=accessories, dry_run=dry_run,
+                           plan=plan, executor=executor, cancel=cancel, progress=progress)
     stop = Stop(cancel, f"sync {source} -> {target}")
     where, filters = _arguments(source, target, tags=tags, semver=semver, latest=latest,
                                 platforms=platforms, accessories=accessories, dry_run=dry_run,
@@ -138,7 +153,8 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
         names, plans = reviewed_plans(plan, source=src, target=dst, filters=filters)
     else:
         names = _source_repositories(src)
-    tasks = [_task(src, dst, name, filters) for name in names]
+    anchor = anchor_of(src[1], names)
+    tasks = [_task(src, dst, name, filters, anchor) for name in names]
     result = Result(action="sync", source=str(source), target=str(target), dry_run=dry_run)
     with Timer() as timer:
         try:
@@ -232,6 +248,52 @@ def summary_line(result: Result) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "nothing to do"
 
 
+def _sync_files(source: str, target: str, **options: Any) -> Result:
+    """A sync into one OCI layout or out of one (``layouts``), on this process's threads."""
+    src_file, dst_file = is_file_location(source), is_file_location(target)
+    if src_file == dst_file:
+        raise InvalidArgument(f"sync {source} -> {target}: one side must be a registry path "
+                              "(copy a layout to another with copy()); nothing was done")
+    if options.pop("executor") is not None:
+        raise InvalidArgument("executor= runs repositories on a cluster; a sync to or from one "
+                              "layout file runs here (drop executor=). Nothing was done")
+    check_bool("accessories", options["accessories"])
+    check_bool("dry_run", options["dry_run"])
+    if options["tags"] is not None:
+        compile_pattern(options["tags"], option="tags")
+    if options["semver"] is not None:
+        npm_range(options["semver"])
+    platforms = _platforms(options["platforms"])
+    filters = {"tags": options["tags"], "semver": options["semver"], "latest": options["latest"],
+               "platforms": platforms if platforms == "all" else list(platforms),
+               "accessories": options["accessories"]}
+    if dst_file:
+        location = parse_location(target, what="target")
+        if location.ref:  # type: ignore[union-attr]
+            raise BadReference(f"target {target!r} names one image; a sync writes every tag "
+                               "into the layout, each named REPOSITORY:TAG. Drop the :REF; "
+                               "nothing was done", reference=target)
+        if options["plan"] is not None:
+            raise InvalidArgument("plan= applies a reviewed plan into a registry; a sync into "
+                                  "a layout writes a new file: drop plan=. Nothing was done")
+        registry, path = _location("source", source)
+        names = _source_repositories((registry, path))
+        return sync_to_layout(registry, names, anchor_of(path, names), location,
+                              filters=filters, dry_run=options["dry_run"],
+                              cancel=options["cancel"], progress=options["progress"],
+                              source=f"{registry}/{path}")
+    location = parse_location(source, what="source")
+    if location.transport == "docker-archive" or location.ref:  # type: ignore[union-attr]
+        raise BadReference(f"source {source!r}: sync reads a whole OCI layout (oci:DIR or "
+                           "oci-archive:FILE, without :REF); copy() takes one image. Nothing "
+                           "was done", reference=source)
+    registry, path = _location("target", target)
+    return sync_from_layout(location, registry, path, filters=filters,  # type: ignore[arg-type]
+                            dry_run=options["dry_run"], plan=options["plan"],
+                            cancel=options["cancel"], progress=options["progress"],
+                            target=f"{registry}/{path}")
+
+
 # -- arguments, checked before anything is sent ------------------------------------------
 
 def _arguments(source: str, target: str, *, tags: str | None, semver: str | None,
@@ -281,10 +343,11 @@ def _source_repositories(src: tuple[str, str]) -> list[str]:
 
 
 def _task(src: tuple[str, str], dst: tuple[str, str], repository: str,
-          filters: dict[str, Any]) -> RepositoryTask:
-    """The unit of one source repository: mirrored to the same place under the target."""
+          filters: dict[str, Any], anchor: str) -> RepositoryTask:
+    """The unit of one source repository: mirrored under the target as ``skopeo sync``
+    names it (``plan.anchor_of``)."""
     platforms = filters["platforms"]
-    return RepositoryTask(src[0], repository, dst[0], dst[1] + repository[len(src[1]):],
+    return RepositoryTask(src[0], repository, dst[0], mirrored(repository, anchor, dst[1]),
                           tags=filters["tags"], semver=filters["semver"],
                           latest=filters["latest"],
                           platforms="all" if platforms == "all" else tuple(platforms),
