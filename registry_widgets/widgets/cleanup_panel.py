@@ -31,10 +31,13 @@ from itables.widget import ITable
 from ..operations.cleanup.prune import plan_prune, prune
 from ..operations.core.changes import Plan
 from ..operations.core.result import Result
+from ..errors import RegistryError
 from ..operations.images.namespaces import namespaces
+from ..operations.images.repositories import catalog_refused
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
+from .messages import catalog_pointer
 from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size, short_digest, table_options
@@ -208,14 +211,24 @@ class CleanupPanel(Panel):
         if not registry:
             self._set_namespaces([])
             return
-        names = [n for n in namespaces(registry)["namespace"] if n]
+        try:
+            # A registry that refuses its catalog: the repositories remembered for it.
+            listed = namespaces(registry)
+        except RegistryError as e:
+            if not catalog_refused(e):
+                raise
+            self._set_namespaces([])
+            self.message.status(catalog_pointer(registry, e))  # the Images tab explains
+            return
+        names = [n for n in listed["namespace"] if n]
         if registry != self.registry:
             return  # another registry was chosen meanwhile; its listing is queued
         wanted = self._wanted_namespace or self.namespace_choice.value
         if wanted and wanted not in names and wanted == self._wanted_namespace:
             names.append(wanted)  # named by the caller: it may have no tags yet
         self._set_namespaces(sorted(names), wanted)
-        self._heading()
+        # "3 repositories you named; this registry does not list its own"
+        self._heading("; ".join(listed.attrs.get("notes", [])))
 
     def _set_namespaces(self, names: list[str], wanted: str | None = None) -> None:
         value = wanted if wanted in names else (names[0] if names else None)
@@ -293,7 +306,8 @@ class CleanupPanel(Panel):
             f"<b>{going} of {len(self.frame)} tags go</b> from {target}, up to "
             f"{human_size(freed)} freed once the registry's garbage collection runs"
             + (f"; kept without a created time: {len(kept)}" if kept else "")
-            + ("" if result.details["in_use_checked"] else "; local containers not checked"))
+            + ("" if result.details["in_use_checked"] else "; local containers not checked")
+            + "".join(f"; {note}" for note in result.details.get("notes", [])))
         self.preview, self._settings, self.plan_registry = result, settings, registry
         self._dropped_plan = None
         self.update_buttons()

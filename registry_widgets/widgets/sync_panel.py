@@ -23,9 +23,12 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ..errors import RegistryError
 from ..operations.core.result import Result
+from ..operations.images.repositories import catalog_refused
 from ..operations.mirror.sync import summary_line, sync
 from .controls import button, text
+from .messages import catalog_pointer
 from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
@@ -145,12 +148,20 @@ class SyncPanel(Panel):
         """Plan only: what Apply would copy, skip or replace, and the bytes."""
         arguments = self.arguments()
         self.forget()
-        plan = sync(**arguments, dry_run=True, executor=self.executor)
+        try:
+            plan = sync(**arguments, dry_run=True, executor=self.executor)
+        except RegistryError as e:
+            if not catalog_refused(e):
+                raise
+            # In this tab's words: the Images tab's Repositories box names them.
+            raise ValueError(catalog_pointer(e.registry or arguments["source"], e)) from e
         self.plan, self._planned = plan, arguments
         self._enable_apply()
         self.table.value = _table_html(sync_rows(plan))
+        # "3 repositories you named; this registry does not list its own"
+        notes = "".join(f"; {note}" for note in plan.details.get("notes", []))
         self.message.status(f"plan: {summary_line(plan)} "
-                            f"({human_size(plan.details['plan']['bytes'])} to copy)")
+                            f"({human_size(plan.details['plan']['bytes'])} to copy){notes}")
         return plan
 
     def apply(self) -> Result:
