@@ -19,7 +19,8 @@ import pytest
 import registry_widgets as rw
 from registry_widgets.errors import Denied, Unauthorized
 from registry_widgets.operations.core import clients
-from registry_widgets.operations.images.repositories import remembered_repositories
+from registry_widgets.operations.images.repositories import (catalog_refused,
+                                                          remembered_repositories)
 from tests.support import push_image
 from tests.support.faultproxy import FaultProxy, Respond
 from tests.support.headless import state
@@ -145,6 +146,7 @@ def test_a_refused_catalog_with_nothing_remembered_says_which_refusal_it_was(
         with pytest.raises(Unauthorized if status == 401 else Denied) as refused:
             call()
         message = str(refused.value)
+        assert catalog_refused(refused.value), verb  # the widgets tell it from other failures
         assert f"{proxy.host} does not list its repositories" in message, (verb, message)
         assert f"HTTP {status}" in message, (verb, message)
         if status == 401:

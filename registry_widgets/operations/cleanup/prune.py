@@ -42,7 +42,7 @@ from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from ..core.policies import split_target
 from ..core.result import Result, human_size
-from ..images.repositories import CATALOG, catalog_refused, repositories_to_read
+from ..images.repositories import CATALOG, catalog_refused, repositories_to_read, reworded
 from ...registry import RegistryClient
 from . import storage
 
@@ -92,9 +92,9 @@ def _repositories(client: RegistryClient, plan: Plan, wanted: str | None,
             credentials_refused=lambda e: client.transport.auth.has_credentials)
     except (Denied, Unauthorized, NotFound) as e:
         if wanted is None or not catalog_refused(e):
-            raise type(e)(f"prune: {e}; or prune one repository (registry/namespace/"
-                          "repository). Nothing was done", registry=registry,
-                          reference=plan.target, status=e.status, code=e.code) from e
+            raise reworded(e, f"prune: {e}; or prune one repository (registry/namespace/"
+                              "repository). Nothing was done", registry=registry,
+                           reference=plan.target) from e
         plan.notes.append(f"{registry} does not list its repositories: only the tags of "
                           f"{wanted} were read to decide what is still needed")
         return [wanted]

@@ -112,6 +112,9 @@ def images(registry: str, namespace: str | None = None, *,
 
     ``repositories`` lists the repositories to look at instead of asking the catalog (which
     Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
+    Without it, where the catalog is refused, the repositories remembered for the registry
+    (``remember_repositories``) are listed, and ``frame.attrs["notes"]`` says so; with
+    none remembered, the error says whether the refusal was a 401 (log in) or a 403.
     ``page_size`` is the ``n`` asked for per catalog or tag-list page. A repository or tag
     deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
     (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is

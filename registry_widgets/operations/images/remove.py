@@ -41,7 +41,7 @@ from ..core.result import Result, Timer, human_size
 from .in_use import LocalUse, local_use
 from .namespaces import declared_namespaces
 from .protection import protected_tags
-from .repositories import CATALOG, Repositories, repositories_to_read
+from .repositories import CATALOG, Repositories, repositories_to_read, reworded
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
 from .remove_plan import (IndexRef, RemovalPlan, RemovalsPlan, RepositoryIndex,  # noqa: F401
                           check_drift, compute_plan, merge_removals, plan_remove,
@@ -143,8 +143,7 @@ def _details(plan: RemovalPlan) -> dict[str, Any]:
             "accessories_removed": list(plan.accessories),
             "blocked_by": [str(i) for i in plan.blocked_by],
             "forced": bool(plan.blocked_by) and plan.force,
-            "bytes_freed_estimate": plan.bytes_freed_estimate, "plan": plan.describe(),
-            "notes": list(plan.notes)}
+            "bytes_freed_estimate": plan.bytes_freed_estimate, "plan": plan.describe()}
 
 
 # -- remove_namespace ----------------------------------------------------------------------
@@ -261,9 +260,9 @@ def _read_namespace(client: RegistryClient, namespace: str,
         indexes = {name: read_repository(client, name) for name in names}
     except RegistryError as e:
         # Name the namespace: the failing request was only a catalog or a tag list.
-        raise type(e)(f"cannot read {target} to plan its removal, so nothing was changed: {e}",
-                      registry=e.registry or client.registry, reference=target,
-                      status=e.status, code=e.code) from e
+        raise reworded(e, f"cannot read {target} to plan its removal, so nothing was changed: "
+                          f"{e}", registry=e.registry or client.registry,
+                       reference=target) from e
     if not names and namespace not in declared_namespaces(client.registry):
         raise NotFound(f"namespace {namespace} not found on {client.registry}: no repository is "
                        f"under {target}, so nothing was removed and nothing was changed. Check "
@@ -324,9 +323,9 @@ def _namespace_drift(client: RegistryClient, plan: NamespacePlan) -> list[str]:
         # Read as the plan was: a plan made from named repositories checks those again.
         now = set(_namespace_repositories(client, plan.namespace, plan.named).names)
     except RegistryError as e:
-        raise type(e)(f"cannot read {target} again to check the plan, so nothing was changed: "
-                      f"{e}", registry=e.registry or client.registry, reference=target,
-                      status=e.status, code=e.code) from e
+        raise reworded(e, f"cannot read {target} again to check the plan, so nothing was "
+                          f"changed: {e}", registry=e.registry or client.registry,
+                       reference=target) from e
     seen = {r.repository for r in plan.repositories}
     found = []
     if now - seen:

@@ -91,6 +91,16 @@ def refusal(registry: str, error: RegistryError) -> RegistryError:
     return refused
 
 
+def reworded(error: RegistryError, message: str, **where: Any) -> RegistryError:
+    """``error`` said in a verb's own context (``message``; ``where``: its ``registry`` and
+    ``reference``), of the same kind and still ``catalog_refused`` when it was, so the
+    widgets can still tell a refused catalog from any other failure."""
+    again = type(error)(message, status=error.status, code=error.code,
+                        **{"registry": error.registry, **where})
+    again.catalog_refused = catalog_refused(error)  # type: ignore[attr-defined]
+    return again
+
+
 def _plural(count: int) -> str:
     return f"{count} repositor{'y' if count == 1 else 'ies'}"
 

@@ -332,8 +332,9 @@ def _repositories(client: RegistryClient, path: str, named: str | Sequence[str] 
     remembered for the registry (``images.repositories``). Where none of those answers, a
     two-segment path is taken as the one repository it names."""
     try:
-        chosen = repositories_to_read(client.registry, named=named, catalog=client.catalog,
-                                      under=path)
+        chosen = repositories_to_read(
+            client.registry, named=named, catalog=client.catalog, under=path,
+            credentials_refused=lambda e: client.transport.auth.has_credentials)
     except (NotFound, Unauthorized, Denied):
         if "/" not in path:
             raise  # a namespace cannot be read without a list: the error says what to do
