@@ -215,3 +215,17 @@ def test_the_build_tab_takes_a_platform_and_refuses_a_wrong_one(docker_client, b
     assert panel.last_error is None, panel.message.text
     assert panel.last_result.details["platform"] == mine
     assert docker_client.images.list(name=f"{registry.host}/{ns}/plat")
+
+
+def test_sync_of_arm64_mirrors_the_v8_platform_only(registry_b, multiarch):
+    from tests.support.oracle import list_repositories
+
+    mirror = f"mirror-{uuid.uuid4().hex[:6]}"
+    source = f"{multiarch['ref'].rsplit(':', 1)[0]}"
+    result = rw.sync(source, f"{registry_b.host}/{mirror}", platforms=["arm64"])
+    assert result.details["counts"] == {"copied": 1}, result.details
+    written = [r for r in list_repositories(registry_b)
+               if r == mirror or r.startswith(mirror + "/")]
+    assert len(written) == 1, written  # where skopeo's naming puts it is test_sync's concern
+    index = json.loads(get_manifest(registry_b, written[0], "1.0").data)
+    assert [m["digest"] for m in index["manifests"]] == [multiarch["arm64"]]
