@@ -249,3 +249,28 @@ def test_the_tabs_say_a_refusal_once_in_red_and_which_it_was(team, fault_proxy, 
     assert "Images tab's Repositories box" in sync.message.text
     assert "repositories=" not in sync.message.text
     clients.reset()
+
+
+def test_in_the_dashboard_the_refusal_is_red_once_and_the_named_repositories_reach_every_tab(
+        team, fault_proxy):
+    from registry_widgets.widgets import Dashboard
+
+    reg, pushed = team
+    proxy = refusing(fault_proxy, reg, 403)
+    dash = settled(Dashboard([proxy.host], remember_added=False))
+    areas = [p.message for p in dash._panels_with_wait() if hasattr(p, "message")]
+    red = [area.text for area in areas if area.kind == "error"]
+    assert len(red) == 1 and "without the right to read its catalog" in red[0], red
+
+    dash.image_table.repositories_text.value = "team/app\nteam/db"  # pasted, one a line
+    dash.image_table.repositories_button.click()
+    settled(dash)
+    assert not [area.text for area in areas if area.kind == "error"]
+    shown = dash.image_table.frame
+    assert set(zip(shown["repository"], shown["tag"], shown["digest"])) == {
+        ("team/app", "1.0", pushed["app:1.0"].digest),
+        ("team/app", "2.0", pushed["app:2.0"].digest),
+        ("team/db", "1.0", pushed["db:1.0"].digest)}
+    assert dash.namespace_table.frame.set_index("namespace").loc["team", "tags"] == 3
+    assert list(dash.cleanup_panel.namespace_choice.options) == ["team"]
+    assert NOTE.format(host=proxy.host) in dash.cleanup_panel.title.value

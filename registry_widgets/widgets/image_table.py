@@ -347,6 +347,8 @@ class ImageTable(Panel):
         self.repositories_text.value = ", ".join(kept)
         self._listed = None
         self._refresh_now(relogin=True)
+        # The other tabs (namespaces, Clean up) read the remembered names too: they list again.
+        self.report_changed(self.registry)
 
     def _empty(self) -> None:
         self.set_trait("rows_registry", None)
