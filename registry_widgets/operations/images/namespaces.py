@@ -16,7 +16,7 @@ Both documents live in ``core.state`` (SQLite, one transaction per change) and a
 the registry's identity (``reference.registry_identity``), so every spelling of one registry finds the same names.
 
 Layer 3: imports ``errors``, ``paths``, ``progress``, ``reference``, the sibling
-``inventory``, ``journal`` and ``result``; never the widgets.
+``inventory`` and ``repositories``, ``journal`` and ``result``; never the widgets.
 """
 
 from __future__ import annotations

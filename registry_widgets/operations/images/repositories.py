@@ -24,7 +24,7 @@ Layer 4 (``operations.images``): imports ``errors``, ``reference`` and ``core.st
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ...errors import BadReference, Denied, NotFound, RegistryError, Unauthorized
@@ -54,10 +54,11 @@ class Repositories:
     source: str
     note: str = ""
     status: int | None = None  # the catalog's refusal, when it was refused
-    notes: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.notes = [self.note] if self.note else []
+    @property
+    def notes(self) -> list[str]:
+        """The note as a list, as the verbs keep notes (none for the catalog)."""
+        return [self.note] if self.note else []
 
 
 def parse_repositories(repositories: str | Iterable[str]) -> list[str]:
