@@ -274,3 +274,28 @@ def test_in_the_dashboard_the_refusal_is_red_once_and_the_named_repositories_rea
     assert dash.namespace_table.frame.set_index("namespace").loc["team", "tags"] == 3
     assert list(dash.cleanup_panel.namespace_choice.options) == ["team"]
     assert NOTE.format(host=proxy.host) in dash.cleanup_panel.title.value
+
+
+def test_the_clean_up_and_sync_tabs_take_the_repositories_they_are_given(team, fault_proxy):
+    from registry_widgets.widgets import CleanupPanel
+    from registry_widgets.widgets.sync_panel import SyncPanel
+
+    reg, _ = team
+    proxy = refusing(fault_proxy, reg, 403)
+    before = state(reg, "team/app", "team/db")
+
+    panel = settled(CleanupPanel(proxy.host, "team", repositories=["team/app"]))
+    panel.keep.value = "1"
+    panel.preview_button.click()
+    settled(panel)
+    assert panel.last_error is None, panel.message.text
+    assert set(panel.frame["repository"]) == {"team/app"}
+    assert "1 repository you named" in panel.summary.value
+
+    sync = SyncPanel(f"{proxy.host}/team", f"{proxy.host}/mirror", repositories="team/db")
+    sync.preview_button.click()
+    assert sync.last_error is None, sync.message.text
+    assert sync.plan.details["source_repositories"] == ["team/db"]
+
+    assert catalog_asked(proxy) == []  # named: the catalog is not even asked
+    assert state(reg, "team/app", "team/db") == before

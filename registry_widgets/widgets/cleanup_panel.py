@@ -21,7 +21,7 @@ Imports the ``operations`` verbs and the sibling widget modules only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as w
 import pandas as pd
@@ -98,12 +98,18 @@ class CleanupPanel(Panel):
     ``prune_summary`` and ``prune_table``. ``preview`` holds the retention dry run's
     Result and ``frame`` its rows; ``prune_plan`` the prune plan shown; ``plan_registry``
     the registry the shown plans were made on.
+
+    ``repositories``: the repositories of ``registry`` to clean up where it refuses its
+    catalog (Docker Hub, GHCR); without them, those remembered for it (the image table's
+    Repositories box). They belong to that registry: another chosen in the bar uses its own.
     """
 
     registry = traitlets.Unicode("", help="host[:port] of the registry cleaned up")
     namespace = traitlets.Unicode(None, allow_none=True, help="the namespace cleaned up")
 
-    def __init__(self, registry: str = "", namespace: str | None = None):
+    def __init__(self, registry: str = "", namespace: str | None = None, *,
+                 repositories: str | Sequence[str] | None = None):
+        self._named = (registry, repositories) if repositories is not None else None
         self.frame = pd.DataFrame(columns=PLAN_COLUMNS)
         empty = plan_display(self.frame)
         self.table = ITable(empty, **_options(empty))
@@ -213,7 +219,7 @@ class CleanupPanel(Panel):
             return
         try:
             # A registry that refuses its catalog: the repositories remembered for it.
-            listed = namespaces(registry)
+            listed = namespaces(registry, repositories=self.named_repositories(registry))
         except RegistryError as e:
             if not catalog_refused(e):
                 raise
@@ -246,6 +252,11 @@ class CleanupPanel(Panel):
             self.older_than.value = saved.get("older_than") or ""
             self.tags.value = saved.get("tags") or ""
         self.forget(prune=True)
+
+    def named_repositories(self, registry: str) -> str | Sequence[str] | None:
+        """The repositories given for ``registry`` when the panel was made, else None (the
+        catalog, else those remembered for it)."""
+        return self._named[1] if self._named and self._named[0] == registry else None
 
     @property
     def target(self) -> str:
@@ -293,7 +304,8 @@ class CleanupPanel(Panel):
         """Plan (dry run: nothing is deleted) and show it; Apply is enabled if anything goes."""
         self.forget()
         target, settings, registry = self.target, self.settings(), self.registry
-        result = retention(target, dry_run=True, **settings)
+        result = retention(target, dry_run=True, **settings,
+                           repositories=self.named_repositories(registry))
         if registry != self.registry:
             return  # another registry was chosen meanwhile: this plan is not shown
         self.frame = plan_frame(result.details["plan"])
@@ -318,7 +330,7 @@ class CleanupPanel(Panel):
         """Plan the prune of the namespace (nothing is deleted) and show it."""
         self.prune_plan = None
         target, registry = self.target, self.registry
-        plan = plan_prune(target)
+        plan = plan_prune(target, repositories=self.named_repositories(registry))
         if registry != self.registry:
             return  # another registry was chosen meanwhile: this plan is not shown
         display = prune_display(plan)

@@ -18,7 +18,7 @@ Imports the ``operations`` verbs and the sibling widget modules only.
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as w
 import pandas as pd
@@ -61,11 +61,15 @@ class SyncPanel(Panel):
     ``plan`` is the last preview's Result, ``last_result`` the last sync's; ``table`` shows
     their rows; ``progress`` has one bar per repository. ``executor`` (any
     ``concurrent.futures.Executor``, e.g. a Dask client's) runs the copies; default a
-    thread pool here.
+    thread pool here. ``repositories``: the source repositories to read where the source
+    registry refuses its catalog (Docker Hub, GHCR); without them, those remembered for it
+    (the image table's Repositories box).
     """
 
     def __init__(self, source: str = "", target: str = "", *,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None,
+                 repositories: str | Sequence[str] | None = None):
+        self.repositories = repositories
         self.source = text("registry/namespace", "rw-sync-source", description="source",
                            value=source, width="22em")
         self.target = text("registry/namespace", "rw-sync-target", description="target",
@@ -111,7 +115,9 @@ class SyncPanel(Panel):
                 "tags": self.tags.value.strip() or None,
                 "semver": self.semver.value.strip() or None,
                 "latest": self.latest.value or None,
-                "accessories": self.accessories.value}
+                "accessories": self.accessories.value,
+                **({"repositories": self.repositories} if self.repositories is not None
+                   else {})}
 
     def follow(self, registry: str) -> None:
         """The dashboard chose ``registry``: the source moves there (its path stays, shown in
