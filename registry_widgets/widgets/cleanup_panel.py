@@ -225,6 +225,7 @@ class CleanupPanel(Panel):
                 raise
             self._set_namespaces([])
             self.message.status(catalog_pointer(registry, e))  # the Images tab explains
+            self.last_error = e  # kept, as in the namespace table; not raised by wait()
             return
         names = [n for n in listed["namespace"] if n]
         if registry != self.registry:

@@ -151,7 +151,9 @@ def catalog_refusal_text(registry: str, error: BaseException) -> str:
 
 def catalog_pointer(registry: str, error: BaseException) -> str:
     """The one line the other tabs show for a refused catalog (the image table explains)."""
-    why = ("you are not logged in there" if isinstance(error, Unauthorized)
-           else "its catalog is refused to you")
-    return (f"{registry} does not list its repositories ({why}): name them in the Images "
-            "tab's Repositories box, and this tab lists those.")
+    if isinstance(error, Unauthorized):
+        return (f"{registry} does not list its repositories: you are not logged in there. "
+                "Log in (the Log in tab) and press Refresh, or name them in the Images tab's "
+                "Repositories box; this tab lists those.")
+    return (f"{registry} does not list its repositories to you (its catalog is refused): "
+            "name them in the Images tab's Repositories box; this tab lists those.")

@@ -137,8 +137,10 @@ class NamespaceTable(Panel):
             self.title.value = f"<b>Namespaces of {registry}</b>: could not be listed"
             self.progress.finish("listing failed", failed=True)
             if catalog_refused(e):
-                # Said once, in red, by the image table (which has the Repositories box).
+                # Said once, in red, by the image table (which has the Repositories box);
+                # kept in last_error for notebooks and tests, not raised again by wait().
                 self.message.status(catalog_pointer(registry, e))
+                self.last_error = e
                 return
             raise
         self.progress.finish(f"{len(frame)} namespace(s)")
