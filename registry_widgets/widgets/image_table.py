@@ -43,6 +43,7 @@ from ..operations.images.inspect import inspect
 from ..operations.images.inventory import COLUMNS, catalog_refused, images, indexed
 from ..operations.images.local import pull, push, tag
 from ..operations.images.namespaces import remember_repositories, remembered_repositories
+from ..operations.images.repositories import reworded
 from ..operations.images.remove import plan_remove_many, remove_many
 from ..reference import parse_reference
 from .controls import Confirmation, button, show, text
@@ -289,7 +290,8 @@ class ImageTable(Panel):
             self.progress.finish("listing failed", failed=True)
             if catalog_refused(e):
                 show(self.repositories_box, True)
-                raise ValueError(catalog_refusal_text(self.registry, e)) from e
+                # Its kind kept (Unauthorized: log in; Denied: name them), in this table's words.
+                raise reworded(e, catalog_refusal_text(self.registry, e)) from e
             raise
         self.progress.finish(f"{len(frame)} tag(s)")
         show(self.progress, False)

@@ -138,8 +138,8 @@ def catalog_refusal_text(registry: str, error: BaseException) -> str:
     # 401 too, which the transport already calls Denied (logged in, without the right).
     if isinstance(error, Unauthorized):
         return (f"You are not logged in to {registry}: its catalog (the list of its "
-                "repositories) answered HTTP 401. Log in (the Log in tab, or `docker login "
-                f"{registry}` in a terminal) and press Refresh. Registries such as Docker Hub "
+                "repositories) answered HTTP 401. Log in first (the Log in tab, or `docker "
+                f"login {registry}` in a terminal) and press Refresh. Registries such as Docker Hub "
                 "and GHCR refuse the catalog even then: type or paste the repositories you "
                 "want, e.g. team/app, in the box above and press 'List these repositories'.")
     return (f"{registry} does not list its repositories to you: you are logged in, but "
