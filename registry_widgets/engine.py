@@ -204,12 +204,13 @@ class Engine:
         return docker_auth_config(credentials_from(credentials, ref.registry))
 
     def pull(self, ref: Reference | str, *, credentials: Any = None,
-             progress: ProgressCallback | None = None) -> str:
-        """Similar to `docker pull`. Returns the manifest digest the registry served."""
+             platform: str | None = None, progress: ProgressCallback | None = None) -> str:
+        """Similar to `docker pull [--platform P]`. Returns the manifest digest the registry
+        served. ``platform``: the engine's own option (normalised by the caller)."""
         ref = parse_reference(ref)
         with _engine_errors("pull", ref, self.base_url):
             stream = self.api.pull(ref.name, tag=ref.reference, stream=True, decode=True,
-                                   auth_config=self._auth(ref, credentials))
+                                   auth_config=self._auth(ref, credentials), platform=platform)
             outcome = _consume(stream, action="pull", ref=ref, progress=progress)
         for status in outcome.statuses:
             if status.startswith("Digest: "):
@@ -240,10 +241,10 @@ class Engine:
 
     def build(self, context_dir: str | os.PathLike[str], ref: Reference | str, *,
               dockerfile: str | None = None, build_args: Mapping[str, str] | None = None,
-              labels: Mapping[str, str] | None = None,
+              labels: Mapping[str, str] | None = None, platform: str | None = None,
               progress: ProgressCallback | None = None) -> str:
-        """Similar to `docker build -t REF CONTEXT`. Returns the image id. Build output
-        reaches ``progress`` as events with status ``"log"``."""
+        """Similar to `docker build -t REF [--platform P] CONTEXT`. Returns the image id.
+        Build output reaches ``progress`` as events with status ``"log"``."""
         ref = tagged_reference(ref, "build")
         if not os.path.isdir(context_dir):
             raise EngineError(f"build {ref} failed: the build context {context_dir} is not a "
@@ -253,7 +254,7 @@ class Engine:
             stream = self.api.build(path=os.fspath(context_dir), tag=_local_name(ref),
                                     dockerfile=dockerfile, buildargs=dict(build_args or {}),
                                     labels=dict(labels or {}) or None, rm=True, forcerm=True,
-                                    decode=True)
+                                    decode=True, platform=platform)
             outcome = _consume(stream, action="build", ref=ref, progress=progress)
             for aux in outcome.aux:
                 if aux.get("ID"):

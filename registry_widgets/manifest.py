@@ -1,6 +1,7 @@
 """Manifests and descriptors: media types, digests and what a manifest points at.
 
-Pure (no network), layer 1 beside ``reference``: imports only ``errors``. A manifest is kept
+Pure (no network), layer 1 beside ``reference``: imports only ``errors``. Platforms are
+normalised here, in one place, as containerd does (:func:`normalize_platform`). A manifest is kept
 as the exact bytes the registry served, because re-serialising JSON changes the digest
 (REGISTRY-NOTES: "Re-serialising JSON changes the digest").
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -72,6 +74,68 @@ def platform_name(platform: dict[str, Any] | None) -> str:
     if platform.get("variant"):
         parts.append(platform["variant"])
     return "/".join(parts)
+
+
+# -- platforms, normalised as containerd does ------------------------------------------------
+# containerd's platforms package (database.go: normalizeOS, normalizeArch; platforms.go:
+# Parse), so a platform Docker and containerd take as the same is the same here:
+# ``linux/arm64`` is ``linux/arm64/v8``, ``amd64`` is ``linux/amd64``, ``linux/arm`` is
+# ``linux/arm/v7``, ``x86_64`` is ``amd64``, any case. One difference, on purpose: containerd
+# drops arm64's default variant ("v8") internally; indexes and ``docker buildx`` write it,
+# so it is shown here.
+_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_KNOWN_ARCHES = frozenset({
+    "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le",
+    "loong64", "mips", "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc",
+    "riscv", "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm"})
+PLATFORM_FORM = ('os/arch[/variant] such as "linux/amd64" or "linux/arm64/v8", or an '
+                 'architecture alone such as "arm64"')
+
+
+def _normal_arch(arch: str, variant: str) -> tuple[str, str]:
+    if arch == "i386":
+        return "386", ""
+    if arch in ("x86_64", "x86-64", "amd64"):
+        return "amd64", "" if variant == "v1" else variant
+    if arch in ("aarch64", "arm64"):
+        return "arm64", {"": "v8", "8": "v8", "v8.0": "v8", "9": "v9", "9.0": "v9",
+                         "v9.0": "v9"}.get(variant, variant)
+    if arch == "armhf":
+        return "arm", "v7"
+    if arch == "armel":
+        return "arm", "v6"
+    if arch == "arm":
+        return "arm", {"": "v7", "7": "v7", "5": "v5", "6": "v6", "8": "v8"}.get(variant,
+                                                                                  variant)
+    return arch, variant
+
+
+def normalize_platform(text: str) -> str:
+    """``os/arch[/variant]`` as containerd normalises it: ``arm64`` -> ``linux/arm64/v8``,
+    ``linux/arm64`` -> ``linux/arm64/v8``, ``amd64`` -> ``linux/amd64``, ``linux/arm`` ->
+    ``linux/arm/v7``, ``Linux/X86_64`` -> ``linux/amd64``, ``macos`` -> ``darwin``. An
+    architecture alone means Linux (containerd's default OS for a known architecture).
+    ValueError (one sentence, what to write) for anything that is no platform."""
+    if not isinstance(text, str):
+        raise TypeError(f"a platform is text, {PLATFORM_FORM}; not {text!r}")
+    parts = text.strip().lower().split("/")
+    if len(parts) == 1 and parts[0] in _KNOWN_ARCHES | {"i386", "x86_64", "x86-64",
+                                                        "aarch64", "armhf", "armel"}:
+        parts = ["linux", parts[0]]
+    if not 2 <= len(parts) <= 3 or not all(_PLATFORM_PART.fullmatch(p) for p in parts):
+        raise ValueError(f"{text!r} is not a platform; write {PLATFORM_FORM}")
+    os_name = "darwin" if parts[0] == "macos" else parts[0]
+    arch, variant = _normal_arch(parts[1], parts[2] if len(parts) == 3 else "")
+    return "/".join([os_name, arch] + ([variant] if variant else []))
+
+
+def same_platform(wanted: str, actual: str) -> bool:
+    """Whether ``actual`` (an index entry's ``platform_name``) is the platform ``wanted``,
+    both normalised (:func:`normalize_platform`); an entry that is no platform is not."""
+    try:
+        return normalize_platform(wanted) == normalize_platform(actual)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

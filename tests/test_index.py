@@ -205,7 +205,8 @@ def test_a_registry_refusing_the_catalog_is_listed_with_repositories(token_regis
     with pytest.raises(Denied) as refused:
         images(reg.host)
     message = str(refused.value)
-    assert "will not list its repositories" in message and "repositories=" in message
+    assert "does not list its repositories" in message and "repositories=" in message
+    assert "without the right to read it" in message  # bob is logged in (a 403 in effect)
     assert reg.token_server.users["bob"] not in message
 
     table = images(reg.host, repositories="team/app")

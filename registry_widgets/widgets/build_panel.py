@@ -19,11 +19,12 @@ from typing import Any, Callable
 import ipywidgets as w
 import traitlets
 
+from ..manifest import PLATFORM_FORM, normalize_platform
 from ..operations.images.local import build, push, run
 from ..reference import parse_reference
 from .controls import button, show, text
 from .messages import result_text
-from .panel import Panel, accepts
+from .panel import Panel
 from .progress_view import ProgressView
 from .tables import build_target
 
@@ -148,10 +149,12 @@ class BuildPanel(Panel):
                                    "labels": parse_pairs(self.labels.value, "labels") or None}
         platform = self.platform.value.strip()
         if platform:
-            if not accepts(build, "platform"):
-                raise ValueError(f"this build verb cannot target {platform} yet: leave the "
-                                 "platform empty to build for the engine's own")
-            options["platform"] = platform
+            try:  # normalised as containerd does: arm64 is linux/arm64/v8
+                options["platform"] = normalize_platform(platform)
+            except ValueError:
+                raise ValueError(f"the platform box: {platform!r} is not a platform; write "
+                                 f"{PLATFORM_FORM}, or leave it empty to build for the "
+                                 "engine's own. Nothing was built") from None
         # A new build of this reference must pass its own test run before it may be pushed.
         self._failed_tests.pop(ref, None)
         self._update_block()

@@ -21,7 +21,7 @@ Imports the ``operations`` verbs and the sibling widget modules only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as w
 import pandas as pd
@@ -31,10 +31,13 @@ from itables.widget import ITable
 from ..operations.cleanup.prune import plan_prune, prune
 from ..operations.core.changes import Plan
 from ..operations.core.result import Result
+from ..errors import RegistryError
 from ..operations.images.namespaces import namespaces
+from ..operations.images.repositories import catalog_refused
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
+from .messages import catalog_pointer
 from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size, short_digest, table_options
@@ -95,12 +98,18 @@ class CleanupPanel(Panel):
     ``prune_summary`` and ``prune_table``. ``preview`` holds the retention dry run's
     Result and ``frame`` its rows; ``prune_plan`` the prune plan shown; ``plan_registry``
     the registry the shown plans were made on.
+
+    ``repositories``: the repositories of ``registry`` to clean up where it refuses its
+    catalog (Docker Hub, GHCR); without them, those remembered for it (the image table's
+    Repositories box). They belong to that registry: another chosen in the bar uses its own.
     """
 
     registry = traitlets.Unicode("", help="host[:port] of the registry cleaned up")
     namespace = traitlets.Unicode(None, allow_none=True, help="the namespace cleaned up")
 
-    def __init__(self, registry: str = "", namespace: str | None = None):
+    def __init__(self, registry: str = "", namespace: str | None = None, *,
+                 repositories: str | Sequence[str] | None = None):
+        self._named = (registry, repositories) if repositories is not None else None
         self.frame = pd.DataFrame(columns=PLAN_COLUMNS)
         empty = plan_display(self.frame)
         self.table = ITable(empty, **_options(empty))
@@ -208,14 +217,25 @@ class CleanupPanel(Panel):
         if not registry:
             self._set_namespaces([])
             return
-        names = [n for n in namespaces(registry)["namespace"] if n]
+        try:
+            # A registry that refuses its catalog: the repositories remembered for it.
+            listed = namespaces(registry, repositories=self.named_repositories(registry))
+        except RegistryError as e:
+            if not catalog_refused(e):
+                raise
+            self._set_namespaces([])
+            self.message.status(catalog_pointer(registry, e))  # the Images tab explains
+            self.last_error = e  # kept, as in the namespace table; not raised by wait()
+            return
+        names = [n for n in listed["namespace"] if n]
         if registry != self.registry:
             return  # another registry was chosen meanwhile; its listing is queued
         wanted = self._wanted_namespace or self.namespace_choice.value
         if wanted and wanted not in names and wanted == self._wanted_namespace:
             names.append(wanted)  # named by the caller: it may have no tags yet
         self._set_namespaces(sorted(names), wanted)
-        self._heading()
+        # "3 repositories you named; this registry does not list its own"
+        self._heading("; ".join(listed.attrs.get("notes", [])))
 
     def _set_namespaces(self, names: list[str], wanted: str | None = None) -> None:
         value = wanted if wanted in names else (names[0] if names else None)
@@ -233,6 +253,11 @@ class CleanupPanel(Panel):
             self.older_than.value = saved.get("older_than") or ""
             self.tags.value = saved.get("tags") or ""
         self.forget(prune=True)
+
+    def named_repositories(self, registry: str) -> str | Sequence[str] | None:
+        """The repositories given for ``registry`` when the panel was made, else None (the
+        catalog, else those remembered for it)."""
+        return self._named[1] if self._named and self._named[0] == registry else None
 
     @property
     def target(self) -> str:
@@ -280,7 +305,8 @@ class CleanupPanel(Panel):
         """Plan (dry run: nothing is deleted) and show it; Apply is enabled if anything goes."""
         self.forget()
         target, settings, registry = self.target, self.settings(), self.registry
-        result = retention(target, dry_run=True, **settings)
+        result = retention(target, dry_run=True, **settings,
+                           repositories=self.named_repositories(registry))
         if registry != self.registry:
             return  # another registry was chosen meanwhile: this plan is not shown
         self.frame = plan_frame(result.details["plan"])
@@ -293,7 +319,8 @@ class CleanupPanel(Panel):
             f"<b>{going} of {len(self.frame)} tags go</b> from {target}, up to "
             f"{human_size(freed)} freed once the registry's garbage collection runs"
             + (f"; kept without a created time: {len(kept)}" if kept else "")
-            + ("" if result.details["in_use_checked"] else "; local containers not checked"))
+            + ("" if result.details["in_use_checked"] else "; local containers not checked")
+            + "".join(f"; {note}" for note in result.details.get("notes", [])))
         self.preview, self._settings, self.plan_registry = result, settings, registry
         self._dropped_plan = None
         self.update_buttons()
@@ -304,7 +331,7 @@ class CleanupPanel(Panel):
         """Plan the prune of the namespace (nothing is deleted) and show it."""
         self.prune_plan = None
         target, registry = self.target, self.registry
-        plan = plan_prune(target)
+        plan = plan_prune(target, repositories=self.named_repositories(registry))
         if registry != self.registry:
             return  # another registry was chosen meanwhile: this plan is not shown
         display = prune_display(plan)

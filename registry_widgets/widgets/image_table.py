@@ -36,18 +36,19 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..errors import ConfirmationRequired, Unauthorized
+from ..errors import ConfirmationRequired
 from ..operations.core.clients import refresh_credentials
 from ..operations.images.copy import copy
 from ..operations.images.inspect import inspect
 from ..operations.images.inventory import COLUMNS, catalog_refused, images, indexed
 from ..operations.images.local import pull, push, tag
 from ..operations.images.namespaces import remember_repositories, remembered_repositories
+from ..operations.images.repositories import reworded
 from ..operations.images.remove import plan_remove_many, remove_many
 from ..reference import parse_reference
 from .controls import Confirmation, button, show, text
 from .export import ExportBar
-from .messages import result_text
+from .messages import catalog_refusal_text, result_text
 from .panel import Panel
 from .progress_view import ProgressView
 from .tables import (copy_target, digest_reference, filter_frame, inspect_details, image_display,
@@ -287,15 +288,10 @@ class ImageTable(Panel):
             self.as_of.value = ""
             self.title.value = f"<b>Images in {where}</b>: could not be listed"
             self.progress.finish("listing failed", failed=True)
-            if catalog_refused(e) and not isinstance(e, Unauthorized):
-                # Anonymous refusals keep their own message: logging in may be the answer.
+            if catalog_refused(e):
                 show(self.repositories_box, True)
-                raise ValueError(
-                    f"{self.registry} does not list its repositories to you (the registry's "
-                    "catalog is refused: Docker Hub, GHCR and many others never give it). Type "
-                    "or paste the repositories you want to see in the box above, e.g. team/app, "
-                    "and press 'List these repositories'; they are remembered for this "
-                    "registry.") from e
+                # Its kind kept (Unauthorized: log in; Denied: name them), in this table's words.
+                raise reworded(e, catalog_refusal_text(self.registry, e)) from e
             raise
         self.progress.finish(f"{len(frame)} tag(s)")
         show(self.progress, False)
@@ -353,6 +349,8 @@ class ImageTable(Panel):
         self.repositories_text.value = ", ".join(kept)
         self._listed = None
         self._refresh_now(relogin=True)
+        # The other tabs (namespaces, Clean up) read the remembered names too: they list again.
+        self.report_changed(self.registry)
 
     def _empty(self) -> None:
         self.set_trait("rows_registry", None)

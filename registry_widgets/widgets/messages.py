@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from ..errors import RegistryWidgetsError
+from ..errors import RegistryWidgetsError, Unauthorized
 from .tables import human_size
 
 # The widgets' logger (panel.py asks getLogger for it too and gets this same object).
@@ -127,3 +127,33 @@ def result_text(result: Any) -> str:
 def _bytes(n: int) -> str:
     return "0 bytes" if n == 0 else ("1 byte" if n == 1 else
                                      (f"{n} bytes" if n < 1000 else human_size(n)))
+
+
+def catalog_refusal_text(registry: str, error: BaseException) -> str:
+    """A registry refusing its catalog, in the image table's words: a 401 is "not logged
+    in" (log in and refresh), a 403 "logged in without the catalog right" (name the
+    repositories). Shown once, by the table that has the Repositories box; the other tabs
+    say :func:`catalog_pointer`."""
+    # By kind, not status: distribution answers a token that lacks the catalog scope with a
+    # 401 too, which the transport already calls Denied (logged in, without the right).
+    if isinstance(error, Unauthorized):
+        return (f"You are not logged in to {registry}: its catalog (the list of its "
+                "repositories) answered HTTP 401. Log in first (the Log in tab, or `docker "
+                f"login {registry}` in a terminal) and press Refresh. Registries such as Docker Hub "
+                "and GHCR refuse the catalog even then: type or paste the repositories you "
+                "want, e.g. team/app, in the box above and press 'List these repositories'.")
+    return (f"{registry} does not list its repositories to you: you are logged in, but "
+            f"without the right to read its catalog (HTTP {getattr(error, 'status', 403)}; "
+            "Docker Hub and GHCR give it to nobody). Type or paste the repositories you want, "
+            "e.g. team/app, in the box above and press 'List these repositories'; they are "
+            "remembered for this registry and every tab uses them.")
+
+
+def catalog_pointer(registry: str, error: BaseException) -> str:
+    """The one line the other tabs show for a refused catalog (the image table explains)."""
+    if isinstance(error, Unauthorized):
+        return (f"{registry} does not list its repositories: you are not logged in there. "
+                "Log in (the Log in tab) and press Refresh, or name them in the Images tab's "
+                "Repositories box; this tab lists those.")
+    return (f"{registry} does not list its repositories to you (its catalog is refused): "
+            "name them in the Images tab's Repositories box; this tab lists those.")

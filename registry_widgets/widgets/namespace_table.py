@@ -22,14 +22,14 @@ import pandas as pd
 import traitlets
 from itables.widget import ITable
 
-from ..errors import ConfirmationRequired, Unauthorized
+from ..errors import ConfirmationRequired
 from ..operations.core.clients import refresh_credentials
 from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
 from ..operations.images.remove import plan_remove_namespace, remove_namespace
 from .controls import Confirmation, button, show, text
-from .messages import result_text
+from .messages import catalog_pointer, result_text
 from .panel import Panel
 from .progress_view import ProgressView
 from .tables import namespace_display, namespace_plan_text, table_options
@@ -136,12 +136,12 @@ class NamespaceTable(Panel):
             self._show(pd.DataFrame(columns=COLUMNS), None)
             self.title.value = f"<b>Namespaces of {registry}</b>: could not be listed"
             self.progress.finish("listing failed", failed=True)
-            if catalog_refused(e) and not isinstance(e, Unauthorized):
-                raise ValueError(
-                    f"{registry} does not list its repositories to you (its catalog is refused: "
-                    "Docker Hub, GHCR and many others never give it). Type or paste the "
-                    "repositories in the image table's Repositories box; the namespaces of "
-                    "those are shown here.") from e
+            if catalog_refused(e):
+                # Said once, in red, by the image table (which has the Repositories box);
+                # kept in last_error for notebooks and tests, not raised again by wait().
+                self.message.status(catalog_pointer(registry, e))
+                self.last_error = e
+                return
             raise
         self.progress.finish(f"{len(frame)} namespace(s)")
         show(self.progress, False)

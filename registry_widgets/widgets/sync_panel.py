@@ -18,14 +18,17 @@ Imports the ``operations`` verbs and the sibling widget modules only.
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as w
 import pandas as pd
 
+from ..errors import RegistryError
 from ..operations.core.result import Result
+from ..operations.images.repositories import catalog_refused
 from ..operations.mirror.sync import summary_line, sync
 from .controls import button, text
+from .messages import catalog_pointer
 from .panel import Panel, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
@@ -58,11 +61,15 @@ class SyncPanel(Panel):
     ``plan`` is the last preview's Result, ``last_result`` the last sync's; ``table`` shows
     their rows; ``progress`` has one bar per repository. ``executor`` (any
     ``concurrent.futures.Executor``, e.g. a Dask client's) runs the copies; default a
-    thread pool here.
+    thread pool here. ``repositories``: the source repositories to read where the source
+    registry refuses its catalog (Docker Hub, GHCR); without them, those remembered for it
+    (the image table's Repositories box).
     """
 
     def __init__(self, source: str = "", target: str = "", *,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None,
+                 repositories: str | Sequence[str] | None = None):
+        self.repositories = repositories
         self.source = text("registry/namespace", "rw-sync-source", description="source",
                            value=source, width="22em")
         self.target = text("registry/namespace", "rw-sync-target", description="target",
@@ -108,7 +115,9 @@ class SyncPanel(Panel):
                 "tags": self.tags.value.strip() or None,
                 "semver": self.semver.value.strip() or None,
                 "latest": self.latest.value or None,
-                "accessories": self.accessories.value}
+                "accessories": self.accessories.value,
+                **({"repositories": self.repositories} if self.repositories is not None
+                   else {})}
 
     def follow(self, registry: str) -> None:
         """The dashboard chose ``registry``: the source moves there (its path stays, shown in
@@ -145,12 +154,20 @@ class SyncPanel(Panel):
         """Plan only: what Apply would copy, skip or replace, and the bytes."""
         arguments = self.arguments()
         self.forget()
-        plan = sync(**arguments, dry_run=True, executor=self.executor)
+        try:
+            plan = sync(**arguments, dry_run=True, executor=self.executor)
+        except RegistryError as e:
+            if not catalog_refused(e):
+                raise
+            # In this tab's words: the Images tab's Repositories box names them.
+            raise ValueError(catalog_pointer(e.registry or arguments["source"], e)) from e
         self.plan, self._planned = plan, arguments
         self._enable_apply()
         self.table.value = _table_html(sync_rows(plan))
+        # "3 repositories you named; this registry does not list its own"
+        notes = "".join(f"; {note}" for note in plan.details.get("notes", []))
         self.message.status(f"plan: {summary_line(plan)} "
-                            f"({human_size(plan.details['plan']['bytes'])} to copy)")
+                            f"({human_size(plan.details['plan']['bytes'])} to copy){notes}")
         return plan
 
     def apply(self) -> Result:

@@ -7,7 +7,8 @@ those by digest only), leaving each index pointing at 404s (distribution issues 
 deletes exactly that through the API, backed up, through the change engine:
 
 - kept: every manifest a tag names, in ANY repository of the registry (the registry's catalog
-  is read, not only the repositories in scope); the children of every kept index, to any
+  is read, not only the repositories in scope; where it is refused, the repositories named
+  or remembered for it, as every bulk verb does: ``images.repositories``); the children of every kept index, to any
   depth; the subject of every signature, attestation or SBOM tag (``sha256-<hex>.sig``,
   ``.att``, ``.sbom`` and the OCI 1.1 fallback tag ``sha256-<hex>``); every manifest whose
   ``subject`` is kept (a referrer pushed by digest);
@@ -19,8 +20,8 @@ storage; for others, the digests this machine's listing index has seen there. Th
 which.
 
 Imports ``reference``, ``manifest``, ``registry`` (through ``core.clients``), the core's
-``changes``, ``index`` and ``policies``, and the sibling ``storage`` (a local registry's
-folders).
+``changes``, ``index`` and ``policies``, ``images.repositories`` (which repositories to
+read), and the sibling ``storage`` (a local registry's folders).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from ...errors import BadReference, Denied, NotFound, RegistryError, Unauthorized
+from ...errors import BadReference, Denied, NotFound, Unauthorized
 from ...manifest import Manifest
 from ...progress import ProgressCallback
 from ...reference import validate_registry
@@ -41,6 +42,8 @@ from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from ..core.policies import split_target
 from ..core.result import Result, human_size
+from ..images.repositories import CATALOG, catalog_refused, repositories_to_read, reworded
+from ...registry import RegistryClient
 from . import storage
 
 ACCESSORY_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.(?:sig|att|sbom))?$")
@@ -77,24 +80,44 @@ def _seen_digests(registry: str, repository: str) -> list[str]:
     return sorted(r[0] for r in rows if isinstance(r[0], str) and r[0].startswith("sha256:"))
 
 
+def _repositories(client: RegistryClient, plan: Plan, wanted: str | None,
+                  named: str | Iterable[str] | None) -> list[str]:
+    """The repositories whose tags decide what is kept: the catalog's, else those named or
+    remembered (``images.repositories``; the plan's notes say which), else the one
+    repository of the target."""
+    registry = client.registry
+    try:
+        chosen = repositories_to_read(
+            registry, named=named, catalog=client.catalog,
+            credentials_refused=lambda e: client.transport.auth.has_credentials)
+    except (Denied, Unauthorized, NotFound) as e:
+        if wanted is None or not catalog_refused(e):
+            raise reworded(e, f"prune: {e}; or prune one repository (registry/namespace/"
+                              "repository). Nothing was done", registry=registry,
+                           reference=plan.target) from e
+        plan.notes.append(f"{registry} does not list its repositories: only the tags of "
+                          f"{wanted} were read to decide what is still needed")
+        return [wanted]
+    if chosen.source == CATALOG:
+        return chosen.names
+    plan.notes += chosen.notes
+    plan.notes.append("only the tags of those repositories were read to decide what is still "
+                      "needed (a manifest is reached only from its own repository)")
+    return sorted(set(chosen.names) | ({wanted} if wanted else set()))
+
+
 def plan_prune(target: str, *, config: str | os.PathLike[str] | None = None,
+               repositories: str | Iterable[str] | None = None,
                progress: ProgressCallback | None = None) -> Plan:
-    """The plan of :func:`prune`: which untagged manifests would go, which are kept and why."""
+    """The plan of :func:`prune`: which untagged manifests would go, which are kept and why.
+    ``repositories``: those to read instead of the catalog's (Docker Hub and GHCR refuse
+    it); without them, where it is refused, those remembered for the registry."""
     registry, namespace, wanted = _scope(target)
     client = client_for(registry)
     local = (storage._from_config(Path(config)) if config is not None
              else storage.embedded_registry(registry))
     plan = Plan(action="prune", registry=registry, target=target.strip().rstrip("/"))
-    try:
-        every = sorted(client.catalog())
-    except (Denied, Unauthorized, NotFound) as e:
-        if wanted is None:
-            raise RegistryError(f"prune: {registry} does not list its repositories ({e}); name "
-                                "one repository (registry/namespace/repository). Nothing was "
-                                "done", registry=registry, reference=target) from None
-        every = [wanted]
-        plan.notes.append(f"{registry} does not list its repositories: only the tags of "
-                          f"{wanted} were read to decide what is still needed")
+    every = _repositories(client, plan, wanted, repositories)
     scope = [repo for repo in every if _in_scope(repo, namespace, wanted)]
     if wanted is not None and wanted not in every:
         raise NotFound(f"prune: {registry}/{wanted} does not exist; nothing was done",
@@ -180,6 +203,7 @@ def plan_prune(target: str, *, config: str | os.PathLike[str] | None = None,
 
 def prune(target: str, *, dry_run: bool = True, plan: Plan | None = None,
           config: str | os.PathLike[str] | None = None, cancel: threading.Event | None = None,
+          repositories: str | Iterable[str] | None = None,
           progress: ProgressCallback | None = None) -> Result:
     """Delete the manifests no tag reaches in a registry, namespace or repository.
 
@@ -187,10 +211,11 @@ def prune(target: str, *, dry_run: bool = True, plan: Plan | None = None,
     from :func:`plan_prune` (or a dry run's) that the user reviewed; it is applied exactly,
     and refused if anything it read has changed since. Every deleted manifest is backed up:
     ``restore(result)`` puts them back until the registry collects its garbage.
+    ``repositories``: as in :func:`plan_prune` (a registry that refuses its catalog).
     """
     check_bool("dry_run", dry_run)
     if plan is None:
-        plan = plan_prune(target, config=config, progress=progress)
+        plan = plan_prune(target, config=config, repositories=repositories, progress=progress)
     elif not isinstance(plan, Plan) or plan.action != "prune":
         raise BadReference("prune: plan= takes the plan of a prune (plan_prune(...)); nothing "
                            "was done", reference=str(target))

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from ...errors import ConfirmationRequired, InvalidArgument, NotFound
 from ...progress import ProgressCallback
@@ -235,6 +235,8 @@ class RetentionPlan:
     in_use: list[str]
     in_use_checked: bool
     note: str = ""
+    # Which repositories were read, where that was not the catalog (see images.repositories).
+    notes: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         return plan_frame(self.rows)
@@ -258,6 +260,7 @@ class RetentionPlan:
             lines.append(f"  in use: {'; '.join(self.in_use)}")
         if self.note:
             lines.append(f"  note: {self.note}")
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -411,6 +414,7 @@ def plan_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def retention(target: str, *, keep: int | None = None, older_than: str | None = None,
               tags: str | None = None, protect: Sequence[str] | str | None = None,
               dry_run: bool = True, force: bool = False, plan: Result | Mapping[str, Any] | None = None,
+              repositories: str | Iterable[str] | None = None,
               progress: ProgressCallback | None = None) -> Result:
     """Keep the ``keep`` newest images per repository of ``target`` (``registry/namespace`` or
     ``registry/namespace/repository``) and remove the others that ``older_than``, ``tags``
@@ -424,7 +428,12 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
 
     ``result.details``: ``plan`` (a row per tag: what goes, how and why, what stays),
     ``operations``, ``bytes_freed_estimate``, ``no_created`` (kept: no usable date),
-    ``in_use``, ``snapshot``, and after an apply ``backup_id`` (``restore(result)``).
+    ``in_use``, ``snapshot``, ``notes``, and after an apply ``backup_id``
+    (``restore(result)``).
+
+    ``repositories``: the namespace's repositories to read instead of the catalog's (Docker
+    Hub and GHCR refuse it). Without them, where the catalog is refused, the repositories
+    remembered for the registry are read, and ``details["notes"]`` says so.
     """
     check_bool("dry_run", dry_run)
     check_bool("force", force)
@@ -448,7 +457,8 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
             # and refuses if any of its tags changed since.
             current = _approved(plan, registry, where, settings)
         else:
-            current = _plan(registry, namespace, repository, where, settings, force, progress)
+            current = _plan(registry, namespace, repository, where, settings, force, progress,
+                            repositories)
             if plan is not None:
                 _check_same_plan(plan, current, where)
         result = Result(action="retention", target=where, details=_details(current))
@@ -467,9 +477,11 @@ def retention(target: str, *, keep: int | None = None, older_than: str | None = 
 
 
 def _plan(registry: str, namespace: str, repository: str | None, where: str, settings: Settings,
-          force: bool, progress: ProgressCallback | None) -> RetentionPlan:
+          force: bool, progress: ProgressCallback | None,
+          repositories: str | Iterable[str] | None = None) -> RetentionPlan:
     listing = inventory(registry, None if repository else namespace,
-                        repositories=[repository] if repository else None, progress=progress)
+                        repositories=[repository] if repository else repositories,
+                        progress=progress)
     tag_maps: dict[str, dict[str, str]] = {}
     for row in listing.rows:
         tag_maps.setdefault(row["repository"], {})[row["tag"]] = row["digest"]
@@ -484,9 +496,11 @@ def _plan(registry: str, namespace: str, repository: str | None, where: str, set
                            reference=where)
     _add_accessory_tags(registry, listing, tag_maps)
     saved = {namespace: protected_patterns(registry, namespace)}
-    return compute_retention(registry, where, tag_maps, listing.details, settings,
+    plan = compute_retention(registry, where, tag_maps, listing.details, settings,
                              now=time.time(), saved_protect=saved, in_use=local_use(),
                              force=force)
+    plan.notes = [] if repository else list(listing.notes)  # one repository: named as such
+    return plan
 
 
 def _add_accessory_tags(registry: str, listing: Any, tag_maps: dict[str, dict[str, str]]) -> None:
@@ -514,6 +528,7 @@ def _details(plan: RetentionPlan) -> dict[str, Any]:
             "operations": plan.operations, "snapshot": plan.snapshot,
             "bytes_freed_estimate": plan.bytes_freed_estimate, "no_created": plan.no_created,
             "in_use": plan.in_use, "in_use_checked": plan.in_use_checked,
+            "notes": list(plan.notes),
             "tags_removed": [f"{r['repository']}:{r['tag']}" for r in plan.rows
                              if r["action"] == "remove"],
             "summary": plan.describe()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ...errors import InvalidArgument
 from ...progress import ProgressCallback
@@ -63,16 +63,20 @@ def set_usage_limit(target: str, limit: int | str | None) -> Result:
 
 def usage(registry: str, namespace: str | None = None, *,
           limits: Mapping[str, int | str] | None = None,
+          repositories: str | Iterable[str] | None = None,
           progress: ProgressCallback | None = None) -> pd.DataFrame:
     """One row per namespace (``level`` "namespace") and per repository ("repository") of
     ``registry`` (or of one ``namespace``): ``images`` (distinct digests), ``tags``, ``bytes``
     (shared layers once), ``limit`` (from ``limits={"ns": "5GB"}`` or the saved limit),
-    ``percent`` and ``status``. ``frame.attrs["warnings"]``: namespaces at 80 % or more."""
+    ``percent`` and ``status``. ``frame.attrs["warnings"]``: namespaces at 80 % or more.
+    ``repositories``: the repositories to count instead of the catalog's (Docker Hub and
+    GHCR refuse it; without them the ones remembered for the registry are counted, and
+    ``frame.attrs["notes"]`` says so)."""
     import pandas as pd  # here, not at the top: a headless copy never loads it
     if namespace is not None:
         validate_namespace(namespace)
     wanted = {str(k): parse_size(v, f"limits[{k!r}]") for k, v in (limits or {}).items()}
-    listing = inventory(registry, namespace, progress=progress)
+    listing = inventory(registry, namespace, repositories=repositories, progress=progress)
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for row in listing.rows:
         blobs = listing.details[row["digest"]]["blobs"]
@@ -108,6 +112,7 @@ def usage(registry: str, namespace: str | None = None, *,
     table["limit"] = table["limit"].astype("Int64")
     table.attrs["registry"] = listing.registry
     table.attrs["warnings"] = warnings
+    table.attrs["notes"] = list(listing.notes)
     return table
 
 

@@ -8,8 +8,9 @@ only the bottom modules.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from ...manifest import PLATFORM_FORM, normalize_platform
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -34,13 +35,23 @@ def check_optional_positive_int(name: str, value: Any) -> int | None:
     return None if value is None else check_positive_int(name, value)
 
 
-_PLATFORM = re.compile(r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
+def check_platform(name: str, value: Any) -> str:
+    """One platform, normalised as containerd does (``manifest.normalize_platform``:
+    ``arm64`` is ``linux/arm64/v8``); anything else is a TypeError or ValueError naming
+    ``name`` and saying what to write."""
+    try:
+        return normalize_platform(value)
+    except (TypeError, ValueError):
+        kind = TypeError if not isinstance(value, str) else ValueError
+        raise kind(f"{name}: {value!r} is not a platform; write {PLATFORM_FORM}; nothing was "
+                   "done") from None
 
 
 def check_platforms(name: str, value: Any) -> str | list[str]:
     """``"all"``, or the platforms as a list of ``os/arch[/variant]`` strings (one such string
-    alone means a list of it). Anything else (None, a number, an empty list, ``"linux"``)
-    is a TypeError or ValueError naming ``name``."""
+    alone means a list of it), each normalised (:func:`check_platform`). Anything else
+    (None, a number, an empty list, ``"linux"``) is a TypeError or ValueError naming
+    ``name``."""
     if value == "all" and isinstance(value, str):
         return "all"
     items = [value] if isinstance(value, str) else value
@@ -51,11 +62,11 @@ def check_platforms(name: str, value: Any) -> str | list[str]:
         raise ValueError(f'{name} is empty: give "all" or at least one platform such as '
                          '"linux/amd64"; nothing was done')
     for item in items:
-        if not isinstance(item, str) or not _PLATFORM.fullmatch(item):
-            raise ValueError(f'{name}: {item!r} is not a platform; write os/arch[/variant] '
-                             'such as "linux/amd64" or "linux/arm64/v8" (or "all"); nothing '
-                             "was done")
-    return list(dict.fromkeys(items))
+        if not isinstance(item, str):
+            raise ValueError(f'{name}: {item!r} is not a platform; write {PLATFORM_FORM} (or '
+                             '"all"); nothing was done')
+        check_platform(name, item)
+    return list(dict.fromkeys(normalize_platform(item) for item in items))
 
 
 def check_optional_str(name: str, value: Any) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any, Generator, Iterable, Iterator, Sequence
 
 from ...errors import (BadReference, Cancelled, ConfirmationRequired, DigestMismatch,
                        InvalidArgument, NotFound, RegistryError, Unauthorized, Unreachable)
-from ...manifest import Descriptor, Manifest, platform_name
+from ...manifest import Descriptor, Manifest, platform_name, same_platform
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
@@ -332,8 +332,9 @@ def _plan(client: RegistryClient, src: Reference, digest: str,
 
 
 def _matches(requested: str, actual: str) -> bool:
-    """``linux/arm64`` matches ``linux/arm64`` and ``linux/arm64/v8``; a variant must match."""
-    return actual == requested or (requested.count("/") == 1 and actual.startswith(requested + "/"))
+    """``linux/arm64`` is ``linux/arm64/v8`` and ``arm64``: both normalised as containerd
+    does (``manifest.same_platform``)."""
+    return same_platform(requested, actual)
 
 
 def _image_platform(client: RegistryClient, src: Reference, image: Manifest) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 
 from ...errors import NotFound
 from ...reference import Reference, parse_reference
-from ..core.arguments import check_optional_str
+from ...manifest import same_platform
+from ..core.arguments import check_platform
 from ..core.clients import client_for
 
 
@@ -24,9 +25,12 @@ def inspect(ref: str | Reference, *, platform: str | None = None) -> dict[str, A
     """Config, history, layers and the raw manifest of an image.
 
     For a multi-arch index, ``platform`` (``linux/amd64``) picks a child; by default the
-    first one. The raw manifest of the index itself is in ``raw_manifest``.
+    first one. A platform is normalised as containerd does: ``linux/arm64`` and ``arm64``
+    find the index's ``linux/arm64/v8``. The raw manifest of the index itself is in
+    ``raw_manifest``.
     """
-    check_optional_str("platform", platform)
+    if platform is not None:
+        platform = check_platform("platform", platform)
     ref = parse_reference(ref)
     client = client_for(ref.registry)
     top = client.get_manifest(ref.repository, ref.reference)
@@ -34,7 +38,8 @@ def inspect(ref: str | Reference, *, platform: str | None = None) -> dict[str, A
     platforms = [c.platform_name for c in top.children]
     if top.is_index:
         children = top.children
-        chosen = [c for c in children if platform is None or c.platform_name == platform]
+        chosen = [c for c in children
+                  if platform is None or same_platform(platform, c.platform_name)]
         if not chosen:
             raise NotFound(f"{ref} has no platform {platform!r}; it has {', '.join(platforms)}",
                            registry=ref.registry, reference=str(ref))

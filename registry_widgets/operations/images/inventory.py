@@ -23,18 +23,17 @@ import gc
 import json
 import logging
 import math
-import re
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-from ...errors import Cancelled, Denied, NotFound, ProtocolError, Unauthorized
+from ...errors import Cancelled, NotFound, ProtocolError
 from ...manifest import Manifest, platform_name
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import (Reference, accessory_of, namespace_of,
-                          validate_namespace, validate_repository)
+                          validate_namespace)
 from ...registry import RegistryClient
 from ... import vendors
 from ..core import index
@@ -42,6 +41,8 @@ from ..core.arguments import check_positive_int
 from ..core.clients import client_for
 from ..core.index import Index
 from ..core.workers import Pool, Stop
+from .repositories import (CATALOG, Repositories, catalog_refused,  # noqa: F401 - re-exported
+                           parse_repositories, remembered_repositories, repositories_to_read)
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
     import pandas as pd
@@ -59,28 +60,8 @@ IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json",
 MAX_CONFIG_BYTES = 4 << 20  # image configs are a few KiB; refuse to pull a huge blob for a date
 # With ``on_partial``, the repositories listed first, so a first page of rows shows early.
 FIRST_BATCH = 8
-CATALOG_REFUSED = ("{registry} will not list its repositories (the catalog, HTTP {status}); "
-                   "registries such as Docker Hub and GHCR never do. Name the repositories to "
-                   "list instead, e.g. images(..., repositories=['ns/app'])")
-
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def catalog_refused(error: BaseException) -> bool:
-    """True when ``error`` is a registry refusing its catalog: naming the repositories
-    (``repositories=``) is then the way to list it."""
-    return bool(getattr(error, "catalog_refused", False))
-
-
-def parse_repositories(repositories: str | Iterable[str]) -> list[str]:
-    """Repositories as typed or pasted: a list, or one string with names separated by commas,
-    spaces or lines (a repository name holds none of those). Sorted, duplicates dropped;
-    BadReference names the first invalid one."""
-    if isinstance(repositories, str):
-        repositories = re.split(r"[,\s]+", repositories)
-    names = [str(repo).strip() for repo in repositories]
-    return sorted({validate_repository(name) for name in names if name})
 
 
 @dataclass
@@ -105,6 +86,9 @@ class Inventory:
     outside_requests: int = 0  # sent by a vendor's own SDK, not the registry's transport
     # digest -> what the vendor API said besides (push time, Vulnerability Advisor's status)
     vendor_details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Where the repositories came from, said where the catalog was not read or was refused
+    # ("3 repositories you named; this registry does not list its own").
+    notes: list[str] = field(default_factory=list)
 
 
 def images(registry: str, namespace: str | None = None, *,
@@ -139,6 +123,9 @@ def images(registry: str, namespace: str | None = None, *,
 
     ``repositories`` lists the repositories to look at instead of asking the catalog (which
     Docker Hub, GHCR and others refuse): a list, or names separated by commas or lines.
+    Without it, where the catalog is refused, the repositories remembered for the registry
+    (``remember_repositories``) are listed, and ``frame.attrs["notes"]`` says so; with
+    none remembered, the error says whether the refusal was a 401 (log in) or a 403.
     ``page_size`` is the ``n`` asked for per catalog or tag-list page. A repository or tag
     deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
     (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is
@@ -206,11 +193,17 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
     with Pool(workers, "images", stop) as pool:
         if wanted is not None:
             repos = wanted
+            result.notes += repositories_to_read(client.registry, named=wanted,
+                                                 catalog=list).notes
         elif offline:
             when, repos = store.catalog(client.registry)
             result.lists_verified += [when] if when is not None else []
+            if when is None:  # a registry whose catalog was never read: what the user named
+                repos = remembered_repositories(client.registry)
         else:
-            repos, when = _repositories(client, store, wanted, page_size, fresh_after, now, stop)
+            chosen, when = _repositories(client, store, page_size, fresh_after, now, stop)
+            repos = chosen.names
+            result.notes += chosen.notes
             result.lists_verified.append(when)
         if namespace is not None:
             repos = [repo for repo in repos if namespace_of(repo) == namespace]
@@ -416,38 +409,36 @@ def frame(listing: Inventory) -> pd.DataFrame:
     table.attrs["requests"] = listing.requests
     table.attrs["max_age"] = listing.max_age
     table.attrs["vendor_api"] = listing.vendor
+    table.attrs["notes"] = list(listing.notes)
     return table
 
 
 # -- the requests --------------------------------------------------------------------------
 
-def _repositories(client: RegistryClient, store: Index, wanted: list[str] | None,
-                  page_size: int | None, fresh_after: float | None, now: float,
-                  stop: Stop) -> tuple[list[str], float]:
-    """The repositories to list, and when that list was read from the registry."""
-    if wanted is not None:
-        return wanted, now
+def _repositories(client: RegistryClient, store: Index, page_size: int | None,
+                  fresh_after: float | None, now: float, stop: Stop
+                  ) -> tuple[Repositories, float]:
+    """The repositories to list (the catalog, else those remembered: see ``repositories``),
+    and when that list was read from the registry."""
     when, known = store.catalog(client.registry)
     if fresh_after is not None and when is not None and when >= fresh_after:
-        return known, when
-    try:
+        return Repositories(known, CATALOG), when
+
+    def catalog() -> list[str]:
         names = set()
         for name in client.catalog(n=page_size):  # one page per request: stop between them
             stop.check()
             names.add(name)
-        repos = sorted(names)
-    except (NotFound, Unauthorized, Denied) as e:
-        if isinstance(e, Unauthorized) and client.transport.auth.has_credentials:
-            # The credentials were refused: logging in again is the fix (the message says
-            # so), not listing repositories by hand, which would be refused just the same.
-            raise
-        # The catalog is not part of the OCI spec; many registries refuse it.
-        refused = type(e)(CATALOG_REFUSED.format(registry=client.registry, status=e.status)
-                          + f". {e}", registry=client.registry, status=e.status, code=e.code)
-        refused.catalog_refused = True  # type: ignore[attr-defined]
-        raise refused from e
-    store.store_catalog(client.registry, repos, now)
-    return repos, now
+        return sorted(names)
+
+    # Refused credentials: logging in again is the fix (the message says so), not listing
+    # repositories by hand, which would be refused just the same.
+    chosen = repositories_to_read(
+        client.registry, named=None, catalog=catalog,
+        credentials_refused=lambda e: client.transport.auth.has_credentials)
+    if chosen.source == CATALOG:
+        store.store_catalog(client.registry, chosen.names, now)
+    return chosen, now
 
 
 def _run(pool: Pool, work: Callable[[T], R], items: list[T],

@@ -18,7 +18,7 @@ from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
 from ..core import changes, journal
-from ..core.arguments import check_bool
+from ..core.arguments import check_bool, check_platform
 from ..core.changes import Change, Plan
 from ..core.clients import client_for
 from ..core.result import Result, Timer
@@ -66,18 +66,25 @@ class _LayerBytes:
 
 
 def pull(ref: Reference | str, *, credentials: Any = None,
-         progress: ProgressCallback | None = None, engine: Engine | None = None) -> Result:
-    """Similar to `docker pull REF`: copy an image from its registry into the local engine.
+         progress: ProgressCallback | None = None, engine: Engine | None = None,
+         platform: str | None = None) -> Result:
+    """Similar to `docker pull [--platform P] REF`: copy an image from its registry into the
+    local engine.
 
     ``credentials``: None uses what `docker login` stored; see ``credentials_from``.
+    ``platform`` (``linux/arm64``, ``arm64``...; normalised as containerd does) picks that
+    platform of a multi-arch image, through the engine's own platform option; None: the
+    engine's own platform. An invalid platform is refused before the engine is asked.
     """
     ref = parse_reference(ref)
+    platform = None if platform is None else check_platform("platform", platform)
     engine = _engine(engine)
     counter = _LayerBytes(progress)
     with Timer() as timer:
-        digest = engine.pull(ref, credentials=credentials, progress=counter)
+        digest = engine.pull(ref, credentials=credentials, platform=platform, progress=counter)
     return _record(Result("pull", source=str(ref), digest=digest or None,
-                          bytes_moved=counter.total), timer)
+                          bytes_moved=counter.total,
+                          details={"platform": platform} if platform else {}), timer)
 
 
 def tag(source: Reference | str, target: Reference | str, *,
@@ -142,18 +149,24 @@ def _reader(registry: str, credentials: Any) -> RegistryClient:
 def build(context_dir: str | os.PathLike[str], ref: Reference | str,
           dockerfile: str | None = None, build_args: Mapping[str, str] | None = None,
           labels: Mapping[str, str] | None = None, *, progress: ProgressCallback | None = None,
-          engine: Engine | None = None) -> Result:
-    """Similar to `docker build -t REF CONTEXT_DIR`: build an image from a Dockerfile.
+          engine: Engine | None = None, platform: str | None = None) -> Result:
+    """Similar to `docker build -t REF [--platform P] CONTEXT_DIR`: build an image from a
+    Dockerfile.
 
     Build output reaches ``progress`` as events with status ``"log"``. The image id is in
     ``details["image_id"]`` (``digest`` is for registry manifests; a build makes none).
+    ``platform`` (normalised as containerd does: ``amd64`` is ``linux/amd64``) is the
+    engine's own platform option; None builds for the engine's platform. An invalid
+    platform is refused before the engine is asked.
     """
     ref = tagged_reference(ref, "build")
+    platform = None if platform is None else check_platform("platform", platform)
     engine = _engine(engine)
     with Timer() as timer:
         image_id = engine.build(context_dir, ref, dockerfile=dockerfile, build_args=build_args,
-                                labels=labels, progress=progress)
+                                labels=labels, platform=platform, progress=progress)
     details = {"image_id": image_id, "context_dir": os.fspath(context_dir),
+               "platform": platform,
                "dockerfile": dockerfile, "labels": dict(labels or {}),
                # build-arg names only: values may be secrets, and the journal keeps everything
                "build_args": sorted(build_args or {})}

@@ -8,14 +8,15 @@ planned before its first push (the guide's ``ibmcloud cr namespace-add``),
 Deleting a namespace's images is ``remove_namespace`` (``operations.remove``), not here.
 
 Registries that refuse the catalog (Docker Hub, GHCR) can only be listed by naming the
-repositories; :func:`remember_repositories` keeps those names per registry (the
-``repositories`` document), so the widgets and notebooks need them typed only once.
+repositories; ``repositories.remember_repositories`` (re-exported here) keeps those names per
+registry (the ``repositories`` document), so the widgets and notebooks need them typed only
+once, and every verb reads them where the catalog is refused.
 
-Both documents live in ``core.state`` (SQLite, one transaction per change) and are keyed by the registry's identity (``reference.registry_identity``), so every
-spelling of one registry finds the same names.
+Both documents live in ``core.state`` (SQLite, one transaction per change) and are keyed by
+the registry's identity (``reference.registry_identity``), so every spelling of one registry finds the same names.
 
 Layer 3: imports ``errors``, ``paths``, ``progress``, ``reference``, the sibling
-``inventory``, ``journal`` and ``result``; never the widgets.
+``inventory`` and ``repositories``, ``journal`` and ``result``; never the widgets.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from ...errors import BadReference
 from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace
-from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
 from .ibm_cloud import ibm_add_namespace, is_ibm
+from .inventory import DEFAULT_WORKERS, inventory
+# remember_repositories and remembered_repositories are re-exported from here, their old home.
+from .repositories import merged, remember_repositories, remembered_repositories  # noqa: F401
 from ..core.result import Result, Timer
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
@@ -47,49 +50,8 @@ def _registry_key(registry: str) -> str:
     return registry_identity(registry)
 
 
-def _identity_or_as_is(name: str) -> str:
-    try:
-        return registry_identity(name)
-    except BadReference:
-        return name  # matches no registry, and is kept on the next write
-
-
-def remembered_repositories(registry: str) -> list[str]:
-    """The repositories remembered for ``registry`` (:func:`remember_repositories`), sorted;
-    empty when none are: then the catalog is asked."""
-    return list(_read("repositories").get(_registry_key(registry), []))
-
-
-def remember_repositories(registry: str, repositories: str | Iterable[str]) -> list[str]:
-    """Remember the repositories to list on ``registry`` instead of its catalog: a list, or
-    names separated by commas or lines, as typed or pasted. An empty value forgets them (the
-    catalog is asked again). Raises BadReference, changing nothing, for an invalid name.
-    Returns the names kept. Nothing is sent to the registry."""
-    validate_registry(registry)
-    names = parse_repositories(repositories)
-    key = _registry_key(registry)
-
-    def change(saved: dict[str, Any]) -> dict[str, list[str]]:
-        everything = _merged(saved)
-        everything[key] = names
-        return everything
-
-    state.update("repositories", change)
-    return names
-
-
 def _read(name: str = "namespaces") -> dict[str, list[str]]:
-    return _merged(state.read(name))
-
-
-def _merged(value: dict[str, Any]) -> dict[str, list[str]]:
-    """``{registry: names}`` keyed by identity: names saved under other spellings of one
-    registry (older versions) are joined."""
-    merged: dict[str, set[str]] = {}
-    for key, names in value.items():
-        if isinstance(names, list):
-            merged.setdefault(_identity_or_as_is(str(key)), set()).update(map(str, names))
-    return {key: sorted(names) for key, names in merged.items()}
+    return merged(state.read(name))
 
 
 def declared_namespaces(registry: str) -> list[str]:
@@ -128,7 +90,7 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
     result = Result(action="add_namespace" if declared else "forget_namespace",
                     target=f"{shown}/{namespace}")
     def change(saved: dict[str, Any]) -> dict[str, list[str]]:
-        everything = _merged(saved)
+        everything = merged(saved)
         names = set(everything.get(key, []))
         result.changed = (namespace in names) != declared
         everything[key] = sorted(names | {namespace} if declared else names - {namespace})
@@ -159,7 +121,9 @@ def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None
     API records no push date, so the image creation time stands in (an old image pushed
     today shows its old date). The listing is that of ``images()`` and shares its index:
     ``repositories`` and ``max_age`` mean what they mean there (``attrs["as_of"]`` says how
-    current the table is), and ``cancel`` stops it as it stops ``images()``.
+    current the table is), and ``cancel`` stops it as it stops ``images()``. Where the
+    registry refuses its catalog, the repositories remembered for it are read and
+    ``attrs["notes"]`` says so.
     """
     import pandas as pd  # here, not at the top: a headless copy never loads it
     listing = inventory(registry, repositories=repositories, max_age=max_age, workers=workers,
@@ -193,4 +157,5 @@ def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None
     table.attrs["as_of"] = pd.Timestamp(min(listing.verified), unit="s", tz="UTC") \
         if listing.verified else pd.Timestamp.now(tz="UTC")
     table.attrs["from_index"] = listing.from_index
+    table.attrs["notes"] = list(listing.notes)
     return table

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ...errors import BadReference, ConfirmationRequired, NotFound, RegistryError
 from ...manifest import Manifest
@@ -41,6 +41,7 @@ from ..core.result import Result, Timer, human_size
 from .in_use import LocalUse, local_use
 from .namespaces import declared_namespaces
 from .protection import protected_tags
+from .repositories import CATALOG, Repositories, repositories_to_read, reworded
 # plan_remove, RemovalPlan and restore belong to this verb's API; they live beside it.
 from .remove_plan import (IndexRef, RemovalPlan, RemovalsPlan, RepositoryIndex,  # noqa: F401
                           check_drift, compute_plan, merge_removals, plan_remove,
@@ -168,6 +169,10 @@ class NamespacePlan:
     # what the engine applies (every manifest, each repository's tags as the snapshot); set
     # by plan_remove_namespace, so remove_namespace(plan=...) applies exactly what was shown
     changes: Plan | None = field(default=None, compare=False, repr=False)
+    # Where the catalog was not read or was refused: the repositories read instead (checked
+    # again before an apply) and the notes that say so.
+    named: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def tag_count(self) -> int:
@@ -187,6 +192,7 @@ class NamespacePlan:
             tags = ", ".join(t for t, _ in repo.tags) or "none"
             lines.append(f"  {repo.repository}: tags {_capped(tags.split(', '))}; "
                          f"manifests {_capped([d[:19] for d in repo.digests]) or 'none'}")
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -200,17 +206,18 @@ def _deletion_order(manifests: dict[str, Manifest]) -> list[str]:
     return [m.digest for m in reversed(children_first(list(manifests.values())))]
 
 
-def plan_remove_namespace(registry: str, namespace: str) -> NamespacePlan:
+def plan_remove_namespace(registry: str, namespace: str, *,
+                          repositories: str | Iterable[str] | None = None) -> NamespacePlan:
     """Every repository under ``namespace/`` with its tags and manifests. Changes nothing.
 
     Manifests are those reachable from tags (and the platforms of tagged indexes):
     distribution has no API that lists untagged manifests. Raises NotFound when no
     repository is under ``namespace/`` and it was not declared with ``add_namespace``.
+    ``repositories``: those to read instead of the catalog's (Docker Hub and GHCR refuse
+    it); without them, where it is refused, those remembered for the registry, and the
+    plan's ``notes`` say so.
     """
-    client = client_for(registry)
-    indexes = read_namespace(client, namespace)
-    plan = compute_namespace_plan(client.registry, namespace, indexes)
-    return replace(plan, changes=namespace_change_set(plan, indexes))
+    return _plan_namespace(client_for(registry), namespace, repositories)
 
 
 def _valid_namespace(namespace: str) -> str:
@@ -224,25 +231,44 @@ def _valid_namespace(namespace: str) -> str:
                            "registry/namespace/repository:tag", reference=str(namespace)) from None
 
 
-def read_namespace(client: RegistryClient, namespace: str) -> dict[str, RepositoryIndex]:
+def read_namespace(client: RegistryClient, namespace: str,
+                   repositories: str | Iterable[str] | None = None
+                   ) -> dict[str, RepositoryIndex]:
     """The I/O half of a namespace plan: a snapshot of every repository under
     ``namespace/`` (catalog, tag lists, HEAD and GET only)."""
+    return _read_namespace(client, namespace, repositories)[0]
+
+
+def _namespace_repositories(client: RegistryClient, namespace: str,
+                            named: str | Iterable[str] | None) -> Repositories:
+    """The repositories under ``namespace/``: the catalog's, else named, else remembered."""
+    chosen = repositories_to_read(
+        client.registry, named=named, catalog=client.catalog, under=namespace,
+        credentials_refused=lambda e: client.transport.auth.has_credentials)
+    chosen.names = [name for name in chosen.names if name != namespace]
+    return chosen
+
+
+def _read_namespace(client: RegistryClient, namespace: str,
+                    repositories: str | Iterable[str] | None
+                    ) -> tuple[dict[str, RepositoryIndex], Repositories]:
     namespace = _valid_namespace(namespace)
     target = f"{client.registry}/{namespace}/"
     try:
-        names = sorted(r for r in client.catalog() if r.startswith(namespace + "/"))
+        chosen = _namespace_repositories(client, namespace, repositories)
+        names = chosen.names
         indexes = {name: read_repository(client, name) for name in names}
     except RegistryError as e:
         # Name the namespace: the failing request was only a catalog or a tag list.
-        raise type(e)(f"cannot read {target} to plan its removal, so nothing was changed: {e}",
-                      registry=e.registry or client.registry, reference=target,
-                      status=e.status, code=e.code) from e
+        raise reworded(e, f"cannot read {target} to plan its removal, so nothing was changed: "
+                          f"{e}", registry=e.registry or client.registry,
+                       reference=target) from e
     if not names and namespace not in declared_namespaces(client.registry):
         raise NotFound(f"namespace {namespace} not found on {client.registry}: no repository is "
                        f"under {target}, so nothing was removed and nothing was changed. Check "
                        f"the name: namespaces({client.registry!r}) lists them",
                        registry=client.registry, reference=target)
-    return indexes
+    return indexes, chosen
 
 
 def compute_namespace_plan(registry: str, namespace: str,
@@ -259,11 +285,14 @@ def compute_namespace_plan(registry: str, namespace: str,
     return NamespacePlan(registry, namespace, tuple(repos), freed)
 
 
-def _plan_namespace(client: RegistryClient, namespace: str
-                    ) -> tuple[NamespacePlan, dict[str, Mapping[str, Manifest]]]:
-    indexes = read_namespace(client, namespace)
+def _plan_namespace(client: RegistryClient, namespace: str,
+                    repositories: str | Iterable[str] | None) -> NamespacePlan:
+    """The namespace's plan with its change set, and where its repositories came from."""
+    indexes, chosen = _read_namespace(client, namespace, repositories)
     plan = compute_namespace_plan(client.registry, namespace, indexes)
-    return plan, {name: index.manifests for name, index in indexes.items()}
+    plan = replace(plan, named=None if chosen.source == CATALOG else tuple(chosen.names),
+                   notes=tuple(chosen.notes))
+    return replace(plan, changes=namespace_change_set(plan, indexes))
 
 
 def namespace_change_set(plan: NamespacePlan, indexes: Mapping[str, RepositoryIndex], *,
@@ -291,11 +320,12 @@ def _namespace_drift(client: RegistryClient, plan: NamespacePlan) -> list[str]:
     (the engine re-checks the tags of those it read; a new repository it cannot see)."""
     target = f"{plan.registry}/{plan.namespace}/"
     try:
-        now = {r for r in client.catalog() if r.startswith(plan.namespace + "/")}
+        # Read as the plan was: a plan made from named repositories checks those again.
+        now = set(_namespace_repositories(client, plan.namespace, plan.named).names)
     except RegistryError as e:
-        raise type(e)(f"cannot read {target} again to check the plan, so nothing was changed: "
-                      f"{e}", registry=e.registry or client.registry, reference=target,
-                      status=e.status, code=e.code) from e
+        raise reworded(e, f"cannot read {target} again to check the plan, so nothing was "
+                          f"changed: {e}", registry=e.registry or client.registry,
+                       reference=target) from e
     seen = {r.repository for r in plan.repositories}
     found = []
     if now - seen:
@@ -308,6 +338,7 @@ def _namespace_drift(client: RegistryClient, plan: NamespacePlan) -> list[str]:
 def remove_namespace(registry: str, namespace: str, *, confirm: str | None = None,
                      dry_run: bool = False, force: bool = False,
                      plan: NamespacePlan | None = None,
+                     repositories: str | Iterable[str] | None = None,
                      progress: ProgressCallback | None = None) -> Result:
     """Delete every image of every repository under ``namespace/`` on ``registry``.
 
@@ -322,6 +353,9 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     applied, and if the registry moved since (a tag moved, appeared or went, a repository
     appeared under the namespace or went) nothing is deleted and ConfirmationRequired says
     "changed since the plan: ...".
+
+    ``repositories``: as in :func:`plan_remove_namespace` (a registry that refuses its
+    catalog: the repositories named, else those remembered for it).
     """
     check_bool("dry_run", dry_run)
     check_bool("force", force)
@@ -333,9 +367,7 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
     approved = plan is not None
     with Timer() as timer:
         if plan is None:
-            indexes = read_namespace(client, namespace)
-            plan = compute_namespace_plan(client.registry, namespace, indexes)
-            plan = replace(plan, changes=namespace_change_set(plan, indexes))
+            plan = _plan_namespace(client, namespace, repositories)
         elif (plan.registry, plan.namespace) != (client.registry, _valid_namespace(namespace)):
             raise ValueError(f"the plan is for {plan.registry}/{plan.namespace}/, not "
                              f"{client.registry}/{namespace}/; nothing was done")
@@ -346,7 +378,8 @@ def remove_namespace(registry: str, namespace: str, *, confirm: str | None = Non
             "repositories": [r.repository for r in plan.repositories],
             "tags_removed": [f"{r.repository}:{t}" for r in plan.repositories for t, _ in r.tags],
             "digests": [f"{r.repository}@{d}" for r in plan.repositories for d in r.digests],
-            "bytes_freed_estimate": plan.bytes_freed_estimate, "plan": plan.describe()}
+            "bytes_freed_estimate": plan.bytes_freed_estimate, "plan": plan.describe(),
+            "notes": list(plan.notes)}
         protected = {f"{r.repository}:{t}": p for r in plan.repositories
                      for t, p in protected_tags(plan.registry, r.repository,
                                                 [t for t, _ in r.tags]).items()}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ...errors import NotFound, RegistryWidgetsError
-from ...manifest import INDEX_TYPES, Manifest
+from ...manifest import INDEX_TYPES, Manifest, same_platform
 from ...reference import accessory_of
 from ...registry import RegistryClient
 from ..images import accessories as acc
@@ -190,7 +190,9 @@ def _created(client: RegistryClient, repository: str, digest: str,
 def _wanted_children(manifest: Manifest, platforms: str | tuple[str, ...]) -> list[str]:
     children = manifest.children
     if platforms != "all":
-        children = [c for c in children if c.platform_name in platforms]
+        # As copy matches them: linux/arm64 is the index's linux/arm64/v8 (containerd's rules).
+        children = [c for c in children
+                    if any(same_platform(p, c.platform_name) for p in platforms)]
     return [c.digest for c in children]
 
 

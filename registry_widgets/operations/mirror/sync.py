@@ -56,6 +56,7 @@ from ..core.patterns import compile_pattern
 from ..core.workers import POLL, Pool, Stop
 from ..images.copy import copy_planned
 from ..images.transports import is_file_location, parse_location
+from ..images.repositories import REMEMBERED, repositories_to_read
 from ..core.result import Result, Timer
 from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, anchor_of, mirrored,
                    npm_range, plan_counts, plan_repository, select_tags)
@@ -92,7 +93,8 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
          accessories: bool = True, dry_run: bool = False,
          plan: Result | Mapping[str, Any] | None = None, executor: Executor | None = None,
          cancel: threading.Event | None = None,
-         progress: ProgressCallback | None = None) -> Result:
+         progress: ProgressCallback | None = None,
+         repositories: str | Sequence[str] | None = None) -> Result:
     """Mirror every repository under ``source`` to ``target``, plan first.
 
     ``source`` and ``target`` are ``registry/namespace`` or ``registry/namespace/repository``:
@@ -101,6 +103,10 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     (``a/ns/app`` -> ``b/ns2`` writes ``b/ns2/app``), a source namespace is replaced by
     the target (``a/ns`` -> ``b/mirror`` writes ``a/ns/app`` to ``b/mirror/app``). Similar to
     ``skopeo sync --all`` with a YAML source listing the repositories, or ``regsync``.
+
+    ``repositories``: the source repositories to read instead of the catalog's (Docker Hub
+    and GHCR refuse it); without them, where the catalog is refused, the repositories
+    remembered for the source registry are read and ``details["notes"]`` says so.
 
     Filters, all optional and combined: ``tags``, a regular expression searched in each tag
     (as ``skopeo sync``'s ``images-by-tag-regex``: anchor it with ``^...$``); ``semver``, an
@@ -151,8 +157,9 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
                                   "(the plan is the dry run); nothing was done")
         # The reviewed plan, and nothing else: no catalog, no tag list, no new plan.
         names, plans = reviewed_plans(plan, source=src, target=dst, filters=filters)
+        notes: list[str] = []
     else:
-        names = _source_repositories(src)
+        names, notes = _source_repositories(src, repositories)
     anchor = anchor_of(src[1], names)
     tasks = [_task(src, dst, name, filters, anchor) for name in names]
     result = Result(action="sync", source=str(source), target=str(target), dry_run=dry_run)
@@ -165,7 +172,7 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
             failed_plans = [one for one in plans if one.error]
             result.details = {"source": "/".join(src), "target": "/".join(dst),
                               "repositories": len(tasks), "source_repositories": names,
-                              "filters": filters, "plan": plan_counts(images)}
+                              "filters": filters, "plan": plan_counts(images), "notes": notes}
             if dry_run:
                 result.changed = False
                 result.details["dry_run"] = True  # what plan= takes back
@@ -332,14 +339,16 @@ def _arguments(source: str, target: str, *, tags: str | None, semver: str | None
     return ((src_registry, src_path), (dst_registry, dst_path)), filters
 
 
-def _source_repositories(src: tuple[str, str]) -> list[str]:
+def _source_repositories(src: tuple[str, str], named: str | Sequence[str] | None
+                         ) -> tuple[list[str], list[str]]:
+    """The source repositories and the notes saying where they came from."""
     registry, path = src
-    repositories = _repositories(client_for(registry), path)
+    repositories, notes = _repositories(client_for(registry), path, named)
     if not repositories:
         raise NotFound(f"{registry} has no repository at or under {path}: nothing to "
                        "sync; check the namespace with namespaces() or images()",
                        registry=registry, reference=f"{registry}/{path}")
-    return repositories
+    return repositories, notes
 
 
 def _task(src: tuple[str, str], dst: tuple[str, str], repository: str,
@@ -380,19 +389,22 @@ def _platforms(platforms: Any) -> str | tuple[str, ...]:
                     f"{platforms!r}; nothing was done")
 
 
-def _repositories(client: RegistryClient, path: str) -> list[str]:
-    """The repositories at or under ``path``. Without a catalog (Docker Hub, GHCR) a
+def _repositories(client: RegistryClient, path: str, named: str | Sequence[str] | None = None
+                  ) -> tuple[list[str], list[str]]:
+    """The repositories at or under ``path``: those named, else the catalog's, else those
+    remembered for the registry (``images.repositories``). Where none of those answers, a
     two-segment path is taken as the one repository it names."""
     try:
-        names = list(client.catalog())
-    except (NotFound, Unauthorized, Denied) as e:
+        chosen = repositories_to_read(
+            client.registry, named=named, catalog=client.catalog, under=path,
+            credentials_refused=lambda e: client.transport.auth.has_credentials)
+    except (NotFound, Unauthorized, Denied):
         if "/" not in path:
-            raise type(e)(f"{client.registry} will not list its repositories (the catalog, HTTP "
-                          f"{e.status}), so the namespace {path} cannot be read: sync its "
-                          f"repositories one by one, {client.registry}/{path}/<repository>. {e}",
-                          registry=client.registry, status=e.status, code=e.code) from e
-        return [path]
-    return sorted(n for n in set(names) if n == path or n.startswith(path + "/"))
+            raise  # a namespace cannot be read without a list: the error says what to do
+        return [path], []
+    if not chosen.names and chosen.source == REMEMBERED and "/" in path:
+        return [path], []  # a repository named in full, though not among those remembered
+    return chosen.names, chosen.notes
 
 
 # -- phase 2: apply one repository's plan (a work unit) -----------------------------------

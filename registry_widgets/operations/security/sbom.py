@@ -38,9 +38,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 from ...errors import NotFound, ProtocolError
-from ...manifest import Descriptor, Manifest
+from ...manifest import Descriptor, Manifest, same_platform
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
+from ..core.arguments import check_platform
 from ..core.clients import client_for
 from .layers import LayerReader, LayerSource, prefetch, walk_tar
 from .packages import (PARSERS, PURL_TYPES, database_kind, os_ecosystem, parse_apk_installed,
@@ -223,7 +224,7 @@ def _pick_image(client: Any, ref: Reference, platform: str | None) -> tuple[Mani
         return top, top
     children = top.children
     wanted = platform or "linux/amd64"
-    chosen = [c for c in children if c.platform_name == wanted]
+    chosen = [c for c in children if same_platform(wanted, c.platform_name)]
     if not chosen and platform is None:
         chosen = [c for c in children if c.platform_name.startswith("linux/")] or children
     if not chosen:
@@ -238,6 +239,8 @@ def read_image(ref: str | Reference, *, platform: str | None = None,
     """Stream every layer of ``ref`` and return its packages, os-release, config and the
     world-writable paths of its top layer (what ``scan`` and the config audit need)."""
     ref = parse_reference(ref)
+    if platform is not None:  # normalised as containerd does: arm64 is linux/arm64/v8
+        platform = check_platform("platform", platform)
     client = client_for(ref.registry)
     top, image = _pick_image(client, ref, platform)
     kind = artifact_type_of(image)

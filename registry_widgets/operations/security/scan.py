@@ -32,6 +32,7 @@ from typing import Any, Iterable, Sequence
 from ...errors import BadReference, FeedError, ScanFailed
 from ...progress import ProgressCallback
 from ...reference import Reference, parse_reference
+from ..core.arguments import check_platform
 from .audit import audit
 from .findings import Finding
 from .exemptions import Exemption, exemption_for, load_exemptions
@@ -348,6 +349,8 @@ def scan(ref: str | Reference, *, feed: str | Feed,
     ref = parse_reference(ref)
     if fail_on is not None:
         severity_rank(fail_on)  # a typo fails before any download
+    if platform is not None:  # so does a platform that is none (arm64 is linux/arm64/v8)
+        platform = check_platform("platform", platform)
     rules = load_exemptions(exemptions) if isinstance(exemptions, (str, bytes)) or \
         hasattr(exemptions, "__fspath__") else list(exemptions or [])
     indexed = open_feed(feed)
