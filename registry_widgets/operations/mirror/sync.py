@@ -145,7 +145,8 @@ def sync(source: str, target: str, *, tags: str | None = None, semver: str | Non
     if is_file_location(source) or is_file_location(target):
         return _sync_files(source, target, tags=tags, semver=semver, latest=latest,
                            platforms=platforms, accessories=accessories, dry_run=dry_run,
-                           plan=plan, executor=executor, cancel=cancel, progress=progress)
+                           plan=plan, executor=executor, cancel=cancel, progress=progress,
+                           repositories=repositories)
     stop = Stop(cancel, f"sync {source} -> {target}")
     where, filters = _arguments(source, target, tags=tags, semver=semver, latest=latest,
                                 platforms=platforms, accessories=accessories, dry_run=dry_run,
@@ -284,7 +285,7 @@ def _sync_files(source: str, target: str, **options: Any) -> Result:
             raise InvalidArgument("plan= applies a reviewed plan into a registry; a sync into "
                                   "a layout writes a new file: drop plan=. Nothing was done")
         registry, path = _location("source", source)
-        names = _source_repositories((registry, path))
+        names, _ = _source_repositories((registry, path), options["repositories"])
         return sync_to_layout(registry, names, anchor_of(path, names), location,
                               filters=filters, dry_run=options["dry_run"],
                               cancel=options["cancel"], progress=options["progress"],
