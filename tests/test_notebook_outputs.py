@@ -16,7 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from registry_widgets import notebook_support as nb
 from registry_widgets.operations.core.result import Result
-from tests.support.notebook_outputs import ends_with_a_table, raw_outputs
+from tests.support.notebook_outputs import ends_with_a_table, is_table, raw_outputs
 
 
 def notebook(*outputs: dict) -> nbformat.NotebookNode:
@@ -117,3 +117,17 @@ def test_usage_rows_show_sizes_and_dashes() -> None:
     assert list(rows["status"]) == ["ok", "—"]
     html = rows.to_html()
     assert raw_outputs(notebook(shown({"text/plain": str(rows), "text/html": html}))) == []
+
+
+def test_a_result_and_a_scan_report_shown_as_they_are_are_tables() -> None:
+    from registry_widgets.operations.security.scan import ScanReport
+
+    done = Result(action="remove", source="r/ns/app:<1>", dry_run=True, changed=False)
+    report = ScanReport(reference="r/ns/app:1.0", digest="sha256:" + "b" * 64, distro="",
+                        os_supported=True, packages=3, feed="osv-demo")
+    for value in (done, report):
+        html = value._repr_html_()
+        assert is_table({"data": {"text/html": html}}), html
+        assert "None" not in html and "<1>" not in html  # escaped, and no empty value shown
+    assert "dry run, nothing changed" in done._repr_html_()
+    assert "No issues" in report._repr_html_() and "distribution" not in report._repr_html_()
