@@ -52,7 +52,9 @@ test: install
 	if [ $$rc = 124 ]; then echo "test: pytest ran past TEST_TIMEOUT=$(TEST_TIMEOUT) and was stopped" >&2; fi; \
 	exit $$rc
 
-lab: install
+# Only what the lab needs (no test extras, no chromium): `make test` installs the rest.
+lab:
+	@bash scripts/install --lab $(INSTALL_FLAGS)
 	@bash scripts/services up --seed || echo "lab: warning: 'scripts/services up --seed' failed; the notebooks that need a registry will say so"
 	@mkdir -p .state
 	@token='$(LAB_TOKEN)'; token=$${token:-$$($(PY) -c 'import secrets; print(secrets.token_hex(24))')}; \

@@ -4,7 +4,9 @@
 ``tutorial/multiarch`` index and three ``demo/app`` tags with the minimal monolithic upload
 (``POST`` + ``PUT ?digest=``, then ``PUT`` of the manifest). It shares no code with the library's
 own client, so the tests can seed with it too. Layers are a real busybox rootfs (the images run)
-or seeded random bytes (the registry never unpacks a blob). The general test helpers
+or seeded random bytes (the registry never unpacks a blob). ``demo/debian-app`` and
+``demo/alpine-app`` add a layer of package databases (``packages``) that the bundled
+advisories match, so a scan of them has findings. The general test helpers
 (``push_image``, ``push_index``) live in the tests' own ``tests/support/images.py``.
 """
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import requests
 
+from .packages import alpine_files, debian_files
 from .rootfs import files_tar, gzip_deterministic, rootfs_tar
 
 if TYPE_CHECKING:
@@ -134,7 +137,9 @@ def seed_sample(registry: "LocalRegistry") -> dict[str, str]:
 
     ``tutorial/busybox:1.0`` (and ``:latest``, a co-tag) runs ``sh``; ``tutorial/hello:1.0``
     prints a greeting; ``tutorial/multiarch:1.0`` is an index (amd64 real, arm64 filler);
-    ``demo/app`` has three dated, labelled tags.
+    ``demo/app`` has three dated, labelled tags; ``demo/debian-app:1.0`` and
+    ``demo/alpine-app:1.0`` run ``sh`` and carry Debian 12 and Alpine 3.19 package databases
+    (with a Python package each) that ``notebooks/osv-demo`` has advisories for.
     """
     pusher = _Pusher(registry)
     busybox = busybox_layer()
@@ -161,4 +166,10 @@ def seed_sample(registry: "LocalRegistry") -> dict[str, str]:
         record("demo/app", tag, _image(
             pusher, "demo/app", tag, _filler((64 * 1024, 16 * 1024), f"demo-app-{tag}"),
             created=f"2024-0{i + 3}-01T08:00:00Z", labels={"org.opencontainers.image.version": tag}))
+    for name, files in (("debian-app", debian_files()), ("alpine-app", alpine_files())):
+        record(f"demo/{name}", "1.0", _image(
+            pusher, f"demo/{name}", "1.0", [busybox, files_layer(files)],
+            created="2024-06-01T08:00:00Z",
+            labels={"org.opencontainers.image.title": name,
+                    "org.opencontainers.image.description": "a scan sample: old packages"}))
     return pushed

@@ -126,7 +126,8 @@ def up(*, seed: bool = False) -> int:
     if seed:
         for reg in (plain, basic):
             seed_sample(reg)
-        print("Seeded tutorial/busybox:1.0, tutorial/hello:1.0, tutorial/multiarch:1.0, demo/app.")
+        print("Seeded tutorial/busybox:1.0, tutorial/hello:1.0, tutorial/multiarch:1.0, demo/app "
+              "and the scan samples demo/debian-app:1.0, demo/alpine-app:1.0.")
     return status()
 
 

@@ -4,7 +4,9 @@ Each item runs its notebook top to bottom in a fresh kernel with its default par
 (nbclient, as nbval did), fails on the first cell that raises, then checks what a run must
 show: every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly the output stored in the
 notebook (the only output a notebook is saved with: its author keeps it when clearing the
-others), and the last cell, tagged ``result``, printed the run's JSON record. One item per
+others), the last cell, tagged ``result``, printed the run's JSON record, and what a person
+sees ends with a summary table and holds no raw repr, ``<NA>`` or raw bytes
+(``tests/support/notebook_outputs.py``). One item per
 notebook, not one per cell: a cell that merely did not raise is not a behaviour of its own.
 Around each run the registry's tags are read with raw HTTP (the oracle, not the package): a
 notebook that only reads or previews (the defaults of 05, 07 and 08 are dry runs) must leave
@@ -32,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ci import fail_missing_parts
+from tests.support.notebook_outputs import ends_with_a_table, raw_outputs
 
 HERE = Path(__file__).resolve().parent
 ENGINE_NOTEBOOKS = {"01_pull.ipynb", "02_tag_and_push.ipynb", "04_build.ipynb"}
@@ -203,6 +206,15 @@ class NotebookRun(pytest.Item):
             raise NotebookFailed(f"{self.path.name}: the registry changed where its record says "
                                  f"nothing was written: {unexpected}; or misses what it says "
                                  f"it wrote (found, recorded): {missing}")
+        # What a person sees: a summary table at the end, never a raw repr or an empty cell
+        # shown as <NA> or None (tests/support/notebook_outputs.py).
+        problems = raw_outputs(executed)
+        ending = ends_with_a_table(executed)
+        if ending:
+            problems.append(f"it ends with {ending}, not a summary table")
+        if problems:
+            raise NotebookFailed(f"{self.path.name} shows a person something unreadable:\n"
+                                 + "\n".join(problems))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, NotebookFailed):

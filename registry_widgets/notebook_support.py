@@ -6,8 +6,9 @@
 ``show()`` (one summary line), ``image_rows()`` and ``namespace_rows()`` (short tables for
 headless runs), one helper per step that needs more than a verb (``export_csv()``,
 ``retention_plan_rows()``, ``retention_namespace()``, ``sync_rows()``, ``sync_by_status()``,
-``raise_for_failures()``, ``findings_rows()``), ``record()`` (the JSON a run's last cell
-prints for CI) and ``summarize()`` (what a person reads after it: the run at a glance).
+``raise_for_failures()``, ``findings_rows()``, ``usage_rows()``), ``record()`` (the JSON a
+run's last cell prints for CI) and ``summarize()`` (what a person reads after it: the run at
+a glance).
 
 This module is the notebooks' public support module: a notebook imports only the names in
 ``registry_widgets.__all__`` and this module (tests/test_notebooks.py checks it), so the
@@ -303,9 +304,14 @@ def record(value: Any) -> None:
 
 def _outcome(value: Any) -> str:
     """One line for a step: a Result's own summary (a plan's first line where the verb wrote
-    one), its counts, and for a dry run how many changes its plan holds; "not run" for None."""
+    one), its counts, and for a dry run how many changes its plan holds; a scan's status and
+    counts; "not run" for None."""
     if value is None:
         return "not run"
+    if hasattr(value, "counts") and hasattr(value, "status"):  # a ScanReport
+        counts = ", ".join(f"{n} {level}" for level, n in value.counts().items() if n)
+        return (f"{value.status}" + (f" ({counts})" if counts else "")
+                + f"; {value.packages} packages read")
     if not isinstance(value, Result):
         return str(value)
     text = value.details.get("summary")
@@ -321,9 +327,9 @@ def _outcome(value: Any) -> str:
 
 def summarize(steps: dict[str, Any]) -> None:
     """Show the run at a glance after its JSON record: one line per step (``{"copy": result,
-    "push": None}``), as text and as a Markdown table. Displayed, not printed, so the result
-    cell's printed text stays the JSON that CI reads, and the executed notebook ends with
-    something a person reads rather than a dump."""
+    "push": None}``), as text, a Markdown table and an HTML table. Displayed, not printed, so
+    the result cell's printed text stays the JSON that CI reads, and the executed notebook
+    ends with something a person reads rather than a dump."""
     from IPython.display import display
 
     lines = [(str(step), _outcome(value)) for step, value in steps.items()]
@@ -331,4 +337,27 @@ def summarize(steps: dict[str, Any]) -> None:
     cells = [(step, outcome.replace("|", "\\|")) for step, outcome in lines]  # Markdown's |
     table = "| step | outcome |\n|---|---|\n" + "\n".join(
         f"| {step} | {outcome} |" for step, outcome in cells)
-    display({"text/plain": text, "text/markdown": table}, raw=True)
+    # HTML too: a notebook renderer without Markdown tables (nbviewer's plain view, papermill
+    # reports) still shows rows and columns.
+    html = pd.DataFrame(lines, columns=["step", "outcome"]).to_html(index=False)
+    display({"text/plain": text, "text/markdown": table, "text/html": html}, raw=True)
+
+
+def usage_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``usage()`` as a person reads it: sizes in kB/MB, and an empty limit, share or status
+    shown as "—" rather than pandas' ``<NA>`` or ``None``."""
+    from .widgets.tables import human_size
+
+    def dash(values: Any, show: Callable[[Any], str]) -> list[str]:
+        return [show(v) if v is not None and not pd.isna(v) and v != "" else "—"
+                for v in values]
+
+    return pd.DataFrame({
+        "level": frame["level"], "namespace": frame["namespace"],
+        "repository": dash(frame["repository"], str),
+        "images": frame["images"], "tags": frame["tags"],
+        "size": [human_size(b) for b in frame["bytes"]],
+        "limit": dash(frame["limit"], human_size),
+        "used": dash(frame["percent"], lambda p: f"{float(p):.1f} %"),
+        "status": dash(frame["status"], str),
+    })

@@ -647,7 +647,8 @@ def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> 
                   if "data_json" in model["state"].get("_dt_args", {})]
         first_columns = [[row[0] for row in rows] for rows in tables]
         assert ["demo", "tutorial"] in first_columns  # the namespace table
-        assert sorted(first_columns)[-1] == ["demo/app"] * 3 + ["tutorial/busybox"] * 2 + [
+        assert sorted(first_columns)[-1] == ["demo/alpine-app"] + ["demo/app"] * 3 + [
+            "demo/debian-app"] + ["tutorial/busybox"] * 2 + [
             "tutorial/hello", "tutorial/multiarch"]  # the image table: every seeded tag
     else:
         assert any("tutorial" in o.get("data", {}).get("text/plain", "") for o in outputs)

@@ -40,6 +40,23 @@ class Result:
         return f"{self.action} {where}: {what} ({moved}{self.duration:.2f} s)"
 
 
+    def _repr_html_(self) -> str:
+        """A small table for a notebook that shows a Result as it is (not its dataclass
+        repr): what was done, to what, and the outcome."""
+        rows = [("action", self.action), ("source", self.source), ("target", self.target),
+                ("outcome", self.summary()), ("digest", self.digest)]
+        return html_table(rows)
+
+
+def html_table(rows: list[tuple[str, Any]]) -> str:
+    """Two columns of escaped text, leaving out empty values (a notebook shows no None)."""
+    import html
+
+    body = "".join(f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
+                   for key, value in rows if value not in (None, ""))
+    return f"<table>{body}</table>"
+
+
 class Timer:
     """``with Timer() as t: ...`` then ``t.elapsed``; monotonic, for durations."""
 

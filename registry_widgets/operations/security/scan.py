@@ -221,6 +221,18 @@ class ScanReport:
         """The findings as a DataFrame, worst first (exempt ones last)."""
         return findings_table(self.findings)
 
+    def _repr_html_(self) -> str:
+        """A summary table for a notebook that shows the report as it is: the image, what
+        was read, the status and the open findings per severity."""
+        from ..core.result import html_table
+
+        counts = ", ".join(f"{n} {level}" for level, n in self.counts().items() if n)
+        return html_table([("image", self.reference), ("digest", self.digest),
+                           ("distribution", self.distro), ("packages", self.packages),
+                           ("feed", self.feed), ("status", self.status),
+                           ("open findings", counts or "none")]
+                          + [("note", note) for note in self.notes])
+
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "digest": self.digest, "distro": self.distro,
                 "os_supported": self.os_supported, "packages": self.packages, "feed": self.feed,
