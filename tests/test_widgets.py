@@ -468,6 +468,8 @@ def test_actions_run_in_the_background_with_busy_and_cancel(registry, registry_b
     error = settle(table)
     assert started.done() and seen[:1] == [True] and seen[-1] is False
     assert error is not None and "cancel" in table.message.text.lower()
+    # a Cancel the person pressed reads "cancelled", not red "copy failed"
+    assert table.message.kind == "cancelled" and table.progress.label.value == "cancelled"
     assert not table.busy and not table.copy_button.disabled
     target = f"{table.copy_namespace.value}/{app['repo'].split('/', 1)[1]}"
     assert tags_of(registry_b, target) == []  # stopped before any manifest was written

@@ -23,7 +23,7 @@ from ..operations.images.local import build, push, run
 from ..reference import parse_reference
 from .controls import button, show, text
 from .messages import result_text
-from .panel import Panel, accepts
+from .panel import Panel, accepts, is_cancelled
 from .progress_view import ProgressView
 from .tables import build_target
 
@@ -158,8 +158,8 @@ class BuildPanel(Panel):
         self.progress.start("build", f"building {ref}")
         try:
             result = build(context, ref, progress=self.watching(self.progress), **options)
-        except BaseException:
-            self.progress.finish("build failed", failed=True)
+        except BaseException as e:
+            self.progress.finish("build failed", failed=True, cancelled=is_cancelled(e))
             raise
         self.progress.finish(f"built {ref}")
         self.built, self.last_result = ref, result
@@ -189,8 +189,8 @@ class BuildPanel(Panel):
         self.progress.start("push", f"pushing {ref}")
         try:
             result = push(ref, progress=self.watching(self.progress))
-        except BaseException:
-            self.progress.finish("push failed", failed=True)
+        except BaseException as e:
+            self.progress.finish("push failed", failed=True, cancelled=is_cancelled(e))
             raise
         self.progress.finish(f"pushed {ref}")
         self.last_result = result

@@ -35,9 +35,9 @@ from ..operations.images.namespaces import namespaces
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
-from .panel import Panel, plan_bound
+from .panel import Panel, is_cancelled, plan_bound
 from .progress_view import ProgressView
-from .tables import human_size, short_digest, table_options
+from .tables import counted, human_size, short_digest, table_options
 
 DISPLAY_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "frees",
                    "in use", "bytes"]
@@ -310,7 +310,7 @@ class CleanupPanel(Panel):
         display = prune_display(plan)
         self.prune_table.update(display, **table_options(display, select=False))
         self.prune_summary.value = (
-            f"<b>{len(plan.changes)} untagged manifest(s) go</b> from {target}, up to "
+            f"<b>{counted(len(plan.changes), 'untagged manifest')} go</b> from {target}, up to "
             f"{human_size(plan.bytes_freed)} freed once the registry's garbage collection "
             f"runs; {len(plan.kept)} kept. " + " ".join(plan.notes))
         self.prune_plan, self.plan_registry = plan, registry
@@ -345,15 +345,15 @@ class CleanupPanel(Panel):
         try:
             result = retention(preview.target, dry_run=False, plan=preview,
                                progress=self.progress, **settings)
-        except BaseException:
-            self.progress.finish(failed=True)
+        except BaseException as e:
+            self.progress.finish(failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(made_on)  # a part may have landed: others list again
         self.progress.finish(result.summary())
         removed = len(result.details["tags_removed"])
-        self.message.status(f"Removed {removed} tag(s) from {preview.target}. "
-                            "restore(result) undoes it until garbage collection runs.")
+        self.message.status(f"Removed {counted(removed, 'tag')} from {preview.target}. Restore in "
+                            "the Trash tab undoes it until garbage collection runs.")
         self.last_result = result
         return result
 
@@ -372,15 +372,15 @@ class CleanupPanel(Panel):
         try:
             result = prune(plan.target, plan=plan, dry_run=False,
                            cancel=self.cancel_event, progress=self.progress)
-        except BaseException:
-            self.progress.finish(failed=True)
+        except BaseException as e:
+            self.progress.finish(failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(made_on)
         self.progress.finish(result.summary())
-        self.message.status(f"Deleted {len(plan.changes)} untagged manifest(s) from "
-                            f"{plan.target}. restore(result) undoes it until garbage "
-                            "collection runs.")
+        self.message.status(f"Deleted {counted(len(plan.changes), 'untagged manifest')} from "
+                            f"{plan.target}. Restore in the Trash tab undoes it until "
+                            "garbage collection runs.")
         self.last_result = result
         return result
 

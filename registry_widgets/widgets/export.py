@@ -20,7 +20,7 @@ import ipywidgets as w
 import pandas as pd
 
 from .controls import button, show, text
-from .tables import export_frame, export_json
+from .tables import counted, export_frame, export_json
 
 MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}
 
@@ -78,6 +78,6 @@ class ExportBar(w.HBox):
         show(self.download, True)
         self.last_path = path
         if self.owner is not None:
-            self.owner.message.status(f"wrote {len(frame)} row(s) to {path}; "
+            self.owner.message.status(f"wrote {counted(len(frame), 'row')} to {path}; "
                                       "the link downloads the same file")
         return path

@@ -48,10 +48,11 @@ from ..reference import parse_reference
 from .controls import Confirmation, button, show, text
 from .export import ExportBar
 from .messages import result_text
-from .panel import Panel
+from .panel import Panel, is_cancelled
 from .progress_view import ProgressView
-from .tables import (copy_target, digest_reference, filter_frame, inspect_details, image_display,
-                     inspect_text, plan_text, pull_commands, push_target, rows_at, table_options)
+from .tables import (copy_target, counted, digest_reference, filter_frame, inspect_details,
+                     image_display, inspect_text, plan_text, pull_commands, push_target, rows_at,
+                     table_options)
 from .clipboard import clipboard_buttons
 
 
@@ -297,7 +298,7 @@ class ImageTable(Panel):
                     "and press 'List these repositories'; they are remembered for this "
                     "registry.") from e
             raise
-        self.progress.finish(f"{len(frame)} tag(s)")
+        self.progress.finish(counted(len(frame), "tag"))
         show(self.progress, False)
         if not self._wanted(listing):
             # Another registry or namespace was chosen while this one was listed: its rows
@@ -311,7 +312,7 @@ class ImageTable(Panel):
         self._say_as_of(frame)
         skipped = self.frame.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
-        self.message.status(f"{len(self.frame)} tag(s) in {where}{note}")
+        self.message.status(f"{counted(len(self.frame), 'tag')} in {where}{note}")
 
     def _wanted(self, listing: tuple[str, str | None]) -> bool:
         return (self.registry, self.namespace) == listing
@@ -428,8 +429,8 @@ class ImageTable(Panel):
         self.progress.start(action)
         try:
             results = work(self.watching(self.progress))
-        except BaseException:
-            self.progress.finish(f"{action} failed", failed=True)
+        except BaseException as e:
+            self.progress.finish(f"{action} failed", failed=True, cancelled=is_cancelled(e))
             if changed:
                 self._changed(changed)  # a part may have landed: show the registry as it is
             raise
@@ -517,8 +518,8 @@ class ImageTable(Panel):
                 raise ConfirmationRequired(
                     f"Images, {title}: {str(e).rstrip('.')}. The table was listed again: "
                     f"select the rows and press {button} to plan anew", registry=registry) from e
-            except BaseException:
-                self.progress.finish("remove failed", failed=True)
+            except BaseException as e:
+                self.progress.finish("remove failed", failed=True, cancelled=is_cancelled(e))
                 self._changed({registry})  # a part may have landed: show the registry as is
                 raise
             self.progress.finish("removed")

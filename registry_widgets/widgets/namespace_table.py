@@ -32,7 +32,7 @@ from .controls import Confirmation, button, show, text
 from .messages import result_text
 from .panel import Panel
 from .progress_view import ProgressView
-from .tables import namespace_display, namespace_plan_text, table_options
+from .tables import counted, namespace_display, namespace_plan_text, table_options
 
 class NamespaceTable(Panel):
     """The namespaces of ``registry``: repositories, tags, size and newest image.
@@ -143,7 +143,7 @@ class NamespaceTable(Panel):
                     "repositories in the image table's Repositories box; the namespaces of "
                     "those are shown here.") from e
             raise
-        self.progress.finish(f"{len(frame)} namespace(s)")
+        self.progress.finish(counted(len(frame), "namespace"))
         show(self.progress, False)
         if registry != self.registry:
             # Another registry was chosen while this one was listed: its rows must not show
@@ -151,7 +151,7 @@ class NamespaceTable(Panel):
             return
         self.title.value = f"<b>Namespaces of {registry}</b>"
         self._show(frame, registry)
-        self.message.status(f"{len(self.frame)} namespace(s) in {registry}")
+        self.message.status(f"{counted(len(self.frame), 'namespace')} in {registry}")
 
     def _show(self, frame: pd.DataFrame, registry: str | None) -> None:
         self.frame = frame

@@ -129,8 +129,8 @@ class Panel(w.VBox):
                 return work()
             except Exception as e:  # noqa: BLE001 - shown, kept, logged, raised by wait()
                 self.last_error = e
-                if is_cancelled(e):
-                    self.message.error(f"cancelled: {e}")
+                if is_cancelled(e):  # the person pressed Cancel: not a failure
+                    self.message.cancelled(e)
                 else:
                     self.message.error(e)
                 log.warning("%s failed: %s", name, e, exc_info=not isinstance(e, _EXPECTED))

@@ -40,7 +40,7 @@ def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> lis
     else:
         pairs = [(str(host), str(host)) for host in registries]
     if not pairs:
-        raise ValueError("give at least one registry, e.g. Dashboard(['us.icr.io'])")
+        raise ValueError("give at least one registry, e.g. us.icr.io")
     return pairs
 
 

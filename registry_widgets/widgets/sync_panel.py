@@ -26,7 +26,7 @@ import pandas as pd
 from ..operations.core.result import Result
 from ..operations.mirror.sync import summary_line, sync
 from .controls import button, text
-from .panel import Panel, plan_bound
+from .panel import Panel, is_cancelled, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
 
@@ -172,8 +172,8 @@ class SyncPanel(Panel):
         try:
             result = sync(**self._planned, plan=self.plan, executor=self.executor,
                           progress=self.progress)
-        except BaseException:
-            self.progress.finish("sync failed", failed=True)
+        except BaseException as e:
+            self.progress.finish("sync failed", failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(arguments["target"].partition("/")[0])

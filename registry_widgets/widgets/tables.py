@@ -47,6 +47,11 @@ def human_size(size: Any) -> str:
     return f"{int(value)} B" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 tag``, ``3 tags``: a count with its noun, never the code-like ``tag(s)``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def short_digest(digest: Any, length: int = 12) -> str:
     """``sha256:0123456789ab`` for a full digest (the algorithm stays: a short hex alone
     reads like an image id)."""
@@ -350,7 +355,7 @@ def plan_text(plans: Sequence[Any]) -> str:
         if plan.kind == "digest":
             digests[f"{plan.repository}@{plan.digest}"] = None
         freed += int(plan.bytes_freed_estimate or 0)
-    lines += ["", f"In all: {len(tags)} tag(s) and {len(digests)} digest(s) removed, up to "
+    lines += ["", f"In all: {counted(len(tags), 'tag')} and {counted(len(digests), 'digest')} removed, up to "
                   f"{human_size(freed)} freed once the registry's garbage collection runs."]
     if tags:
         lines.append("Tags that go: " + ", ".join(tags))
