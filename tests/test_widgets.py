@@ -183,7 +183,7 @@ def test_delete_digest_lists_the_co_tags_that_go_with_it(registry, app):
     plan = table.confirmation.plan.value
     assert f"Delete image {registry.host}/{app['repo']}@{app['one'].digest}" in plan
     assert "every tag on it: 1.0, latest" in plan
-    assert "2 tag(s) and 1 digest(s) removed" in plan
+    assert "2 tags and 1 digest removed" in plan
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
 
     click(table, table.confirm_button)

@@ -52,7 +52,7 @@ from .panel import Panel, is_cancelled
 from .progress_view import ProgressView
 from .tables import (copy_target, counted, digest_reference, filter_frame, inspect_details,
                      image_display, inspect_text, plan_text, pull_commands, push_target, rows_at,
-                     table_options)
+                     sort_tags, table_options)
 from .clipboard import clipboard_buttons
 
 
@@ -325,7 +325,7 @@ class ImageTable(Panel):
         if len(before) == len(table) and all(
                 before[column].tolist() == table[column].tolist()
                 for column in ("reference", "digest", "accessories") if column in table):
-            self.shown = filter_frame(table, self.filter_text.value)
+            self.shown = sort_tags(filter_frame(table, self.filter_text.value))
             self.update_buttons()
             return
         # The selection stays on a row only while it is the same image: a tag that now
@@ -368,7 +368,7 @@ class ImageTable(Panel):
     def apply_filter(self) -> None:
         """Narrow ``frame`` to ``filter_text`` and redraw; clears the selection."""
         self.confirmation.cancel()
-        self.shown = filter_frame(self.frame, self.filter_text.value)
+        self.shown = sort_tags(filter_frame(self.frame, self.filter_text.value))
         display = image_display(self.shown)
         if "accessories" in self.shown and any(self.shown["accessories"].map(bool)):
             # Signatures, attestations and SBOMs belong to their image: a column, not rows.

@@ -34,6 +34,10 @@ from .panel import Panel
 from .progress_view import ProgressView
 from .tables import counted, namespace_display, namespace_plan_text, table_options
 
+# Rows a page shows before the page controls are needed: a team's namespaces fit on one page.
+PAGE_LENGTH = 25
+
+
 class NamespaceTable(Panel):
     """The namespaces of ``registry``: repositories, tags, size and newest image.
 
@@ -52,7 +56,8 @@ class NamespaceTable(Panel):
     def __init__(self, registry: str = ""):
         self.frame = pd.DataFrame(columns=COLUMNS)
         empty = namespace_display(self.frame)
-        self.table = ITable(empty, **table_options(empty, select={"style": "single"}, page_length=5))
+        self.table = ITable(empty, **table_options(empty, select={"style": "single"},
+                                                   page_length=PAGE_LENGTH))
         self.table.add_class("rw-namespace-grid")
         self.refresh_button = button("Refresh", "rw-ns-refresh", icon="refresh")
         self.new_namespace = text("new namespace", "rw-ns-new-name")
@@ -161,7 +166,7 @@ class NamespaceTable(Panel):
         keep = [i for i, name in enumerate(frame["namespace"]) if name == wanted]
         if registry:
             self._keep = None
-        options = table_options(display, select={"style": "single"}, page_length=5)
+        options = table_options(display, select={"style": "single"}, page_length=PAGE_LENGTH)
         options["selected_rows"] = keep
         self.table.update(display, **options)
         if not keep:
