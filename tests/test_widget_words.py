@@ -144,3 +144,10 @@ def test_a_cancel_is_neutral_not_a_red_failure():
     area.cancelled(RuntimeError("stopped by Cancel: copy"))
     assert area.kind == "cancelled" and area.text == "cancelled: stopped by Cancel: copy"
     assert messages.ERROR_STYLE not in area.value and "#b00020" not in area.value
+
+
+def test_a_tls_failure_points_at_the_log_in_tabs_ca_box():
+    shown = for_people("TLS verification failed for r:5000: its certificate is not signed by a "
+                       "CA this machine trusts. If the registry uses a private CA, pass "
+                       "ca_bundle=PATH or put the CA at /etc/docker/certs.d/r:5000/ca.crt")
+    assert "give the CA file in the Log in tab" in shown and "ca_bundle" not in shown

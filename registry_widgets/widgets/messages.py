@@ -98,6 +98,7 @@ _FOR_PEOPLE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE),
     (r"To remove one tag use remove\([^)]*\)",
      "To remove one tag, select it in the Images tab and press Remove"),
     (r"\bkeep=0\b", "'keep newest' 0"),
+    (r"pass ca_bundle=PATH", "give the CA file in the Log in tab"),
     (r"\b(tag|key|blob|image|manifest|finding|row|namespace|change)\(s\)", r"\1s"),
 )]
 # What is left that reads as Python: a call (a name right before "(") or a keyword switch.
