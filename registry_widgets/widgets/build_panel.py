@@ -157,7 +157,8 @@ class BuildPanel(Panel):
         self._update_block()
         self.progress.start("build", f"building {ref}")
         try:
-            result = build(context, ref, progress=self.watching(self.progress), **options)
+            result = build(context, ref, progress=self.watching(self.progress), **options,
+                           **self.cancel_kwargs(build))
         except BaseException as e:
             self.progress.finish("build failed", failed=True, cancelled=is_cancelled(e))
             raise
@@ -188,7 +189,8 @@ class BuildPanel(Panel):
             raise ValueError(f"not pushed: {self._failed_tests[ref]}")
         self.progress.start("push", f"pushing {ref}")
         try:
-            result = push(ref, progress=self.watching(self.progress))
+            result = push(ref, progress=self.watching(self.progress),
+                          **self.cancel_kwargs(push))
         except BaseException as e:
             self.progress.finish("push failed", failed=True, cancelled=is_cancelled(e))
             raise
