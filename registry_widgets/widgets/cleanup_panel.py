@@ -35,6 +35,9 @@ from ..operations.images.namespaces import namespaces
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
+from .gc_section import GcSection
+from .policies_section import PoliciesSection
+from .usage_section import UsageSection
 from .panel import Panel, is_cancelled, plan_bound
 from .progress_view import ProgressView
 from .tables import counted, human_size, short_digest, table_options
@@ -145,6 +148,10 @@ class CleanupPanel(Panel):
                     self.prune_preview_button, self.prune_apply_button],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
             self.prune_summary, self.prune_table]
+        # Garbage collection, usage, saved policies and protected tags: a module each.
+        self.gc, self.usage, self.policies = GcSection(), UsageSection(), PoliciesSection()
+        self.sections = [self.gc, self.usage, self.policies]
+        self.children = list(self.children) + self.sections
         self.add_class("rw-cleanup-panel")
         self.on_click(self.preview_button, self.show_preview, background=True)
         self.on_click(self.prune_preview_button, self.show_prune_preview, background=True)
@@ -161,7 +168,15 @@ class CleanupPanel(Panel):
         self.observe(self.guard(self._registry_set), names="registry")
         self._wanted_namespace = namespace
         self.registry = registry
+        for section in self.sections:
+            section.bind(self)
         self.update_buttons()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Return when neither the panel nor one of its sections works (see Panel.wait)."""
+        super().wait(timeout)
+        for section in self.sections:
+            section.wait(timeout)
 
     # -- what is cleaned up --------------------------------------------------------------
 
