@@ -30,7 +30,8 @@ import requests.exceptions
 
 from .credentials import credentials_from, docker_auth_config
 from .errors import (LOGIN_HINT, BadReference, Cancelled, Denied, EngineError,
-                     EngineUnavailable, InsecureRegistry, NotFound, RegistryWidgetsError, Unauthorized, Unreachable)
+                     EngineUnavailable, InsecureRegistry, NotFound, RegistryWidgetsError,
+                     Unauthorized, Unreachable)
 from .progress import ProgressCallback, ProgressEvent, emit
 from .reference import Reference, parse_reference
 
