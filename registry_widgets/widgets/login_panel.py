@@ -4,7 +4,8 @@ Username, password (a password field, emptied as soon as it is read) and an opti
 file, then ``configure(registry, credentials=..., ca_bundle=...)`` and a ``check()`` that
 proves the login; an empty CA field keeps the CA (and other options) ``configure()`` set in
 code. Refresh reads Docker's config again after a ``docker login`` in a terminal. Nothing
-is written to disk; the password never stays in a widget trait. Without it, the package reuses ``docker login`` (Docker's config and credential helpers).
+is written to disk; the password never stays in a widget trait. Without it, the package
+reuses ``docker login`` (Docker's config and credential helpers).
 
 Imports the ``operations`` verbs and the siblings ``controls`` and ``panel``.
 """
