@@ -112,9 +112,11 @@ class CleanupPanel(Panel):
         self.title.add_class("rw-cleanup-title")
         self.namespace_choice = w.Dropdown(options=[], description="namespace")
         self.namespace_choice.add_class("rw-cleanup-namespace")
-        self.keep = text("keep newest (e.g. 5)", "rw-cleanup-keep", value="5", width="10em")
-        self.older_than = text("older than (e.g. 90d)", "rw-cleanup-older-than", width="12em")
-        self.tags = text("tags: dev-.* or >=1.0,<2", "rw-cleanup-tags", width="16em")
+        self.keep = text("e.g. 5", "rw-cleanup-keep", value="5", description="keep newest",
+                         width="10em")
+        self.older_than = text("e.g. 90d", "rw-cleanup-older-than", description="older than",
+                               width="12em")
+        self.tags = text("dev-.* or >=1.0,<2", "rw-cleanup-tags", description="tags", width="16em")
         self.preview_button = button("Preview", "rw-cleanup-preview", icon="search")
         self.apply_button = button("Apply", "rw-cleanup-apply", icon="trash", style="danger")
         self.summary = w.HTML("")

@@ -122,6 +122,10 @@ class Dashboard(w.VBox):
         self.add_class("rw-dashboard")
 
         self.registry_bar.observe(self._registry_chosen, names="value")
+        # Fields that take a registry (copy and sync targets) offer the bar's registries.
+        self.registry_bar.chooser.observe(lambda _change: self._offer_registries(),
+                                          names="options")
+        self._offer_registries()
         self.namespace_table.on_select(self._namespace_chosen)
         for widget in self._panels_with_wait():
             if hasattr(widget, "on_changed"):
@@ -144,6 +148,11 @@ class Dashboard(w.VBox):
                 panel.follow(change["new"])
             elif panel.has_trait("registry"):  # a tab added with panels=, not a Panel
                 panel.registry = change["new"]
+
+    def _offer_registries(self) -> None:
+        for panel in [self.image_table, *self.panels.values()]:
+            if hasattr(panel, "offer_registries"):
+                panel.offer_registries(self.registry_bar.registries)
 
     def _namespace_chosen(self, namespace: str | None) -> None:
         # The namespace belongs to the rows' registry, not necessarily to the chooser's

@@ -45,9 +45,9 @@ from ..operations.images.local import pull, push, tag
 from ..operations.images.namespaces import remember_repositories, remembered_repositories
 from ..operations.images.remove import plan_remove_many, remove_many
 from ..reference import parse_reference
-from .controls import Confirmation, button, show, text
+from .controls import Confirmation, button, registry_box, show, text
 from .export import ExportBar
-from .messages import result_text
+from .messages import registry_input, result_text
 from .panel import Panel, is_cancelled
 from .progress_view import ProgressView
 from .tables import (copy_target, counted, digest_reference, filter_frame, inspect_details,
@@ -95,7 +95,8 @@ class ImageTable(Panel):
         self.title.add_class("rw-img-title")
 
         self.refresh_button = button("Refresh", "rw-img-refresh", icon="refresh")
-        self.filter_text = text("search: words, or column:text (Enter)", "rw-img-filter",
+        self.filter_text = text("words, or column:text (Enter)", "rw-img-filter",
+                                description="search",
                                 width="20em")
         self.filter_text.continuous_update = False
         self.pull_button = button("Pull", "rw-img-pull", icon="download")
@@ -106,11 +107,12 @@ class ImageTable(Panel):
                                         style="warning")
         self.delete_digest_button = button("Delete digest", "rw-img-delete-digest",
                                            icon="trash", style="danger")
-        self.copy_registry = text("target registry", "rw-img-copy-registry", width="12em")
-        self.copy_namespace = text("namespace (same)", "rw-img-copy-namespace", width="10em")
-        self.copy_tag = text("tag (same)", "rw-img-copy-tag", width="8em")
+        self.copy_registry = registry_box("rw-img-copy-registry", description="to registry")
+        self.copy_namespace = text("same", "rw-img-copy-namespace", description="namespace",
+                                   width="10em")
+        self.copy_tag = text("same", "rw-img-copy-tag", description="tag", width="8em")
         self.copy_button = button("Copy to…", "rw-img-copy", icon="copy")
-        self.push_source = text("local image, e.g. hello:1.0", "rw-img-push-source",
+        self.push_source = text("e.g. hello:1.0", "rw-img-push-source", description="local image",
                                 width="14em")
         self.push_button = button("Push", "rw-img-push", icon="upload")
         self.export = ExportBar("images", lambda: self.shown, css="rw-img")
@@ -465,13 +467,19 @@ class ImageTable(Panel):
                                              push(target, progress=progress)],
                    {parse_reference(target).registry})
 
+    def offer_registries(self, registries: list[str]) -> None:
+        """The registries the 'to registry' box offers (the registry bar's)."""
+        self.copy_registry.options = list(registries)
+
     def copy(self) -> None:
         """Copy the selected images to ``copy_registry`` (``copy_namespace``, ``copy_tag``)."""
         rows = self._need_selection()
         if self.copy_tag.value.strip() and len(rows) > 1:
             raise ValueError(f"{len(rows)} rows are selected but one target tag is given: "
                              "they would overwrite each other; clear the tag or select one row")
-        pairs = [(ref, copy_target(ref, self.copy_registry.value, self.copy_namespace.value,
+        registry = registry_input(self.copy_registry.value, where="Images, Copy to…",
+                                  box="to registry")
+        pairs = [(ref, copy_target(ref, registry, self.copy_namespace.value,
                                    self.copy_tag.value)) for ref in rows["reference"]]
 
         def work(progress: Callable) -> list[Any]:

@@ -20,7 +20,7 @@ import traitlets
 
 from ..operations.core.clients import configure, configured, refresh_credentials
 from ..operations.images.inspect import check
-from .controls import button, text
+from .controls import button, labelled_width, text
 from .panel import Panel
 
 
@@ -33,11 +33,14 @@ class LoginPanel(Panel):
 
     def __init__(self, registry: str = ""):
         self.heading = w.HTML("")
-        self.username = text("username", "rw-login-username", width="14em")
-        self.password = w.Password(placeholder="password or token",
-                                   layout=w.Layout(width="14em"))
+        self.username = text("user or iamapikey", "rw-login-username", description="username",
+                             width="14em")
+        self.password = w.Password(placeholder="password or token", description="password",
+                                   style={"description_width": "initial"},
+                                   layout=w.Layout(width=labelled_width("14em", "password")))
         self.password.add_class("rw-login-password")
-        self.ca_file = text("CA file (optional), e.g. /etc/ssl/my-ca.pem", "rw-login-ca",
+        self.ca_file = text("optional, e.g. /etc/ssl/my-ca.pem", "rw-login-ca",
+                            description="CA file",
                             width="22em")
         self.login_button = button("Log in", "rw-login-button", icon="sign-in",
                                    style="primary")

@@ -7,8 +7,8 @@ so every button callback goes through :func:`guarded`: it shows the error in red
 ``owner.last_error`` and logs it to the ``registry_widgets.widgets`` logger. Messages come
 from ``errors``, which keep credentials out of them; nothing here stores a secret in a trait.
 
-Imports ipywidgets, the standard library, ``errors`` and the sibling ``tables``; no other
-sibling, so every widget module may import it.
+Imports ipywidgets, the standard library, ``errors``, ``reference`` and the sibling
+``tables``; no other sibling, so every widget module may import it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from ..errors import RegistryWidgetsError
+from ..errors import BadReference, RegistryWidgetsError
+from ..reference import validate_registry
 from .tables import human_size
 
 # The widgets' logger (panel.py asks getLogger for it too and gets this same object).
@@ -128,6 +129,25 @@ def _plain(text: str) -> str:
 
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\([^()]*\)")
 _SWITCH = re.compile(r"\b([a-z_]+)=(?:True|False)\b")
+
+
+REGISTRY_EXPECTED = "Expected a registry host, like registry.example.com:5000"
+
+
+def registry_input(typed: str, *, where: str, box: str) -> str:
+    """The registry typed in the box ``box`` of ``where`` (``"Images, Copy to…"``), checked:
+    a field that takes a registry answers in its own terms (a host, not the form of a whole
+    image reference)."""
+    typed = typed.strip()
+    if not typed:
+        raise ValueError(f"{where}: the box '{box}' is empty. {REGISTRY_EXPECTED} (or choose "
+                         "one of the bar's registries)")
+    try:
+        return validate_registry(typed)
+    except BadReference as e:
+        problem = str(e).split(". ")[0].split(": ", 1)[-1]
+        raise ValueError(f"{where}: the box '{box}' holds {typed!r}, which is not a registry "
+                         f"({problem}). {REGISTRY_EXPECTED}") from e
 
 
 # Errors whose message already tells a person what to do: shown as they are, logged without

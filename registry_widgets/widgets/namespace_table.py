@@ -60,7 +60,8 @@ class NamespaceTable(Panel):
                                                    page_length=PAGE_LENGTH))
         self.table.add_class("rw-namespace-grid")
         self.refresh_button = button("Refresh", "rw-ns-refresh", icon="refresh")
-        self.new_namespace = text("new namespace", "rw-ns-new-name")
+        self.new_namespace = text("e.g. my_namespace", "rw-ns-new-name",
+                                  description="new namespace")
         self.add_button = button("Add namespace", "rw-ns-add", icon="plus")
         self.remove_button = button("Remove namespace", "rw-ns-remove", icon="trash",
                                     style="warning")
@@ -192,8 +193,16 @@ class NamespaceTable(Panel):
         result = add_namespace(registry, name)
         self.new_namespace.value = ""
         self._refresh_now()
-        self.message.status(result_text(result) if result.changed
-                            else f"namespace {name!r} already exists in {registry}")
+        if not result.changed:
+            self.message.status(f"namespace {name!r} already exists in {registry}")
+        elif result.details.get("created_on_registry"):  # a registry with namespace objects
+            self.message.status(f"namespace {name} created on {registry}")
+        else:
+            # A plain registry has no namespace object: say where it lives, or people
+            # expect it on the registry (and in other kernels' machines).
+            self.message.status(f"namespace {name} added to this list only: remembered here "
+                                f"for this user, not created on {registry}, which creates "
+                                "it with the first image pushed into it")
 
     def plan_removal(self) -> None:
         """Show what removing the selected namespace deletes; Confirm (enabled once the

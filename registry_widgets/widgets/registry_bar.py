@@ -16,6 +16,7 @@ Imports ``credentials`` (to read the username ``docker login`` stored), ``refere
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any, Mapping, Sequence
 
 import ipywidgets as w
@@ -25,8 +26,8 @@ from ..credentials import credentials_for
 from ..operations.core import state
 from ..operations.core.clients import refresh_credentials
 from ..operations.images.inspect import check
-from ..reference import validate_registry
 from .controls import button, text
+from .messages import registry_input
 from .panel import Panel
 
 
@@ -112,7 +113,8 @@ class RegistryBar(Panel):
                                   layout=w.Layout(width="18em"),
                                   style={"description_width": "initial"})
         self.chooser.add_class("rw-registry-chooser")
-        self.new_registry = text("add a registry, e.g. us.icr.io", "rw-registry-new",
+        self.new_registry = text("e.g. us.icr.io (Enter)", "rw-registry-new",
+                                 description="add a registry",
                                  width="14em")
         self.add_button = button("Add", "rw-registry-add", icon="plus")
         self.remove_button = button("Remove", "rw-registry-remove", icon="minus")
@@ -132,6 +134,12 @@ class RegistryBar(Panel):
         self.value = self.chooser.value
         self.chooser.observe(self.guard(self._chosen), names="value")
         self.on_click(self.add_button, self.add)
+        # Enter in the box adds too. ipywidgets 8 calls on_submit deprecated in favour of
+        # continuous_update=False, but that also fires when the box loses focus (a click on
+        # Add would add twice); the browser still sends Enter as "submit".
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.new_registry.on_submit(lambda _box: self.guard(self.add)())
         self.on_click(self.remove_button, self.remove)
         self.on_click(self.check_button, self.recheck, background=True)
         self.check_later()
@@ -183,8 +191,9 @@ class RegistryBar(Panel):
         """Add the registry typed in ``new_registry`` and choose it."""
         typed = self.new_registry.value.strip()
         if not typed:
-            raise ValueError("type a registry to add, e.g. us.icr.io or 127.0.0.1:5000")
-        registry = validate_registry(typed)
+            raise ValueError("type a registry in the box 'add a registry' first, e.g. "
+                             "us.icr.io or 127.0.0.1:5000")
+        registry = registry_input(typed, where="Registry bar", box="add a registry")
         if registry not in self.registries:
             self.chooser.options = list(self.chooser.options) + [(registry, registry)]
             if self._remember:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..operations.core.result import Result
 from ..operations.mirror.sync import summary_line, sync
-from .controls import button, text
+from .controls import button, registry_box, text
 from .panel import Panel, is_cancelled, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
@@ -65,10 +65,14 @@ class SyncPanel(Panel):
                  executor: Executor | None = None):
         self.source = text("registry/namespace", "rw-sync-source", description="source",
                            value=source, width="22em")
-        self.target = text("registry/namespace", "rw-sync-target", description="target",
-                           value=target, width="22em")
-        self.tags = text("tag regex, e.g. ^1[.]", "rw-sync-tags", width="14em")
-        self.semver = text("semver, e.g. ^1.2 or 1.x", "rw-sync-semver", width="14em")
+        # The target offers the bar's registries (``offer_registries``), still taking any
+        # registry/namespace typed in.
+        self.target = registry_box("rw-sync-target", description="target",
+                                   placeholder="registry/namespace", width="22em")
+        self.target.value = target
+        self.tags = text("e.g. ^1[.]", "rw-sync-tags", description="tag regex", width="14em")
+        self.semver = text("e.g. ^1.2 or 1.x", "rw-sync-semver", description="semver",
+                           width="14em")
         self.latest = w.BoundedIntText(value=0, min=0, max=100_000, description="latest",
                                        layout=w.Layout(width="10em"))
         self.latest.add_class("rw-sync-latest")
@@ -109,6 +113,10 @@ class SyncPanel(Panel):
                 "semver": self.semver.value.strip() or None,
                 "latest": self.latest.value or None,
                 "accessories": self.accessories.value}
+
+    def offer_registries(self, registries: list[str]) -> None:
+        """What the target box offers: each of the bar's registries, to add a namespace to."""
+        self.target.options = [f"{r}/" for r in registries]
 
     def follow(self, registry: str) -> None:
         """The dashboard chose ``registry``: the source moves there (its path stays, shown in
