@@ -14,11 +14,13 @@ import json
 import os
 from pathlib import Path
 
+import ipywidgets as w
+import pandas as pd
 import pytest
 
 from registry_widgets.operations.core import clients
 from registry_widgets.operations.core.clients import configure
-from registry_widgets.widgets import LoginPanel
+from registry_widgets.widgets import Dashboard, ImageTable, LoginPanel, NamespaceTable
 from tests.support import push_image
 
 
@@ -90,3 +92,107 @@ def test_refresh_in_the_log_in_tab_reads_a_docker_login_made_meanwhile(basic_reg
 
     ok(login)
     assert told == [basic_registry.host]  # the dashboard lists the registry again
+
+
+# -- labels, registry boxes, Enter --------------------------------------------------------------
+
+FIELDS = (w.Text, w.Password, w.Combobox, w.Dropdown, w.IntText, w.BoundedIntText, w.Checkbox)
+
+
+def fields_of(widget) -> list:
+    """Every input field inside ``widget`` (the read-only text areas are output, not fields)."""
+    found = [widget] if isinstance(widget, FIELDS) or (
+        isinstance(widget, w.Textarea) and not widget.disabled) else []
+    for child in getattr(widget, "children", ()) or ():
+        found += fields_of(child)
+    return found
+
+
+def test_every_field_of_every_tab_has_a_visible_label(registry):
+    dash = settled(Dashboard([registry.host], remember_added=False))
+    fields = fields_of(dash)
+    assert len(fields) > 30  # every tab's, the bar's and the Clean up sections'
+    unlabelled = [f"{type(f).__name__} {f._dom_classes} {getattr(f, 'placeholder', '')!r}"
+                  for f in fields if not f.description.strip()]
+    assert not unlabelled, "fields named only by a placeholder:\n" + "\n".join(unlabelled)
+
+
+def test_registry_boxes_offer_the_bars_registries_and_take_a_typed_host(registry, registry_b):
+    dash = settled(Dashboard([registry.host], remember_added=False))
+    assert dash.image_table.copy_registry.options == (registry.host,)
+    assert dash.sync_panel.target.options == (f"{registry.host}/",)
+    dash.registry_bar.new_registry.value = registry_b.host
+    # Enter in the box, as the browser sends it
+    dash.registry_bar.new_registry._handle_string_msg(None, {"event": "submit"}, None)
+    settled(dash)
+    assert dash.registry == registry_b.host
+    assert registry_b.host in dash.image_table.copy_registry.options
+    assert f"{registry_b.host}/" in dash.sync_panel.target.options
+    assert not dash.image_table.copy_registry.ensure_option  # any host may be typed
+
+
+def test_a_box_that_takes_a_registry_answers_in_a_registrys_terms(registry, unique_repo):
+    push_image(registry, unique_repo, "1", layer_sizes=(100,), seed=unique_repo)
+    bar = settled(Dashboard([registry.host], remember_added=False)).registry_bar
+    bar.new_registry.value = "registry.example.com/team"
+    bar.add_button.click()
+    assert bar.message.kind == "error"
+    assert "Expected a registry host, like registry.example.com:5000" in bar.message.text
+    assert "'add a registry'" in bar.message.text and "registry/namespace" not in \
+        bar.message.text
+    assert "registry.example.com/team" not in bar.registries
+
+    table = settled(ImageTable(registry.host, unique_repo.split("/")[0]))
+    table.table.selected_rows = [0]
+    table.copy_registry.value = "not a host"
+    click(table, table.copy_button)
+    assert table.message.kind == "error" and "'to registry'" in table.message.text
+    assert "Expected a registry host" in table.message.text
+
+
+def test_adding_a_namespace_says_it_is_only_remembered_here(registry):
+    table = settled(NamespaceTable(registry.host))
+    table.new_namespace.value = "planned-words"
+    click(table, table.add_button)
+    ok(table)
+    assert "remembered here" in table.message.text and "not created on" in table.message.text
+
+
+def test_sync_source_follows_the_chooser_and_apply_waits_for_a_preview(registry, registry_b,
+                                                                      unique_repo):
+    push_image(registry, unique_repo, "1.0", layer_sizes=(100,), seed=unique_repo)
+    ns = unique_repo.split("/")[0]
+    dash = settled(Dashboard([registry_b.host, registry.host], remember_added=False))
+    sync = dash.sync_panel
+    dash.registry_chooser.value = registry.host
+    settled(dash)
+    assert sync.source.value.startswith(f"{registry.host}/")
+    sync.source.value = f"{registry.host}/{ns}"
+    sync.target.value = f"{registry_b.host}/{ns}-mirror"
+    assert sync.apply_button.disabled  # nothing previewed
+    click(sync, sync.preview_button)
+    ok(sync)
+    assert not sync.apply_button.disabled
+    sync.tags.value = "^2"  # another input: the preview no longer describes it
+    assert sync.apply_button.disabled
+
+
+def test_export_says_what_it_exports_the_selection_or_every_row_shown(registry, unique_repo,
+                                                                      tmp_path):
+    for tag in ("1.0", "1.9", "1.10"):
+        push_image(registry, unique_repo, tag, layer_sizes=(100,), seed=unique_repo + tag)
+    table = settled(ImageTable(registry.host, unique_repo.split("/")[0]))
+    assert "the selected rows, or every row the search shows" in table.export.scope.value
+    table.export_path.value = str(tmp_path / "images.csv")
+
+    click(table, table.export_button)
+    ok(table)
+    assert "every row the search shows (3 rows)" in table.message.text
+    assert list(pd.read_csv(tmp_path / "images.csv", dtype=str)["tag"]) == [
+        "1.0", "1.9", "1.10"]  # in version order, as the table shows them
+
+    table.select(f"{registry.host}/{unique_repo}:1.10")
+    click(table, table.export_button)
+    ok(table)
+    assert "the 1 selected row" in table.message.text
+    assert list(pd.read_csv(tmp_path / "images.csv", dtype=str)["tag"]) == ["1.10"]

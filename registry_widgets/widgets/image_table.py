@@ -115,7 +115,8 @@ class ImageTable(Panel):
         self.push_source = text("e.g. hello:1.0", "rw-img-push-source", description="local image",
                                 width="14em")
         self.push_button = button("Push", "rw-img-push", icon="upload")
-        self.export = ExportBar("images", lambda: self.shown, css="rw-img")
+        self.export = ExportBar("images", lambda: self.shown, css="rw-img",
+                                selected=lambda: self.selected)
         self.export_path = self.export.path
         self.export_button = self.export.csv_button
         self.confirmation = Confirmation("rw-img")
@@ -130,8 +131,9 @@ class ImageTable(Panel):
         self.as_of = w.HTML("")
         self.as_of.add_class("rw-img-as-of")
         self.repositories_text = w.Textarea(
-            placeholder="repositories to list, e.g. team/app, team/db (commas or lines)",
-            layout=w.Layout(width="40em", height="4em"))
+            placeholder="e.g. team/app, team/db (commas or lines)",
+            description="repositories to list", style={"description_width": "initial"},
+            layout=w.Layout(width="50em", height="4em"))
         self.repositories_text.add_class("rw-img-repositories")
         self.repositories_button = button("List these repositories", "rw-img-repositories-list",
                                           icon="list")
