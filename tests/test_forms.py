@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from pathlib import Path
 
 import ipywidgets as w
@@ -196,3 +197,54 @@ def test_export_says_what_it_exports_the_selection_or_every_row_shown(registry, 
     ok(table)
     assert "the 1 selected row" in table.message.text
     assert list(pd.read_csv(tmp_path / "images.csv", dtype=str)["tag"]) == ["1.10"]
+
+
+# -- the bar and a switch mid-action -----------------------------------------------------------
+
+def test_the_bar_shows_a_registry_that_went_down_after_the_next_action(registry_factory):
+    reg = registry_factory()
+    dash = settled(Dashboard([reg.host], remember_added=False))
+    assert "reachable" in dash.registry_bar.state.value
+    reg.stop()
+    try:
+        click(dash, dash.image_table.refresh_button)
+        settled(dash)
+        state = dash.registry_bar.state.value
+        assert f"{reg.host}: down" in state and "reachable" not in state
+        assert "#b00020" in state  # red, not the green of its last check
+    finally:
+        reg.start()
+    click(dash, dash.image_table.refresh_button)
+    settled(dash)
+    assert "reachable" in dash.registry_bar.state.value
+
+
+def test_a_copys_result_stays_readable_after_a_registry_switch(registry, registry_b,
+                                                              unique_repo):
+    push_image(registry, unique_repo, "1", layer_sizes=(100,), seed=unique_repo)
+    ns = unique_repo.split("/")[0]
+    dash = settled(Dashboard([registry.host, registry_b.host], remember_added=False))
+    table = dash.image_table
+    dash.namespace_table.select(ns)
+    settled(dash)
+    table.table.selected_rows = [0]
+    table.copy_registry.value = registry_b.host
+    running, release = threading.Event(), threading.Event()
+    update = table.progress.update
+
+    def held(event) -> None:  # the copy waits, mid-way, until the switch was made
+        running.set()
+        release.wait(60)
+        update(event)
+
+    table.progress.update = held
+    table.copy_button.click()
+    assert running.wait(60)
+    dash.registry_chooser.value = registry_b.host  # a switch while the copy runs
+    release.set()
+    settled(dash)
+
+    assert table.rows_registry == registry_b.host  # the new registry is listed
+    assert f"copy {registry.host}/{unique_repo}:1 -> {registry_b.host}/{unique_repo}:1" in \
+        table.message.text, table.message.text
+    assert f"in {registry_b.host}" in table.message.text

@@ -354,4 +354,4 @@ def test_registry_state_line():
     assert state_text("r:1", {"url": "http://r:1", "auth": "none"}, None, None) == \
         "● r:1: reachable · anonymous · plain HTTP"
     line = state_text("r:1", None, Unreachable("connection refused by r:1. Start it"), None)
-    assert line == "⚠ r:1: Unreachable: connection refused by r:1"
+    assert line == "⚠ r:1: down: connection refused by r:1"

@@ -147,7 +147,7 @@ def test_refresh_shows_a_newly_pushed_tag(registry, app):
 
     assert_ok(table)
     assert shown_tags(table) == ["1.0", "2.0", "3.0", "latest"]
-    assert "4 tag(s)" in table.message.text
+    assert "4 tags" in table.message.text
 
 
 def test_remove_tag_plans_first_then_removes_only_that_tag(registry, app):
@@ -980,7 +980,7 @@ def test_switching_to_an_unreachable_registry_empties_both_tables_and_back(regis
         assert isinstance(table.last_error, Unreachable)
     assert dash.image_table.remove_tag_button.disabled
     assert dash.namespace_table.remove_button.disabled
-    assert "Unreachable" in dash.registry_bar.state.value
+    assert ": down:" in dash.registry_bar.state.value
 
     dash.registry_chooser.value = registry.host
     settle(dash)

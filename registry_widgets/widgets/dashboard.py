@@ -126,6 +126,11 @@ class Dashboard(w.VBox):
         self.registry_bar.chooser.observe(lambda _change: self._offer_registries(),
                                           names="options")
         self._offer_registries()
+        # After every action the bar asks the chosen registry again: one that went down
+        # shows down, not the green "reachable" of its last check.
+        for panel in self._panels_with_wait():
+            if panel is not self.registry_bar and panel.has_trait("busy"):
+                panel.observe(self._action_ended, names="busy")
         self.namespace_table.on_select(self._namespace_chosen)
         for widget in self._panels_with_wait():
             if hasattr(widget, "on_changed"):
@@ -148,6 +153,10 @@ class Dashboard(w.VBox):
                 panel.follow(change["new"])
             elif panel.has_trait("registry"):  # a tab added with panels=, not a Panel
                 panel.registry = change["new"]
+
+    def _action_ended(self, change: dict) -> None:
+        if change["old"] and not change["new"]:
+            self.registry_bar.check_later()
 
     def _offer_registries(self) -> None:
         for panel in [self.image_table, *self.panels.values()]:

@@ -234,6 +234,11 @@ class ImageTable(Panel):
             self.title.value = f"<b>Images in {where}</b> (listing…)" if self.registry else ""
             if self.background and self.registry:
                 self._show_index()
+        if self.busy:
+            # An action (a copy) still runs: its result must stay readable after this
+            # listing, which is queued behind it (a registry switch mid-copy).
+            return self.start("refresh", lambda: self._refresh_now(keep_result=True),
+                              fresh=False)
         return self.start("refresh", self._refresh_now)
 
     def _show_index(self) -> None:
@@ -252,12 +257,14 @@ class ImageTable(Panel):
         """Refresh as the user pressed it: Docker's config is read again first."""
         self._refresh_now(relogin=True)
 
-    def _refresh_now(self, *, relogin: bool = False) -> None:
+    def _refresh_now(self, *, relogin: bool = False, keep_result: bool = False) -> None:
         """List and redraw, here and now (the worker thread, or after an action).
         ``relogin``: read Docker's config and helpers again first (a Refresh the user
         pressed, maybe right after ``docker login``; automatic retries re-read it at most
-        every few seconds)."""
+        every few seconds). ``keep_result``: the message the action before left (its result)
+        stays, the listing's line under it."""
         self.confirmation.cancel()
+        kept = (self.message.kind, self.message.text) if keep_result else ("", "")
         listing = (self.registry, self.namespace)
         if not self.registry:
             self._empty()
@@ -316,7 +323,17 @@ class ImageTable(Panel):
         self._say_as_of(frame)
         skipped = self.frame.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
-        self.message.status(f"{counted(len(self.frame), 'tag')} in {where}{note}")
+        line = f"{counted(len(self.frame), 'tag')} in {where}{note}"
+        if kept[1]:
+            shown = getattr(self.message, kept[0], self.message.status)
+            before = kept[1].rsplit("\n", 1)
+            # a second listing queued behind the action: its line replaces the first one's
+            if len(before) == 2 and before[1].split(" tag")[0].isdigit() and \
+                    before[1].endswith(f" in {where}{note}"):
+                kept = (kept[0], before[0])
+            shown(f"{kept[1]}\n{line}")
+        else:
+            self.message.status(line)
 
     def _wanted(self, listing: tuple[str, str | None]) -> bool:
         return (self.registry, self.namespace) == listing

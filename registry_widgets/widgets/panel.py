@@ -114,8 +114,10 @@ class Panel(w.VBox):
         return guarded(self, callback, fresh=fresh)
 
     def start(self, name: str, work: Callable[[], Any], *, fresh: bool = True) -> Future:
-        """Run ``work`` in the worker thread (queued behind a running action)."""
-        if fresh:
+        """Run ``work`` in the worker thread (queued behind a running action). ``fresh``: the
+        message and the feedback of the previous action are cleared first, unless an action
+        still runs (its progress and result must stay readable)."""
+        if fresh and not self.busy:
             self.message.clear()
             self.last_error = None
             self.reset_feedback()

@@ -81,12 +81,18 @@ def forget(registry: str) -> None:
     state.update(DOCUMENT, drop)
 
 
+# The bar's state in words, not exception names.
+_STATE_WORDS = {"Unreachable": "down", "Unauthorized": "log in needed",
+                "Denied": "access denied", "InsecureRegistry": "refused plain HTTP",
+                "BadReference": "not a registry"}
+
+
 def state_text(registry: str, answer: dict[str, Any] | None, error: BaseException | None,
                username: str | None) -> str:
     """One line for the bar: ``reachable · logged in as alice · TLS (https)``."""
     if error is not None:
         first = str(error).split(". ")[0]
-        return f"⚠ {registry}: {type(error).__name__}: {first}"
+        return f"⚠ {registry}: {_STATE_WORDS.get(type(error).__name__, 'not usable')}: {first}"
     assert answer is not None
     url = str(answer.get("url") or "")
     tls = "TLS verified (https)" if url.startswith("https") else "plain HTTP"
