@@ -43,3 +43,26 @@ def test_searching_an_empty_table_finds_nothing_and_raises_nothing(query):
 
 def test_counts_read_as_words():
     assert [t.counted(n, "tag") for n in (0, 1, 2)] == ["0 tags", "1 tag", "2 tags"]
+
+
+def test_progress_bars_have_one_legend_and_end_in_its_colours():
+    from registry_widgets.progress import ProgressEvent
+    from registry_widgets.widgets.progress_view import LEGEND, ProgressView
+
+    def run(**finish) -> ProgressView:
+        view = ProgressView()
+        view.start("copy")
+        view(ProgressEvent("copy", id="sha256:aaa", status="copied", current=10, total=10))
+        view(ProgressEvent("copy", id="sha256:bbb", status="copying", current=3, total=10))
+        view.finish(**finish)
+        return view
+
+    done = run(message="done")
+    assert done.legend.value == LEGEND and "moving" in LEGEND and "failed" in LEGEND
+    assert {b.bar_style for b in done.bars.values()} == {"success"}
+    failed = run(failed=True)
+    assert [b.bar_style for b in failed.bars.values()] == ["success", "danger"]
+    assert failed.overall.bar_style == "danger"
+    cancelled = run(failed=True, cancelled=True)  # the person pressed Cancel
+    assert cancelled.label.value == "cancelled" and cancelled.overall.bar_style == ""
+    assert "danger" not in {b.bar_style for b in cancelled.bars.values()}
