@@ -397,7 +397,8 @@ def plan_text(plans: Sequence[Any]) -> str:
         if plan.kind == "digest":
             digests[f"{plan.repository}@{plan.digest}"] = None
         freed += int(plan.bytes_freed_estimate or 0)
-    lines += ["", f"In all: {counted(len(tags), 'tag')} and {counted(len(digests), 'digest')} removed, up to "
+    lines += ["", f"In all: {counted(len(tags), 'tag')} and "
+                  f"{counted(len(digests), 'digest')} removed, up to "
                   f"{human_size(freed)} freed once the registry's garbage collection runs."]
     if tags:
         lines.append("Tags that go: " + ", ".join(tags))
