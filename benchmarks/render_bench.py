@@ -101,6 +101,7 @@ def synthetic_images(rows: int, registry: str = "registry.example.com") -> pd.Da
                                "org.opencontainers.image.vendor": "Example Corp"})
         data["accessories"].append({})
         data["reference"].append(f"{registry}/{repository}:{tag}")
+        data["artifact_type"].append(None)  # an image, not an OCI artifact
     frame = pd.DataFrame(data, columns=COLUMNS)
     frame["size"] = frame["size"].astype("int64")
     frame["created"] = pd.to_datetime(frame["created"], utc=True).astype("datetime64[us, UTC]")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -27,8 +29,9 @@ import docker.errors
 import requests.exceptions
 
 from .credentials import credentials_from, docker_auth_config
-from .errors import (LOGIN_HINT, BadReference, Denied, EngineError, EngineUnavailable,
-                     InsecureRegistry, NotFound, RegistryWidgetsError, Unauthorized, Unreachable)
+from .errors import (LOGIN_HINT, BadReference, Cancelled, Denied, EngineError,
+                     EngineUnavailable, InsecureRegistry, NotFound, RegistryWidgetsError,
+                     Unauthorized, Unreachable)
 from .progress import ProgressCallback, ProgressEvent, emit
 from .reference import Reference, parse_reference
 
@@ -150,6 +153,69 @@ class _Outcome:
     statuses: list[str] = field(default_factory=list)
 
 
+class _Streams(threading.local):
+    """The engine responses a cancellable call of this thread is reading (see
+    ``Engine._streaming``): Cancel shuts their sockets."""
+
+    watched: list[Any] | None = None
+
+
+_streams = _Streams()
+
+
+def _shut(response: Any) -> None:
+    # shutdown, not close: it wakes the thread blocked reading the socket at once, and the
+    # engine, seeing its client gone, stops the build or the push (its context is cancelled).
+    try:
+        raw = response.raw._fp.fp.raw
+        sock = getattr(raw, "_sock", None) or getattr(raw, "sock", None) or raw
+        sock.shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        response.close()
+
+
+@contextmanager
+def _cancellable(action: str, ref: Reference, cancel: threading.Event | None) -> Iterator[None]:
+    """Stop the stream read in the block within moments of ``cancel`` being set, even while
+    the engine sends nothing (a quiet RUN step, a slow upload), and raise ``Cancelled``.
+
+    The progress callback cannot do it: ``progress.emit`` swallows what a callback raises, by
+    design, so the engine's sockets are shut from a watcher thread instead."""
+    if cancel is None:
+        yield
+        return
+    if cancel.is_set():
+        raise Cancelled(f"{action} {ref} cancelled before it started; nothing changed",
+                        reference=str(ref))
+    watched: list[Any] = []
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(0.1):
+                for response in list(watched):
+                    _shut(response)
+                return
+
+    _streams.watched = watched
+    watcher = threading.Thread(target=watch, name=f"cancel-{action}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    except Exception as e:
+        if cancel.is_set():
+            raise Cancelled(f"{action} {ref} stopped by Cancel; run it again to finish it",
+                            reference=str(ref)) from e
+        raise
+    finally:
+        _streams.watched = None
+        finished.set()
+        watcher.join()
+    if cancel.is_set():  # the stream ended as its socket was shut
+        raise Cancelled(f"{action} {ref} stopped by Cancel; run it again to finish it",
+                        reference=str(ref))
+
+
 def _consume(stream: Iterable[Mapping[str, Any]], *, action: str, ref: Reference,
              progress: ProgressCallback | None) -> _Outcome:
     outcome = _Outcome()
@@ -187,6 +253,16 @@ class Engine:
         self.client = client
         self.api: docker.APIClient = client.api
         self.base_url = base_url
+        # Every stream the SDK opens passes its response here: a cancellable call of this
+        # thread keeps it, so that Cancel can shut its socket (``_cancellable``).
+        helper = self.api._stream_helper
+
+        def streaming(response: Any, *args: Any, **kwargs: Any) -> Any:
+            if _streams.watched is not None:
+                _streams.watched.append(response)
+            return helper(response, *args, **kwargs)
+
+        self.api._stream_helper = streaming  # type: ignore[method-assign]
 
     @classmethod
     def connect(cls, base_url: str | None = None, *, timeout: int = 120) -> "Engine":
@@ -218,10 +294,12 @@ class Engine:
         return ref.digest or self._repo_digest(ref)
 
     def push(self, ref: Reference | str, *, credentials: Any = None,
-             progress: ProgressCallback | None = None) -> str:
-        """Similar to `docker push`. Returns the digest of the pushed manifest."""
+             progress: ProgressCallback | None = None,
+             cancel: threading.Event | None = None) -> str:
+        """Similar to `docker push`. Returns the digest of the pushed manifest. Setting
+        ``cancel`` stops it within moments (``Cancelled``)."""
         ref = tagged_reference(ref, "push")
-        with _engine_errors("push", ref, self.base_url):
+        with _cancellable("push", ref, cancel), _engine_errors("push", ref, self.base_url):
             stream = self.api.push(ref.name, tag=ref.tag, stream=True, decode=True,
                                    auth_config=self._auth(ref, credentials))
             outcome = _consume(stream, action="push", ref=ref, progress=progress)
@@ -242,14 +320,16 @@ class Engine:
     def build(self, context_dir: str | os.PathLike[str], ref: Reference | str, *,
               dockerfile: str | None = None, build_args: Mapping[str, str] | None = None,
               labels: Mapping[str, str] | None = None, platform: str | None = None,
-              progress: ProgressCallback | None = None) -> str:
+              progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> str:
         """Similar to `docker build -t REF [--platform P] CONTEXT`. Returns the image id.
-        Build output reaches ``progress`` as events with status ``"log"``."""
+        Build output reaches ``progress`` as events with status ``"log"``. Setting ``cancel``
+        stops the build within moments (``Cancelled``)."""
         ref = tagged_reference(ref, "build")
         if not os.path.isdir(context_dir):
             raise EngineError(f"build {ref} failed: the build context {context_dir} is not a "
                               "folder", reference=str(ref))
-        with _engine_errors("build", ref, self.base_url):
+        with _cancellable("build", ref, cancel), _engine_errors("build", ref, self.base_url):
             # forcerm: a failed RUN step must not leave its container behind.
             stream = self.api.build(path=os.fspath(context_dir), tag=_local_name(ref),
                                     dockerfile=dockerfile, buildargs=dict(build_args or {}),

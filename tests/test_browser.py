@@ -497,8 +497,11 @@ def test_copy_with_cancel_stops_and_moves_no_tag(dashboard, demo_registry, brows
             expect(images.locator(".rw-progress-bar").first).to_be_visible(timeout=TIMEOUT)
             cancel.click()
             idle(board)
-            expect(images.locator(".rw-message .rw-error")).to_contain_text(
+            # a Cancel the person pressed is "cancelled" in grey, not a red failure
+            expect(images.locator(".rw-message .rw-cancelled")).to_contain_text(
                 re.compile("cancel", re.I), timeout=TIMEOUT)
+            expect(images.locator(".rw-message .rw-error")).to_have_count(0)
+            expect(images.locator(".rw-progress-label")).to_have_text("cancelled")
             expect(cancel).to_be_hidden()
             expect(images.locator("button.rw-img-copy")).to_be_enabled()
         except Exception:

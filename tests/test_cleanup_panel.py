@@ -199,7 +199,7 @@ def test_prune_preview_shows_the_untagged_manifests_and_apply_deletes_exactly_th
     assert panel.last_error is None, panel.message.text
     assert [c.reference for c in panel.prune_plan.changes] == [old.digest]
     shown = panel.prune_table._dt_args["data_json"]
-    assert old.digest[:19] in shown and "1 untagged manifest(s) go" in panel.prune_summary.value
+    assert old.digest[:19] in shown and "1 untagged manifest go" in panel.prune_summary.value
     assert manifest_status(embedded, "team/app", old.digest) == 200, "a preview deleted"
     assert not panel.prune_apply_button.disabled
 
@@ -209,6 +209,6 @@ def test_prune_preview_shows_the_untagged_manifests_and_apply_deletes_exactly_th
     assert manifest_status(embedded, "team/app", old.digest) == 404
     assert tags_of(embedded, "team/app") == {"1.0": new.digest}
     assert tags_of(embedded, "team/db") == {"1.0": keep.digest}
-    assert "Deleted 1 untagged manifest(s)" in panel.message.text
+    assert "Deleted 1 untagged manifest" in panel.message.text
     click(panel, panel.prune_apply_button)  # the plan was used: a second Apply refuses
     assert "press Preview prune first" in panel.message.text

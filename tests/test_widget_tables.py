@@ -78,7 +78,7 @@ def test_image_display_is_one_short_row_per_tag_in_the_same_order():
     frame = image_rows()
     display = t.image_display(frame)
     assert list(display.columns) == ["repository", "tag", "digest", "platforms", "size",
-                                     "created", "labels", "bytes"]
+                                     "created", "labels", "bytes", "tag order"]
     assert len(display) == len(frame)
     assert display.loc[2, "platforms"] == "linux/amd64, linux/arm64/v8"
     assert display.loc[0, "digest"] == "sha256:aaaaaaaaaaaa"
@@ -221,7 +221,7 @@ def test_plan_text_for_a_tag_lists_it_and_its_co_tags_and_deletes_no_digest():
     text = t.plan_text([plan()])
     assert f"Remove tag {R}/team/app:1.0" in text
     assert "tags latest (same digest)" in text
-    assert "1 tag(s) and 0 digest(s) removed" in text
+    assert "1 tag and 0 digests removed" in text
     assert "Tags that go: team/app:1.0" in text
     assert "Nothing has been deleted yet" in text
 
@@ -231,14 +231,14 @@ def test_plan_text_for_a_digest_lists_every_tag_and_the_bytes():
                         plan("digest", tags_removed=("v2",), co_tags=(), freed=500_000,
                              repository="other/tool", digest=D2)])
     assert "every tag on it: 1.0, latest" in text
-    assert "3 tag(s) and 2 digest(s) removed, up to 3.0 MB freed" in text
+    assert "3 tags and 2 digests removed, up to 3.0 MB freed" in text
 
 
 def test_plan_text_counts_blocked_plans_out():
     blocked = plan("digest", tags_removed=(), co_tags=(), freed=10,
                    blocked=(IndexRef(D2, ("multi",)),))
     text = t.plan_text([blocked])
-    assert "BLOCKED" in text and "0 tag(s) and 0 digest(s) removed" in text
+    assert "BLOCKED" in text and "0 tags and 0 digests removed" in text
     assert "1 of these are BLOCKED" in text
     assert t.plan_text([]).startswith("Nothing selected")
 
@@ -354,4 +354,4 @@ def test_registry_state_line():
     assert state_text("r:1", {"url": "http://r:1", "auth": "none"}, None, None) == \
         "● r:1: reachable · anonymous · plain HTTP"
     line = state_text("r:1", None, Unreachable("connection refused by r:1. Start it"), None)
-    assert line == "⚠ r:1: Unreachable: connection refused by r:1"
+    assert line == "⚠ r:1: down: connection refused by r:1"

@@ -147,7 +147,7 @@ def test_refresh_shows_a_newly_pushed_tag(registry, app):
 
     assert_ok(table)
     assert shown_tags(table) == ["1.0", "2.0", "3.0", "latest"]
-    assert "4 tag(s)" in table.message.text
+    assert "4 tags" in table.message.text
 
 
 def test_remove_tag_plans_first_then_removes_only_that_tag(registry, app):
@@ -183,7 +183,7 @@ def test_delete_digest_lists_the_co_tags_that_go_with_it(registry, app):
     plan = table.confirmation.plan.value
     assert f"Delete image {registry.host}/{app['repo']}@{app['one'].digest}" in plan
     assert "every tag on it: 1.0, latest" in plan
-    assert "2 tag(s) and 1 digest(s) removed" in plan
+    assert "2 tags and 1 digest removed" in plan
     assert tags_of(registry, app["repo"]) == ["1.0", "2.0", "latest"]
 
     click(table, table.confirm_button)
@@ -468,6 +468,8 @@ def test_actions_run_in_the_background_with_busy_and_cancel(registry, registry_b
     error = settle(table)
     assert started.done() and seen[:1] == [True] and seen[-1] is False
     assert error is not None and "cancel" in table.message.text.lower()
+    # a Cancel the person pressed reads "cancelled", not red "copy failed"
+    assert table.message.kind == "cancelled" and table.progress.label.value == "cancelled"
     assert not table.busy and not table.copy_button.disabled
     target = f"{table.copy_namespace.value}/{app['repo'].split('/', 1)[1]}"
     assert tags_of(registry_b, target) == []  # stopped before any manifest was written
@@ -978,7 +980,7 @@ def test_switching_to_an_unreachable_registry_empties_both_tables_and_back(regis
         assert isinstance(table.last_error, Unreachable)
     assert dash.image_table.remove_tag_button.disabled
     assert dash.namespace_table.remove_button.disabled
-    assert "Unreachable" in dash.registry_bar.state.value
+    assert ": down:" in dash.registry_bar.state.value
 
     dash.registry_chooser.value = registry.host
     settle(dash)

@@ -24,7 +24,7 @@ from ..operations.images.local import build, push, run
 from ..reference import parse_reference
 from .controls import button, show, text
 from .messages import result_text
-from .panel import Panel
+from .panel import Panel, is_cancelled
 from .progress_view import ProgressView
 from .tables import build_target
 
@@ -60,19 +60,25 @@ class BuildPanel(Panel):
     blocked = traitlets.Unicode("", help="why Push is refused now; empty when it is not")
 
     def __init__(self, registry: str = "", namespace: str | None = None):
-        self.context_dir = text("context folder, e.g. ./app", "rw-build-context", width="18em")
-        self.dockerfile = text("Dockerfile path (default)", "rw-build-dockerfile", width="14em")
-        self.image_name = text("name:tag, e.g. hello:1.0", "rw-build-name", width="14em")
-        self.build_args = text("build args: KEY=VALUE, …", "rw-build-args", width="18em")
-        self.labels = text("labels: KEY=VALUE, …", "rw-build-labels", width="18em")
-        self.platform = text("platform (engine's), e.g. linux/amd64", "rw-build-platform",
+        self.context_dir = text("e.g. ./app", "rw-build-context", description="context folder",
+                                width="18em")
+        self.dockerfile = text("default: Dockerfile", "rw-build-dockerfile",
+                               description="Dockerfile", width="14em")
+        self.image_name = text("e.g. hello:1.0", "rw-build-name", description="name:tag",
+                               width="14em")
+        self.build_args = text("KEY=VALUE, …", "rw-build-args", description="build args",
+                               width="18em")
+        self.labels = text("KEY=VALUE, …", "rw-build-labels", description="labels", width="18em")
+        self.platform = text("engine's, e.g. linux/amd64", "rw-build-platform",
+                             description="platform",
                              width="16em")
         self.target = w.HTML("")
         self.target.add_class("rw-build-target")
         self.test_run = w.Checkbox(value=True, description="Test run", indent=False,
                                    layout=w.Layout(width="auto"))
         self.test_run.add_class("rw-build-test-run")
-        self.test_command = text("command (image default)", "rw-build-test-command")
+        self.test_command = text("image default", "rw-build-test-command",
+                                 description="test command")
         self.build_button = button("Build", "rw-build-build", icon="cogs", style="primary")
         self.push_button = button("Push", "rw-build-push", icon="upload")
         self.progress = ProgressView()
@@ -160,9 +166,10 @@ class BuildPanel(Panel):
         self._update_block()
         self.progress.start("build", f"building {ref}")
         try:
-            result = build(context, ref, progress=self.watching(self.progress), **options)
-        except BaseException:
-            self.progress.finish("build failed", failed=True)
+            result = build(context, ref, progress=self.watching(self.progress), **options,
+                           **self.cancel_kwargs(build))
+        except BaseException as e:
+            self.progress.finish("build failed", failed=True, cancelled=is_cancelled(e))
             raise
         self.progress.finish(f"built {ref}")
         self.built, self.last_result = ref, result
@@ -191,9 +198,10 @@ class BuildPanel(Panel):
             raise ValueError(f"not pushed: {self._failed_tests[ref]}")
         self.progress.start("push", f"pushing {ref}")
         try:
-            result = push(ref, progress=self.watching(self.progress))
-        except BaseException:
-            self.progress.finish("push failed", failed=True)
+            result = push(ref, progress=self.watching(self.progress),
+                          **self.cancel_kwargs(push))
+        except BaseException as e:
+            self.progress.finish("push failed", failed=True, cancelled=is_cancelled(e))
             raise
         self.progress.finish(f"pushed {ref}")
         self.last_result = result

@@ -37,10 +37,13 @@ from ..operations.images.repositories import catalog_refused
 from ..operations.cleanup.retention import PLAN_COLUMNS, plan_frame, retention, retention_policies
 from ..reference import registry_identity
 from .controls import button, text
+from .gc_section import GcSection
 from .messages import catalog_pointer
-from .panel import Panel, plan_bound
+from .panel import Panel, is_cancelled, plan_bound
+from .policies_section import PoliciesSection
+from .usage_section import UsageSection
 from .progress_view import ProgressView
-from .tables import human_size, short_digest, table_options
+from .tables import counted, human_size, short_digest, table_options
 
 DISPLAY_COLUMNS = ["repository", "tag", "digest", "created", "action", "how", "reason", "frees",
                    "in use", "bytes"]
@@ -118,9 +121,11 @@ class CleanupPanel(Panel):
         self.title.add_class("rw-cleanup-title")
         self.namespace_choice = w.Dropdown(options=[], description="namespace")
         self.namespace_choice.add_class("rw-cleanup-namespace")
-        self.keep = text("keep newest (e.g. 5)", "rw-cleanup-keep", value="5", width="10em")
-        self.older_than = text("older than (e.g. 90d)", "rw-cleanup-older-than", width="12em")
-        self.tags = text("tags: dev-.* or >=1.0,<2", "rw-cleanup-tags", width="16em")
+        self.keep = text("e.g. 5", "rw-cleanup-keep", value="5", description="keep newest",
+                         width="10em")
+        self.older_than = text("e.g. 90d", "rw-cleanup-older-than", description="older than",
+                               width="12em")
+        self.tags = text("dev-.* or >=1.0,<2", "rw-cleanup-tags", description="tags", width="16em")
         self.preview_button = button("Preview", "rw-cleanup-preview", icon="search")
         self.apply_button = button("Apply", "rw-cleanup-apply", icon="trash", style="danger")
         self.summary = w.HTML("")
@@ -154,6 +159,10 @@ class CleanupPanel(Panel):
                     self.prune_preview_button, self.prune_apply_button],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
             self.prune_summary, self.prune_table]
+        # Garbage collection, usage, saved policies and protected tags: a module each.
+        self.gc, self.usage, self.policies = GcSection(), UsageSection(), PoliciesSection()
+        self.sections = [self.gc, self.usage, self.policies]
+        self.children = list(self.children) + self.sections
         self.add_class("rw-cleanup-panel")
         self.on_click(self.preview_button, self.show_preview, background=True)
         self.on_click(self.prune_preview_button, self.show_prune_preview, background=True)
@@ -170,7 +179,15 @@ class CleanupPanel(Panel):
         self.observe(self.guard(self._registry_set), names="registry")
         self._wanted_namespace = namespace
         self.registry = registry
+        for section in self.sections:
+            section.bind(self)
         self.update_buttons()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Return when neither the panel nor one of its sections works (see Panel.wait)."""
+        super().wait(timeout)
+        for section in self.sections:
+            section.wait(timeout)
 
     # -- what is cleaned up --------------------------------------------------------------
 
@@ -337,7 +354,7 @@ class CleanupPanel(Panel):
         display = prune_display(plan)
         self.prune_table.update(display, **table_options(display, select=False))
         self.prune_summary.value = (
-            f"<b>{len(plan.changes)} untagged manifest(s) go</b> from {target}, up to "
+            f"<b>{counted(len(plan.changes), 'untagged manifest')} go</b> from {target}, up to "
             f"{human_size(plan.bytes_freed)} freed once the registry's garbage collection "
             f"runs; {len(plan.kept)} kept. " + " ".join(plan.notes))
         self.prune_plan, self.plan_registry = plan, registry
@@ -372,15 +389,15 @@ class CleanupPanel(Panel):
         try:
             result = retention(preview.target, dry_run=False, plan=preview,
                                progress=self.progress, **settings)
-        except BaseException:
-            self.progress.finish(failed=True)
+        except BaseException as e:
+            self.progress.finish(failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(made_on)  # a part may have landed: others list again
         self.progress.finish(result.summary())
         removed = len(result.details["tags_removed"])
-        self.message.status(f"Removed {removed} tag(s) from {preview.target}. "
-                            "restore(result) undoes it until garbage collection runs.")
+        self.message.status(f"Removed {counted(removed, 'tag')} from {preview.target}. Restore in "
+                            "the Trash tab undoes it until garbage collection runs.")
         self.last_result = result
         return result
 
@@ -399,15 +416,15 @@ class CleanupPanel(Panel):
         try:
             result = prune(plan.target, plan=plan, dry_run=False,
                            cancel=self.cancel_event, progress=self.progress)
-        except BaseException:
-            self.progress.finish(failed=True)
+        except BaseException as e:
+            self.progress.finish(failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(made_on)
         self.progress.finish(result.summary())
-        self.message.status(f"Deleted {len(plan.changes)} untagged manifest(s) from "
-                            f"{plan.target}. restore(result) undoes it until garbage "
-                            "collection runs.")
+        self.message.status(f"Deleted {counted(len(plan.changes), 'untagged manifest')} from "
+                            f"{plan.target}. Restore in the Trash tab undoes it until "
+                            "garbage collection runs.")
         self.last_result = result
         return result
 

@@ -29,11 +29,32 @@ def show(widget: w.Widget, visible: bool) -> None:
 
 def text(placeholder: str, css: str, *, description: str = "", value: str = "",
          width: str = "16em") -> w.Text:
-    """A Text field with the stable CSS class ``css``."""
+    """A Text field with the stable CSS class ``css``. ``description`` is its visible label
+    (a placeholder disappears once the field is filled); ``width`` is the input's, the
+    label's room is added to it."""
     t = w.Text(value=value, placeholder=placeholder, description=description,
-               layout=w.Layout(width=width), style={"description_width": "initial"})
+               layout=w.Layout(width=labelled_width(width, description)),
+               style={"description_width": "initial"})
     t.add_class(css)
     return t
+
+
+def registry_box(css: str, *, description: str, placeholder: str = "host[:port]",
+                 width: str = "12em") -> w.Combobox:
+    """A field that takes a registry: it offers the registry bar's (``options``, set by the
+    dashboard) and still takes any host typed in."""
+    box = w.Combobox(options=[], ensure_option=False, placeholder=placeholder,
+                     description=description, style={"description_width": "initial"},
+                     layout=w.Layout(width=labelled_width(width, description)))
+    box.add_class(css)
+    return box
+
+
+def labelled_width(width: str, label: str) -> str:
+    """``width`` (of an input, in em) plus room for ``label`` in front of it."""
+    if not label or not width.endswith("em"):
+        return width
+    return f"{float(width[:-2]) + 0.55 * len(label) + 1:g}em"
 
 
 class Confirmation(w.VBox):
@@ -58,7 +79,7 @@ class Confirmation(w.VBox):
         self.confirm_button = button("Confirm", f"{css_prefix}-confirm", icon="trash",
                                      style="danger")
         self.cancel_button = button("Cancel", f"{css_prefix}-cancel")
-        self.typed = text("", f"{css_prefix}-typed", width="22em")
+        self.typed = text("", f"{css_prefix}-typed", description="name", width="22em")
         show(self.typed, False)
         self.title = w.HTML("")
         self.on_typed: Callable[[], Any] | None = None

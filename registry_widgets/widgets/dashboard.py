@@ -129,6 +129,15 @@ class Dashboard(w.VBox):
         self.add_class("rw-dashboard")
 
         self.registry_bar.observe(self._registry_chosen, names="value")
+        # Fields that take a registry (copy and sync targets) offer the bar's registries.
+        self.registry_bar.chooser.observe(lambda _change: self._offer_registries(),
+                                          names="options")
+        self._offer_registries()
+        # After every action the bar asks the chosen registry again: one that went down
+        # shows down, not the green "reachable" of its last check.
+        for panel in self._panels_with_wait():
+            if panel is not self.registry_bar and panel.has_trait("busy"):
+                panel.observe(self._action_ended, names="busy")
         self.namespace_table.on_select(self._namespace_chosen)
         for widget in self._panels_with_wait():
             if hasattr(widget, "on_changed"):
@@ -151,6 +160,15 @@ class Dashboard(w.VBox):
                 panel.follow(change["new"])
             elif panel.has_trait("registry"):  # a tab added with panels=, not a Panel
                 panel.registry = change["new"]
+
+    def _action_ended(self, change: dict) -> None:
+        if change["old"] and not change["new"]:
+            self.registry_bar.check_later()
+
+    def _offer_registries(self) -> None:
+        for panel in [self.image_table, *self.panels.values()]:
+            if hasattr(panel, "offer_registries"):
+                panel.offer_registries(self.registry_bar.registries)
 
     def _namespace_chosen(self, namespace: str | None) -> None:
         # The namespace belongs to the rows' registry, not necessarily to the chooser's

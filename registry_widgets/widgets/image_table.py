@@ -46,13 +46,14 @@ from ..operations.images.namespaces import remember_repositories, remembered_rep
 from ..operations.images.repositories import reworded
 from ..operations.images.remove import plan_remove_many, remove_many
 from ..reference import parse_reference
-from .controls import Confirmation, button, show, text
+from .controls import Confirmation, button, registry_box, show, text
 from .export import ExportBar
-from .messages import catalog_refusal_text, result_text
-from .panel import Panel
+from .messages import catalog_refusal_text, registry_input, result_text
+from .panel import Panel, is_cancelled
 from .progress_view import ProgressView
-from .tables import (copy_target, digest_reference, filter_frame, inspect_details, image_display,
-                     inspect_text, plan_text, pull_commands, push_target, rows_at, table_options)
+from .tables import (copy_target, counted, digest_reference, filter_frame, inspect_details,
+                     image_display, inspect_text, plan_text, pull_commands, push_target, rows_at,
+                     sort_tags, table_options)
 from .clipboard import clipboard_buttons
 
 
@@ -95,7 +96,8 @@ class ImageTable(Panel):
         self.title.add_class("rw-img-title")
 
         self.refresh_button = button("Refresh", "rw-img-refresh", icon="refresh")
-        self.filter_text = text("search: words, or column:text (Enter)", "rw-img-filter",
+        self.filter_text = text("words, or column:text (Enter)", "rw-img-filter",
+                                description="search",
                                 width="20em")
         self.filter_text.continuous_update = False
         self.pull_button = button("Pull", "rw-img-pull", icon="download")
@@ -106,14 +108,16 @@ class ImageTable(Panel):
                                         style="warning")
         self.delete_digest_button = button("Delete digest", "rw-img-delete-digest",
                                            icon="trash", style="danger")
-        self.copy_registry = text("target registry", "rw-img-copy-registry", width="12em")
-        self.copy_namespace = text("namespace (same)", "rw-img-copy-namespace", width="10em")
-        self.copy_tag = text("tag (same)", "rw-img-copy-tag", width="8em")
+        self.copy_registry = registry_box("rw-img-copy-registry", description="to registry")
+        self.copy_namespace = text("same", "rw-img-copy-namespace", description="namespace",
+                                   width="10em")
+        self.copy_tag = text("same", "rw-img-copy-tag", description="tag", width="8em")
         self.copy_button = button("Copy to…", "rw-img-copy", icon="copy")
-        self.push_source = text("local image, e.g. hello:1.0", "rw-img-push-source",
+        self.push_source = text("e.g. hello:1.0", "rw-img-push-source", description="local image",
                                 width="14em")
         self.push_button = button("Push", "rw-img-push", icon="upload")
-        self.export = ExportBar("images", lambda: self.shown, css="rw-img")
+        self.export = ExportBar("images", lambda: self.shown, css="rw-img",
+                                selected=lambda: self.selected)
         self.export_path = self.export.path
         self.export_button = self.export.csv_button
         self.confirmation = Confirmation("rw-img")
@@ -128,8 +132,9 @@ class ImageTable(Panel):
         self.as_of = w.HTML("")
         self.as_of.add_class("rw-img-as-of")
         self.repositories_text = w.Textarea(
-            placeholder="repositories to list, e.g. team/app, team/db (commas or lines)",
-            layout=w.Layout(width="40em", height="4em"))
+            placeholder="e.g. team/app, team/db (commas or lines)",
+            description="repositories to list", style={"description_width": "initial"},
+            layout=w.Layout(width="50em", height="4em"))
         self.repositories_text.add_class("rw-img-repositories")
         self.repositories_button = button("List these repositories", "rw-img-repositories-list",
                                           icon="list")
@@ -230,6 +235,11 @@ class ImageTable(Panel):
             self.title.value = f"<b>Images in {where}</b> (listing…)" if self.registry else ""
             if self.background and self.registry:
                 self._show_index()
+        if self.busy:
+            # An action (a copy) still runs: its result must stay readable after this
+            # listing, which is queued behind it (a registry switch mid-copy).
+            return self.start("refresh", lambda: self._refresh_now(keep_result=True),
+                              fresh=False)
         return self.start("refresh", self._refresh_now)
 
     def _show_index(self) -> None:
@@ -248,12 +258,14 @@ class ImageTable(Panel):
         """Refresh as the user pressed it: Docker's config is read again first."""
         self._refresh_now(relogin=True)
 
-    def _refresh_now(self, *, relogin: bool = False) -> None:
+    def _refresh_now(self, *, relogin: bool = False, keep_result: bool = False) -> None:
         """List and redraw, here and now (the worker thread, or after an action).
         ``relogin``: read Docker's config and helpers again first (a Refresh the user
         pressed, maybe right after ``docker login``; automatic retries re-read it at most
-        every few seconds)."""
+        every few seconds). ``keep_result``: the message the action before left (its result)
+        stays, the listing's line under it."""
         self.confirmation.cancel()
+        kept = (self.message.kind, self.message.text) if keep_result else ("", "")
         listing = (self.registry, self.namespace)
         if not self.registry:
             self._empty()
@@ -293,7 +305,7 @@ class ImageTable(Panel):
                 # Its kind kept (Unauthorized: log in; Denied: name them), in this table's words.
                 raise reworded(e, catalog_refusal_text(self.registry, e)) from e
             raise
-        self.progress.finish(f"{len(frame)} tag(s)")
+        self.progress.finish(counted(len(frame), "tag"))
         show(self.progress, False)
         if not self._wanted(listing):
             # Another registry or namespace was chosen while this one was listed: its rows
@@ -307,7 +319,17 @@ class ImageTable(Panel):
         self._say_as_of(frame)
         skipped = self.frame.attrs.get("skipped") or []
         note = f" ({len(skipped)} gone while listing)" if skipped else ""
-        self.message.status(f"{len(self.frame)} tag(s) in {where}{note}")
+        line = f"{counted(len(self.frame), 'tag')} in {where}{note}"
+        if kept[1]:
+            shown = getattr(self.message, kept[0], self.message.status)
+            before = kept[1].rsplit("\n", 1)
+            # a second listing queued behind the action: its line replaces the first one's
+            if len(before) == 2 and before[1].split(" tag")[0].isdigit() and \
+                    before[1].endswith(f" in {where}{note}"):
+                kept = (kept[0], before[0])
+            shown(f"{kept[1]}\n{line}")
+        else:
+            self.message.status(line)
 
     def _wanted(self, listing: tuple[str, str | None]) -> bool:
         return (self.registry, self.namespace) == listing
@@ -320,7 +342,7 @@ class ImageTable(Panel):
         if len(before) == len(table) and all(
                 before[column].tolist() == table[column].tolist()
                 for column in ("reference", "digest", "accessories") if column in table):
-            self.shown = filter_frame(table, self.filter_text.value)
+            self.shown = sort_tags(filter_frame(table, self.filter_text.value))
             self.update_buttons()
             return
         # The selection stays on a row only while it is the same image: a tag that now
@@ -365,7 +387,7 @@ class ImageTable(Panel):
     def apply_filter(self) -> None:
         """Narrow ``frame`` to ``filter_text`` and redraw; clears the selection."""
         self.confirmation.cancel()
-        self.shown = filter_frame(self.frame, self.filter_text.value)
+        self.shown = sort_tags(filter_frame(self.frame, self.filter_text.value))
         display = image_display(self.shown)
         if "accessories" in self.shown and any(self.shown["accessories"].map(bool)):
             # Signatures, attestations and SBOMs belong to their image: a column, not rows.
@@ -431,8 +453,8 @@ class ImageTable(Panel):
         self.progress.start(action)
         try:
             results = work(self.watching(self.progress))
-        except BaseException:
-            self.progress.finish(f"{action} failed", failed=True)
+        except BaseException as e:
+            self.progress.finish(f"{action} failed", failed=True, cancelled=is_cancelled(e))
             if changed:
                 self._changed(changed)  # a part may have landed: show the registry as it is
             raise
@@ -467,13 +489,19 @@ class ImageTable(Panel):
                                              push(target, progress=progress)],
                    {parse_reference(target).registry})
 
+    def offer_registries(self, registries: list[str]) -> None:
+        """The registries the 'to registry' box offers (the registry bar's)."""
+        self.copy_registry.options = list(registries)
+
     def copy(self) -> None:
         """Copy the selected images to ``copy_registry`` (``copy_namespace``, ``copy_tag``)."""
         rows = self._need_selection()
         if self.copy_tag.value.strip() and len(rows) > 1:
             raise ValueError(f"{len(rows)} rows are selected but one target tag is given: "
                              "they would overwrite each other; clear the tag or select one row")
-        pairs = [(ref, copy_target(ref, self.copy_registry.value, self.copy_namespace.value,
+        registry = registry_input(self.copy_registry.value, where="Images, Copy to…",
+                                  box="to registry")
+        pairs = [(ref, copy_target(ref, registry, self.copy_namespace.value,
                                    self.copy_tag.value)) for ref in rows["reference"]]
 
         def work(progress: Callable) -> list[Any]:
@@ -520,8 +548,8 @@ class ImageTable(Panel):
                 raise ConfirmationRequired(
                     f"Images, {title}: {str(e).rstrip('.')}. The table was listed again: "
                     f"select the rows and press {button} to plan anew", registry=registry) from e
-            except BaseException:
-                self.progress.finish("remove failed", failed=True)
+            except BaseException as e:
+                self.progress.finish("remove failed", failed=True, cancelled=is_cancelled(e))
                 self._changed({registry})  # a part may have landed: show the registry as is
                 raise
             self.progress.finish("removed")

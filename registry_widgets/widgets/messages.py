@@ -7,8 +7,8 @@ so every button callback goes through :func:`guarded`: it shows the error in red
 ``owner.last_error`` and logs it to the ``registry_widgets.widgets`` logger. Messages come
 from ``errors``, which keep credentials out of them; nothing here stores a secret in a trait.
 
-Imports ipywidgets, the standard library, ``errors`` and the sibling ``tables``; no other
-sibling, so every widget module may import it.
+Imports ipywidgets, the standard library, ``errors``, ``reference`` and the sibling
+``tables``; no other sibling, so every widget module may import it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 from typing import Any, Callable
 
 import ipywidgets as w
 
-from ..errors import RegistryWidgetsError, Unauthorized
+from ..errors import BadReference, RegistryWidgetsError, Unauthorized
+from ..reference import validate_registry
 from .tables import human_size
 
 # The widgets' logger (panel.py asks getLogger for it too and gets this same object).
@@ -28,10 +30,13 @@ log = logging.getLogger("registry_widgets.widgets")
 
 ERROR_STYLE = "color:#b00020;font-weight:600;white-space:pre-wrap"
 STATUS_STYLE = "color:#1b5e20;white-space:pre-wrap"
+# A Cancel the person pressed is not a failure: neutral grey, not red.
+CANCELLED_STYLE = "color:#555555;white-space:pre-wrap"
 
 
 class MessageArea(w.HTML):
-    """One message at a time: ``error(...)`` in red, ``status(...)`` in green, ``clear()``.
+    """One message at a time: ``error(...)`` in red, ``status(...)`` in green,
+    ``cancelled(...)`` in grey, ``clear()``; every text goes through :func:`for_people`.
     ``kind`` is ``"error"``, ``"status"`` or ``""`` and ``text`` the plain message, for tests
     and notebooks (the widget's ``value`` is their HTML)."""
 
@@ -43,10 +48,16 @@ class MessageArea(w.HTML):
 
     def error(self, message: str | BaseException) -> None:
         text = message if isinstance(message, str) else _error_text(message)
-        self._show("error", text, ERROR_STYLE)
+        self._show("error", for_people(text), ERROR_STYLE)
 
     def status(self, message: str) -> None:
-        self._show("status", message, STATUS_STYLE)
+        self._show("status", for_people(message), STATUS_STYLE)
+
+    def cancelled(self, message: str | BaseException) -> None:
+        """A Cancel the person pressed: ``cancelled: …`` in grey (``kind`` "cancelled")."""
+        text = message if isinstance(message, str) else (str(message) or "stopped")
+        text = text if text.startswith("cancelled") else f"cancelled: {text}"
+        self._show("cancelled", for_people(text), CANCELLED_STYLE)
 
     def clear(self) -> None:
         self.kind, self.text, self.value = "", "", ""
@@ -54,6 +65,89 @@ class MessageArea(w.HTML):
     def _show(self, kind: str, text: str, style: str) -> None:
         self.kind, self.text = kind, text
         self.value = f'<div class="rw-{kind}" style="{style}">{html.escape(text)}</div>'
+
+
+# The verbs' messages are written for code ("pass force=True", "restore(result) undoes it").
+# A widget shows them in the words of the dashboard: the tab, box or button to use. Each rule
+# is (pattern, replacement), tried in order; what no rule knows is caught by _plain below.
+_FOR_PEOPLE: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.IGNORECASE), r) for p, r in (
+    (r"configure\(\) / credentials= in code", "the Log in tab"),
+    (r"Pass force=True to do it anyway, or unprotect\([^)]*\)",
+     "Take the tag off the protected tags in the Clean up tab first"),
+    (r"[Pp]ass force=True to do it anyway",
+     "The dashboard does not override this check: change what it names first"),
+    (r"[Pp]ass force=True if that is really what you want",
+     "Set 'keep newest' to 1 or more"),
+    (r"[Pp]ass force=True to move them back",
+     "Move those tags yourself if they should go back"),
+    (r"Run restore\([^)]*\) to put it back", "Restore it from the Trash tab"),
+    (r"restore\([^)]*\) puts back what was there",
+     "Restore in the Trash tab puts back what was there"),
+    (r"restore\([^)]*\) undoes it", "Restore in the Trash tab undoes it"),
+    (r"trash\(\) lists what can be restored", "the Trash tab lists what can be restored"),
+    (r"namespaces\([^)]*\) lists them", "the Namespaces tab lists them"),
+    (r"with namespaces\(\) or images\(\)", "in the Namespaces or Images tab"),
+    (r"with images\(\)", "in the Images tab"),
+    (r"with set_retention_policy\(\)", "in the Clean up tab's saved policies"),
+    (r"collect_garbage\(\)", "garbage collection"),
+    (r"with add_exemption", "with an exemption"),
+    (r"run retention again with dry_run=True and check the new plan",
+     "press Preview again and check the new plan"),
+    (r"make a new plan with dry_run=True", "press Preview again"),
+    (r"make a new plan with plan_remove\(\) and check it",
+     "press Remove again and check the new plan"),
+    (r"To remove one tag use remove\([^)]*\)",
+     "To remove one tag, select it in the Images tab and press Remove"),
+    (r"\bkeep=0\b", "'keep newest' 0"),
+    (r"pass ca_bundle=PATH", "give the CA file in the Log in tab"),
+    (r"\b(tag|key|blob|image|manifest|finding|row|namespace|change)\(s\)", r"\1s"),
+)]
+# What is left that reads as Python: a call (a name right before "(") or a keyword switch.
+PYTHON_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(|\b[a-z_]+=(True|False)\b")
+
+
+def for_people(text: str) -> str:
+    """``text`` (a verb's message, written for code) in the dashboard's words: the tab, box
+    or button to use instead of a Python call or keyword (see ``_FOR_PEOPLE``)."""
+    for pattern, words in _FOR_PEOPLE:
+        text = pattern.sub(words, text)
+    return _plain(text) if PYTHON_WORDS.search(text) else text
+
+
+def _plain(text: str) -> str:
+    # A sentence of advice for code that no rule knows: left out, as the dashboard cannot
+    # follow it; the first sentence (what went wrong) stays, its calls named in words.
+    first, *rest = re.split(r"(?<=[.;:]) ", text)
+    while True:
+        named = _CALL.sub(r"\1", first)
+        named = _SWITCH.sub(lambda m: m.group(1).replace("_", " "), named)
+        if named == first:
+            break
+        first = named
+    return " ".join([first] + [p for p in rest if not PYTHON_WORDS.search(p)])
+
+
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\([^()]*\)")
+_SWITCH = re.compile(r"\b([a-z_]+)=(?:True|False)\b")
+
+
+REGISTRY_EXPECTED = "Expected a registry host, like registry.example.com:5000"
+
+
+def registry_input(typed: str, *, where: str, box: str) -> str:
+    """The registry typed in the box ``box`` of ``where`` (``"Images, Copy to…"``), checked:
+    a field that takes a registry answers in its own terms (a host, not the form of a whole
+    image reference)."""
+    typed = typed.strip()
+    if not typed:
+        raise ValueError(f"{where}: the box '{box}' is empty. {REGISTRY_EXPECTED} (or choose "
+                         "one of the bar's registries)")
+    try:
+        return validate_registry(typed)
+    except BadReference as e:
+        problem = str(e).split(". ")[0].split(": ", 1)[-1]
+        raise ValueError(f"{where}: the box '{box}' holds {typed!r}, which is not a registry "
+                         f"({problem}). {REGISTRY_EXPECTED}") from e
 
 
 # Errors whose message already tells a person what to do: shown as they are, logged without

@@ -32,7 +32,11 @@ from .controls import Confirmation, button, show, text
 from .messages import catalog_pointer, result_text
 from .panel import Panel
 from .progress_view import ProgressView
-from .tables import namespace_display, namespace_plan_text, table_options
+from .tables import counted, namespace_display, namespace_plan_text, table_options
+
+# Rows a page shows before the page controls are needed: a team's namespaces fit on one page.
+PAGE_LENGTH = 25
+
 
 class NamespaceTable(Panel):
     """The namespaces of ``registry``: repositories, tags, size and newest image.
@@ -52,10 +56,12 @@ class NamespaceTable(Panel):
     def __init__(self, registry: str = ""):
         self.frame = pd.DataFrame(columns=COLUMNS)
         empty = namespace_display(self.frame)
-        self.table = ITable(empty, **table_options(empty, select={"style": "single"}, page_length=5))
+        self.table = ITable(empty, **table_options(empty, select={"style": "single"},
+                                                   page_length=PAGE_LENGTH))
         self.table.add_class("rw-namespace-grid")
         self.refresh_button = button("Refresh", "rw-ns-refresh", icon="refresh")
-        self.new_namespace = text("new namespace", "rw-ns-new-name")
+        self.new_namespace = text("e.g. my_namespace", "rw-ns-new-name",
+                                  description="new namespace")
         self.add_button = button("Add namespace", "rw-ns-add", icon="plus")
         self.remove_button = button("Remove namespace", "rw-ns-remove", icon="trash",
                                     style="warning")
@@ -143,7 +149,7 @@ class NamespaceTable(Panel):
                 self.last_error = e
                 return
             raise
-        self.progress.finish(f"{len(frame)} namespace(s)")
+        self.progress.finish(counted(len(frame), "namespace"))
         show(self.progress, False)
         if registry != self.registry:
             # Another registry was chosen while this one was listed: its rows must not show
@@ -151,7 +157,7 @@ class NamespaceTable(Panel):
             return
         self.title.value = f"<b>Namespaces of {registry}</b>"
         self._show(frame, registry)
-        self.message.status(f"{len(self.frame)} namespace(s) in {registry}")
+        self.message.status(f"{counted(len(self.frame), 'namespace')} in {registry}")
 
     def _show(self, frame: pd.DataFrame, registry: str | None) -> None:
         self.frame = frame
@@ -161,7 +167,7 @@ class NamespaceTable(Panel):
         keep = [i for i, name in enumerate(frame["namespace"]) if name == wanted]
         if registry:
             self._keep = None
-        options = table_options(display, select={"style": "single"}, page_length=5)
+        options = table_options(display, select={"style": "single"}, page_length=PAGE_LENGTH)
         options["selected_rows"] = keep
         self.table.update(display, **options)
         if not keep:
@@ -187,8 +193,16 @@ class NamespaceTable(Panel):
         result = add_namespace(registry, name)
         self.new_namespace.value = ""
         self._refresh_now()
-        self.message.status(result_text(result) if result.changed
-                            else f"namespace {name!r} already exists in {registry}")
+        if not result.changed:
+            self.message.status(f"namespace {name!r} already exists in {registry}")
+        elif result.details.get("created_on_registry"):  # a registry with namespace objects
+            self.message.status(f"namespace {name} created on {registry}")
+        else:
+            # A plain registry has no namespace object: say where it lives, or people
+            # expect it on the registry (and in other kernels' machines).
+            self.message.status(f"namespace {name} added to this list only: remembered here "
+                                f"for this user, not created on {registry}, which creates "
+                                "it with the first image pushed into it")
 
     def plan_removal(self) -> None:
         """Show what removing the selected namespace deletes; Confirm (enabled once the

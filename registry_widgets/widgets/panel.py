@@ -114,8 +114,10 @@ class Panel(w.VBox):
         return guarded(self, callback, fresh=fresh)
 
     def start(self, name: str, work: Callable[[], Any], *, fresh: bool = True) -> Future:
-        """Run ``work`` in the worker thread (queued behind a running action)."""
-        if fresh:
+        """Run ``work`` in the worker thread (queued behind a running action). ``fresh``: the
+        message and the feedback of the previous action are cleared first, unless an action
+        still runs (its progress and result must stay readable)."""
+        if fresh and not self.busy:
             self.message.clear()
             self.last_error = None
             self.reset_feedback()
@@ -129,8 +131,8 @@ class Panel(w.VBox):
                 return work()
             except Exception as e:  # noqa: BLE001 - shown, kept, logged, raised by wait()
                 self.last_error = e
-                if is_cancelled(e):
-                    self.message.error(f"cancelled: {e}")
+                if is_cancelled(e):  # the person pressed Cancel: not a failure
+                    self.message.cancelled(e)
                 else:
                     self.message.error(e)
                 log.warning("%s failed: %s", name, e, exc_info=not isinstance(e, _EXPECTED))

@@ -49,7 +49,10 @@ class ProgressView(w.VBox):
         self._log_lines: list[str] = []
         self.events = 0
         self.action = ""
-        super().__init__([w.HBox([self.overall, self.label]), self.bars_box, self.log_area])
+        self.legend = w.HTML(LEGEND)
+        self.legend.add_class("rw-progress-legend")
+        super().__init__([w.HBox([self.overall, self.label]), self.legend, self.bars_box,
+                          self.log_area])
         self.add_class("rw-progress")
         self.layout.display = "none"
 
@@ -72,12 +75,23 @@ class ProgressView(w.VBox):
             self.label.value = message or f"{action}…"
             self.layout.display = None
 
-    def finish(self, message: str = "", *, failed: bool = False) -> None:
+    def finish(self, message: str = "", *, failed: bool = False,
+               cancelled: bool = False) -> None:
+        """End the operation: every bar green when it succeeded; when it ``failed`` the
+        overall bar turns red and the bars of unfinished items too. ``cancelled`` (the person
+        pressed Cancel) is not a failure: the bars stay as they were, the label says
+        "cancelled" (see ``LEGEND``)."""
         with self._lock:
+            if cancelled:
+                self.overall.bar_style = ""
+                self.label.value = "cancelled"
+                return
+            for bar in self._bars.values():
+                if not failed:
+                    bar.value = 100
+                bar.bar_style = "success" if bar.value >= 100 else ("danger" if failed else "")
             if not failed:
                 self.overall.value = 100
-                for item_id, bar in self._bars.items():
-                    bar.value = 100
             self.overall.bar_style = "danger" if failed else "success"
             self.label.value = message or ("failed" if failed else "done")
 
@@ -166,6 +180,13 @@ class ProgressView(w.VBox):
         _set(self.label, "value", f"{done}/{len(self._items)} layers, "
                                   f"{human_size(current)} of {human_size(total)}")
 
+
+# The one meaning of the bars' colours, shown under the overall bar of every progress view.
+LEGEND = ('<span style="font-size:85%;color:#555">bars: '
+          '<span style="color:#2196f3">■</span> moving · '
+          '<span style="color:#4caf50">■</span> done · '
+          '<span style="color:#f44336">■</span> failed · '
+          'unchanged after Cancel</span>')
 
 _DONE_STATUSES = {"pull complete", "already exists", "pushed", "layer already exists",
                   "download complete", "skipped", "mounted", "copied", "done", "complete"}

@@ -16,6 +16,7 @@ Imports ``credentials`` (to read the username ``docker login`` stored), ``refere
 from __future__ import annotations
 
 import html
+import warnings
 from typing import Any, Mapping, Sequence
 
 import ipywidgets as w
@@ -26,8 +27,8 @@ from ..operations.core import state
 from ..operations.core.clients import refresh_credentials
 from ..operations.images.ibm_cloud import IBM_REGIONS, pulls_left
 from ..operations.images.inspect import check
-from ..reference import validate_registry
 from .controls import button, text
+from .messages import registry_input
 from .panel import Panel
 
 
@@ -41,7 +42,7 @@ def registry_options(registries: str | Sequence[str] | Mapping[str, str]) -> lis
     else:
         pairs = [(str(host), str(host)) for host in registries]
     if not pairs:
-        raise ValueError("give at least one registry, e.g. Dashboard(['us.icr.io'])")
+        raise ValueError("give at least one registry, e.g. us.icr.io")
     return pairs
 
 
@@ -81,13 +82,19 @@ def forget(registry: str) -> None:
     state.update(DOCUMENT, drop)
 
 
+# The bar's state in words, not exception names.
+_STATE_WORDS = {"Unreachable": "down", "Unauthorized": "log in needed",
+                "Denied": "access denied", "InsecureRegistry": "refused plain HTTP",
+                "BadReference": "not a registry"}
+
+
 def state_text(registry: str, answer: dict[str, Any] | None, error: BaseException | None,
                username: str | None, pulls: str | None = None) -> str:
     """One line for the bar: ``reachable · logged in as alice · TLS (https)``, and Docker
     Hub's ``76 of 100 pulls left (per 6 h)`` where the registry said so (``pulls``)."""
     if error is not None:
         first = str(error).split(". ")[0]
-        return f"⚠ {registry}: {type(error).__name__}: {first}"
+        return f"⚠ {registry}: {_STATE_WORDS.get(type(error).__name__, 'not usable')}: {first}"
     assert answer is not None
     url = str(answer.get("url") or "")
     tls = "TLS verified (https)" if url.startswith("https") else "plain HTTP"
@@ -114,15 +121,18 @@ class RegistryBar(Panel):
                                   layout=w.Layout(width="18em"),
                                   style={"description_width": "initial"})
         self.chooser.add_class("rw-registry-chooser")
-        self.new_registry = text("add a registry, e.g. us.icr.io", "rw-registry-new",
+        self.new_registry = text("e.g. us.icr.io (Enter)", "rw-registry-new",
+                                 description="add a registry",
                                  width="14em")
         self.add_button = button("Add", "rw-registry-add", icon="plus")
         self.remove_button = button("Remove", "rw-registry-remove", icon="minus")
         self.check_button = button("", "rw-registry-check", icon="plug")
         self.check_button.tooltip = "check the registry again"
         # IBM Cloud Container Registry's regions, one choice away (adds and chooses it).
-        self.ibm_region = w.Dropdown(options=[("IBM Cloud region…", "")] + list(
-            IBM_REGIONS.items()), value="", layout=w.Layout(width="13em"))
+        self.ibm_region = w.Dropdown(options=[("choose…", "")] + list(IBM_REGIONS.items()),
+                                     value="", description="IBM Cloud region",
+                                     style={"description_width": "initial"},
+                                     layout=w.Layout(width="20em"))
         self.ibm_region.add_class("rw-registry-ibm-region")
         self.state = w.HTML("", layout=w.Layout(margin="0 12px 0 4px"))
         self.state.add_class("rw-registry-state")
@@ -138,6 +148,12 @@ class RegistryBar(Panel):
         self.value = self.chooser.value
         self.chooser.observe(self.guard(self._chosen), names="value")
         self.on_click(self.add_button, self.add)
+        # Enter in the box adds too. ipywidgets 8 calls on_submit deprecated in favour of
+        # continuous_update=False, but that also fires when the box loses focus (a click on
+        # Add would add twice); the browser still sends Enter as "submit".
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.new_registry.on_submit(lambda _box: self.guard(self.add)())
         self.on_click(self.remove_button, self.remove)
         self.on_click(self.check_button, self.recheck, background=True)
         self.ibm_region.observe(self.guard(self._region_chosen), names="value")
@@ -200,8 +216,9 @@ class RegistryBar(Panel):
         """Add the registry typed in ``new_registry`` and choose it."""
         typed = self.new_registry.value.strip()
         if not typed:
-            raise ValueError("type a registry to add, e.g. us.icr.io or 127.0.0.1:5000")
-        registry = validate_registry(typed)
+            raise ValueError("type a registry in the box 'add a registry' first, e.g. "
+                             "us.icr.io or 127.0.0.1:5000")
+        registry = registry_input(typed, where="Registry bar", box="add a registry")
         if registry not in self.registries:
             self.chooser.options = list(self.chooser.options) + [(registry, registry)]
             if self._remember:

@@ -97,10 +97,12 @@ class ScanPanel(Panel):
                  registry: str = ""):
         self.title = w.HTML("")
         self.title.add_class("rw-scan-title")
-        self.image = text("registry/namespace/repository:tag", "rw-scan-image", value=image,
+        self.image = text("registry/namespace/repository:tag", "rw-scan-image",
+                          description="image", value=image,
                           width="24em")
-        self.feed = text("feed: folder, zip or artifact", "rw-scan-feed", value=feed, width="20em")
-        self.exemptions = text("exemptions file (optional)", "rw-scan-exemptions",
+        self.feed = text("folder, zip or artifact", "rw-scan-feed", description="feed",
+                         value=feed, width="20em")
+        self.exemptions = text("optional", "rw-scan-exemptions", description="exemptions file",
                                value=exemptions, width="14em")
         self.scan_button = button("Scan", "rw-scan-scan", icon="shield", style="primary")
         self.summary = w.HTML("")

@@ -27,9 +27,9 @@ from ..errors import RegistryError
 from ..operations.core.result import Result
 from ..operations.images.repositories import catalog_refused
 from ..operations.mirror.sync import summary_line, sync
-from .controls import button, text
+from .controls import button, registry_box, text
 from .messages import catalog_pointer
-from .panel import Panel, plan_bound
+from .panel import Panel, is_cancelled, plan_bound
 from .progress_view import ProgressView
 from .tables import human_size
 
@@ -72,10 +72,14 @@ class SyncPanel(Panel):
         self.repositories = repositories
         self.source = text("registry/namespace", "rw-sync-source", description="source",
                            value=source, width="22em")
-        self.target = text("registry/namespace", "rw-sync-target", description="target",
-                           value=target, width="22em")
-        self.tags = text("tag regex, e.g. ^1[.]", "rw-sync-tags", width="14em")
-        self.semver = text("semver, e.g. ^1.2 or 1.x", "rw-sync-semver", width="14em")
+        # The target offers the bar's registries (``offer_registries``), still taking any
+        # registry/namespace typed in.
+        self.target = registry_box("rw-sync-target", description="target",
+                                   placeholder="registry/namespace", width="22em")
+        self.target.value = target
+        self.tags = text("e.g. ^1[.]", "rw-sync-tags", description="tag regex", width="14em")
+        self.semver = text("e.g. ^1.2 or 1.x", "rw-sync-semver", description="semver",
+                           width="14em")
         self.latest = w.BoundedIntText(value=0, min=0, max=100_000, description="latest",
                                        layout=w.Layout(width="10em"))
         self.latest.add_class("rw-sync-latest")
@@ -118,6 +122,10 @@ class SyncPanel(Panel):
                 "accessories": self.accessories.value,
                 **({"repositories": self.repositories} if self.repositories is not None
                    else {})}
+
+    def offer_registries(self, registries: list[str]) -> None:
+        """What the target box offers: each of the bar's registries, to add a namespace to."""
+        self.target.options = [f"{r}/" for r in registries]
 
     def follow(self, registry: str) -> None:
         """The dashboard chose ``registry``: the source moves there (its path stays, shown in
@@ -189,8 +197,8 @@ class SyncPanel(Panel):
         try:
             result = sync(**self._planned, plan=self.plan, executor=self.executor,
                           progress=self.progress)
-        except BaseException:
-            self.progress.finish("sync failed", failed=True)
+        except BaseException as e:
+            self.progress.finish("sync failed", failed=True, cancelled=is_cancelled(e))
             raise
         finally:
             self.report_changed(arguments["target"].partition("/")[0])

@@ -4,12 +4,13 @@
 browser receives must stay small, because itables sends every row (``maxBytes=0``) and a
 10,000-row table must still draw in a couple of seconds. So display frames hold short
 strings: human sizes, short digests, platforms joined. A hidden integer ``bytes`` column
-keeps the size column sortable by value (``SIZE_SORT`` column definitions).
+keeps the size column sortable by value (``SIZE_SORT`` column definitions), and a hidden
+``tag order`` keeps tags in version order (1.9 before 1.10: ``tag_key``).
 
 Display rows keep the positions of the frame they came from, so a selection in the browser
 (``selected_rows``, positions) maps straight back to the full rows: ``rows_at``.
 
-Imports only pandas, the standard library and ``reference``.
+Imports only pandas, packaging, the standard library and ``reference``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
+from packaging.version import InvalidVersion, Version
 
 from ..reference import Reference, parse_reference
 
@@ -27,7 +29,7 @@ __all__ = [
     "namespace_display", "image_display", "filter_frame", "rows_at", "selected_references",
     "digest_reference", "pull_command", "pull_commands", "export_json", "inspect_text", "copy_target", "push_target",
     "build_target", "plan_text", "namespace_plan_text", "export_frame", "size_column_defs",
-    "table_options",
+    "table_options", "counted", "tag_key", "tag_order", "sort_tags",
 ]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
@@ -45,6 +47,11 @@ def human_size(size: Any) -> str:
         value /= 1000
         unit += 1
     return f"{int(value)} B" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 tag``, ``3 tags``: a count with its noun, never the code-like ``tag(s)``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def short_digest(digest: Any, length: int = 12) -> str:
@@ -82,12 +89,50 @@ def format_labels(labels: Any, limit: int | None = LABELS_MAX) -> str:
 
 
 def size_column_defs(columns: Sequence[str]) -> list[dict[str, Any]]:
-    """DataTables column definitions: hide ``bytes`` and sort ``size`` by it."""
-    if "bytes" not in columns or "size" not in columns:
-        return []
-    hidden, size = list(columns).index("bytes"), list(columns).index("size")
-    return [{"targets": [hidden], "visible": False, "searchable": False},
-            {"targets": [size], "orderData": [hidden]}]
+    """DataTables column definitions: hide ``bytes`` and sort ``size`` by it; hide
+    ``tag order`` and sort ``tag`` by it (1.9 before 1.10)."""
+    columns = list(columns)
+    defs = []
+    for shown, hidden in (("size", "bytes"), ("tag", "tag order")):
+        if shown in columns and hidden in columns:
+            defs += [{"targets": [columns.index(hidden)], "visible": False,
+                      "searchable": False},
+                     {"targets": [columns.index(shown)], "orderData": [columns.index(hidden)]}]
+    return defs
+
+
+def tag_key(tag: Any) -> tuple:
+    """How tags sort for people: versions by their meaning (``1.9`` before ``1.10``, ``1.0rc1``
+    before ``1.0``, as ``packaging.version`` reads them), first; other tags after, in natural
+    order (``build-2`` before ``build-10``)."""
+    text = str(tag)
+    try:
+        return (0, Version(text), ())
+    except InvalidVersion:
+        # digits compared as numbers; (0, n) before (1, text) so a mixed tag never compares
+        # an int with a str
+        parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower())
+                      for p in re.findall(r"\d+|\D+", text))
+        return (1, Version("0"), parts)
+
+
+def tag_order(tags: Iterable[Any]) -> list[int]:
+    """The rank of each tag in :func:`tag_key` order (for the hidden ``tag order`` column)."""
+    tags = list(tags)
+    ranks = [0] * len(tags)
+    for rank, i in enumerate(sorted(range(len(tags)), key=lambda i: tag_key(tags[i]))):
+        ranks[i] = rank
+    return ranks
+
+
+def sort_tags(images: pd.DataFrame) -> pd.DataFrame:
+    """``images`` by namespace, repository and tag in :func:`tag_key` order (index kept)."""
+    if images.empty or "tag" not in images.columns:
+        return images
+    order = sorted(range(len(images)), key=lambda i: (
+        str(images["namespace"].iloc[i]) if "namespace" in images.columns else "",
+        str(images["repository"].iloc[i]), tag_key(images["tag"].iloc[i])))
+    return images.iloc[order]
 
 
 # Not itables' default layout on purpose: that one loses its search box and paging when the
@@ -149,6 +194,7 @@ def image_display(images: pd.DataFrame) -> pd.DataFrame:
     out["created"] = [format_time(t) for t in images["created"]]
     out["labels"] = [format_labels(x) for x in images["labels"]]
     out["bytes"] = sizes
+    out["tag order"] = tag_order(images["tag"])
     return out.reset_index(drop=True)
 
 
@@ -161,7 +207,8 @@ def _as_text(column: pd.Series) -> pd.Series:
     if column.dtype == object and len(column) and isinstance(column.iloc[0], dict):
         return column.map(lambda x: format_labels(x, None))
     if pd.api.types.is_datetime64_any_dtype(column):
-        return column.map(format_time)
+        # astype(str): an empty column keeps its datetime dtype through map, and .str refuses it
+        return column.map(format_time).astype(str)
     return column.astype(str)
 
 
@@ -352,7 +399,8 @@ def plan_text(plans: Sequence[Any]) -> str:
         if plan.kind == "digest":
             digests[f"{plan.repository}@{plan.digest}"] = None
         freed += int(plan.bytes_freed_estimate or 0)
-    lines += ["", f"In all: {len(tags)} tag(s) and {len(digests)} digest(s) removed, up to "
+    lines += ["", f"In all: {counted(len(tags), 'tag')} and "
+                  f"{counted(len(digests), 'digest')} removed, up to "
                   f"{human_size(freed)} freed once the registry's garbage collection runs."]
     if tags:
         lines.append("Tags that go: " + ", ".join(tags))

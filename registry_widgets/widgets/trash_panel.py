@@ -23,7 +23,7 @@ from ..operations.core.clients import refresh_credentials
 from .controls import button
 from .messages import result_text
 from .panel import Panel
-from .tables import format_time, rows_at, short_digest, table_options
+from .tables import counted, format_time, rows_at, short_digest, table_options
 
 
 def trash_display(frame: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +114,7 @@ class TrashPanel(Panel):
         self.table.update(display, **table_options(display))
         self.update_buttons()
         ready = int(frame["restorable"].fillna(False).astype(bool).sum())
-        self.message.status(f"{len(frame)} deleted image(s), {ready} restorable")
+        self.message.status(f"{counted(len(frame), 'deleted image')}, {ready} restorable")
 
     def button_allowed(self, btn: w.Button) -> bool:
         return btn is not self.restore_button or len(self.frame) > 0

@@ -119,6 +119,19 @@ def configure(registry: str, *, credentials: Any = None, **options: Any) -> None
         client.close()
 
 
+def configured(registry: str) -> tuple[str, dict[str, Any]]:
+    """What ``configure()`` set for ``registry`` besides credentials: the registry as it was
+    configured (with its scheme, if one was given) and its options (``{}`` when none). A
+    new login passes them on, so that logging in keeps a CA file configured before."""
+    registry = validate_registry(registry)
+    with _lock:
+        options = dict(_options.get(registry_identity(registry), {}))
+    options.pop("credentials", None)
+    scheme = options.pop("_scheme", "") or _split(registry)[0]
+    host = _split(registry)[1]
+    return (f"{scheme}://{host}" if scheme else host), options
+
+
 def client_for(registry: str) -> RegistryClient:
     """The shared client for a registry (``host[:port]`` as in a reference, or a URL with a
     scheme). Raises BadReference, before any request, when ``registry`` cannot name one."""

@@ -11,6 +11,7 @@ Imports ``reference``, ``engine``, ``registry``, the core's ``changes``, ``clien
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...engine import Engine, tagged_reference
@@ -100,7 +101,8 @@ def tag(source: Reference | str, target: Reference | str, *,
 
 
 def push(ref: Reference | str, *, credentials: Any = None, force: bool = False,
-         progress: ProgressCallback | None = None, engine: Engine | None = None) -> Result:
+         progress: ProgressCallback | None = None, engine: Engine | None = None,
+         cancel: threading.Event | None = None) -> Result:
     """Similar to `docker push REF`: upload a local image to the registry its name says.
 
     Plan first, as ``copy`` does: what the tag points at now is read before anything is
@@ -108,7 +110,8 @@ def push(ref: Reference | str, *, credentials: Any = None, force: bool = False,
     that image is backed up by the change engine before the push (``restore(result)`` puts
     it back), and a protected tag (``protect``) is refused unless ``force=True``. The engine
     reads the tag again right before the push (refused if it moved), then checks the
-    registry shows what was pushed, and journals the push.
+    registry shows what was pushed, and journals the push. Setting ``cancel`` stops the
+    push within moments (``Cancelled``; the tag is not moved).
     """
     ref = tagged_reference(ref, "push")
     check_bool("force", force)
@@ -128,7 +131,8 @@ def push(ref: Reference | str, *, credentials: Any = None, force: bool = False,
         Change(ref.repository, ref.tag, before=before, after=PUSHED, reason="the local image")])
 
     def write(change: Change) -> str:
-        result.digest = engine.push(ref, credentials=credentials, progress=counter)
+        result.digest = engine.push(ref, credentials=credentials, progress=counter,
+                                    **({"cancel": cancel} if cancel is not None else {}))
         return result.digest
 
     changes.apply(plan, write=write, result=result, client=reader)
@@ -149,7 +153,8 @@ def _reader(registry: str, credentials: Any) -> RegistryClient:
 def build(context_dir: str | os.PathLike[str], ref: Reference | str,
           dockerfile: str | None = None, build_args: Mapping[str, str] | None = None,
           labels: Mapping[str, str] | None = None, *, progress: ProgressCallback | None = None,
-          engine: Engine | None = None, platform: str | None = None) -> Result:
+          engine: Engine | None = None, platform: str | None = None,
+          cancel: threading.Event | None = None) -> Result:
     """Similar to `docker build -t REF [--platform P] CONTEXT_DIR`: build an image from a
     Dockerfile.
 
@@ -157,14 +162,16 @@ def build(context_dir: str | os.PathLike[str], ref: Reference | str,
     ``details["image_id"]`` (``digest`` is for registry manifests; a build makes none).
     ``platform`` (normalised as containerd does: ``amd64`` is ``linux/amd64``) is the
     engine's own platform option; None builds for the engine's platform. An invalid
-    platform is refused before the engine is asked.
+    platform is refused before the engine is asked. Setting ``cancel`` stops the build
+    within moments (``Cancelled``).
     """
     ref = tagged_reference(ref, "build")
     platform = None if platform is None else check_platform("platform", platform)
     engine = _engine(engine)
     with Timer() as timer:
         image_id = engine.build(context_dir, ref, dockerfile=dockerfile, build_args=build_args,
-                                labels=labels, platform=platform, progress=progress)
+                                labels=labels, platform=platform, progress=progress,
+                                **({"cancel": cancel} if cancel is not None else {}))
     details = {"image_id": image_id, "context_dir": os.fspath(context_dir),
                "platform": platform,
                "dockerfile": dockerfile, "labels": dict(labels or {}),
