@@ -15,6 +15,7 @@ Imports only pandas, the standard library and ``reference``.
 from __future__ import annotations
 
 import math
+import json
 import re
 from typing import Any, Iterable, Sequence
 
@@ -281,7 +282,12 @@ def inspect_details(info: dict) -> str:
     layers = info.get("layers") or []
     lines.append(f"layers ({len(layers)}):")
     lines += [f"  {layer['digest']}  {human_size(layer['size'])}" for layer in layers]
-    lines += [f"manifest ({info.get('media_type', '')}):", info.get("raw_manifest", "")]
+    raw = info.get("raw_manifest", "")
+    try:  # indented: one raw JSON line is unreadable (the exact bytes are in raw_manifest)
+        raw = json.dumps(json.loads(raw), indent=2)
+    except ValueError:
+        pass
+    lines += [f"manifest ({info.get('media_type', '')}):", raw]
     return "\n".join(lines)
 
 
