@@ -252,9 +252,9 @@ class LocalPanel(Panel):
         replaced = (result.details.get("replaces") or {}).values()
         note = "".join(f"; replaced {short_digest(d)} (backed up: the Trash tab restores it)"
                        for d in replaced)
-        self.message.status(result_text(result) + note)
         self.report_changed(parse_reference(target).registry)
-        self._list()
+        self._list()  # the new name is an image's name now
+        self.message.status(result_text(result) + note)
         return result
 
     # -- Run test ------------------------------------------------------------------------
