@@ -1,5 +1,5 @@
 """``Dashboard``: the registry bar over tabs (Images, Build, Clean up, Sync, Scan, Trash,
-Log in, Details, Local images), linked: choosing a registry moves every panel to it (each empties what it showed
+Log in), linked: choosing a registry moves every panel to it (each empties what it showed
 of the old one, then lists the new one), choosing a namespace opens it in the image table
 and gives the build panel its target, and any action that changes a registry makes every
 panel that shows it list again.

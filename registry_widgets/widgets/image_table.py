@@ -157,8 +157,8 @@ class ImageTable(Panel):
         # selection, then what moves images, then what deletes.
         self.toolbar = w.HBox([self.refresh_button, self.filter_text, self.pull_button,
                                self.inspect_button, self.details_button,
-                               self.pull_command_button, self.remove_tag_button, self.delete_digest_button,
-                               self.cancel_action_button],
+                               self.pull_command_button, self.remove_tag_button,
+                               self.delete_digest_button, self.cancel_action_button],
                               layout=w.Layout(flex_flow="row wrap"))
         self.toolbar.add_class("rw-img-toolbar")
         self.transfer_bar = w.HBox([self.copy_registry, self.copy_namespace, self.copy_tag,
