@@ -307,7 +307,8 @@ class DetailView(Panel):
         """The bar chose ``registry``: an image of another registry is no longer shown."""
         if self.info is not None and parse_reference(self.info["reference"]).registry != registry:
             self.info = None
-            self.tabs.children = []
+            for holder in self.tabs.children:
+                holder.children = []
             show(self.refresh_button, False)
             self.title.value = ("<b>Image details</b>: choose a row in the Images tab and "
                                 "press Details, or click its Security cell")
@@ -335,18 +336,19 @@ class DetailView(Panel):
         info = self.info
         if info is None:
             return
-        chosen = self.tabs.selected_index
-        children, titles = [], []
-        for title, section in self.sections:
+        titles = tuple(title for title, _ in self.sections)
+        if self.tabs.titles != titles or len(self.tabs.children) != len(titles):
+            # One lasting box per section: the browser's tab keeps showing the box whose
+            # content is replaced (a new child in a shown tab would stay hidden there).
+            self.tabs.children = [w.VBox() for _ in titles]
+            self.tabs.titles = titles
+            self.tabs.selected_index = 0
+        for holder, (title, section) in zip(self.tabs.children, self.sections):
             try:
-                children.append(section(self, info))
+                holder.children = [section(self, info)]
             except Exception as e:  # noqa: BLE001 - one broken section must not hide the rest
-                children.append(w.HTML(f"<p style='color:#b00020'>{html.escape(title)} could "
-                                       f"not be shown: {html.escape(str(e))}</p>"))
-            titles.append(title)
-        self.tabs.children = children
-        self.tabs.titles = tuple(titles)
-        self.tabs.selected_index = chosen if chosen is not None and chosen < len(children) else 0
+                holder.children = [w.HTML(f"<p style='color:#b00020'>{html.escape(title)} "
+                                          f"could not be shown: {html.escape(str(e))}</p>")]
         platforms = ", ".join(p["platform"] for p in info["platforms"])
         self.title.value = (f"<b>Details of {html.escape(info['reference'])}</b> "
                             f"<code>{short_digest(info['digest'])}</code> "
