@@ -55,6 +55,8 @@ def test_details_from_a_row_and_from_the_security_column_with_a_scan(
         images = board.locator(".rw-image-table")
         grid = images.locator(".rw-image-grid")
         choose_namespace(board, NAMESPACE)
+        expect(grid.locator("tbody tr")).to_have_count(
+            len([r for r in pushed if f"/{NAMESPACE}/" in r]) + 1, timeout=TIMEOUT)
         view = board.locator(".rw-detail-view")
 
         # From a row: its Details button.
