@@ -165,3 +165,23 @@ def test_details_without_a_selection_says_what_to_do_and_reads_nothing(registry,
     with pytest.raises(ValueError):
         board.detail_view.wait(TIMEOUT)
     assert "press Details" in board.detail_view.message.text
+
+
+def test_inspect_of_a_multi_arch_index_shows_every_platform_and_the_manifest_indented(
+        registry, unique_repo):
+    amd = push_image(registry, unique_repo, None, layer_sizes=(600,), seed="i-amd")
+    arm = push_image(registry, unique_repo, None, layer_sizes=(700,), seed="i-arm",
+                     platform=("linux", "arm64", "v8"))
+    push_index(registry, unique_repo, "3.0", [amd, arm])
+    board = board_on(registry, unique_repo.split("/")[0])
+    table = board.image_table
+    table.select(f"{registry.host}/{unique_repo}:3.0")
+    table.inspect_button.click()
+    board.wait(TIMEOUT)
+    shown = table.output.value
+    for child in (amd, arm):
+        assert child.layers[0].digest in shown
+    assert "platform linux/arm64/v8:" in shown
+    oracle = get_manifest(registry, unique_repo, "3.0")
+    assert json.dumps(json.loads(oracle.data), indent=2) in shown
+    assert shown.count("manifest (") == 1

@@ -560,7 +560,15 @@ class ImageTable(Panel):
         parts = []
         for _, row in rows.iterrows():
             self.check_cancel("inspect")
-            parts.append(inspect_text(row) + "\n" + inspect_details(inspect(row["reference"])))
+            info = inspect(row["reference"])
+            text = inspect_text(row) + "\n" + inspect_details(info)
+            # A multi-arch index: every platform's config, history and layers, not the first
+            # one's alone (the manifest shown is the index itself, once).
+            for platform in list(dict.fromkeys(info["platforms"]))[1:]:
+                other = inspect(row["reference"], platform=platform)
+                text += f"\n\nplatform {platform}:\n" + inspect_details(
+                    dict(other, raw_manifest=None))
+            parts.append(text)
         self._output("\n\n".join(parts))
 
     def on_details(self, callback: Callable[[str], Any], remove: bool = False) -> None:

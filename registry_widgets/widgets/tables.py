@@ -283,6 +283,8 @@ def inspect_details(info: dict) -> str:
     lines.append(f"layers ({len(layers)}):")
     lines += [f"  {layer['digest']}  {human_size(layer['size'])}" for layer in layers]
     raw = info.get("raw_manifest", "")
+    if raw is None:  # another platform of an index already shown: its manifest is there
+        return "\n".join(lines)
     try:  # indented: one raw JSON line is unreadable (the exact bytes are in raw_manifest)
         raw = json.dumps(json.loads(raw), indent=2)
     except ValueError:
