@@ -51,6 +51,9 @@ def test_details_from_a_row_and_from_the_security_column_with_a_scan(
     alpine = push(reg, *SCANNED, alpine_layers())
     index = get_manifest(reg, *INDEX)
     page, board = open_dashboard(browser, dashboard)
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     try:
         images = board.locator(".rw-image-table")
         grid = images.locator(".rw-image-grid")
@@ -114,6 +117,7 @@ def test_details_from_a_row_and_from_the_security_column_with_a_scan(
         assert box is not None and box["x"] + box["width"] <= 1280, box
     except Exception:
         failing(page, dashboard, tmp_path)
+        print("the browser's console:\n" + "\n".join(console[-40:]))
         raise
     finally:
         page.context.close()

@@ -94,6 +94,9 @@ def _details_tab(board: "Dashboard") -> w.Widget:
         reports=scans.reports if scans is not None else None,
         feed=(lambda: scans.feed.value) if scans is not None else None)
     board.image_table.security = lambda shown: security_cells(shown, view.reports)
+    # Drawn again with the column now: a first listing that finished before this line
+    # drew none, and a grid whose columns change under an update can stay stale in the page.
+    board.image_table.apply_filter()
     view.on_scanned(lambda report: board.image_table.apply_filter())
 
     def opened(reference: str) -> None:
