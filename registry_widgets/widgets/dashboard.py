@@ -94,9 +94,9 @@ def _details_tab(board: "Dashboard") -> w.Widget:
         reports=scans.reports if scans is not None else None,
         feed=(lambda: scans.feed.value) if scans is not None else None)
     board.image_table.security = lambda shown: security_cells(shown, view.reports)
-    # Drawn again with the column now: a first listing that finished before this line
-    # drew none, and a grid whose columns change under an update can stay stale in the page.
-    board.image_table.apply_filter()
+    # Drawn again with the column: a first listing that finished before this line drew
+    # none. In the table's own worker, after that listing: two threads drawing one grid race.
+    board.image_table.start("redraw", board.image_table.apply_filter, fresh=False)
     view.on_scanned(lambda report: board.image_table.apply_filter())
 
     def opened(reference: str) -> None:
