@@ -358,7 +358,8 @@ def test_inspect_shows_digest_platforms_labels_size_and_pull_command(registry, a
     assert "history (" in text
     for layer in app["one"].layers:
         assert layer.digest in text
-    assert app["one"].manifest.decode() in text
+    # the manifest indented (issue 25: one raw JSON line was unreadable), same content
+    assert json.dumps(json.loads(app["one"].manifest), indent=2) in text
 
 
 def test_copy_pull_command(registry, app):
@@ -819,7 +820,7 @@ def test_dashboard_links_registry_namespace_images_and_build(registry, registry_
     dash = ready(Dashboard({"A": registry.host, "B": registry_b.host}))
     assert dash.registry == registry.host
     assert dash.tabs.titles == ("Images", "Build", "Clean up", "Sync", "Scan", "Trash",
-                                "Log in")
+                                "Log in", "Details", "Local images")
     assert dash.cleanup_panel.registry == registry.host  # follows the chooser, as Trash does
 
     dash.namespace_table.select(app["ns"])
