@@ -164,6 +164,7 @@ def test_local_images_prune_dangling_plan_then_apply_and_push_a_picked_image(
         expect(local.locator(".rw-local-target")).to_contain_text(target, timeout=TIMEOUT)
         expect(local.locator(".rw-local-target")).to_contain_text("a new tag",
                                                                   timeout=TIMEOUT)
+        idle(board)  # the check of the target is done: the buttons are enabled
         screenshot(page, "local-images-1280x800.png", tmp_path)
         local.locator("button.rw-local-push").click()
         idle(board)

@@ -92,7 +92,8 @@ def _details_tab(board: "Dashboard") -> w.Widget:
     scans = board.scan_panel
     board.detail_view = view = DetailView(
         reports=scans.reports if scans is not None else None,
-        feed=(lambda: scans.feed.value) if scans is not None else None)
+        feed=(lambda: scans.feed.value) if scans is not None else None,
+        exemptions=(lambda: scans.exemptions.value) if scans is not None else None)
     board.image_table.security = lambda shown: security_cells(shown, view.reports)
     # Drawn again with the column: a first listing that finished before this line drew
     # none. In the table's own worker, after that listing: two threads drawing one grid race.

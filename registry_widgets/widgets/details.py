@@ -267,19 +267,22 @@ SECTIONS: list[tuple[str, Section]] = [
 class DetailView(Panel):
     """The details of one image: ``show_image(reference)``, then one tab per section.
 
-    ``reports`` maps digests to ``ScanReport`` (the Scan tab's, shared); ``feed`` returns
-    the advisory feed Scan uses. ``scan_button`` scans the image shown, ``sbom_button`` reads
-    its packages; ``on_scanned(callback)`` hears of each new report. ``info`` is the last
-    ``describe`` answer; ``sections`` the list drawn (``add_section`` appends).
+    ``reports`` maps digests to ``ScanReport`` (the Scan tab's, shared); ``feed`` and
+    ``exemptions`` return the advisory feed and the exemptions file Scan uses.
+    ``scan_button`` scans the image shown, ``sbom_button`` reads its packages;
+    ``on_scanned(callback)`` hears of each new report. ``info`` is the last ``describe``
+    answer; ``sections`` the list drawn (``add_section`` appends).
     """
 
     def __init__(self, *, sections: Sequence[tuple[str, Section]] = (),
                  reports: dict[str, Any] | None = None,
-                 feed: Callable[[], str] | None = None):
+                 feed: Callable[[], str] | None = None,
+                 exemptions: Callable[[], str] | None = None):
         self.sections: list[tuple[str, Section]] = list(SECTIONS) + list(sections)
         self.reports: dict[str, Any] = reports if reports is not None else {}
         self.contents: dict[str, Any] = {}
         self.feed = feed or (lambda: "")
+        self.exemptions = exemptions or (lambda: "")
         self.info: dict | None = None
         self.title = w.HTML("<b>Image details</b>: choose a row in the Images tab and press "
                             "Details, or click its Security cell")
@@ -373,7 +376,7 @@ class DetailView(Panel):
                              "or zip of OSV records) in the Scan tab's feed box, then press "
                              "Scan here again")
         pinned = f"{parse_reference(info['reference']).name}@{info['digest']}"
-        report = scan(pinned, feed=feed)
+        report = scan(pinned, feed=feed, exemptions=self.exemptions().strip() or None)
         report.reference = info["reference"]
         self.reports[info["digest"]] = report
         self.draw()

@@ -293,7 +293,8 @@ class LocalPanel(Panel):
             result = apply_local_plan(plan, engine=self._engine)
             self.plan = None
             self._list()
-            lines = [f"{result.action}: {len(result.details['removed'])} removed, "
+            lines = [f"{plan.action[0].upper()}{plan.action[1:]}: "
+                     f"{len(result.details['removed'])} removed, "
                      f"{human_size(result.details['freed'])} freed"]
             lines += [f"skipped {s}" for s in result.details["skipped"]]
             (self.message.error if result.details["skipped"] else self.message.status)(
