@@ -197,7 +197,12 @@ def vulnerabilities_section(view: "DetailView", info: dict) -> w.Widget:
             f"{report.packages} packages, {html.escape(report.distro or 'no OS release')}</p>")
     more = (f"<p>the first {ROWS_SHOWN} of {len(findings)}; the Scan tab shows all</p>"
             if len(findings) > ROWS_SHOWN else "")
-    notes = "".join(f"<p style='color:#757575'>{html.escape(n)}</p>" for n in report.notes)
+    # The scan's own notes speak to code (its keyword arguments): the gaps are said as they
+    # are, findings without a severity in this view's words.
+    unranked = sum(1 for f in report.open_findings if f.severity == "unknown")
+    said = list(report.gaps) + ([f"{unranked} open finding(s) have no severity in the feed: "
+                                 "they count as failing at any level"] if unranked else [])
+    notes = "".join(f"<p style='color:#757575'>{html.escape(n)}</p>" for n in said)
     box.children = [_box(head + html_table(["severity", "id", "package", "installed", "fixed",
                                             "status", "summary"], rows) + more + notes,
                          "rw-dt-findings")]
