@@ -185,3 +185,18 @@ def test_inspect_of_a_multi_arch_index_shows_every_platform_and_the_manifest_ind
     oracle = get_manifest(registry, unique_repo, "3.0")
     assert json.dumps(json.loads(oracle.data), indent=2) in shown
     assert shown.count("manifest (") == 1
+
+
+def test_with_the_security_column_bytes_stay_hidden_and_size_sorts_by_them(registry,
+                                                                           unique_repo):
+    push_image(registry, unique_repo, "1.0", layer_sizes=(500,), seed="cols",
+               labels={"a": "b"})
+    board = board_on(registry, unique_repo.split("/")[0])
+    table = board.image_table.table
+    columns = list(table.df.columns)
+    defs = table._dt_args["columnDefs"]
+    hidden = [i for d in defs if d.get("visible") is False for i in d["targets"]]
+    assert hidden == [columns.index("bytes")]
+    assert any(d.get("orderData") == [columns.index("bytes")]
+               and d["targets"] == [columns.index("size")] for d in defs), defs
+    assert columns.index("security") < columns.index("labels")

@@ -384,7 +384,7 @@ class ImageTable(Panel):
             display.insert(display.columns.get_loc("labels") if "labels" in display else
                            len(display.columns), "accessories",
                            [", ".join(sorted(a)) if a else "" for a in self.shown["accessories"]])
-        options = table_options(display, search=False)
+        allow_html = self.security is not None
         if self.security is not None:
             # The Security column is HTML (coloured counts that open the details), so every
             # other cell is escaped: a label may hold anything. It goes before the labels,
@@ -393,6 +393,9 @@ class ImageTable(Panel):
             display.insert(display.columns.get_loc("accessories") if "accessories" in display
                            else display.columns.get_loc("labels") if "labels" in display
                            else len(display.columns), "security", self.security(self.shown))
+        # After every column is in place: the options hide "bytes" and sort "size" by position.
+        options = table_options(display, search=False)
+        if allow_html:
             options["allow_html"] = True
         self.table.update(display, **options)
         self.update_buttons()
