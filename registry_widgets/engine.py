@@ -396,3 +396,15 @@ class Engine:
             if parse_reference(name).name == ref.name:
                 return digest
         return ""
+
+    def containers(self) -> list[dict[str, Any]]:
+        """Similar to `docker ps -a`: every container's summary (``Id``, ``Names``,
+        ``ImageID``, ``State``)."""
+        with _engine_errors("list containers", base_url=self.base_url):
+            return list(self.api.containers(all=True))
+
+    def remove_image(self, name_or_id: str) -> list[dict[str, str]]:
+        """Similar to `docker rmi NAME_OR_ID`, never forced: the engine refuses an image a
+        container uses. For untagged images, which have no reference, only an id."""
+        with _engine_errors(f"remove image {name_or_id}", base_url=self.base_url):
+            return list(self.api.remove_image(name_or_id, force=False) or [])

@@ -20,8 +20,11 @@ from .registry_bar import RegistryBar
 from .scan_panel import ScanPanel, security_status
 from .sync_panel import SyncPanel
 from .trash_panel import TrashPanel
+from .details import SECTIONS, DetailView, security_cells
+from .local_panel import LocalPanel
 
 __all__ = ["Dashboard", "PANELS", "NamespaceTable", "ImageTable", "BuildPanel", "RegistryBar",
            "LoginPanel", "TrashPanel", "ScanPanel", "CleanupPanel", "SyncPanel",
            "security_status",
-           "ProgressView", "MessageArea"]
+           "ProgressView", "MessageArea",
+           "DetailView", "SECTIONS", "security_cells", "LocalPanel"]

@@ -29,6 +29,8 @@ from .registry_bar import RegistryBar, registry_options  # noqa: F401 - re-expor
 from .scan_panel import ScanPanel, security_status
 from .sync_panel import SyncPanel
 from .trash_panel import TrashPanel
+from .details import DetailView, security_cells
+from .local_panel import LocalPanel
 
 PanelFactory = Callable[["Dashboard"], w.Widget]
 
@@ -91,9 +93,40 @@ def _login_tab(board: "Dashboard") -> w.Widget:
     return board.login_panel
 
 
+def _details_tab(board: "Dashboard") -> w.Widget:
+    # One image at a time, opened from the Images tab (Details, or a click in its Security
+    # column); its scans are the Scan tab's, with that tab's feed.
+    scans = board.scan_panel
+    board.detail_view = view = DetailView(
+        reports=scans.reports if scans is not None else None,
+        feed=(lambda: scans.feed.value) if scans is not None else None,
+        exemptions=(lambda: scans.exemptions.value) if scans is not None else None)
+    board.image_table.security = lambda shown: security_cells(shown, view.reports)
+    # Drawn again with the column: a first listing that finished before this line drew
+    # none. In the table's own worker, after that listing: two threads drawing one grid race.
+    board.image_table.start("redraw", board.image_table.apply_filter, fresh=False)
+    view.on_scanned(lambda report: board.image_table.apply_filter())
+
+    def opened(reference: str) -> None:
+        board.tabs.selected_index = list(board.panels).index("Details")
+        view.show_image(reference)
+
+    board.image_table.on_details(opened)
+    return view
+
+
+def _local_tab(board: "Dashboard") -> w.Widget:
+    # The engine's images; Push sends to the bar's registry and the chosen namespace.
+    board.local_panel = panel = LocalPanel(board.registry)
+    board.namespace_table.on_select(
+        lambda namespace: setattr(panel.push_namespace, "value", namespace or ""))
+    return panel
+
+
 PANELS: list[tuple[str, PanelFactory]] = [
     ("Images", _images_tab), ("Build", _build_tab), ("Clean up", _cleanup_tab),
-    ("Sync", _sync_tab), ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab)]
+    ("Sync", _sync_tab), ("Scan", _scan_tab), ("Trash", _trash_tab), ("Log in", _login_tab),
+    ("Details", _details_tab), ("Local images", _local_tab)]
 
 
 class Dashboard(w.VBox):
@@ -119,6 +152,8 @@ class Dashboard(w.VBox):
         self.scan_panel: Any = None
         self.sync_panel: Any = None
         self.login_panel: Any = None
+        self.detail_view: Any = None
+        self.local_panel: Any = None
         self.panels: dict[str, w.Widget] = {}
         for title, factory in list(PANELS) + list(panels):
             self.panels[title] = factory(self)

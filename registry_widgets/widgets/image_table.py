@@ -29,6 +29,7 @@ Imports the ``operations`` verbs, ``errors``, ``reference`` and the sibling widg
 
 from __future__ import annotations
 
+import html
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -102,6 +103,11 @@ class ImageTable(Panel):
         self.filter_text.continuous_update = False
         self.pull_button = button("Pull", "rw-img-pull", icon="download")
         self.inspect_button = button("Inspect", "rw-img-inspect", icon="search")
+        self.details_button = button("Details", "rw-img-details", icon="info-circle")
+        # A click in the Security column writes the row's reference here (details.py).
+        self.details_request = text("", "rw-img-details-request", width="1px")
+        show(self.details_request, False)
+        self._details_callbacks: list[Callable[[str], Any]] = []
         self.pull_command_button = button("Pull commands", "rw-img-pull-command",
                                           icon="clipboard")
         self.remove_tag_button = button("Remove tag", "rw-img-remove-tag", icon="tag",
@@ -149,15 +155,16 @@ class ImageTable(Panel):
         self.security: Callable[[pd.DataFrame], list[str]] | None = None
         self._listed: tuple[str, str | None] | None = None  # what the table holds
         self.last_result: Any = None  # the Result of the last removal: restore() takes it
-        self._row_buttons = [self.pull_button, self.inspect_button, self.pull_command_button,
+        self._row_buttons = [self.pull_button, self.inspect_button, self.details_button,
+                             self.pull_command_button,
                              self.remove_tag_button, self.delete_digest_button,
                              self.copy_button, self.export.csv_button, self.export.json_button]
         # Grouped so the toolbars fit 1280 px with the file browser open: what reads the
         # selection, then what moves images, then what deletes.
         self.toolbar = w.HBox([self.refresh_button, self.filter_text, self.pull_button,
-                               self.inspect_button, self.pull_command_button,
-                               self.remove_tag_button, self.delete_digest_button,
-                               self.cancel_action_button],
+                               self.inspect_button, self.details_button,
+                               self.pull_command_button, self.remove_tag_button,
+                               self.delete_digest_button, self.cancel_action_button],
                               layout=w.Layout(flex_flow="row wrap"))
         self.toolbar.add_class("rw-img-toolbar")
         self.transfer_bar = w.HBox([self.copy_registry, self.copy_namespace, self.copy_tag,
@@ -169,7 +176,7 @@ class ImageTable(Panel):
         self.children = [
             self.title, self.toolbar, self.more, self.repositories_box, self.as_of,
             self.confirmation, self.message, self.progress, self.clipboard, self.output,
-            self.table]
+            self.table, self.details_request]
         self.add_class("rw-image-table")
 
         for btn, action in ((self.refresh_button, self._refresh_pressed),
@@ -183,6 +190,9 @@ class ImageTable(Panel):
             self.on_click(btn, action, background=True)
         self.on_click(self.cancel_button, self.confirmation.cancel)
         self.on_click(self.pull_command_button, self.pull_commands)
+        self.on_click(self.details_button, self.open_details)
+        self.details_request.observe(self.guard(self._details_requested, fresh=False),
+                                     names="value")
         self.export.owner = self
         self._action_buttons += [self.pull_command_button, self.export.csv_button,
                                 self.export.json_button]
@@ -399,9 +409,20 @@ class ImageTable(Panel):
             # OCI artifacts (models, datasets) say what they are; images leave it blank
             display.insert(display.columns.get_loc("platforms") + 1, "artifact type",
                            list(kinds))
+        allow_html = self.security is not None
         if self.security is not None:
-            display.insert(len(display.columns), "security", self.security(self.shown))
-        self.table.update(display, **table_options(display, search=False))
+            # The Security column is HTML (coloured counts that open the details), so every
+            # other cell is escaped: a label may hold anything. It goes before the labels,
+            # the widest column, so that it is in view at 1280 px.
+            display = display.map(lambda v: html.escape(v) if isinstance(v, str) else v)
+            display.insert(display.columns.get_loc("accessories") if "accessories" in display
+                           else display.columns.get_loc("labels") if "labels" in display
+                           else len(display.columns), "security", self.security(self.shown))
+        # After every column is in place: the options hide "bytes" and sort "size" by position.
+        options = table_options(display, search=False)
+        if allow_html:
+            options["allow_html"] = True
+        self.table.update(display, **options)
         self.update_buttons()
 
     def button_allowed(self, btn: w.Button) -> bool:
@@ -573,8 +594,44 @@ class ImageTable(Panel):
         parts = []
         for _, row in rows.iterrows():
             self.check_cancel("inspect")
-            parts.append(inspect_text(row) + "\n" + inspect_details(inspect(row["reference"])))
+            info = inspect(row["reference"])
+            text = inspect_text(row) + "\n" + inspect_details(info)
+            # A multi-arch index: every platform's config, history and layers, not the first
+            # one's alone (the manifest shown is the index itself, once).
+            for platform in list(dict.fromkeys(info["platforms"]))[1:]:
+                other = inspect(row["reference"], platform=platform)
+                text += f"\n\nplatform {platform}:\n" + inspect_details(
+                    dict(other, raw_manifest=None))
+            parts.append(text)
         self._output("\n\n".join(parts))
+
+    def on_details(self, callback: Callable[[str], Any], remove: bool = False) -> None:
+        """Call ``callback(reference)`` when Details (or a Security cell) asks for a row's
+        detail view (the dashboard opens it)."""
+        if remove:
+            self._details_callbacks.remove(callback)
+        else:
+            self._details_callbacks.append(callback)
+
+    def open_details(self) -> None:
+        """Details: open the detail view of the selected row."""
+        rows = self._need_selection()
+        if len(rows) > 1:
+            raise ValueError(f"Images, Details: {len(rows)} rows are selected; select one")
+        self._ask_details(str(rows["reference"].iloc[0]))
+
+    def _details_requested(self, change: dict) -> None:
+        reference = change["new"].split(" #")[0].strip()
+        if reference:
+            self.details_request.value = ""  # the same cell may be clicked again
+            self._ask_details(reference)
+
+    def _ask_details(self, reference: str) -> None:
+        if not self._details_callbacks:
+            raise ValueError("Images, Details: this table is not part of a dashboard with a "
+                             "Details tab")
+        for callback in list(self._details_callbacks):
+            callback(reference)
 
     def pull_commands(self) -> None:
         """The pull commands of the selected rows (docker, podman, digest-pinned), shown

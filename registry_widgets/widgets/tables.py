@@ -16,6 +16,7 @@ Imports only pandas, packaging, the standard library and ``reference``.
 from __future__ import annotations
 
 import math
+import json
 import re
 from typing import Any, Iterable, Sequence
 
@@ -330,7 +331,14 @@ def inspect_details(info: dict) -> str:
     layers = info.get("layers") or []
     lines.append(f"layers ({len(layers)}):")
     lines += [f"  {layer['digest']}  {human_size(layer['size'])}" for layer in layers]
-    lines += [f"manifest ({info.get('media_type', '')}):", info.get("raw_manifest", "")]
+    raw = info.get("raw_manifest", "")
+    if raw is None:  # another platform of an index already shown: its manifest is there
+        return "\n".join(lines)
+    try:  # indented: one raw JSON line is unreadable (the exact bytes are in raw_manifest)
+        raw = json.dumps(json.loads(raw), indent=2)
+    except ValueError:
+        pass
+    lines += [f"manifest ({info.get('media_type', '')}):", raw]
     return "\n".join(lines)
 
 

@@ -1,5 +1,13 @@
 """The verbs that go through the local Docker engine: pull, tag, push, build, run,
-remove_local and local_images, the steps of the tutorial "Adding images to your namespace".
+remove_local and local_images, the steps of the tutorial "Adding images to your namespace";
+and the local images as Docker Desktop shows them (``local_inventory``: size, created, the
+containers that use each, dangling), removed or pruned plan first (``plan_remove_images``,
+``plan_prune_images``, then ``apply_local_plan``).
+
+Local removals are not registry writes, so they do not go through the change engine; they
+follow its rules all the same: the plan is data, the apply re-reads the engine and skips what
+changed since the plan, an image a container uses (running or stopped) is never removed, and
+the result is journaled.
 
 Each verb parses its references at the edge, calls ``engine.Engine``, and returns a
 ``Result`` that it also appends to the journal. ``push`` writes to a registry, so it goes
@@ -12,9 +20,11 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...engine import Engine, tagged_reference
+from ...errors import RegistryWidgetsError
 from ...progress import ProgressCallback, ProgressEvent, emit
 from ...reference import Reference, parse_reference
 from ...registry import RegistryClient
@@ -32,7 +42,8 @@ if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
 PUSHED = "the digest the engine pushes"
 
 __all__ = ["pull", "tag", "push", "build", "run", "remove_local", "local_images",
-           "IMAGE_COLUMNS"]
+           "IMAGE_COLUMNS", "local_inventory", "local_images_table", "plan_remove_images",
+           "plan_prune_images", "apply_local_plan", "LocalImage", "LocalPlan"]
 
 IMAGE_COLUMNS = ["repository", "tag", "image_id", "digest", "size", "created"]
 
@@ -237,3 +248,206 @@ def images_frame(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                          "created": pd.Timestamp(int(image.get("Created") or 0), unit="s",
                                                  tz="UTC")})
     return pd.DataFrame(rows, columns=IMAGE_COLUMNS)
+
+
+# -- local images as Docker Desktop shows them, and their removal (plan first) --------------
+
+LOCAL_COLUMNS = ["repository", "tag", "image_id", "size", "created", "containers", "dangling"]
+
+
+@dataclass(frozen=True)
+class LocalImage:
+    """One image of the engine: its names (``repository:tag``; none when dangling), size,
+    creation time (seconds since the epoch) and the containers made from it."""
+
+    image_id: str
+    names: tuple[str, ...]
+    size: int
+    created: int
+    containers: tuple[str, ...] = ()  # "name (state)"
+
+    @property
+    def dangling(self) -> bool:
+        return not self.names
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.containers)
+
+
+def local_inventory(*, engine: Engine | None = None) -> list[LocalImage]:
+    """Every image of the engine, newest first, with the containers (running or stopped)
+    made from it. Similar to `docker images -a` beside `docker ps -a`."""
+    engine = _engine(engine)
+    users: dict[str, list[str]] = {}
+    for container in engine.containers():
+        name = (container.get("Names") or [""])[0].lstrip("/") or str(container.get("Id"))[:12]
+        users.setdefault(str(container.get("ImageID") or ""), []).append(
+            f"{name} ({container.get('State', '')})")
+    found = []
+    for image in engine.images():
+        names = tuple(sorted(n for n in image.get("RepoTags") or [] if n != "<none>:<none>"))
+        image_id = str(image.get("Id") or "")
+        found.append(LocalImage(image_id, names, int(image.get("Size") or 0),
+                                int(image.get("Created") or 0),
+                                tuple(sorted(users.get(image_id, [])))))
+    return sorted(found, key=lambda i: (-i.created, i.names, i.image_id))
+
+
+def local_images_table(inventory: Sequence[LocalImage]) -> pd.DataFrame:
+    """One row per name of each image (``LOCAL_COLUMNS``); a dangling image is one row
+    whose repository and tag read ``<none>``."""
+    import pandas as pd  # here, not at the top: a headless copy never loads it
+    rows = []
+    for image in inventory:
+        for name in image.names or ("<none>:<none>",):
+            repository, _, tag = name.rpartition(":")
+            if "/" in tag or not repository:
+                repository, tag = name, ""
+            rows.append({"repository": repository, "tag": tag, "image_id": image.image_id,
+                         "size": image.size,
+                         "created": pd.Timestamp(image.created, unit="s", tz="UTC"),
+                         "containers": list(image.containers), "dangling": image.dangling})
+    return pd.DataFrame(rows, columns=LOCAL_COLUMNS)
+
+
+@dataclass(frozen=True)
+class LocalRemoval:
+    """One image the plan removes: the ``names`` it untags (all of them: the image goes),
+    or, for a dangling image, its id alone."""
+
+    image_id: str
+    names: tuple[str, ...]
+    size: int
+    goes: bool  # does the image itself go (no name is left), or only these names?
+
+
+@dataclass
+class LocalPlan:
+    """What a local removal or prune would do: ``removals``, and ``kept`` (image, why) for
+    each image it may not touch (a container uses it). Nothing is removed until
+    ``apply_local_plan``."""
+
+    action: str  # "remove local images" or "prune local images"
+    removals: list[LocalRemoval] = field(default_factory=list)
+    kept: list[tuple[LocalImage, str]] = field(default_factory=list)
+
+    @property
+    def freed(self) -> int:
+        """Bytes of the images that go (at most: layers shared with kept images stay)."""
+        return sum(r.size for r in self.removals if r.goes)
+
+    def text(self) -> str:
+        """The plan for a person: each image that goes or loses names, each one kept."""
+        lines = [f"{self.action}: {len(self.removals)} image(s), up to "
+                 f"{_human(self.freed)} freed. Nothing has been removed yet."]
+        for r in self.removals:
+            what = ", ".join(r.names) or "untagged (dangling)"
+            verb = "remove" if r.goes else "untag"
+            lines.append(f"  {verb} {r.image_id[:19]}  {what}  {_human(r.size)}")
+        for image, why in self.kept:
+            lines.append(f"  keep   {image.image_id[:19]}  "
+                         f"{', '.join(image.names) or 'untagged (dangling)'}: {why}")
+        return "\n".join(lines)
+
+
+def _human(size: int) -> str:
+    n = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{size} B"
+
+
+def _used_by(image: LocalImage) -> str:
+    return f"used by container {', '.join(image.containers)}; remove the container first"
+
+
+def plan_remove_images(names: Sequence[str], *, engine: Engine | None = None) -> LocalPlan:
+    """What removing these local images does: each ``repository:tag`` (or image id) loses
+    that name, and the image goes once no name is left. An image a container uses is kept
+    (listed with the container). Similar to `docker rmi`, planned first."""
+    if isinstance(names, str):
+        names = [names]
+    inventory = local_inventory(engine=engine)
+    by_name = {name: image for image in inventory for name in image.names}
+    by_id = {image.image_id: image for image in inventory}
+    chosen: dict[str, list[str]] = {}
+    plan = LocalPlan("remove local images")
+    for name in names:
+        image = by_name.get(name) or by_id.get(name) or by_id.get(f"sha256:{name}")
+        if image is None:
+            raise ValueError(f"no local image {name!r}: refresh the list of local images")
+        wanted = chosen.setdefault(image.image_id, [])
+        wanted += [n for n in ((name,) if name in image.names else image.names)
+                   if n not in wanted]
+    for image_id, wanted in chosen.items():
+        image = by_id[image_id]
+        if image.in_use:
+            plan.kept.append((image, _used_by(image)))
+            continue
+        plan.removals.append(LocalRemoval(image_id, tuple(wanted), image.size,
+                                          goes=set(wanted) >= set(image.names)))
+    return plan
+
+
+def plan_prune_images(*, unused: bool = False, engine: Engine | None = None) -> LocalPlan:
+    """What pruning removes: every dangling image no container uses; with ``unused``, also
+    every tagged image no container uses (`docker image prune`, with ``-a``), planned first.
+    Images a container uses are listed as kept."""
+    check_bool("unused", unused)
+    plan = LocalPlan("prune local images" + (" (dangling and unused)" if unused else
+                                             " (dangling)"))
+    for image in local_inventory(engine=engine):
+        if not (image.dangling or unused):
+            continue
+        if image.in_use:
+            plan.kept.append((image, _used_by(image)))
+        else:
+            plan.removals.append(LocalRemoval(image.image_id, image.names, image.size,
+                                              goes=True))
+    return plan
+
+
+def apply_local_plan(plan: LocalPlan, *, engine: Engine | None = None) -> Result:
+    """Remove exactly what ``plan`` shows. The engine is read again first: an image that a
+    container now uses, that is gone, or whose names changed since the plan is skipped (and
+    said so in ``details["skipped"]``); nothing is forced. Journaled."""
+    if not isinstance(plan, LocalPlan):
+        raise TypeError("apply_local_plan takes the plan of plan_remove_images or "
+                        "plan_prune_images")
+    engine = _engine(engine)
+    now = {image.image_id: image for image in local_inventory(engine=engine)}
+    removed: list[str] = []
+    skipped: list[str] = []
+    freed = 0
+    with Timer() as timer:
+        for r in plan.removals:
+            label = f"{r.image_id[:19]} ({', '.join(r.names) or 'dangling'})"
+            image = now.get(r.image_id)
+            if image is None:
+                skipped.append(f"{label}: already gone")
+                continue
+            if image.in_use:
+                skipped.append(f"{label}: {_used_by(image)} (since the plan)")
+                continue
+            if (r.goes and set(image.names) != set(r.names)) or \
+                    not set(r.names) <= set(image.names):
+                skipped.append(f"{label}: its names changed since the plan (now "
+                               f"{', '.join(image.names) or 'none'}); plan again")
+                continue
+            try:
+                for name in r.names:
+                    engine.remove_image(name)
+                if not r.names:
+                    engine.remove_image(r.image_id)
+            except RegistryWidgetsError as e:  # e.g. an image that other images build on
+                skipped.append(f"{label}: {e}")
+                continue
+            removed.append(label)
+            freed += r.size if r.goes else 0
+    result = Result(plan.action.split(" (")[0].replace(" ", "_"), changed=bool(removed),
+                    details={"removed": removed, "skipped": skipped, "freed": freed,
+                             "kept": [f"{i.image_id[:19]}: {why}" for i, why in plan.kept]})
+    return _record(result, timer)
