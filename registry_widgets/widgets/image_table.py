@@ -104,8 +104,10 @@ class ImageTable(Panel):
         self.pull_button = button("Pull", "rw-img-pull", icon="download")
         self.inspect_button = button("Inspect", "rw-img-inspect", icon="search")
         self.details_button = button("Details", "rw-img-details", icon="info-circle")
-        # A click in the Security column writes the row's reference here (details.py).
-        self.details_request = text("", "rw-img-details-request", width="1px")
+        # A click in the Security column writes the row's reference here (details.py). Hidden;
+        # labelled all the same, as every field is.
+        self.details_request = text("", "rw-img-details-request", width="1px",
+                                    description="details of")
         show(self.details_request, False)
         self._details_callbacks: list[Callable[[str], Any]] = []
         self.pull_command_button = button("Pull commands", "rw-img-pull-command",

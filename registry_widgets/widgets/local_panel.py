@@ -31,7 +31,7 @@ from ..reference import parse_reference
 from .controls import Confirmation, button, show, text
 from .messages import result_text
 from .panel import Panel
-from .tables import format_time, human_size, rows_at, short_digest, table_options
+from .tables import counted, format_time, human_size, rows_at, short_digest, table_options
 
 
 def local_display(images: pd.DataFrame) -> pd.DataFrame:
@@ -154,7 +154,7 @@ class LocalPanel(Panel):
         self.frame = local_images_table(inventory)
         self._draw()
         dangling = sum(1 for i in inventory if i.dangling)
-        self.message.status(f"{len(inventory)} local image(s), {dangling} dangling")
+        self.message.status(f"{counted(len(inventory), 'local image')}, {dangling} dangling")
 
     def _draw(self) -> None:
         display = local_display(self.frame)
