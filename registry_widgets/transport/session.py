@@ -258,6 +258,14 @@ class Transport:
                 fast = self._fast
         return fast
 
+    @property
+    def multiplexed(self) -> bool:
+        """True once the registry's own origin answered a small request over HTTP/2: its
+        one connection then carries many requests at once (a listing keeps more in flight;
+        over HTTP/1.1 each request in flight is a connection of its own)."""
+        fast = self._fast
+        return fast is not None and fast.multiplexed
+
     def is_own(self, url: str) -> bool:
         """True when ``url`` is on this registry's origin (scheme, host and port)."""
         if url.startswith(self._base_url() + "/"):

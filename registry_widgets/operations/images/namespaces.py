@@ -30,7 +30,7 @@ from ...errors import BadReference
 from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace
-from .inventory import DEFAULT_WORKERS, inventory, parse_repositories
+from .inventory import inventory, parse_repositories
 from ..core.result import Result, Timer
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
@@ -139,7 +139,7 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
 
 
 def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None,
-               max_age: float | None = None, workers: int = DEFAULT_WORKERS,
+               max_age: float | None = None, workers: int | None = None,
                progress: ProgressCallback | None = None,
                page_size: int | None = None,
                cancel: threading.Event | None = None) -> pd.DataFrame:
