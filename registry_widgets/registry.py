@@ -35,7 +35,10 @@ from .transport import (RETRY_STATUSES, abort_requests, check_ca_file,  # noqa: 
 
 log = logging.getLogger("registry_widgets.registry")
 
-CHUNK = 1 << 20  # 1 MiB: few syscalls per blob, small enough to bound memory
+# What iter_blob yields: one read off the socket (READ_SIZE), passed on as read. Larger
+# chunks were joined from several reads: one more copy, and a copy's peak memory held
+# two of them at once per blob (the one held back, the one being gathered).
+CHUNK = 256 << 10
 # What one read off the socket asks for. A connection that breaks mid-read loses the piece
 # being read (urllib3 raises without handing it over), so resuming re-fetches at most this.
 READ_SIZE = 256 << 10  # 64 KiB reads cost ~25% of GET throughput here; 256 KiB ~5%
@@ -421,7 +424,7 @@ class RegistryClient:
                                  reference=ref)
 
     def _upload_chunked(self, repository: str, digest: str, data: bytes, ref: str,
-                        chunk_size: int = 4 * CHUNK) -> None:
+                        chunk_size: int = 4 << 20) -> None:
         """The PATCH fallback: some registries cap a request's size (4 MiB chunks fit all)."""
         location = self.start_upload(repository)
         assert location is not None

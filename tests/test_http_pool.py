@@ -315,3 +315,31 @@ def test_after_a_registry_restart_the_dead_idle_connections_cost_no_failure(regi
     assert client.head_manifest(unique_repo, "1") is not None
     assert client.transport._fast is fast  # ... and the small-request path answered
     assert list(client.tags(unique_repo)) == list_tags(registry, unique_repo) == ["1"]
+
+
+def test_workers_starting_at_once_probe_the_scheme_once(registry, unique_repo):
+    """A sync's or copy's workers make their first request to a new client at once: one of
+    them probes HTTPS then plain HTTP, the others wait for its answer (each HTTPS probe of
+    a plain registry costs a handshake and loading the CA bundle)."""
+    image = push_image(registry, unique_repo, "1", layer_sizes=(100,), seed="probe")
+    client = RegistryClient(registry.host)
+    probes: list[str] = []
+    send = client.transport._raw
+
+    def recording(method, url, *args, **kwargs):
+        if urlsplit(url).path == "/v2/":
+            probes.append(url)
+        return send(method, url, *args, **kwargs)
+
+    client.transport._raw = recording
+    start = threading.Barrier(8)
+
+    def first_request(_):
+        start.wait()
+        return client.head_manifest(unique_repo, "1")
+
+    with ThreadPoolExecutor(8) as workers:
+        heads = list(workers.map(first_request, range(8)))
+
+    assert {head.digest for head in heads} == {image.digest}
+    assert sorted(probes) == [f"http://{registry.host}/v2/", f"https://{registry.host}/v2/"]

@@ -30,7 +30,7 @@ from registry_widgets.operations.core.index import Index
 from registry_widgets.operations.images.inventory import COLUMNS, images
 from registry_widgets.operations.images.namespaces import (add_namespace, declared_namespaces,
                                                     forget_namespace, namespaces)
-from tests.support import RawClient, push_image, push_index, start_registry
+from tests.support import RawClient, list_tags, push_image, push_index, start_registry
 from tests.support.oracle import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 
 UTC = dt.timezone.utc
@@ -454,3 +454,47 @@ def test_vanished_repositories_tags_and_manifests_are_skipped(registry_factory, 
     with Index() as store:
         assert store.details([gone.digest]) == {}
         assert "1" not in store.tag_lists(reg.host, ["ns/gone"])["ns/gone"][1]
+
+
+# -- requests in flight: HTTP/2 carries many on one connection --------------------------------
+
+IN_FLIGHT = 24  # more than the 16 a listing keeps in flight over HTTP/1.1
+
+
+def test_over_http2_more_requests_are_in_flight_than_http1_connections(basic_registry,
+                                                                       unique_repo):
+    """Over TLS, distribution speaks HTTP/2: the listing keeps up to 100 requests in flight
+    on its one connection, not the 16 it keeps over HTTP/1.1. Proven by holding every
+    manifest answer until IN_FLIGHT of them are in at once (a barrier in the response hook,
+    which runs in the worker that sent the request): with 16 at a time it would never fill."""
+    tags = [f"t{number:02d}" for number in range(IN_FLIGHT)]
+    for tag in tags:
+        push_image(basic_registry, unique_repo, tag, layer_sizes=(64,), seed=tag)
+    clients.configure(basic_registry.host, credentials=basic_registry.auth,
+                      ca_bundle=str(basic_registry.ca_file))
+    transport = clients.client_for(basic_registry.host).transport
+    barrier = threading.Barrier(IN_FLIGHT, timeout=30)
+    held: list[str] = []
+    lock = threading.Lock()
+
+    def hold(response, *args, **kwargs):
+        if response.request.method == "GET" and response.status_code == 200 and \
+                "/manifests/t" in response.url:
+            with lock:
+                held.append(response.url)
+                if len(held) > IN_FLIGHT:
+                    return
+            barrier.wait()  # BrokenBarrierError (the listing fails) if they never meet
+
+    transport.session.hooks["response"].append(hold)
+    table = images(basic_registry.host, repositories=[unique_repo])
+
+    assert transport.multiplexed
+    assert sorted(table["tag"]) == tags == sorted(list_tags(basic_registry, unique_repo))
+    assert len(held) == IN_FLIGHT and not barrier.broken
+
+
+def test_over_http1_the_transport_does_not_multiplex(seeded):
+    client = clients.client_for(seeded.host)
+    assert list(client.tags(seeded.rows[0].repository))
+    assert client.transport._fast is not None and not client.transport.multiplexed

@@ -321,6 +321,9 @@ class Client:
         self._idle: dict[tuple[str, int, int], int] = {}
         self._pid = os.getpid()
         self.connections = 0  # connections opened so far (libcurl's NUM_CONNECTS, summed)
+        # Whether the last answer came over HTTP/2: one connection then carries many
+        # requests at once, so a caller may keep more of them in flight (see ``Transport``).
+        self.multiplexed = False
 
     # -- the worker's side -------------------------------------------------------------------
 
@@ -402,7 +405,9 @@ class Client:
             if job.code:
                 raise _failure(job.code, job.message, easy, url)
             status = easy.getinfo(pycurl.RESPONSE_CODE)
-            version = _VERSIONS.get(easy.getinfo(pycurl.INFO_HTTP_VERSION), "HTTP/1.1")
+            number = easy.getinfo(pycurl.INFO_HTTP_VERSION)
+            version = _VERSIONS.get(number, "HTTP/1.1")
+            self.multiplexed = number == pycurl.CURL_HTTP_VERSION_2_0
         finally:
             easy.job = None
             self._free.append(easy)

@@ -42,8 +42,8 @@ import requests
 
 from .. import paths
 from ..credentials import Credentials
-from ..errors import (ConfigurationError, InsecureRegistry, ProtocolError, RegistryError,
-                      Unauthorized, Unreachable)
+from ..errors import (Cancelled, ConfigurationError, InsecureRegistry, ProtocolError,
+                      RegistryError, Unauthorized, Unreachable)
 from ..reference import validate_registry
 from .auth import Authenticator, merge_scopes, parse_challenge
 from .cancel import _Adapter, _note, _stopped
@@ -155,6 +155,7 @@ class Transport:
         # everything else (bodies, streams, other origins) goes through requests.
         self._fast: Client | None = None
         self._lock = threading.Lock()
+        self._detecting = threading.Lock()  # held while the scheme is probed
         # A Retry-After pauses every request to this registry, not only the one it answered:
         # a rate limit is per client, and the other workers would only burn requests.
         self._resume_at = 0.0  # time.monotonic()
@@ -189,7 +190,17 @@ class Transport:
 
     def _base_url(self, reference: str = "") -> str:
         if self._scheme is None:
-            self._scheme = self._detect_scheme(reference)
+            # One probe per registry: the workers of a sync or a copy ask at once, and each
+            # HTTPS probe of a plain-HTTP registry loads the CA bundle (sync 20 x 3 sent 16
+            # probes to its target). The others wait for its answer, or for their stop.
+            while not self._detecting.acquire(timeout=0.1):
+                if _stopped():
+                    raise Cancelled(f"the request to {self.registry} was cancelled")
+            try:
+                if self._scheme is None:
+                    self._scheme = self._detect_scheme(reference)
+            finally:
+                self._detecting.release()
         return f"{self._scheme}://{self.api_host}"
 
     def url(self, path_or_url: str, reference: str = "") -> str:
@@ -257,6 +268,14 @@ class Transport:
                                         lambda: self.session.trust_env)
                 fast = self._fast
         return fast
+
+    @property
+    def multiplexed(self) -> bool:
+        """True once the registry's own origin answered a small request over HTTP/2: its
+        one connection then carries many requests at once (a listing keeps more in flight;
+        over HTTP/1.1 each request in flight is a connection of its own)."""
+        fast = self._fast
+        return fast is not None and fast.multiplexed
 
     def is_own(self, url: str) -> bool:
         """True when ``url`` is on this registry's origin (scheme, host and port)."""

@@ -16,14 +16,11 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-import re2
-
 from ...errors import InvalidArgument
 
 __all__ = ["Matcher", "compile_pattern"]
 
-_OPTIONS = re2.Options()
-_OPTIONS.log_errors = False  # RE2 would print every refused pattern on stderr
+_OPTIONS: Any = None  # RE2's options, made with the first pattern (see _re2)
 
 # What RE2 lacks, spotted in the pattern to say which feature it is (RE2's own message only
 # says "invalid escape sequence" or "invalid perl operator").
@@ -49,6 +46,19 @@ def _unsupported(pattern: str) -> str | None:
     return None
 
 
+def _re2() -> tuple[Any, Any]:
+    """The ``re2`` module and the options every pattern is compiled with. Imported at the
+    first pattern, not with this module: a copy or a listing imports this module (through
+    the policies) and compiles none, and RE2 is 2.4 MiB of a headless copy's memory."""
+    global _OPTIONS
+    import re2
+    if _OPTIONS is None:
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print every refused pattern on stderr
+        _OPTIONS = options
+    return re2, _OPTIONS
+
+
 def compile_pattern(pattern: Any, *, option: str, target: str | None = None) -> Matcher:
     """``pattern`` compiled for linear-time matching; ``fullmatch(tag)`` and ``search(tag)``
     answer like Python's ``re`` for every pattern accepted.
@@ -61,8 +71,9 @@ def compile_pattern(pattern: Any, *, option: str, target: str | None = None) -> 
         raise InvalidArgument(f"{option}: {pattern!r} is not a regular expression{hint}; give "
                               "a string such as 'latest' or 'release-.*'; nothing was done",
                               reference=target)
+    re2, options = _re2()
     try:
-        return re2.compile(pattern, _OPTIONS)
+        return re2.compile(pattern, options)
     except re2.error as e:
         problem = e.args[0].decode("utf-8", "replace") if e.args and isinstance(
             e.args[0], bytes) else str(e)

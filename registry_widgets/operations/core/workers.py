@@ -83,8 +83,10 @@ class Pool:
             wait(running, timeout=GRACE)
 
     def map(self, work: Callable[[T], R], items: Iterable[T],
-            each: Callable[[int, int], None] | None = None) -> list[R]:
-        """``work`` over ``items``, results in item order. ``each(done, total)`` reports
+            each: Callable[[int, int], None] | None = None, *,
+            width: int | None = None) -> list[R]:
+        """``work`` over ``items``, results in item order, on ``width`` workers at most (by
+        default, and never more than, the pool's size). ``each(done, total)`` reports
         progress in the calling thread: at least every POLL s and at the end (not once per
         item: a listing's 10,000 items would be 10,000 widget updates). The first failure is
         raised at once; no worker starts another item after it.
@@ -135,7 +137,7 @@ class Pool:
                         finished.set()
 
         self._futures.extend(self._executor.submit(run)
-                             for _ in range(min(self._workers, total)))
+                             for _ in range(min(width or self._workers, self._workers, total)))
         reported = 0
         while True:
             stop.check()

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from ...engine import Engine
 from ...errors import RegistryWidgetsError
 from ...reference import parse_reference, registry_identity
+
+if TYPE_CHECKING:  # annotations only: the Docker SDK loads when a plan asks the engine
+    from ...engine import Engine
 
 log = logging.getLogger("registry_widgets.in_use")
 ENGINE_TIMEOUT = 10  # seconds: a listing, not a pull
@@ -61,6 +63,9 @@ class LocalUse:
 def local_use(engine: Engine | None = None) -> LocalUse:
     """The containers of the local engine, keyed ``identity/repository@digest`` (the
     registry's identity: ``reference.registry_identity``)."""
+    # Here, not at the top: a copy or a listing imports this module (through the guards)
+    # and never asks the engine; the Docker SDK is a few MiB and a fifth of the import time.
+    from ...engine import Engine
     try:
         engine = engine or Engine.connect(timeout=ENGINE_TIMEOUT)
         containers = engine.api.containers(all=True)

@@ -7,7 +7,9 @@ already knows the tag's digest and what it is, else a GET of the manifest by tag
 distinct digest not yet in the index, the manifest (already read, or by digest) and its
 config blob. With ``max_age``, whatever the index verified within that age is used without
 asking the registry at all. Lists follow ``Link`` pagination; requests run ``workers`` at a
-time.
+time: by default 16 over HTTP/1.1 (each request in flight holds a connection) and 100 over
+HTTP/2, where one connection carries them all and the round trip, not the client, bounds a
+listing across a network (REGISTRY-NOTES.md, "HTTP/2 and latency").
 
 Accessory tags of the cosign tag schema (``sha256-<hex>.sig``/``.att``/``.sbom`` and the OCI
 1.1 referrers fallback tag) are not images: they are shown in the ``accessories`` column of
@@ -37,7 +39,7 @@ from ...reference import (Reference, accessory_of, namespace_of,
 from ...registry import RegistryClient
 from ... import vendors
 from ..core import index
-from ..core.arguments import check_positive_int
+from ..core.arguments import check_optional_positive_int
 from ..core.clients import client_for
 from ..core.index import Index
 from ..core.workers import Pool, Stop
@@ -49,7 +51,10 @@ if TYPE_CHECKING:  # annotations only: pandas is imported where a table is built
 
 log = logging.getLogger("registry_widgets.inventory")
 
-DEFAULT_WORKERS = 16
+DEFAULT_WORKERS = 16  # requests at once over HTTP/1.1: a connection each, as browsers keep
+# Over HTTP/2: streams on one connection. 100 is what libcurl allows per connection by
+# default (CURLMOPT_MAX_CONCURRENT_STREAMS) and what ``curl --parallel-max`` allows at most.
+HTTP2_WORKERS = 100
 COLUMNS = ["namespace", "repository", "tag", "digest", "media_type", "platforms", "size",
            "size_per_platform", "created", "labels", "accessories", "reference",
            "artifact_type"]
@@ -93,7 +98,7 @@ class Inventory:
 
 def images(registry: str, namespace: str | None = None, *,
            repositories: str | Iterable[str] | None = None, max_age: float | None = None,
-           workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+           workers: int | None = None, progress: ProgressCallback | None = None,
            page_size: int | None = None,
            on_partial: Callable[[pd.DataFrame], Any] | None = None,
            cancel: threading.Event | None = None) -> pd.DataFrame:
@@ -126,10 +131,13 @@ def images(registry: str, namespace: str | None = None, *,
     Without it, where the catalog is refused, the repositories remembered for the registry
     (``remember_repositories``) are listed, and ``frame.attrs["notes"]`` says so; with
     none remembered, the error says whether the refusal was a 401 (log in) or a 403.
-    ``page_size`` is the ``n`` asked for per catalog or tag-list page. A repository or tag
-    deleted while listing is skipped (``frame.attrs["skipped"]`` names them). Progress events
-    (action ``"images"``) count tag lists, manifests and details. ``on_partial(frame)`` is
-    called with the rows of the first few repositories while the rest are listed.
+    ``page_size`` is the ``n`` asked for per catalog or tag-list page. ``workers`` is how
+    many requests are in flight at once: by default 16 where the registry speaks HTTP/1.1
+    (a connection each) and 100 where it speaks HTTP/2 (streams on one connection). A
+    repository or tag deleted while listing is skipped (``frame.attrs["skipped"]`` names
+    them). Progress events (action ``"images"``) count tag lists, manifests and details.
+    ``on_partial(frame)`` is called with the rows of the first few repositories while the
+    rest are listed.
 
     ``cancel``: a ``threading.Event``; setting it stops every worker within about a second
     and raises :class:`Cancelled` (Ctrl-C or a kernel interrupt: KeyboardInterrupt). A
@@ -151,7 +159,7 @@ class _Tag:
 
 def inventory(registry: str, namespace: str | None = None, *,
               repositories: str | Iterable[str] | None = None, max_age: float | None = None,
-              workers: int = DEFAULT_WORKERS, progress: ProgressCallback | None = None,
+              workers: int | None = None, progress: ProgressCallback | None = None,
               page_size: int | None = None,
               on_partial: Callable[["Inventory"], Any] | None = None,
               offline: bool = False, cancel: threading.Event | None = None) -> Inventory:
@@ -168,12 +176,12 @@ def inventory(registry: str, namespace: str | None = None, *,
 
 
 def _inventory(registry: str, namespace: str | None, repositories: str | Iterable[str] | None,
-               max_age: float | None, workers: int, progress: ProgressCallback | None,
+               max_age: float | None, workers: int | None, progress: ProgressCallback | None,
                page_size: int | None, on_partial: Callable[["Inventory"], Any] | None,
                offline: bool, stop: Stop) -> Inventory:
     if namespace:
         validate_namespace(namespace)
-    check_positive_int("workers", workers)
+    check_optional_positive_int("workers", workers)
     if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
                                 or math.isnan(max_age) or max_age < 0):
         raise ValueError(f"max_age is seconds (a number, 0 or more) or None for a current "
@@ -190,7 +198,7 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
     result = Inventory(registry=client.registry, max_age=max_age)
     before = client.transport.stats["requests"]
     store = index.shared()
-    with Pool(workers, "images", stop) as pool:
+    with Pool(workers or max(DEFAULT_WORKERS, HTTP2_WORKERS), "images", stop) as pool:
         if wanted is not None:
             repos = wanted
             result.notes += repositories_to_read(client.registry, named=wanted,
@@ -213,7 +221,7 @@ def _inventory(registry: str, namespace: str | None, repositories: str | Iterabl
             batches = [repos[:FIRST_BATCH], repos[FIRST_BATCH:]]
         for number, batch in enumerate(batches):
             _list(client, store, pool, batch, result, progress, page_size, fresh_after, now,
-                  offline, vendor)
+                  offline, vendor, workers)
             if number < len(batches) - 1:
                 result.requests = client.transport.stats["requests"] - before
                 on_partial(result)  # type: ignore[misc]
@@ -235,10 +243,11 @@ def indexed(registry: str, namespace: str | None = None, *,
 def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
           result: Inventory, progress: ProgressCallback | None, page_size: int | None,
           fresh_after: float | None, now: float, offline: bool = False,
-          vendor: vendors.Listing | None = None) -> None:
+          vendor: vendors.Listing | None = None, workers: int | None = None) -> None:
     """List ``repos`` into ``result``: tag lists, digests, details, rows. ``offline``: what
     the index lacks is left out instead of asked for. ``vendor``: the vendor listing that
-    already named the repositories (it is reused, with what it read)."""
+    already named the repositories (it is reused, with what it read). ``workers``: requests
+    at once (None: as many as the registry's protocol carries well, see ``_width``)."""
     registry = client.registry
 
     def fresh(verified: float | None) -> bool:
@@ -264,7 +273,8 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         except NotFound:  # deleted since the catalog was read
             return None
 
-    lists = dict(zip(stale, _run(pool, tags_of, stale, progress, "tag lists")))
+    lists = dict(zip(stale, _run(pool, tags_of, stale, progress, "tag lists",
+                                  _width(client, workers))))
     if lists:
         store.store_tag_lists(registry, lists, now)
     result.lists_verified += [now if repo in lists else known[repo][0] for repo in repos
@@ -305,7 +315,7 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
         manifest = _manifest_or_none(client, entry.repository, entry.tag)
         return (manifest.digest if manifest else None), manifest
 
-    answers = _run(pool, confirm, asked, progress, "manifests")
+    answers = _run(pool, confirm, asked, progress, "manifests", _width(client, workers))
     if asked:
         store.store_digests(registry, [(t.repository, t.tag, digest)
                                        for t, (digest, _) in zip(asked, answers)], now)
@@ -341,7 +351,8 @@ def _list(client: RegistryClient, store: Index, pool: Pool, repos: list[str],
 
     missing = [d for d in where if d not in memo]
     vanished = {digest for digest, detail in
-                zip(missing, _run(pool, detail_of, missing, progress, "details")) if detail is None}
+                zip(missing, _run(pool, detail_of, missing, progress, "details",
+                                     _width(client, workers))) if detail is None}
     if new:
         store.store_details(new)
     if vanished:  # the index must not keep pointing these tags at manifests that are gone
@@ -441,14 +452,24 @@ def _repositories(client: RegistryClient, store: Index, page_size: int | None,
     return chosen, now
 
 
+def _width(client: RegistryClient, workers: int | None) -> int:
+    """Requests to keep in flight: ``workers`` if given; else as many as HTTP/2 streams on
+    one connection where the registry answered over HTTP/2 (known after its first answer:
+    the catalog, or the first tag lists), else one per HTTP/1.1 connection."""
+    if workers is not None:
+        return workers
+    return HTTP2_WORKERS if client.transport.multiplexed else DEFAULT_WORKERS
+
+
 def _run(pool: Pool, work: Callable[[T], R], items: list[T],
-         progress: ProgressCallback | None, what: str) -> list[R]:
-    """``work`` over ``items`` on the pool, results in item order, a progress event per item."""
+         progress: ProgressCallback | None, what: str, width: int) -> list[R]:
+    """``work`` over ``items`` on ``width`` of the pool's workers, results in item order,
+    a progress event per item."""
     def each(done: int, total: int) -> None:
         emit(progress, ProgressEvent("images", status=what, current=done, total=total,
                                      message=f"{done}/{total} {what}"))
 
-    return pool.map(work, items, each)
+    return pool.map(work, items, each, width=width)
 
 
 def _manifest_or_none(client: RegistryClient, repository: str, tag: str) -> Manifest | None:

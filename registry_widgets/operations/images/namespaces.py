@@ -32,7 +32,7 @@ from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace
 from .ibm_cloud import ibm_add_namespace, is_ibm
-from .inventory import DEFAULT_WORKERS, inventory
+from .inventory import inventory
 # remember_repositories and remembered_repositories are re-exported from here, their old home.
 from .repositories import merged, remember_repositories, remembered_repositories  # noqa: F401
 from ..core.result import Result, Timer
@@ -106,7 +106,7 @@ def _declare(registry: str, namespace: str, *, declared: bool) -> Result:
 
 
 def namespaces(registry: str, *, repositories: str | Iterable[str] | None = None,
-               max_age: float | None = None, workers: int = DEFAULT_WORKERS,
+               max_age: float | None = None, workers: int | None = None,
                progress: ProgressCallback | None = None,
                page_size: int | None = None,
                cancel: threading.Event | None = None) -> pd.DataFrame:
