@@ -14,8 +14,9 @@ import re
 
 import pytest
 
-from tests.test_browser import (TIMEOUT, browser, chromium_missing, choose_namespace,  # noqa: F401
-                                dashboard, demo_registry, failing, idle, open_dashboard)
+from tests.test_browser import (ROOT, TIMEOUT, browser, chromium_missing,  # noqa: F401
+                                choose_namespace, dashboard, demo_registry, failing, idle,
+                                open_dashboard, screenshot)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(chromium_missing() is not None,
@@ -75,3 +76,44 @@ def test_every_tab_at_1280_speaks_the_dashboards_words(dashboard, demo_registry,
     assert any(m.strip() for m in messages), "no widget said anything: the walk did nothing"
     bad = {where: python_in(text) for where, text in seen.items() if python_in(text)}
     assert not bad, f"the page speaks Python: {bad}"
+
+
+def test_the_scan_tab_shows_the_samples_findings_and_clean_up_its_sections(
+        dashboard, demo_registry, browser, tmp_path) -> None:
+    """What a learner sees after `make lab`: the seeded Debian sample scanned against the
+    bundled advisories shows real findings (CVE-2023-32681 in requests 2.28.1, fixed in
+    2.31.0), and the Clean up tab previews retention on the sample namespace. With
+    ``UPDATE_SCREENSHOT=1`` these are README's docs/scan-1280x800.png and
+    docs/cleanup-1280x800.png."""
+    from playwright.sync_api import expect
+
+    from devstack.images import seed_sample
+
+    reg, _ = demo_registry
+    seed_sample(reg)  # demo/app, demo/debian-app:1.0, demo/alpine-app:1.0
+    page, board = open_dashboard(browser, dashboard, width=1280, height=800)
+    try:
+        choose_namespace(board, "demo")
+        board.locator(".rw-tabs .lm-TabBar-tab", has_text="Scan").first.click()
+        board.locator(".rw-scan-image input").fill(f"{reg.host}/demo/debian-app:1.0")
+        board.locator(".rw-scan-feed input").fill(str(ROOT / "notebooks" / "osv-demo"))
+        board.locator("button.rw-scan-scan").click()
+        idle(board)
+        findings = board.locator(".rw-scan-findings")
+        expect(findings).to_contain_text("GHSA-j8r2-6x86-q33q", timeout=TIMEOUT)
+        expect(findings).to_contain_text("2.31.0")
+        expect(board.locator(".rw-scan-summary")).to_contain_text("issue")
+        screenshot(page, "scan-1280x800.png", tmp_path)
+        scan_text = board.inner_text()
+
+        board.locator(".rw-tabs .lm-TabBar-tab", has_text="Clean up").first.click()
+        board.locator("button.rw-cleanup-preview").first.click()
+        idle(board)
+        screenshot(page, "cleanup-1280x800.png", tmp_path)
+        cleanup_text = board.inner_text()
+    except Exception:
+        failing(page, dashboard, tmp_path)
+        raise
+    finally:
+        page.context.close()
+    assert not python_in(scan_text) and not python_in(cleanup_text)

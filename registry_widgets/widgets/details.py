@@ -35,7 +35,8 @@ from .clipboard import clipboard_buttons
 from .contents_view import artifact_view, diff_view, files_view
 from .controls import button, show
 from .panel import Panel
-from .tables import format_labels, format_time, human_size, pull_command, short_digest
+from .tables import (counted, format_labels, format_time, human_size, pull_command,
+                     short_digest)
 
 Section = Callable[["DetailView", dict], w.Widget]
 
@@ -203,8 +204,8 @@ def vulnerabilities_section(view: "DetailView", info: dict) -> w.Widget:
     # The scan's own notes speak to code (its keyword arguments): the gaps are said as they
     # are, findings without a severity in this view's words.
     unranked = sum(1 for f in report.open_findings if f.severity == "unknown")
-    said = list(report.gaps) + ([f"{unranked} open finding(s) have no severity in the feed: "
-                                 "they count as failing at any level"] if unranked else [])
+    said = list(report.gaps) + ([f"{counted(unranked, 'open finding')} without a severity in "
+                                 "the feed: counted as failing at any level"] if unranked else [])
     notes = "".join(f"<p style='color:#757575'>{html.escape(n)}</p>" for n in said)
     box.children = [_box(head + html_table(["severity", "id", "package", "installed", "fixed",
                                             "status", "summary"], rows) + more + notes,
