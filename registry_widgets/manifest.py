@@ -118,7 +118,9 @@ def normalize_platform(text: str) -> str:
     ValueError (one sentence, what to write) for anything that is no platform."""
     if not isinstance(text, str):
         raise TypeError(f"a platform is text, {PLATFORM_FORM}; not {text!r}")
-    parts = text.strip().lower().split("/")
+    # No strip(): containerd refuses "linux/amd64 " too, and a name from code is checked as
+    # given (the widgets strip what was typed in a box before it gets here).
+    parts = text.lower().split("/")
     if len(parts) == 1 and parts[0] in _KNOWN_ARCHES | {"i386", "x86_64", "x86-64",
                                                         "aarch64", "armhf", "armel"}:
         parts = ["linux", parts[0]]

@@ -647,9 +647,10 @@ def test_dashboard_runs(registry_factory, tmp_path: Path, interactive: bool) -> 
                   if "data_json" in model["state"].get("_dt_args", {})]
         first_columns = [[row[0] for row in rows] for rows in tables]
         assert ["demo", "tutorial"] in first_columns  # the namespace table
-        assert sorted(first_columns)[-1] == ["demo/alpine-app"] + ["demo/app"] * 3 + [
-            "demo/debian-app"] + ["tutorial/busybox"] * 2 + [
-            "tutorial/hello", "tutorial/multiarch"]  # the image table: every seeded tag
+        # the image table: every seeded tag (the Local images table beside it lists whatever
+        # the engine holds, so the image table is found by what it shows, not by its place)
+        assert ["demo/alpine-app"] + ["demo/app"] * 3 + ["demo/debian-app"] + [
+            "tutorial/busybox"] * 2 + ["tutorial/hello", "tutorial/multiarch"] in first_columns
     else:
         assert any("tutorial" in o.get("data", {}).get("text/plain", "") for o in outputs)
         assert len(nbformat.writes(executed)) < HEADLESS_MAX_BYTES
