@@ -15,10 +15,11 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from registry_widgets.errors import NotFound, ProtocolError
 from registry_widgets.operations.core import clients
+from registry_widgets.operations.security.packages import (parse_apk_installed,
+                                                          parse_dpkg_status,
+                                                          parse_python_metadata)
 from registry_widgets.operations.security.sbom import (cyclonedx_json, database_kind, os_ecosystem,
-                                              parse_apk_installed, parse_dpkg_status,
-                                              parse_os_release, parse_python_metadata, sbom,
-                                              sbom_table)
+                                              parse_os_release, sbom, sbom_table)
 from tests.support import push_image
 from tests.scan_images import alpine_layers, data, debian_layers, distroless_layers, push, tar_layer
 

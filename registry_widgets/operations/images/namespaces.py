@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ... import paths
 from ...progress import ProgressCallback
-from ...errors import BadReference
 from ...reference import registry_identity, validate_registry
 from ..core import journal, state
 from ...reference import validate_namespace

@@ -25,7 +25,7 @@ from ...registry import RegistryClient
 from ..images import accessories as acc
 from ..core.clients import client_for
 from ..core.patterns import compile_pattern
-from .semver import npm_range, select as select_versions
+from .semver import select as select_versions
 
 # -- where a source repository lands under the target -----------------------------------------
 

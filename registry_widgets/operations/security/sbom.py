@@ -44,9 +44,7 @@ from ...reference import Reference, parse_reference
 from ..core.arguments import check_platform
 from ..core.clients import client_for
 from .layers import LayerReader, LayerSource, prefetch, walk_tar
-from .packages import (PARSERS, PURL_TYPES, database_kind, os_ecosystem, parse_apk_installed,
-                       parse_dpkg_status, parse_os_release, parse_package_json,
-                       parse_python_metadata)
+from .packages import (PARSERS, PURL_TYPES, database_kind, os_ecosystem, parse_os_release)
 
 log = logging.getLogger("registry_widgets.sbom")
 
