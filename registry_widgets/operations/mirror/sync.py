@@ -59,7 +59,8 @@ from ..images.transports import is_file_location, parse_location
 from ..images.repositories import REMEMBERED, repositories_to_read
 from ..core.result import Result, Timer
 from .plan import (PlannedImage, RepositoryPlan, RepositoryTask, anchor_of, mirrored,
-                   npm_range, plan_counts, plan_repository, select_tags)
+                   plan_counts, plan_repository, select_tags)
+from .semver import npm_range
 from .layouts import sync_from_layout, sync_to_layout
 from .reviewed import reviewed_plans
 
