@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -215,6 +216,27 @@ def test_a_folder_whose_digest_annotation_lies_is_refused(registry, unique_repo,
     with pytest.raises(DigestMismatch, match="nothing was written"):
         pull_artifact(ref, tmp_path / "out")
     assert not (tmp_path / "out" / "data").exists()
+
+
+def test_a_folder_that_unpacks_beyond_the_free_space_writes_nothing(registry, unique_repo,
+                                                                    tmp_path, monkeypatch):
+    """1 MiB of zeros gzips to about 1 KiB: the sizes in the tar headers, not the blob's, are
+    checked against the disk's free space before anything is unpacked. The disk is made to
+    look almost full (512 KiB free) rather than filled."""
+    desc, blob = _folder("data", [("data/zeros", bytes(1 << 20))])
+    assert len(blob) < 16 << 10
+    ref = _oras_made(registry, unique_repo, "big", [(desc, blob)])
+    out = tmp_path / "out"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "kept.txt").write_text("mine")
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda path: real(path)._replace(free=512 << 10))
+    with pytest.raises(InvalidArgument, match=r"unpack to 1\.0 MB, and .* has 524\.3 kB "
+                                              r"free: nothing was written"):
+        pull_artifact(ref, out)
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["kept.txt"]
+    assert [p.name for p in out.iterdir()] == ["data"]  # no scratch folder left either
 
 
 @pytest.mark.parametrize("kwargs, message", [

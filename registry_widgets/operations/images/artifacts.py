@@ -47,8 +47,11 @@ from ..core import changes
 from ..core.arguments import check_bool
 from ..core.changes import Change, Plan
 from ..core.clients import client_for
-from ..core.result import Result
+from ..core.result import Result, human_size
 from .protection import refuse_protected
+
+# Files in one folder layer at most: the bound the layer reader keeps (security/layers.py).
+MAX_MEMBERS = 1_000_000
 
 EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG = b"{}"
@@ -330,14 +333,23 @@ def _file_row(layer: Descriptor) -> dict[str, Any]:
 
 
 def _check_members(ref: Reference, folder: Path, tar_path: Path, title: str,
-                   expected: str | None) -> None:
+                   expected: str | None) -> int:
     """Every member of a folder layer stays under ``title/`` in the folder (links too),
-    and the tar's digest is the annotated one: checked before anything is extracted."""
+    and the tar's digest is the annotated one: checked before anything is extracted.
+    Returns the bytes its files unpack to (their tar headers' sizes), for the disk check."""
     sha = hashlib.sha256()
+    unpacked, count = 0, 0
     with gzip.open(tar_path, "rb") as raw:
         hashing = _ReadHashing(raw, sha)
         with tarfile.open(fileobj=hashing, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
+                count += 1
+                unpacked += member.size if member.isfile() else 0
+                if count > MAX_MEMBERS:  # the layer reader's bound: no real folder is near it
+                    raise InvalidArgument(
+                        f"the folder {title!r} of {ref} holds more than {MAX_MEMBERS:,} files: "
+                        "nothing was written. Pull only artifacts you trust",
+                        reference=str(ref))
                 name = posixpath.normpath(member.name)
                 if name != title and not name.startswith(title + "/"):
                     raise _refuse(ref, f"has a member {member.name!r} outside its folder "
@@ -361,6 +373,7 @@ def _check_members(ref: Reference, folder: Path, tar_path: Path, title: str,
                              f"{sha.hexdigest()}, not the {expected} its annotation says: "
                              "nothing was written from it", registry=ref.registry,
                              reference=str(ref))
+    return unpacked
 
 
 class _ReadHashing:
@@ -406,7 +419,7 @@ def pull_artifact(ref: str | Reference, folder: str | os.PathLike[str], *,
     result = Result(action="pull-artifact", source=str(ref), target=str(root),
                     digest=manifest.digest, details={"files": []})
     with tempfile.TemporaryDirectory(prefix=".rw-pull-", dir=root) as scratch:
-        staged = []
+        staged, unpacked = [], 0
         for index, layer in enumerate(layers):
             emit(progress, ProgressEvent("pull-artifact", id=layer.digest, status="Downloading",
                                          total=layer.size, message=layer.annotations[TITLE]))
@@ -423,8 +436,17 @@ def pull_artifact(ref: str | Reference, folder: str | os.PathLike[str], *,
             result.bytes_moved += layer.size
             title = posixpath.normpath(layer.annotations[TITLE])
             if layer.annotations.get(UNPACK) == "true":
-                _check_members(ref, root, path, title, layer.annotations.get(CONTENT_DIGEST))
+                unpacked += _check_members(ref, root, path, title,
+                                           layer.annotations.get(CONTENT_DIGEST))
             staged.append((layer, title, path))
+        # A small gzip can unpack to far more than the disk holds (a "zip bomb"): say so
+        # before writing instead of failing half-way with the folder half-replaced.
+        free = shutil.disk_usage(root).free
+        if unpacked > free:
+            raise InvalidArgument(
+                f"the folders of {ref} unpack to {human_size(unpacked)}, and {root} has "
+                f"{human_size(free)} free: nothing was written. Free some space or pull into "
+                "another folder", reference=str(ref))
         for layer, title, path in staged:  # all checked: now write
             target = _inside(root, title)
             assert target is not None
