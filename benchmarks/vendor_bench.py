@@ -1,4 +1,4 @@
-"""Scenario 10: a listing through a vendor API beside the generic OCI listing, on the same
+"""Scenario 11: a listing through a vendor API beside the generic OCI listing, on the same
 content, in one run.
 
 The seeded distribution is listed twice per run: straight (the OCI API: tag lists, then a
