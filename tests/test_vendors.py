@@ -354,6 +354,33 @@ def test_ibm_namespace_removal_shows_its_images_first(ibm_registry, state_dir, c
     assert API_KEY not in caplog.text and API_KEY not in repr(done.to_dict())
 
 
+def test_the_namespace_tables_remove_deletes_an_ibm_namespace_through_ibms_api(ibm_registry):
+    """Namespaces tab on an IBM registry: Remove namespace shows IBM's image list as the plan
+    and deletes nothing; Confirm, with the name typed, deletes the namespace through IBM's
+    API (deleteNamespace, IBM_DOC), not tag by tag through the registry."""
+    from registry_widgets.widgets.namespace_table import NamespaceTable
+    from tests.test_widgets import assert_ok, click, ready
+
+    reg, ibm = ibm_registry
+    table = ready(NamespaceTable(ibm.host))
+    assert_ok(table)
+    assert "team1" in set(table.frame["namespace"])
+    table.select("team1")
+    click(table, table.remove_button)
+    plan = table.confirmation.plan.value
+    assert "team1/app:1.0" in plan and "team1/web:2.0" in plan and "IBM Cloud account" in plan
+    assert not [r for r in ibm.server.requests if r[0] == "DELETE"]
+    assert table.confirm_button.disabled  # the name is not typed yet
+    table.confirm_name.value = "team1"
+    click(table, table.confirm_button)
+    assert_ok(table)
+    deletes = [r for r in ibm.server.requests if r[0] == "DELETE"]
+    assert deletes == [("DELETE", "/api/v1/namespaces/team1")]
+    assert ibm.namespaces == set()
+    gone = RawClient(reg).request("GET", "/v2/team1/app/manifests/1.0", expect=(404,))
+    assert gone.status_code == 404
+
+
 def test_ibm_quota_beside_what_is_stored(ibm_registry):
     # getQuota (IBM_DOC): limit and usage in bytes, -1 for unlimited.
     reg, ibm = ibm_registry

@@ -7,8 +7,10 @@ Remove shows what goes first (``plan_remove_namespace`` on the rows' registry) a
 for the namespace's name to be typed (``confirm_name``), as Harbor does; Confirm is enabled
 only while it matches, and hands exactly the plan shown back (``remove_namespace(...,
 plan=shown, confirm=typed)``): the engine deletes nothing if the registry moved since
-("changed since the plan: ..."). Listing and removing run in the
-panel's worker thread (``busy``, ``wait()``).
+("changed since the plan: ..."). On IBM Cloud Container Registry the plan is IBM's image
+list and Confirm deletes the namespace through IBM's API (``ibm_remove_namespace``, the
+same plan check). Listing and removing run in the panel's worker thread (``busy``,
+``wait()``).
 
 Imports the ``operations`` verbs and the sibling widget modules only.
 """
@@ -27,6 +29,8 @@ from ..operations.core.clients import refresh_credentials
 from ..operations.images.inventory import catalog_refused
 from ..operations.images.namespaces import (COLUMNS, add_namespace, declared_namespaces,
                                             forget_namespace, namespaces, remembered_repositories)
+from ..operations.images.ibm_cloud import (ibm_remove_namespace, is_ibm,
+                                            plan_ibm_remove_namespace)
 from ..operations.images.remove import plan_remove_namespace, remove_namespace
 from .controls import Confirmation, button, show, text
 from .messages import catalog_pointer, result_text
@@ -215,15 +219,28 @@ class NamespaceTable(Panel):
         registry = self.rows_registry
         if registry is None:
             raise ValueError("the namespace table holds no listing: Refresh first")
-        shown = plan_remove_namespace(registry, name)
-        dry = remove_namespace(registry, name, plan=shown, dry_run=True)
+        # IBM Cloud has namespace objects of its own: IBM's API deletes the namespace and
+        # its images (keeping them in IBM's trash); elsewhere the change engine deletes
+        # every manifest under the name, backed up first.
+        ibm = is_ibm(registry)
+        if ibm:
+            shown = plan_ibm_remove_namespace(registry, name)
+            plan_text = (shown.describe() + "\nNothing has been deleted yet: Confirm deletes "
+                         "the namespace in the IBM Cloud account, Cancel keeps everything.")
+        else:
+            shown = plan_remove_namespace(registry, name)
+            dry = remove_namespace(registry, name, plan=shown, dry_run=True)
+            plan_text = namespace_plan_text(name, dry.details)
 
         def delete() -> None:
             self.progress.start("remove namespace", f"removing {registry}/{name}/")
+            typed = self.confirmation.typed.value.strip()
             try:
-                result = remove_namespace(registry, name, plan=shown,
-                                          confirm=self.confirmation.typed.value.strip(),
-                                          progress=self.watching(self.progress))
+                if ibm:
+                    result = ibm_remove_namespace(registry, name, plan=shown, confirm=typed)
+                else:
+                    result = remove_namespace(registry, name, plan=shown, confirm=typed,
+                                              progress=self.watching(self.progress))
             except ConfirmationRequired as e:
                 self._refresh_now()
                 raise ConfirmationRequired(
@@ -241,8 +258,7 @@ class NamespaceTable(Panel):
             self.report_changed(registry)
             self.message.status(result_text(result))
 
-        self.confirmation.ask(f"Remove namespace {name} from {registry}?",
-                              namespace_plan_text(name, dry.details), delete,
+        self.confirmation.ask(f"Remove namespace {name} from {registry}?", plan_text, delete,
                               type_to_confirm=name,
                               prompt="type the namespace name to confirm")
 
