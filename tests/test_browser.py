@@ -180,6 +180,11 @@ def idle(board) -> None:
     expect(board.locator(".rw-busy")).to_have_count(0, timeout=TIMEOUT)
 
 
+def tab(board, title: str) -> None:
+    """Open the dashboard's tab of that title."""
+    board.locator(".rw-tabs > .lm-TabBar .lm-TabBar-tab", has_text=exact(title)).click()
+
+
 def choose_namespace(board, namespace: str) -> None:
     from playwright.sync_api import expect
 

@@ -17,16 +17,12 @@ import pytest
 
 from tests.support import get_blob, get_manifest, list_repositories, list_tags
 from tests.test_browser import (TIMEOUT, browser, chromium_missing, choose_namespace,  # noqa: F401
-                                dashboard, demo_registry, exact, failing, idle, no_error,
-                                open_dashboard)
+                                dashboard, demo_registry, failing, idle, no_error,
+                                open_dashboard, tab)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(chromium_missing() is not None,
                                  reason=f"browser tests: {chromium_missing()}")]
-
-
-def tab(board, title: str) -> None:
-    board.locator(".rw-tabs > .lm-TabBar .lm-TabBar-tab", has_text=exact(title)).click()
 
 
 def test_sync_previews_then_applies_exactly_that_plan(dashboard, demo_registry, browser,

@@ -20,7 +20,7 @@ from tests.scan_images import OSV, alpine_layers, push
 from tests.support import get_manifest
 from tests.test_browser import (TIMEOUT, browser, chromium_missing, choose_namespace,  # noqa: F401
                                 dashboard, demo_registry, exact, failing, idle, no_error,
-                                open_dashboard, row_of, screenshot, select_row)
+                                open_dashboard, row_of, screenshot, select_row, tab)
 from tests.test_local_panel import commit
 
 pytestmark = [pytest.mark.slow,
@@ -30,10 +30,6 @@ pytestmark = [pytest.mark.slow,
 NAMESPACE = "tutorial"
 INDEX = ("tutorial/multiarch", "1.0")  # make lab's multi-arch sample
 SCANNED = ("tutorial/alpine", "3.19.1")  # pushed here: an Alpine package database
-
-
-def tab(board, title: str) -> None:
-    board.locator(".rw-tabs > .lm-TabBar .lm-TabBar-tab", has_text=exact(title)).click()
 
 
 def section(view, title: str):

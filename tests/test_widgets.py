@@ -600,7 +600,6 @@ def test_a_registry_that_wants_a_login_says_so_and_no_secret_reaches_widget_stat
     assert_ok(dash.image_table)
     assert "1" in shown_tags(dash.image_table)
 
-    from ipywidgets.widgets.widget import _instances
     # This test's widgets only: earlier tests' Log in boxes hold "alice" because a test typed it.
     states = json.dumps([widget.get_state() for key, widget in list(_instances.items())
                          if key not in before], default=str)
